@@ -1,0 +1,85 @@
+//! Errors of the eddy runtime: one enum for the whole runtime boundary, with a classification
+//! that restart logic (the supervisor of a later issue) can act on.
+
+use std::path::PathBuf;
+
+/// Result alias for eddy's runtime.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Who is at fault for an error, and so what a supervisor should do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Bad input, bad configuration or a bug in user code: restarting does not help.
+    User,
+    /// An external system (file system, broker) failed: a restart may help.
+    External,
+    /// A bug in eddy itself.
+    Internal,
+}
+
+/// An error raised while building or running a job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A record of an input could not be parsed.
+    #[error("{}:{line}: {reason}", path.display())]
+    BadRecord {
+        /// The file (or other input) holding the record.
+        path: PathBuf,
+        /// 1-based line number of the record.
+        line: u64,
+        /// Why the record was rejected.
+        reason: String,
+    },
+    /// The job's configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An I/O operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What eddy was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// User code reported a failure.
+    #[error("user function failed: {0}")]
+    User(String),
+    /// An invariant of eddy was broken.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with what eddy was doing when it happened.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    /// The classification of this error, for restart decisions.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::BadRecord { .. } | Error::Config(_) | Error::User(_) => ErrorClass::User,
+            Error::Io { .. } => ErrorClass::External,
+            Error::Internal(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// Whether restarting the job from its last checkpoint may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.class() == ErrorClass::External
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_record_names_file_and_line() {
+        let error = Error::BadRecord { path: "in/a.csv".into(), line: 7, reason: "missing field `ts`".into() };
+        assert_eq!(error.to_string(), "in/a.csv:7: missing field `ts`");
+        assert_eq!(error.class(), ErrorClass::User);
+        assert!(!error.is_retryable());
+    }
+}

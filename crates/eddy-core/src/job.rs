@@ -1,0 +1,225 @@
+//! Running a job: worker threads, the per-worker [`Env`] in which the dataflow is built, and
+//! the state shared by all workers of a process (stop requests, the first error, counters).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use timely::dataflow::Scope;
+
+use crate::error::{Error, Result};
+use crate::time::{Clock, SystemClock};
+
+/// How to run a job.
+#[derive(Clone)]
+pub struct JobConfig {
+    /// Worker threads in this process.
+    pub workers: usize,
+    /// The processing-time clock handed to every operator and source.
+    pub clock: Arc<dyn Clock>,
+    /// Stop cleanly on Ctrl-C (SIGINT): sources end, pending timers fire, sinks finish.
+    /// A second Ctrl-C exits at once.
+    pub stop_on_ctrl_c: bool,
+}
+
+impl Default for JobConfig {
+    fn default() -> Self {
+        JobConfig { workers: 1, clock: Arc::new(SystemClock), stop_on_ctrl_c: false }
+    }
+}
+
+impl JobConfig {
+    /// The default configuration with `workers` worker threads.
+    pub fn with_workers(workers: usize) -> Self {
+        JobConfig { workers, ..JobConfig::default() }
+    }
+}
+
+/// What a finished job reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobSummary {
+    /// Records read by all sources.
+    pub records_read: u64,
+    /// Bad records routed to dead-letter side outputs instead of failing the job.
+    pub dead_letters: u64,
+}
+
+/// State shared by all workers of one process.
+pub(crate) struct JobShared {
+    stop: AtomicBool,
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+    pub(crate) records_read: AtomicU64,
+    pub(crate) dead_letters: AtomicU64,
+}
+
+impl JobShared {
+    fn new() -> Self {
+        JobShared {
+            stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+            records_read: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+        }
+    }
+
+    /// Records the job's first error; all workers stop at their next step.
+    pub(crate) fn fail(&self, error: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot.is_none() {
+            *slot = Some(error);
+        }
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Whether sources were asked to end (a drain: pending timers still fire).
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn take_error(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+}
+
+/// Asks a running job to stop cleanly: sources end as if their input were exhausted, so pending
+/// timers fire and sinks finish (Flink's `stop --drain`).
+#[derive(Clone)]
+pub struct StopHandle {
+    shared: Arc<JobShared>,
+}
+
+impl StopHandle {
+    /// Requests the stop.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A job: a dataflow built by a closure that runs once on every worker.
+pub struct Job {
+    config: JobConfig,
+    shared: Arc<JobShared>,
+}
+
+impl Job {
+    /// A job with the given configuration.
+    pub fn new(config: JobConfig) -> Self {
+        Job { config, shared: Arc::new(JobShared::new()) }
+    }
+
+    /// A handle that stops the job cleanly from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle { shared: Arc::clone(&self.shared) }
+    }
+
+    /// Builds the dataflow on every worker with `build` and runs it until all sources end (or
+    /// the job is stopped or fails). Returns the first error any worker hit.
+    ///
+    /// `build` runs once per worker thread, with that worker's [`Env`].
+    pub fn run<F>(self, build: F) -> Result<JobSummary>
+    where
+        F: Fn(&mut Env<'_>) -> Result<()> + Send + Sync + 'static,
+    {
+        if self.config.workers == 0 {
+            return Err(Error::Config("a job needs at least one worker".into()));
+        }
+        if self.config.stop_on_ctrl_c {
+            install_ctrl_c(self.stop_handle());
+        }
+        let shared = Arc::clone(&self.shared);
+        let clock = Arc::clone(&self.config.clock);
+        let timely_config = if self.config.workers == 1 {
+            timely::Config::thread()
+        } else {
+            timely::Config::process(self.config.workers)
+        };
+        let guards = timely::execute(timely_config, move |worker| {
+            let built = worker.dataflow::<u64, _, _>(|scope| {
+                let mut env = Env {
+                    scope,
+                    shared: Arc::clone(&shared),
+                    clock: Arc::clone(&clock),
+                    ids: Rc::new(Cell::new(0)),
+                };
+                build(&mut env)
+            });
+            if let Err(error) = built {
+                shared.fail(error);
+                return;
+            }
+            // Park briefly rather than indefinitely, so a failure elsewhere is noticed promptly.
+            while !shared.failed() && worker.step_or_park(Some(Duration::from_millis(50))) {}
+        })
+        .map_err(Error::Internal)?;
+        for result in guards.join() {
+            result.map_err(|panic| Error::Internal(format!("worker panicked: {panic}")))?;
+        }
+        if let Some(error) = self.shared.take_error() {
+            return Err(error);
+        }
+        Ok(JobSummary {
+            records_read: self.shared.records_read.load(Ordering::SeqCst),
+            dead_letters: self.shared.dead_letters.load(Ordering::SeqCst),
+        })
+    }
+}
+
+fn install_ctrl_c(stop: StopHandle) {
+    let pressed = AtomicBool::new(false);
+    // Installing twice (a second job in one process) fails; the first handler keeps working.
+    let _ = ctrlc::set_handler(move || {
+        if pressed.swap(true, Ordering::SeqCst) {
+            eprintln!("eddy: second interrupt, exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("eddy: interrupt, stopping sources and draining (press Ctrl-C again to exit now)");
+        stop.stop();
+    });
+}
+
+/// The environment in which one worker builds its part of the dataflow.
+pub struct Env<'scope> {
+    pub(crate) scope: Scope<'scope, u64>,
+    pub(crate) shared: Arc<JobShared>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Rc<Cell<u64>>,
+}
+
+impl<'scope> Env<'scope> {
+    /// This worker's index, from 0.
+    pub fn worker_index(&self) -> usize {
+        self.scope.index()
+    }
+
+    /// The number of workers in the job.
+    pub fn workers(&self) -> usize {
+        self.scope.peers()
+    }
+
+    /// The job's processing-time clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+}
+
+/// Handles an operator needs at run time, cloned out of the [`Env`].
+#[derive(Clone)]
+pub(crate) struct Runtime {
+    pub(crate) shared: Arc<JobShared>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Env<'_> {
+    pub(crate) fn runtime(&self) -> Runtime {
+        Runtime { shared: Arc::clone(&self.shared), clock: Arc::clone(&self.clock) }
+    }
+}

@@ -1,0 +1,40 @@
+//! eddy's runtime: the event-time time model, the `DataStream` API, keyed state, timers and
+//! the source/sink interfaces, on timely dataflow.
+//!
+//! Start at [`job::Job`] (running a job), [`stream::DataStream`] (the API) and
+//! [`operators::process`] (the keyed engine). `docs/architecture.md` explains the time model.
+
+pub mod error;
+pub mod hash;
+pub mod job;
+pub mod operators;
+pub mod record;
+pub mod side_output;
+pub mod sink;
+pub mod source;
+pub mod state;
+pub mod stream;
+pub mod time;
+pub mod timers;
+pub mod watermark;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::error::{Error, Result};
+    pub use crate::job::{Env, Job, JobConfig, JobSummary, StopHandle};
+    pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
+    pub use crate::operators::keyed::KeyedStream;
+    pub use crate::operators::process::{Context, Key, KeyedCoProcessFunction, KeyedProcessFunction};
+    pub use crate::record::Data;
+    pub use crate::side_output::OutputTag;
+    pub use crate::sink::{Sink, SinkContext, SinkWriter};
+    pub use crate::source::{DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader, DEAD_LETTERS};
+    pub use crate::state::{
+        AggregateFunction, AggregatingState, KeyedStateAccess, ListState, MapState, OpenContext, ReducingState,
+        StateDescriptor, StateTtlConfig, ValueState,
+    };
+    pub use crate::stream::DataStream;
+    pub use crate::time::{Clock, ManualClock, SystemClock};
+    pub use crate::timers::TimeDomain;
+    pub use crate::watermark::{WatermarkGenerator, WatermarkStrategy};
+}

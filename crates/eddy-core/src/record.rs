@@ -1,0 +1,38 @@
+//! The record as it travels between operators: a value with its event time and an origin tag.
+//!
+//! # Event time
+//! Every record carries its own event time (`timestamp`), independent of the timely time of
+//! the message that carries it. The message time is the watermark of the emitting source
+//! (design.md section 3.1); a record is *late* exactly when its timestamp is below the time of
+//! its message.
+//!
+//! The `tag` is a deterministic 64-bit identity derived from where the record came from (its
+//! source split and position, or the record and output index that produced it). Keyed
+//! operators sort the records of one logical time by (key, timestamp, tag) before applying
+//! them, so that state evolves identically at every worker count.
+
+use serde::{Deserialize, Serialize};
+
+/// The bounds of any value that flows through a dataflow: cloneable, sendable between worker
+/// threads and serializable between processes.
+pub trait Data: Clone + Send + Serialize + for<'de> Deserialize<'de> + 'static {}
+impl<T: Clone + Send + Serialize + for<'de> Deserialize<'de> + 'static> Data for T {}
+
+/// A value with its event time and origin tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record<T> {
+    /// Event time in milliseconds.
+    pub timestamp: u64,
+    /// Deterministic identity of the record's origin (see the module docs).
+    pub tag: u64,
+    /// The value.
+    pub value: T,
+}
+
+impl<T> Record<T> {
+    /// A record with the given timestamp, tag and value.
+    #[inline]
+    pub fn new(timestamp: u64, tag: u64, value: T) -> Self {
+        Record { timestamp, tag, value }
+    }
+}
