@@ -77,7 +77,8 @@ mod tests {
 
     #[test]
     fn bad_record_names_file_and_line() {
-        let error = Error::BadRecord { path: "in/a.csv".into(), line: 7, reason: "missing field `ts`".into() };
+        let error =
+            Error::BadRecord { path: "in/a.csv".into(), line: 7, reason: "missing field `ts`".into() };
         assert_eq!(error.to_string(), "in/a.csv:7: missing field `ts`");
         assert_eq!(error.class(), ErrorClass::User);
         assert!(!error.is_retryable());

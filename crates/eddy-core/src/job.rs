@@ -208,7 +208,6 @@ impl<'scope> Env<'scope> {
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.clock)
     }
-
 }
 
 /// Handles an operator needs at run time, cloned out of the [`Env`].

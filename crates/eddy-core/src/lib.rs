@@ -28,10 +28,12 @@ pub mod prelude {
     pub use crate::record::Data;
     pub use crate::side_output::OutputTag;
     pub use crate::sink::{Sink, SinkContext, SinkWriter};
-    pub use crate::source::{DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader, DEAD_LETTERS};
+    pub use crate::source::{
+        DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader, DEAD_LETTERS,
+    };
     pub use crate::state::{
-        AggregateFunction, AggregatingState, KeyedStateAccess, ListState, MapState, OpenContext, ReducingState,
-        StateDescriptor, StateTtlConfig, ValueState,
+        AggregateFunction, AggregatingState, KeyedStateAccess, ListState, MapState, OpenContext,
+        ReducingState, StateDescriptor, StateTtlConfig, ValueState,
     };
     pub use crate::stream::DataStream;
     pub use crate::time::{Clock, ManualClock, SystemClock};

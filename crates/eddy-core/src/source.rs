@@ -181,7 +181,8 @@ impl<'scope> Env<'scope> {
                     },
                 };
                 let now = runtime.clock.now_ms();
-                let mut order: Vec<usize> = (0..splits.len()).filter(|&index| !splits[index].finished).collect();
+                let mut order: Vec<usize> =
+                    (0..splits.len()).filter(|&index| !splits[index].finished).collect();
                 order.sort_by_key(|&index| (splits[index].watermarks.watermark(), index));
                 let mut budget = READ_BUDGET;
                 let mut more_available = false;
@@ -202,7 +203,9 @@ impl<'scope> Env<'scope> {
                         }
                     };
                     budget = budget.saturating_sub(output.records.len());
-                    shared.records_read.fetch_add(output.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    shared
+                        .records_read
+                        .fetch_add(output.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     let mut batch_time = None;
                     for (position, value) in output.records.drain(..) {
                         let timestamp = match &strategy.timestamps {
@@ -227,9 +230,10 @@ impl<'scope> Env<'scope> {
                         let time = split.watermarks.watermark();
                         let capability = side_capability.delayed(&time);
                         let mut session = side.session(&capability);
-                        shared
-                            .dead_letters
-                            .fetch_add(output.dead_letters.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        shared.dead_letters.fetch_add(
+                            output.dead_letters.len() as u64,
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
                         for dead_letter in output.dead_letters.drain(..) {
                             let tag = mix(split.split_hash, dead_letter.line.wrapping_neg());
                             session.give(Record::new(time, tag, SideRecord::new(&DEAD_LETTERS, dead_letter)));
@@ -245,7 +249,8 @@ impl<'scope> Env<'scope> {
                 for split in splits.iter_mut().filter(|split| !split.finished) {
                     split.watermarks.on_tick(now, follow_clock);
                 }
-                let Some(low) = splits.iter().filter(|split| !split.finished).map(|s| s.watermarks.watermark()).min()
+                let Some(low) =
+                    splits.iter().filter(|split| !split.finished).map(|s| s.watermarks.watermark()).min()
                 else {
                     capabilities = None;
                     return;
@@ -264,7 +269,8 @@ impl<'scope> Env<'scope> {
                         .filter(|&at| at > now)
                         .min()
                         .map(|at| runtime.clock.real_delay_until(at));
-                    activator.activate_after(idle_check.map_or(POLL_INTERVAL, |delay| delay.min(POLL_INTERVAL)));
+                    activator
+                        .activate_after(idle_check.map_or(POLL_INTERVAL, |delay| delay.min(POLL_INTERVAL)));
                 }
             }
         });

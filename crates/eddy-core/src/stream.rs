@@ -11,9 +11,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::InputCapability;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::InputCapability;
 use timely::dataflow::{Scope, Stream};
 
 use crate::job::{Env, Runtime};
@@ -168,7 +168,11 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     }
 
     /// Adds a batch stage, fused with the stages before it.
-    pub(crate) fn stage<U: Clone + 'static>(self, name: &'static str, stage: Stage<T, U>) -> DataStream<'scope, U> {
+    pub(crate) fn stage<U: Clone + 'static>(
+        self,
+        name: &'static str,
+        stage: Stage<T, U>,
+    ) -> DataStream<'scope, U> {
         let context = self.context.clone();
         DataStream::from_chain(context, Box::new(Staged { upstream: self.into_chain(), stage, name }))
     }
@@ -178,7 +182,10 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     pub fn side_output<S: Clone + 'static>(&self, tag: &OutputTag<S>) -> DataStream<'scope, S> {
         let context = self.context.clone();
         let Some(side) = self.side.clone() else {
-            return DataStream::from_stream(context.clone(), timely::dataflow::operators::generic::operator::empty(context.scope));
+            return DataStream::from_stream(
+                context.clone(),
+                timely::dataflow::operators::generic::operator::empty(context.scope),
+            );
         };
         let tag = *tag;
         let tag_id = tag.id();
@@ -186,7 +193,8 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
         let stage: Stage<SideRecord, S> = Box::new(move |batch, out| {
             for record in batch.drain(..) {
                 if record.value.tag_id == tag_id {
-                    let value = record.value.downcast::<S>().expect("side output tag ids include the value type");
+                    let value =
+                        record.value.downcast::<S>().expect("side output tag ids include the value type");
                     out.push(Record::new(record.timestamp, record.tag, value));
                 }
             }

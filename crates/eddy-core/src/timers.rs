@@ -62,7 +62,8 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
     /// Removes and returns all timers at `timestamp`, as (key, delivery time), sorted by
     /// delivery time.
     pub(crate) fn take(&mut self, timestamp: u64) -> Vec<(K, u64)> {
-        let mut timers: Vec<(K, u64)> = self.by_time.remove(&timestamp).unwrap_or_default().into_iter().collect();
+        let mut timers: Vec<(K, u64)> =
+            self.by_time.remove(&timestamp).unwrap_or_default().into_iter().collect();
         self.len -= timers.len();
         timers.sort_by_key(|(_, delivery)| *delivery);
         timers

@@ -87,13 +87,22 @@ pub struct WatermarkStrategy<T> {
 
 impl<T: 'static> WatermarkStrategy<T> {
     fn with_generators(generators: Generators<T>, timestamps: Timestamps<T>) -> Self {
-        WatermarkStrategy { generators, timestamps, idle_timeout_ms: None, emit_every: 1024, granularity_ms: 1 }
+        WatermarkStrategy {
+            generators,
+            timestamps,
+            idle_timeout_ms: None,
+            emit_every: 1024,
+            granularity_ms: 1,
+        }
     }
 
     /// Watermarks trail the largest event time seen by `delay_ms`. Timestamps default to 0
     /// until [`with_timestamps`](Self::with_timestamps) sets an extractor.
     pub fn bounded_out_of_orderness(delay_ms: u64) -> Self {
-        Self::with_generators(Generators::BoundedOutOfOrderness(delay_ms), Timestamps::Extract(Rc::new(|_| 0)))
+        Self::with_generators(
+            Generators::BoundedOutOfOrderness(delay_ms),
+            Timestamps::Extract(Rc::new(|_| 0)),
+        )
     }
 
     /// Timestamps never decrease within a split: the watermark is the largest timestamp seen.
@@ -269,7 +278,8 @@ mod tests {
 
     #[test]
     fn idleness_follows_clock() {
-        let strategy = WatermarkStrategy::<u64>::bounded_out_of_orderness(0).with_emit_every(1).with_idleness(100);
+        let strategy =
+            WatermarkStrategy::<u64>::bounded_out_of_orderness(0).with_emit_every(1).with_idleness(100);
         let mut split = split(&strategy);
         split.on_record(&0, 50, 1_000);
         split.on_tick(1_050, false);

@@ -1,1 +1,35 @@
-//! placeholder
+//! eddy: an event-time stream and batch processor on timely dataflow.
+//!
+//! This crate is the facade users depend on: it re-exports the runtime ([`core`]) and the
+//! built-in connectors ([`connectors`]), and gathers the common names in [`prelude`].
+//!
+//! ```no_run
+//! use eddy::prelude::*;
+//!
+//! fn main() -> eddy::Result<()> {
+//!     let job = Job::new(JobConfig::with_workers(2));
+//!     job.run(|env| {
+//!         env.from_source(CollectionSource::new(vec![(1u32, 1u64), (2, 2), (1, 3)]),
+//!                         WatermarkStrategy::monotonous_timestamps().with_timestamps(|&(_, ts)| ts))
+//!             .key_by(|&(key, _)| key)
+//!             .sum(|&(_, value)| value)
+//!             .print();
+//!         Ok(())
+//!     })?;
+//!     Ok(())
+//! }
+//! ```
+
+pub use eddy_connectors as connectors;
+pub use eddy_core as core;
+pub use eddy_core::error::{Error, Result};
+
+/// The names most programs need: the runtime's prelude plus the built-in connectors.
+pub mod prelude {
+    pub use eddy_connectors::{
+        BadRecords, CollectHandle, CollectSink, CollectionSource, FileFormat, FileSink, FileSource,
+        GeneratorSource,
+    };
+    pub use eddy_core::prelude::*;
+    pub use eddy_core::sink::PrintSink;
+}

@@ -11,11 +11,18 @@ use crate::stream::DataStream;
 
 impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     /// Applies `function` to every value; event times are kept.
-    pub fn map<U: Clone + 'static>(self, mut function: impl FnMut(T) -> U + 'static) -> DataStream<'scope, U> {
+    pub fn map<U: Clone + 'static>(
+        self,
+        mut function: impl FnMut(T) -> U + 'static,
+    ) -> DataStream<'scope, U> {
         self.stage(
             "Map",
             Box::new(move |batch, out| {
-                out.extend(batch.drain(..).map(|record| Record::new(record.timestamp, record.tag, function(record.value))))
+                out.extend(
+                    batch
+                        .drain(..)
+                        .map(|record| Record::new(record.timestamp, record.tag, function(record.value))),
+                )
             }),
         )
     }
@@ -69,8 +76,10 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     pub fn union(self, others: impl IntoIterator<Item = DataStream<'scope, T>>) -> DataStream<'scope, T> {
         let context = self.context.clone();
         let scope = context.scope;
-        let streams: Vec<_> =
-            std::iter::once(self).chain(others).map(|stream| stream.into_chain().materialize(scope)).collect();
+        let streams: Vec<_> = std::iter::once(self)
+            .chain(others)
+            .map(|stream| stream.into_chain().materialize(scope))
+            .collect();
         DataStream::from_stream(context, scope.concatenate(streams))
     }
 }

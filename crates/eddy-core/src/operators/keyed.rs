@@ -94,7 +94,9 @@ impl<'scope, K: Key, V: Data> KeyedStream<'scope, K, V> {
     ) -> DataStream<'scope, (K, N)> {
         let key = Rc::clone(&self.key);
         let keyed = self.stream.map(move |value| (key(&value), field(&value)));
-        keyed.key_by(|(key, _): &(K, N)| key.clone()).reduce(move |(key, left), (_, right)| (key.clone(), combine(left, right)))
+        keyed
+            .key_by(|(key, _): &(K, N)| key.clone())
+            .reduce(move |(key, left), (_, right)| (key.clone(), combine(left, right)))
     }
 }
 

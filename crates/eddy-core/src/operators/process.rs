@@ -321,7 +321,12 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     }
 
     /// Sends buffered outputs at `capabilities`' time.
-    fn flush(&mut self, capabilities: &Capabilities, main: &mut MainSession<'_, O>, side: &mut SideSession<'_>) {
+    fn flush(
+        &mut self,
+        capabilities: &Capabilities,
+        main: &mut MainSession<'_, O>,
+        side: &mut SideSession<'_>,
+    ) {
         if !self.out.is_empty() {
             main.session(&capabilities.main).give_container(&mut self.out);
             self.out.clear();
@@ -383,7 +388,12 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     }
 
     /// Fires all event-time timers at `timestamp`.
-    fn fire_event_timers(&mut self, timestamp: u64, main: &mut MainSession<'_, O>, side: &mut SideSession<'_>) {
+    fn fire_event_timers(
+        &mut self,
+        timestamp: u64,
+        main: &mut MainSession<'_, O>,
+        side: &mut SideSession<'_>,
+    ) {
         let watermark = timestamp.saturating_add(1);
         self.applied_watermark = self.applied_watermark.max(watermark);
         let held = self.timer_capabilities.take().expect("pending event timers hold capabilities");
@@ -504,13 +514,17 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
     let route_first = Rc::clone(&first.1);
     let mut input_first = builder.new_input(
         first.0,
-        Exchange::new(move |record: &Record<A>| worker_for_hash(key_hash(&route_first(&record.value)), peers) as u64),
+        Exchange::new(move |record: &Record<A>| {
+            worker_for_hash(key_hash(&route_first(&record.value)), peers) as u64
+        }),
     );
     let key_second = second.as_ref().map(|(_, key)| Rc::clone(key));
     let mut input_second = second.map(|(stream, key)| {
         builder.new_input(
             stream,
-            Exchange::new(move |record: &Record<B>| worker_for_hash(key_hash(&key(&record.value)), peers) as u64),
+            Exchange::new(move |record: &Record<B>| {
+                worker_for_hash(key_hash(&key(&record.value)), peers) as u64
+            }),
         )
     });
     let (main_output, main_stream) = builder.new_output::<Vec<Record<O>>>();
@@ -539,10 +553,14 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
         };
         move |frontiers| {
             let stash = &mut engine.stash;
-            let mut receive = |capability: &timely::dataflow::operators::InputCapability<u64>, items: Vec<Item<A, B>>| {
+            let mut receive = |capability: &timely::dataflow::operators::InputCapability<u64>,
+                               items: Vec<Item<A, B>>| {
                 let Some(&time) = capability.least() else { return };
                 let pending = stash.entry(time).or_insert_with(|| Pending {
-                    capabilities: Capabilities { main: capability.delayed(&time, 0), side: capability.delayed(&time, 1) },
+                    capabilities: Capabilities {
+                        main: capability.delayed(&time, 0),
+                        side: capability.delayed(&time, 1),
+                    },
                     items: Vec::new(),
                 });
                 pending.items.extend(items);
@@ -550,7 +568,11 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
             input_first.for_each(|capability, batch| {
                 let items = batch
                     .drain(..)
-                    .map(|record| Item { timestamp: record.timestamp, tag: record.tag, input: Input::First(record.value) })
+                    .map(|record| Item {
+                        timestamp: record.timestamp,
+                        tag: record.tag,
+                        input: Input::First(record.value),
+                    })
                     .collect();
                 receive(&capability, items);
             });
@@ -573,7 +595,8 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
                 engine.processing_capabilities = None;
                 return;
             }
-            let frontier = frontiers.iter().filter_map(|frontier| frontier.frontier().iter().next().copied()).min();
+            let frontier =
+                frontiers.iter().filter_map(|frontier| frontier.frontier().iter().next().copied()).min();
             engine.processing_time = runtime.clock.now_ms();
             let mut main = main_output.activate();
             let mut side = side_output.activate();

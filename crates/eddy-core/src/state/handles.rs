@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use super::{KeyedStateAccess, StateDescriptor, StateStore, Stamped, TtlUpdate};
+use super::{KeyedStateAccess, Stamped, StateDescriptor, StateStore, TtlUpdate};
 use crate::hash::HashMap;
 
 /// Reads a stamped cell, dropping it when expired and refreshing it on read when configured.
@@ -141,7 +141,11 @@ pub struct AggregatingState<In, A: AggregateFunction<In>> {
 
 impl<In, A: AggregateFunction<In>> Clone for AggregatingState<In, A> {
     fn clone(&self) -> Self {
-        AggregatingState { inner: self.inner.clone(), function: Rc::clone(&self.function), _input: PhantomData }
+        AggregatingState {
+            inner: self.inner.clone(),
+            function: Rc::clone(&self.function),
+            _input: PhantomData,
+        }
     }
 }
 
@@ -151,7 +155,11 @@ impl<In, A: AggregateFunction<In> + 'static> AggregatingState<In, A> {
         descriptor: &StateDescriptor,
         function: A,
     ) -> Self {
-        AggregatingState { inner: ValueState::register(store, descriptor), function: Rc::new(function), _input: PhantomData }
+        AggregatingState {
+            inner: ValueState::register(store, descriptor),
+            function: Rc::new(function),
+            _input: PhantomData,
+        }
     }
 
     /// Adds a value to the current key's accumulator.

@@ -55,7 +55,11 @@ pub struct StateTtlConfig {
 impl StateTtlConfig {
     /// Entries expire `ttl_ms` of processing time after their last write.
     pub fn new(ttl_ms: u64) -> Self {
-        StateTtlConfig { ttl_ms, update: TtlUpdate::OnCreateAndWrite, time_domain: TtlTimeDomain::ProcessingTime }
+        StateTtlConfig {
+            ttl_ms,
+            update: TtlUpdate::OnCreateAndWrite,
+            time_domain: TtlTimeDomain::ProcessingTime,
+        }
     }
 
     /// Reads also restart the time-to-live.
@@ -212,7 +216,11 @@ impl<K: Hash + Eq + Clone + 'static> StateStore<K> {
             descriptor.name
         );
         self.names.push(descriptor.name.clone());
-        self.tables.push(Box::new(Table::<K, S> { rows: HashMap::default(), ttl: descriptor.ttl, last_sweep: 0 }));
+        self.tables.push(Box::new(Table::<K, S> {
+            rows: HashMap::default(),
+            ttl: descriptor.ttl,
+            last_sweep: 0,
+        }));
         self.tables.len() - 1
     }
 
@@ -265,7 +273,10 @@ impl<K: Hash + Eq + Clone + 'static> OpenContext<'_, K> {
     }
 
     /// Registers a value state.
-    pub fn value_state<T: Clone + 'static>(&mut self, descriptor: impl Into<StateDescriptor>) -> ValueState<T> {
+    pub fn value_state<T: Clone + 'static>(
+        &mut self,
+        descriptor: impl Into<StateDescriptor>,
+    ) -> ValueState<T> {
         ValueState::register(self.store, &descriptor.into())
     }
 

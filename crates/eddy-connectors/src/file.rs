@@ -1,0 +1,393 @@
+//! File sources and sinks: CSV with a header row and JSON lines.
+//!
+//! The source reads one file or every file of a directory (sorted by name, hidden files and
+//! files starting with `_` skipped). Each file is one split with its own watermark; file `i`
+//! is read by worker `i % workers`. A bad line fails the job with an error naming the file,
+//! the line number and the reason, or, with [`BadRecords::DeadLetter`], is counted and routed
+//! to the `DEAD_LETTERS` side output.
+//!
+//! The sink writes one part file per worker, `part-<worker>.<ext>`, in a directory. Records
+//! are written whole; the file is written as `.part-<worker>.<ext>.inprogress` and renamed to
+//! its final name (after fsync) when the input ends. When the job fails, the in-progress file
+//! keeps every record written so far, complete, and is not renamed.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use eddy_core::error::{Error, Result};
+use eddy_core::sink::{Sink, SinkContext, SinkWriter};
+use eddy_core::source::{DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The format of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Comma-separated values with a header row naming the fields.
+    Csv,
+    /// One JSON value per line.
+    JsonLines,
+}
+
+impl FileFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::JsonLines => "jsonl",
+        }
+    }
+}
+
+/// What a file source does with a line it cannot parse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadRecords {
+    /// Fail the job with an error naming the file, line and reason.
+    #[default]
+    Fail,
+    /// Count the line and route it to the `DEAD_LETTERS` side output.
+    DeadLetter,
+}
+
+/// Reads records of type `T` from CSV or JSON-lines files.
+#[derive(Clone, Debug)]
+pub struct FileSource<T> {
+    path: PathBuf,
+    format: FileFormat,
+    bad_records: BadRecords,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned + 'static> FileSource<T> {
+    /// CSV files with a header row; columns map to `T`'s fields by name.
+    pub fn csv(path: impl Into<PathBuf>) -> Self {
+        Self::new(path.into(), FileFormat::Csv)
+    }
+
+    /// JSON-lines files; blank lines are skipped.
+    pub fn json_lines(path: impl Into<PathBuf>) -> Self {
+        Self::new(path.into(), FileFormat::JsonLines)
+    }
+
+    fn new(path: PathBuf, format: FileFormat) -> Self {
+        FileSource { path, format, bad_records: BadRecords::Fail, _type: PhantomData }
+    }
+
+    /// Sets what to do with unparsable lines.
+    pub fn on_bad_records(mut self, bad_records: BadRecords) -> Self {
+        self.bad_records = bad_records;
+        self
+    }
+
+    /// The files this source reads, in split order.
+    pub fn files(&self) -> Result<Vec<PathBuf>> {
+        let metadata = std::fs::metadata(&self.path)
+            .map_err(|error| Error::io(format!("reading input {}", self.path.display()), error))?;
+        if !metadata.is_dir() {
+            return Ok(vec![self.path.clone()]);
+        }
+        let mut files = Vec::new();
+        let entries = std::fs::read_dir(&self.path)
+            .map_err(|error| Error::io(format!("listing input directory {}", self.path.display()), error))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|error| Error::io(format!("listing {}", self.path.display()), error))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_file = entry.file_type().map(|kind| kind.is_file()).unwrap_or(false);
+            if is_file && !name.starts_with('.') && !name.starts_with('_') {
+                files.push(entry.path());
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+impl<T: DeserializeOwned + 'static> Source<T> for FileSource<T> {
+    fn name(&self) -> String {
+        format!("file:{}", self.path.display())
+    }
+
+    fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<T>>>> {
+        let mut readers: Vec<Box<dyn SplitReader<T>>> = Vec::new();
+        for (index, path) in self.files()?.into_iter().enumerate() {
+            if index % context.workers != context.worker_index {
+                continue;
+            }
+            let file =
+                File::open(&path).map_err(|error| Error::io(format!("opening {}", path.display()), error))?;
+            let id = path.display().to_string();
+            readers.push(match self.format {
+                FileFormat::Csv => Box::new(CsvReader {
+                    id,
+                    path,
+                    reader: csv::ReaderBuilder::new().has_headers(true).from_reader(file),
+                    headers: None,
+                    record: csv::StringRecord::new(),
+                    bad_records: self.bad_records,
+                    _type: PhantomData,
+                }),
+                FileFormat::JsonLines => Box::new(JsonLinesReader {
+                    id,
+                    path,
+                    reader: BufReader::new(file),
+                    line: 0,
+                    buffer: Vec::new(),
+                    bad_records: self.bad_records,
+                    _type: PhantomData,
+                }),
+            });
+        }
+        Ok(readers)
+    }
+}
+
+fn reject<T>(
+    bad_records: BadRecords,
+    output: &mut SplitOutput<T>,
+    path: &Path,
+    line: u64,
+    reason: String,
+    raw: String,
+) -> Result<()> {
+    match bad_records {
+        BadRecords::Fail => Err(Error::BadRecord { path: path.to_path_buf(), line, reason }),
+        BadRecords::DeadLetter => {
+            output.dead_letter(DeadLetter { split: path.display().to_string(), line, reason, raw });
+            Ok(())
+        }
+    }
+}
+
+struct CsvReader<T> {
+    id: String,
+    path: PathBuf,
+    reader: csv::Reader<File>,
+    headers: Option<csv::StringRecord>,
+    record: csv::StringRecord,
+    bad_records: BadRecords,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> SplitReader<T> for CsvReader<T> {
+    fn split_id(&self) -> &str {
+        &self.id
+    }
+
+    fn read(&mut self, output: &mut SplitOutput<T>, max_records: usize) -> Result<ReadStatus> {
+        if self.headers.is_none() {
+            match self.reader.headers() {
+                Ok(headers) => self.headers = Some(headers.clone()),
+                Err(error) => {
+                    return Err(Error::BadRecord {
+                        path: self.path.clone(),
+                        line: 1,
+                        reason: error.to_string(),
+                    })
+                }
+            }
+        }
+        for _ in 0..max_records {
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return Ok(ReadStatus::Finished),
+                Ok(true) => {
+                    let line = self.record.position().map_or(0, |position| position.line());
+                    match self.record.deserialize::<T>(self.headers.as_ref()) {
+                        Ok(value) => output.push(line, value),
+                        Err(error) => {
+                            let raw = self.record.iter().collect::<Vec<_>>().join(",");
+                            reject(
+                                self.bad_records,
+                                output,
+                                &self.path,
+                                line,
+                                deserialize_reason(&error),
+                                raw,
+                            )?
+                        }
+                    }
+                }
+                Err(error) => {
+                    let line = error.position().map_or(0, |position| position.line());
+                    match error.kind() {
+                        csv::ErrorKind::Io(_) => {
+                            return Err(Error::io(
+                                format!("reading {}", self.path.display()),
+                                std::io::Error::other(error.to_string()),
+                            ))
+                        }
+                        _ => reject(
+                            self.bad_records,
+                            output,
+                            &self.path,
+                            line,
+                            csv_reason(&error),
+                            String::new(),
+                        )?,
+                    }
+                }
+            }
+        }
+        Ok(ReadStatus::More)
+    }
+}
+
+/// The reason of a CSV error without the position csv already prints (eddy prints its own).
+fn csv_reason(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("expected {expected_len} fields, found {len}")
+        }
+        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 in field {}", err.field() + 1),
+        _ => error.to_string(),
+    }
+}
+
+fn deserialize_reason(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+            Some(field) => format!("field {}: {}", field + 1, err.kind()),
+            None => err.kind().to_string(),
+        },
+        _ => error.to_string(),
+    }
+}
+
+struct JsonLinesReader<T> {
+    id: String,
+    path: PathBuf,
+    reader: BufReader<File>,
+    line: u64,
+    buffer: Vec<u8>,
+    bad_records: BadRecords,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> SplitReader<T> for JsonLinesReader<T> {
+    fn split_id(&self) -> &str {
+        &self.id
+    }
+
+    fn read(&mut self, output: &mut SplitOutput<T>, max_records: usize) -> Result<ReadStatus> {
+        for _ in 0..max_records {
+            self.buffer.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buffer)
+                .map_err(|error| Error::io(format!("reading {}", self.path.display()), error))?;
+            if read == 0 {
+                return Ok(ReadStatus::Finished);
+            }
+            self.line += 1;
+            let text = self.buffer.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<T>(text) {
+                Ok(value) => output.push(self.line, value),
+                Err(error) => {
+                    let raw = String::from_utf8_lossy(text).into_owned();
+                    reject(self.bad_records, output, &self.path, self.line, error.to_string(), raw)?
+                }
+            }
+        }
+        Ok(ReadStatus::More)
+    }
+}
+
+/// Writes records as CSV (with a header) or JSON lines, one part file per worker.
+#[derive(Clone, Debug)]
+pub struct FileSink<T> {
+    directory: PathBuf,
+    format: FileFormat,
+    _type: PhantomData<fn(T)>,
+}
+
+impl<T: Serialize + 'static> FileSink<T> {
+    /// CSV part files with a header row from `T`'s field names.
+    pub fn csv(directory: impl Into<PathBuf>) -> Self {
+        FileSink { directory: directory.into(), format: FileFormat::Csv, _type: PhantomData }
+    }
+
+    /// JSON-lines part files.
+    pub fn json_lines(directory: impl Into<PathBuf>) -> Self {
+        FileSink { directory: directory.into(), format: FileFormat::JsonLines, _type: PhantomData }
+    }
+}
+
+enum Encoder {
+    Csv(csv::Writer<BufWriter<File>>),
+    JsonLines { file: BufWriter<File>, line: Vec<u8> },
+}
+
+struct FileWriter {
+    encoder: Option<Encoder>,
+    in_progress: PathBuf,
+    final_path: PathBuf,
+}
+
+impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
+    fn name(&self) -> String {
+        format!("file:{}", self.directory.display())
+    }
+
+    fn writer(&self, context: &SinkContext) -> Result<Box<dyn SinkWriter<T>>> {
+        std::fs::create_dir_all(&self.directory).map_err(|error| {
+            Error::io(format!("creating output directory {}", self.directory.display()), error)
+        })?;
+        let extension = self.format.extension();
+        let final_path = self.directory.join(format!("part-{}.{extension}", context.worker_index));
+        let in_progress =
+            self.directory.join(format!(".part-{}.{extension}.inprogress", context.worker_index));
+        let file = File::create(&in_progress)
+            .map_err(|error| Error::io(format!("creating {}", in_progress.display()), error))?;
+        let file = BufWriter::new(file);
+        let encoder = match self.format {
+            FileFormat::Csv => Encoder::Csv(csv::Writer::from_writer(file)),
+            FileFormat::JsonLines => Encoder::JsonLines { file, line: Vec::new() },
+        };
+        Ok(Box::new(FileWriter { encoder: Some(encoder), in_progress, final_path }))
+    }
+}
+
+impl<T: Serialize> SinkWriter<T> for FileWriter {
+    fn write(&mut self, value: T, _timestamp: u64) -> Result<()> {
+        let context = || format!("writing {}", self.in_progress.display());
+        match self.encoder.as_mut() {
+            Some(Encoder::Csv(writer)) => {
+                writer.serialize(&value).map_err(|error| Error::io(context(), std::io::Error::other(error)))
+            }
+            Some(Encoder::JsonLines { file, line }) => {
+                line.clear();
+                serde_json::to_writer(&mut *line, &value)
+                    .map_err(|error| Error::io(context(), std::io::Error::other(error)))?;
+                line.push(b'\n');
+                file.write_all(line).map_err(|error| Error::io(context(), error))
+            }
+            None => Err(Error::Internal("write after finish".into())),
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let context = || format!("finishing {}", self.in_progress.display());
+        let file = match self.encoder.take() {
+            Some(Encoder::Csv(writer)) => writer
+                .into_inner()
+                .map_err(|error| Error::io(context(), std::io::Error::other(error.to_string())))?,
+            Some(Encoder::JsonLines { file, .. }) => file,
+            None => return Ok(()),
+        };
+        let file = file.into_inner().map_err(|error| Error::io(context(), error.into_error()))?;
+        file.sync_all().map_err(|error| Error::io(context(), error))?;
+        std::fs::rename(&self.in_progress, &self.final_path).map_err(|error| Error::io(context(), error))?;
+        if let Some(directory) = self.final_path.parent() {
+            // Make the rename durable.
+            File::open(directory)
+                .and_then(|directory| directory.sync_all())
+                .map_err(|error| Error::io(context(), error))?;
+        }
+        Ok(())
+    }
+}
