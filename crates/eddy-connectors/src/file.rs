@@ -353,7 +353,7 @@ impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
 }
 
 impl<T: Serialize> SinkWriter<T> for FileWriter {
-    fn write(&mut self, value: T, _timestamp: u64) -> Result<()> {
+    fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
         let context = || format!("writing {}", self.in_progress.display());
         match self.encoder.as_mut() {
             Some(Encoder::Csv(writer)) => {

@@ -139,16 +139,16 @@ impl<T: 'static> Source<T> for GeneratorSource<T> {
     }
 }
 
-/// Collects every record (value and event time) of all workers into shared memory. Clone it
+/// Collects every record (value, event time and logical time) of all workers into shared memory. Clone it
 /// into the job's build closure: every worker's clone writes to the same collection.
 pub struct CollectSink<T> {
-    records: Arc<Mutex<Vec<(T, u64)>>>,
+    records: Arc<Mutex<Vec<(T, u64, u64)>>>,
 }
 
 /// Reads what a [`CollectSink`] collected.
 #[derive(Clone)]
 pub struct CollectHandle<T> {
-    records: Arc<Mutex<Vec<(T, u64)>>>,
+    records: Arc<Mutex<Vec<(T, u64, u64)>>>,
 }
 
 impl<T> Clone for CollectSink<T> {
@@ -168,6 +168,11 @@ impl<T> CollectSink<T> {
 impl<T: Clone> CollectHandle<T> {
     /// All collected (value, event time) pairs, in arrival order.
     pub fn records(&self) -> Vec<(T, u64)> {
+        self.timed_records().into_iter().map(|(value, timestamp, _)| (value, timestamp)).collect()
+    }
+
+    /// All collected (value, event time, logical time) triples, in arrival order.
+    pub fn timed_records(&self) -> Vec<(T, u64, u64)> {
         self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
@@ -178,8 +183,8 @@ impl<T: Clone> CollectHandle<T> {
 }
 
 struct CollectWriter<T> {
-    buffer: Vec<(T, u64)>,
-    records: Arc<Mutex<Vec<(T, u64)>>>,
+    buffer: Vec<(T, u64, u64)>,
+    records: Arc<Mutex<Vec<(T, u64, u64)>>>,
 }
 
 impl<T: Send + 'static> Sink<T> for CollectSink<T> {
@@ -193,8 +198,8 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
 }
 
 impl<T> SinkWriter<T> for CollectWriter<T> {
-    fn write(&mut self, value: T, timestamp: u64) -> Result<()> {
-        self.buffer.push((value, timestamp));
+    fn write(&mut self, value: T, timestamp: u64, logical_time: u64) -> Result<()> {
+        self.buffer.push((value, timestamp, logical_time));
         if self.buffer.len() >= 1024 {
             self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).append(&mut self.buffer);
         }

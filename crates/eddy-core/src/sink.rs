@@ -32,8 +32,9 @@ pub trait Sink<T> {
 
 /// Writes one worker's records.
 pub trait SinkWriter<T> {
-    /// Writes one record with its event time.
-    fn write(&mut self, value: T, timestamp: u64) -> Result<()>;
+    /// Writes one record with its event time and the logical time (watermark) of the
+    /// message that carried it. Two-phase-commit sinks stage records by logical time.
+    fn write(&mut self, value: T, timestamp: u64, logical_time: u64) -> Result<()>;
     /// The input has ended: make everything written durable and visible.
     fn finish(&mut self) -> Result<()>;
 }
@@ -64,10 +65,11 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                 }
                 let Some(active) = writer.as_mut() else { return };
                 let mut result: Result<()> = Ok(());
-                driver(&mut |_capability, batch| {
+                driver(&mut |capability, batch| {
+                    let logical_time = capability.least().copied().unwrap_or(0);
                     for record in batch.drain(..) {
                         if result.is_ok() {
-                            result = active.write(record.value, record.timestamp);
+                            result = active.write(record.value, record.timestamp, logical_time);
                         }
                     }
                 });
@@ -109,7 +111,7 @@ impl<T: Debug> Sink<T> for PrintSink {
 }
 
 impl<T: Debug> SinkWriter<T> for PrintWriter {
-    fn write(&mut self, value: T, _timestamp: u64) -> Result<()> {
+    fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
         writeln!(std::io::stdout().lock(), "{}> {:?}", self.worker_index, value)
             .map_err(|error| Error::io("writing to standard output", error))
     }
