@@ -391,3 +391,48 @@ impl<T: Serialize> SinkWriter<T> for FileWriter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row {
+        name: String,
+        value: u64,
+    }
+
+    fn row(value: u64) -> Row {
+        Row { name: format!("row, \"{value}\""), value }
+    }
+
+    #[test]
+    fn finished_part_files_are_renamed_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = FileSink::<Row>::csv(dir.path());
+        let mut writer = sink.writer(&SinkContext { worker_index: 3, workers: 4 }).unwrap();
+        for value in 0..3 {
+            writer.write(row(value), value, 0).unwrap();
+        }
+        assert!(dir.path().join(".part-3.csv.inprogress").exists());
+        writer.finish().unwrap();
+        let text = std::fs::read_to_string(dir.path().join("part-3.csv")).unwrap();
+        assert_eq!(text, "name,value\n\"row, \"\"0\"\"\",0\n\"row, \"\"1\"\"\",1\n\"row, \"\"2\"\"\",2\n");
+        assert!(!dir.path().join(".part-3.csv.inprogress").exists());
+    }
+
+    #[test]
+    fn dropped_writer_keeps_whole_records_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = FileSink::<Row>::json_lines(dir.path());
+        let mut writer = sink.writer(&SinkContext { worker_index: 0, workers: 1 }).unwrap();
+        for value in 0..1000 {
+            writer.write(row(value), value, 0).unwrap();
+        }
+        drop(writer); // A failed job drops its writers without finishing them.
+        assert!(!dir.path().join("part-0.jsonl").exists(), "not committed");
+        let text = std::fs::read_to_string(dir.path().join(".part-0.jsonl.inprogress")).unwrap();
+        assert_eq!(text.lines().count(), 1000);
+        assert!(text.ends_with('\n'));
+    }
+}

@@ -312,3 +312,149 @@ impl<K: Hash + Eq + Clone + 'static> OpenContext<'_, K> {
         AggregatingState::register(self.store, &descriptor.into(), function)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context over a store with a settable key and clocks.
+    struct TestContext {
+        key: String,
+        store: StateStore<String>,
+        now: TtlNow,
+    }
+
+    impl KeyedStateAccess for TestContext {
+        type Key = String;
+        fn state_parts(&mut self) -> StateParts<'_, String> {
+            StateParts { key: &self.key, store: &mut self.store, now: self.now }
+        }
+    }
+
+    fn context() -> TestContext {
+        TestContext { key: "a".into(), store: StateStore::new(), now: TtlNow::default() }
+    }
+
+    fn open(ctx: &mut TestContext) -> OpenContext<'_, String> {
+        OpenContext { store: &mut ctx.store, worker_index: 0 }
+    }
+
+    #[test]
+    fn value_state_is_scoped_to_the_key() {
+        let mut ctx = context();
+        let state: ValueState<u64> = open(&mut ctx).value_state("v");
+        state.update(&mut ctx, 5);
+        ctx.key = "b".into();
+        assert_eq!(state.value(&mut ctx), None);
+        state.update(&mut ctx, 7);
+        ctx.key = "a".into();
+        assert_eq!(state.value(&mut ctx), Some(5));
+        state.clear(&mut ctx);
+        assert_eq!(state.value(&mut ctx), None);
+        assert_eq!(ctx.store.key_counts(), vec![("v".to_string(), 1)]);
+    }
+
+    #[test]
+    fn ttl_on_processing_time_never_returns_expired() {
+        let mut ctx = context();
+        let state: ValueState<u64> = open(&mut ctx).value_state(StateDescriptor::new("v").with_ttl(StateTtlConfig::new(100)));
+        ctx.now.processing = 1_000;
+        state.update(&mut ctx, 1);
+        ctx.now.processing = 1_099;
+        assert_eq!(state.value(&mut ctx), Some(1));
+        ctx.now.processing = 1_100;
+        assert_eq!(state.value(&mut ctx), None, "expired exactly at write + ttl");
+        // Event time does not matter for a processing-time TTL.
+        ctx.now = TtlNow { event: 0, processing: 1_200 };
+        state.update(&mut ctx, 2);
+        ctx.now.event = 1_000_000;
+        assert_eq!(state.value(&mut ctx), Some(2));
+    }
+
+    #[test]
+    fn ttl_update_on_read_extends_life() {
+        let mut ctx = context();
+        let ttl = StateTtlConfig::new(100).update_on_read();
+        let state: ValueState<u64> = open(&mut ctx).value_state(StateDescriptor::new("v").with_ttl(ttl));
+        state.update(&mut ctx, 1);
+        for now in [50, 100, 150, 200] {
+            ctx.now.processing = now;
+            assert_eq!(state.value(&mut ctx), Some(1), "read at {now} refreshes");
+        }
+        ctx.now.processing = 300;
+        assert_eq!(state.value(&mut ctx), None);
+    }
+
+    #[test]
+    fn ttl_on_event_time_for_lists_and_maps() {
+        let mut ctx = context();
+        let ttl = StateTtlConfig::new(10).event_time();
+        let list: ListState<u64> = open(&mut ctx).list_state(StateDescriptor::new("l").with_ttl(ttl));
+        let map: MapState<u64, u64> = open(&mut ctx).map_state(StateDescriptor::new("m").with_ttl(ttl));
+        ctx.now.event = 100;
+        list.add(&mut ctx, 1);
+        map.put(&mut ctx, 1, 10);
+        ctx.now.event = 105;
+        list.add(&mut ctx, 2);
+        map.put(&mut ctx, 2, 20);
+        ctx.now.event = 110;
+        assert_eq!(list.get(&mut ctx), vec![2], "each element expires on its own");
+        assert_eq!(map.entries(&mut ctx), vec![(2, 20)]);
+        assert!(!map.contains(&mut ctx, &1));
+        ctx.now.event = 115;
+        assert!(list.get(&mut ctx).is_empty());
+        assert!(map.is_empty(&mut ctx));
+        assert_eq!(ctx.store.key_counts(), vec![("l".to_string(), 0), ("m".to_string(), 0)]);
+    }
+
+    #[test]
+    fn sweep_drops_expired_rows_of_other_keys() {
+        let mut ctx = context();
+        let state: ValueState<u64> = open(&mut ctx).value_state(StateDescriptor::new("v").with_ttl(StateTtlConfig::new(100)));
+        for key in ["a", "b", "c"] {
+            ctx.key = key.into();
+            state.update(&mut ctx, 1);
+        }
+        ctx.store.sweep(TtlNow { event: 0, processing: 99 });
+        assert_eq!(ctx.store.key_counts()[0].1, 3);
+        // Sweeps run at most every ttl/4, so expired rows linger at most that long.
+        ctx.store.sweep(TtlNow { event: 0, processing: 100 });
+        assert_eq!(ctx.store.key_counts()[0].1, 3);
+        ctx.store.sweep(TtlNow { event: 0, processing: 124 });
+        assert_eq!(ctx.store.key_counts()[0].1, 0);
+    }
+
+    struct Average;
+    impl AggregateFunction<u64> for Average {
+        type Acc = (u64, u64);
+        type Out = f64;
+        fn create_accumulator(&self) -> (u64, u64) {
+            (0, 0)
+        }
+        fn add(&self, accumulator: &mut (u64, u64), value: u64) {
+            accumulator.0 += value;
+            accumulator.1 += 1;
+        }
+        fn merge(&self, left: (u64, u64), right: (u64, u64)) -> (u64, u64) {
+            (left.0 + right.0, left.1 + right.1)
+        }
+        fn get_result(&self, accumulator: &(u64, u64)) -> f64 {
+            accumulator.0 as f64 / accumulator.1 as f64
+        }
+    }
+
+    #[test]
+    fn reducing_and_aggregating_state() {
+        let mut ctx = context();
+        let max: ReducingState<u64> = open(&mut ctx).reducing_state("max", |a: &u64, b: &u64| *a.max(b));
+        let average = open(&mut ctx).aggregating_state("avg", Average);
+        for value in [3, 9, 6] {
+            max.add(&mut ctx, value);
+            average.add(&mut ctx, value);
+        }
+        assert_eq!(max.get(&mut ctx), Some(9));
+        assert_eq!(average.get(&mut ctx), Some(6.0));
+        average.clear(&mut ctx);
+        assert_eq!(average.get(&mut ctx), None);
+    }
+}
