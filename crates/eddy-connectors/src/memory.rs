@@ -182,8 +182,8 @@ impl<T: Clone> CollectHandle<T> {
     }
 }
 
+/// Appends every record at once, so tests can watch an unbounded job's output as it happens.
 struct CollectWriter<T> {
-    buffer: Vec<(T, u64, u64)>,
     records: Arc<Mutex<Vec<(T, u64, u64)>>>,
 }
 
@@ -193,30 +193,17 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
     }
 
     fn writer(&self, _context: &SinkContext) -> Result<Box<dyn SinkWriter<T>>> {
-        Ok(Box::new(CollectWriter { buffer: Vec::new(), records: Arc::clone(&self.records) }))
+        Ok(Box::new(CollectWriter { records: Arc::clone(&self.records) }))
     }
 }
 
 impl<T> SinkWriter<T> for CollectWriter<T> {
     fn write(&mut self, value: T, timestamp: u64, logical_time: u64) -> Result<()> {
-        self.buffer.push((value, timestamp, logical_time));
-        if self.buffer.len() >= 1024 {
-            self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).append(&mut self.buffer);
-        }
+        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((value, timestamp, logical_time));
         Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).append(&mut self.buffer);
         Ok(())
-    }
-}
-
-impl<T> Drop for CollectWriter<T> {
-    fn drop(&mut self) {
-        // A failed job still shows what it wrote.
-        if let Ok(mut records) = self.records.lock() {
-            records.append(&mut self.buffer);
-        }
     }
 }

@@ -1,0 +1,323 @@
+//! The DataStream API end to end: connect + keyed co-process, side outputs, fused chains,
+//! union, processing-time timers on an injected clock, idleness, and stopping an unbounded job.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eddy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Order {
+    id: u32,
+    ts: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Payment {
+    order: u32,
+    ts: u64,
+    amount: u64,
+}
+
+const UNMATCHED: OutputTag<u32> = OutputTag::new("unmatched");
+
+/// Joins orders with payments; orders still unpaid when the watermark passes `ts + 10` go to
+/// the UNMATCHED side output.
+#[derive(Default)]
+struct Match {
+    order: Option<ValueState<Order>>,
+    payment: Option<ValueState<Payment>>,
+}
+
+impl KeyedCoProcessFunction<u32, Order, Payment, (u32, u64)> for Match {
+    fn open(&mut self, ctx: &mut OpenContext<'_, u32>) {
+        self.order = Some(ctx.value_state("order"));
+        self.payment = Some(ctx.value_state("payment"));
+    }
+    fn process_element1(&mut self, order: Order, ctx: &mut Context<'_, u32, (u32, u64)>) {
+        let payments = self.payment.clone().unwrap();
+        match payments.value(ctx) {
+            Some(payment) => {
+                payments.clear(ctx);
+                ctx.emit((order.id, payment.amount));
+            }
+            None => {
+                ctx.register_event_time_timer(order.ts + 10);
+                self.order.clone().unwrap().update(ctx, order);
+            }
+        }
+    }
+    fn process_element2(&mut self, payment: Payment, ctx: &mut Context<'_, u32, (u32, u64)>) {
+        let orders = self.order.clone().unwrap();
+        match orders.value(ctx) {
+            Some(order) => {
+                orders.clear(ctx);
+                ctx.delete_event_time_timer(order.ts + 10);
+                ctx.emit((payment.order, payment.amount));
+            }
+            None => self.payment.clone().unwrap().update(ctx, payment),
+        }
+    }
+    fn on_timer(&mut self, _timestamp: u64, ctx: &mut Context<'_, u32, (u32, u64)>) {
+        let orders = self.order.clone().unwrap();
+        if orders.value(ctx).is_some() {
+            orders.clear(ctx);
+            let id = *ctx.key();
+            ctx.emit_to(&UNMATCHED, id);
+        }
+    }
+}
+
+#[test]
+fn connect_co_process_and_side_output() {
+    for workers in [1, 3] {
+        let (matched, matched_handle) = CollectSink::new();
+        let (unmatched, unmatched_handle) = CollectSink::new();
+        Job::new(JobConfig::with_workers(workers))
+            .run(move |env| {
+                let orders = env.from_source(
+                    CollectionSource::new((0..20).map(|id| Order { id, ts: id as u64 * 5 })),
+                    WatermarkStrategy::monotonous_timestamps().with_timestamps(|order: &Order| order.ts),
+                );
+                // Every third order is never paid; payments of even orders come before the order.
+                let payments = env.from_source(
+                    CollectionSource::new((0..20).filter(|id| id % 3 != 0).map(|id| Payment {
+                        order: id,
+                        ts: if id % 2 == 0 { id as u64 * 5 } else { id as u64 * 5 + 3 },
+                        amount: id as u64 * 100,
+                    })),
+                    WatermarkStrategy::bounded_out_of_orderness(2).with_timestamps(|payment: &Payment| payment.ts),
+                );
+                let joined = orders
+                    .connect(payments)
+                    .key_by(|order: &Order| order.id, |payment: &Payment| payment.order)
+                    .process(Match::default());
+                joined.side_output(&UNMATCHED).sink(unmatched.clone());
+                joined.sink(matched.clone());
+                Ok(())
+            })
+            .unwrap();
+        let mut matched = matched_handle.values();
+        matched.sort();
+        let expected: Vec<(u32, u64)> = (0..20).filter(|id| id % 3 != 0).map(|id| (id, id as u64 * 100)).collect();
+        assert_eq!(matched, expected, "{workers} workers");
+        let mut unmatched = unmatched_handle.records();
+        unmatched.sort();
+        let expected: Vec<(u32, u64)> = (0..20).filter(|id| id % 3 == 0).map(|id| (id, id as u64 * 5 + 10)).collect();
+        assert_eq!(unmatched, expected, "side output carries the timer's timestamp");
+    }
+}
+
+#[test]
+fn fused_chain_union_and_rolling_aggregates() {
+    let (sink, handle) = CollectSink::new();
+    let (inspected, inspected_handle) = CollectSink::new();
+    Job::new(JobConfig::with_workers(2))
+        .run(move |env| {
+            let strategy = || WatermarkStrategy::monotonous_timestamps().with_timestamps(|value: &u64| *value);
+            let left = env.from_source(CollectionSource::new(1..=10u64), strategy());
+            let right = env.from_source(CollectionSource::new(11..=20u64), strategy());
+            let numbers = left.union([right]);
+            let words = numbers
+                .filter(|value| value % 2 == 0)
+                .flat_map(|value| vec![value, value * 100])
+                .map(|value| (value % 3, value));
+            words.clone().sink(inspected.clone());
+            let keyed = words.key_by(|(key, _): &(u64, u64)| *key);
+            keyed.clone().max(|(_, value)| *value).map(|(key, value)| ("max", key, value)).sink(sink.clone());
+            keyed.clone().min_by(|(_, value)| *value).map(|(key, value)| ("min_by", key, value)).sink(sink.clone());
+            Ok(())
+        })
+        .unwrap();
+    let records = inspected_handle.records();
+    assert_eq!(records.len(), 20);
+    assert!(records.iter().all(|((_, value), timestamp)| value % 100 == 0 || value == timestamp));
+    let values = handle.values();
+    let final_of = |name: &str, key: u64| {
+        values.iter().filter(|(kind, k, _)| *kind == name && *k == key).map(|(_, _, value)| *value).collect::<Vec<_>>()
+    };
+    // Rolling results grow monotonically to the true max / min per key.
+    for key in 0..3u64 {
+        let expected: Vec<u64> =
+            (1..=20u64).filter(|v| v % 2 == 0).flat_map(|v| [v, v * 100]).filter(|v| v % 3 == key).collect();
+        assert_eq!(final_of("max", key).into_iter().max(), expected.iter().copied().max());
+        assert_eq!(final_of("min_by", key).into_iter().min(), expected.iter().copied().min());
+        assert_eq!(final_of("max", key).len(), expected.len(), "one update per record");
+    }
+}
+
+/// A source with `records` per split that then waits for more forever (an unbounded input).
+struct Trickle {
+    splits: usize,
+    records: u64,
+}
+
+struct TrickleReader {
+    id: String,
+    next: u64,
+    records: u64,
+}
+
+impl SplitReader<u64> for TrickleReader {
+    fn split_id(&self) -> &str {
+        &self.id
+    }
+    fn read(&mut self, output: &mut SplitOutput<u64>, _max: usize) -> eddy::Result<ReadStatus> {
+        while self.next < self.records {
+            output.push(self.next, self.next * 10);
+            self.next += 1;
+        }
+        Ok(ReadStatus::Pending)
+    }
+}
+
+impl Source<u64> for Trickle {
+    fn name(&self) -> String {
+        "trickle".into()
+    }
+    fn splits(&self, context: &SplitContext) -> eddy::Result<Vec<Box<dyn SplitReader<u64>>>> {
+        Ok((0..self.splits)
+            .filter(|split| split % context.workers == context.worker_index)
+            .map(|split| {
+                let records = if split == 0 { self.records } else { 0 };
+                Box::new(TrickleReader { id: format!("trickle-{split}"), next: 0, records }) as Box<dyn SplitReader<u64>>
+            })
+            .collect())
+    }
+}
+
+/// Emits `(value, firing time)` from an event-time or processing-time timer.
+struct Delay {
+    domain: TimeDomain,
+    value: Option<ValueState<u64>>,
+}
+
+impl KeyedProcessFunction<u64, u64, (u64, u64)> for Delay {
+    fn open(&mut self, ctx: &mut OpenContext<'_, u64>) {
+        self.value = Some(ctx.value_state("value"));
+    }
+    fn process_element(&mut self, value: u64, ctx: &mut Context<'_, u64, (u64, u64)>) {
+        self.value.clone().unwrap().update(ctx, value);
+        match self.domain {
+            TimeDomain::EventTime => ctx.register_event_time_timer(value + 5),
+            TimeDomain::ProcessingTime => {
+                let at = ctx.current_processing_time() + 100;
+                ctx.register_processing_time_timer(at);
+            }
+        }
+    }
+    fn on_timer(&mut self, timestamp: u64, ctx: &mut Context<'_, u64, (u64, u64)>) {
+        assert_eq!(ctx.time_domain(), Some(self.domain));
+        let value = self.value.clone().unwrap().value(ctx).unwrap();
+        ctx.emit((value, timestamp));
+    }
+}
+
+/// Runs an unbounded job (split 0 has five records, other splits none) in a thread; returns a handle to its output, a read counter, the
+/// clock, the stop handle and the thread.
+fn unbounded(
+    domain: TimeDomain,
+    idleness: Option<u64>,
+    splits: usize,
+) -> (CollectHandle<(u64, u64)>, ManualClock, StopHandle, std::thread::JoinHandle<eddy::Result<JobSummary>>) {
+    let clock = ManualClock::new(1_000_000);
+    let (sink, handle) = CollectSink::new();
+    let job = Job::new(JobConfig { workers: 2, clock: Arc::new(clock.clone()), ..JobConfig::default() });
+    let stop = job.stop_handle();
+    let thread = std::thread::spawn(move || {
+        job.run(move |env| {
+            let mut strategy =
+                WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|value: &u64| *value).with_emit_every(1);
+            if let Some(timeout) = idleness {
+                strategy = strategy.with_idleness(timeout);
+            }
+            env.from_source(Trickle { splits, records: 5 }, strategy)
+                .key_by(|value: &u64| *value)
+                .process(Delay { domain, value: None })
+                .sink(sink.clone());
+            Ok(())
+        })
+    });
+    (handle, clock, stop, thread)
+}
+
+fn wait_for(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn processing_time_timers_follow_the_injected_clock() {
+    let (handle, clock, stop, thread) = unbounded(TimeDomain::ProcessingTime, None, 1);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(handle.values().is_empty(), "no timer fires before the clock moves");
+    clock.advance(99);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(handle.values().is_empty(), "not yet: timers are due at +100");
+    clock.advance(1);
+    assert!(wait_for(|| handle.values().len() == 5), "all five timers fire once the clock reaches them");
+    let mut values = handle.values();
+    values.sort();
+    assert_eq!(values, (0..5).map(|n| (n * 10, 1_000_100)).collect::<Vec<_>>());
+    stop.stop();
+    let summary = thread.join().unwrap().unwrap();
+    assert_eq!(summary.records_read, 5);
+}
+
+#[test]
+fn idle_split_stops_holding_the_watermark() {
+    // Split 1 never produces a record. Without idleness it holds the watermark at 0 forever.
+    let (handle, clock, stop, thread) = unbounded(TimeDomain::EventTime, None, 2);
+    clock.advance(10_000);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(handle.values().is_empty(), "an empty split holds event time back");
+    stop.stop();
+    thread.join().unwrap().unwrap();
+    assert_eq!(handle.values().len(), 5, "stopping drains: pending timers fire");
+
+    let (handle, clock, stop, thread) = unbounded(TimeDomain::EventTime, Some(1_000), 2);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(handle.values().is_empty());
+    clock.advance(1_000);
+    assert!(wait_for(|| handle.values().len() == 5), "idle splits release the watermark");
+    let mut values = handle.values();
+    values.sort();
+    assert_eq!(values, (0..5).map(|n| (n * 10, n * 10 + 5)).collect::<Vec<_>>());
+    stop.stop();
+    thread.join().unwrap().unwrap();
+}
+
+#[test]
+fn failure_in_a_source_stops_every_worker() {
+    struct Failing;
+    impl Source<u64> for Failing {
+        fn name(&self) -> String {
+            "failing".into()
+        }
+        fn splits(&self, _: &SplitContext) -> eddy::Result<Vec<Box<dyn SplitReader<u64>>>> {
+            Err(Error::Config("no such topic".into()))
+        }
+    }
+    let counter = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&counter);
+    let error = Job::new(JobConfig::with_workers(3))
+        .run(move |env| {
+            let seen = Arc::clone(&seen);
+            let unbounded = env.from_source(Trickle { splits: 3, records: 3 }, WatermarkStrategy::ingestion_time());
+            let failing = env.from_source(Failing, WatermarkStrategy::ingestion_time());
+            unbounded.union([failing]).inspect(move |_, _| {
+                seen.fetch_add(1, Ordering::SeqCst);
+            });
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(error.to_string(), "invalid configuration: no such topic");
+}
