@@ -318,7 +318,7 @@ impl<T: Serialize + 'static> FileSink<T> {
 }
 
 enum Encoder {
-    Csv(csv::Writer<BufWriter<File>>),
+    Csv(Box<csv::Writer<BufWriter<File>>>),
     JsonLines { file: BufWriter<File>, line: Vec<u8> },
 }
 
@@ -345,7 +345,7 @@ impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
             .map_err(|error| Error::io(format!("creating {}", in_progress.display()), error))?;
         let file = BufWriter::new(file);
         let encoder = match self.format {
-            FileFormat::Csv => Encoder::Csv(csv::Writer::from_writer(file)),
+            FileFormat::Csv => Encoder::Csv(Box::new(csv::Writer::from_writer(file))),
             FileFormat::JsonLines => Encoder::JsonLines { file, line: Vec::new() },
         };
         Ok(Box::new(FileWriter { encoder: Some(encoder), in_progress, final_path }))

@@ -199,7 +199,11 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
 
 impl<T> SinkWriter<T> for CollectWriter<T> {
     fn write(&mut self, value: T, timestamp: u64, logical_time: u64) -> Result<()> {
-        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((value, timestamp, logical_time));
+        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((
+            value,
+            timestamp,
+            logical_time,
+        ));
         Ok(())
     }
 

@@ -6,7 +6,9 @@
 //! the key's `Hash` encoding with a fixed seed; std's randomly seeded hasher is banned in
 //! anything hashed for routing or checkpoints.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+#[cfg(test)]
+use std::hash::Hasher;
+use std::hash::{BuildHasher, Hash};
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -37,9 +39,7 @@ pub type HashSet<K> = std::collections::HashSet<K, FixedState>;
 /// The 64-bit routing hash of a key.
 #[inline]
 pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
-    let mut hasher = FixedState.build_hasher();
-    key.hash(&mut hasher);
-    hasher.finish()
+    FixedState.hash_one(key)
 }
 
 /// The worker (of `peers`) that owns `hash`: workers own equal, contiguous ranges of the

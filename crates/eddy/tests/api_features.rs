@@ -85,10 +85,11 @@ fn connect_co_process_and_side_output() {
                 let payments = env.from_source(
                     CollectionSource::new((0..20).filter(|id| id % 3 != 0).map(|id| Payment {
                         order: id,
-                        ts: if id % 2 == 0 { id as u64 * 5 } else { id as u64 * 5 + 3 },
+                        ts: if id.is_multiple_of(2) { id as u64 * 5 } else { id as u64 * 5 + 3 },
                         amount: id as u64 * 100,
                     })),
-                    WatermarkStrategy::bounded_out_of_orderness(2).with_timestamps(|payment: &Payment| payment.ts),
+                    WatermarkStrategy::bounded_out_of_orderness(2)
+                        .with_timestamps(|payment: &Payment| payment.ts),
                 );
                 let joined = orders
                     .connect(payments)
@@ -101,11 +102,13 @@ fn connect_co_process_and_side_output() {
             .unwrap();
         let mut matched = matched_handle.values();
         matched.sort();
-        let expected: Vec<(u32, u64)> = (0..20).filter(|id| id % 3 != 0).map(|id| (id, id as u64 * 100)).collect();
+        let expected: Vec<(u32, u64)> =
+            (0..20).filter(|id| id % 3 != 0).map(|id| (id, id as u64 * 100)).collect();
         assert_eq!(matched, expected, "{workers} workers");
         let mut unmatched = unmatched_handle.records();
         unmatched.sort();
-        let expected: Vec<(u32, u64)> = (0..20).filter(|id| id % 3 == 0).map(|id| (id, id as u64 * 5 + 10)).collect();
+        let expected: Vec<(u32, u64)> =
+            (0..20u32).filter(|id| id.is_multiple_of(3)).map(|id| (id, id as u64 * 5 + 10)).collect();
         assert_eq!(unmatched, expected, "side output carries the timer's timestamp");
     }
 }
@@ -116,32 +119,44 @@ fn fused_chain_union_and_rolling_aggregates() {
     let (inspected, inspected_handle) = CollectSink::new();
     Job::new(JobConfig::with_workers(2))
         .run(move |env| {
-            let strategy = || WatermarkStrategy::monotonous_timestamps().with_timestamps(|value: &u64| *value);
+            let strategy =
+                || WatermarkStrategy::monotonous_timestamps().with_timestamps(|value: &u64| *value);
             let left = env.from_source(CollectionSource::new(1..=10u64), strategy());
             let right = env.from_source(CollectionSource::new(11..=20u64), strategy());
             let numbers = left.union([right]);
             let words = numbers
-                .filter(|value| value % 2 == 0)
+                .filter(|value| value.is_multiple_of(2))
                 .flat_map(|value| vec![value, value * 100])
                 .map(|value| (value % 3, value));
             words.clone().sink(inspected.clone());
             let keyed = words.key_by(|(key, _): &(u64, u64)| *key);
             keyed.clone().max(|(_, value)| *value).map(|(key, value)| ("max", key, value)).sink(sink.clone());
-            keyed.clone().min_by(|(_, value)| *value).map(|(key, value)| ("min_by", key, value)).sink(sink.clone());
+            keyed
+                .clone()
+                .min_by(|(_, value)| *value)
+                .map(|(key, value)| ("min_by", key, value))
+                .sink(sink.clone());
             Ok(())
         })
         .unwrap();
     let records = inspected_handle.records();
     assert_eq!(records.len(), 20);
-    assert!(records.iter().all(|((_, value), timestamp)| value % 100 == 0 || value == timestamp));
+    assert!(records.iter().all(|((_, value), timestamp)| value.is_multiple_of(100) || value == timestamp));
     let values = handle.values();
     let final_of = |name: &str, key: u64| {
-        values.iter().filter(|(kind, k, _)| *kind == name && *k == key).map(|(_, _, value)| *value).collect::<Vec<_>>()
+        values
+            .iter()
+            .filter(|(kind, k, _)| *kind == name && *k == key)
+            .map(|(_, _, value)| *value)
+            .collect::<Vec<_>>()
     };
     // Rolling results grow monotonically to the true max / min per key.
     for key in 0..3u64 {
-        let expected: Vec<u64> =
-            (1..=20u64).filter(|v| v % 2 == 0).flat_map(|v| [v, v * 100]).filter(|v| v % 3 == key).collect();
+        let expected: Vec<u64> = (1..=20u64)
+            .filter(|v| v.is_multiple_of(2))
+            .flat_map(|v| [v, v * 100])
+            .filter(|v| v % 3 == key)
+            .collect();
         assert_eq!(final_of("max", key).into_iter().max(), expected.iter().copied().max());
         assert_eq!(final_of("min_by", key).into_iter().min(), expected.iter().copied().min());
         assert_eq!(final_of("max", key).len(), expected.len(), "one update per record");
@@ -182,7 +197,8 @@ impl Source<u64> for Trickle {
             .filter(|split| split % context.workers == context.worker_index)
             .map(|split| {
                 let records = if split == 0 { self.records } else { 0 };
-                Box::new(TrickleReader { id: format!("trickle-{split}"), next: 0, records }) as Box<dyn SplitReader<u64>>
+                Box::new(TrickleReader { id: format!("trickle-{split}"), next: 0, records })
+                    as Box<dyn SplitReader<u64>>
             })
             .collect())
     }
@@ -228,8 +244,9 @@ fn unbounded(
     let stop = job.stop_handle();
     let thread = std::thread::spawn(move || {
         job.run(move |env| {
-            let mut strategy =
-                WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|value: &u64| *value).with_emit_every(1);
+            let mut strategy = WatermarkStrategy::bounded_out_of_orderness(0)
+                .with_timestamps(|value: &u64| *value)
+                .with_emit_every(1);
             if let Some(timeout) = idleness {
                 strategy = strategy.with_idleness(timeout);
             }
@@ -243,6 +260,8 @@ fn unbounded(
     (handle, clock, stop, thread)
 }
 
+/// Waits (in real time, as tests do) for `condition`, for at most 20 seconds.
+#[allow(clippy::disallowed_methods)]
 fn wait_for(mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -311,7 +330,8 @@ fn failure_in_a_source_stops_every_worker() {
     let error = Job::new(JobConfig::with_workers(3))
         .run(move |env| {
             let seen = Arc::clone(&seen);
-            let unbounded = env.from_source(Trickle { splits: 3, records: 3 }, WatermarkStrategy::ingestion_time());
+            let unbounded =
+                env.from_source(Trickle { splits: 3, records: 3 }, WatermarkStrategy::ingestion_time());
             let failing = env.from_source(Failing, WatermarkStrategy::ingestion_time());
             unbounded.union([failing]).inspect(move |_, _| {
                 seen.fetch_add(1, Ordering::SeqCst);

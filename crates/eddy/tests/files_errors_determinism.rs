@@ -22,7 +22,9 @@ struct Total {
 }
 
 fn strategy() -> WatermarkStrategy<Reading> {
-    WatermarkStrategy::bounded_out_of_orderness(5).with_timestamps(|reading: &Reading| reading.ts).with_emit_every(2)
+    WatermarkStrategy::bounded_out_of_orderness(5)
+        .with_timestamps(|reading: &Reading| reading.ts)
+        .with_emit_every(2)
 }
 
 fn write(path: &Path, text: &str) {
@@ -39,7 +41,8 @@ fn bad_csv_line_fails_with_file_and_line() {
     let (input_path, out_path) = (input.clone(), out.clone());
     let error = Job::new(JobConfig::with_workers(2))
         .run(move |env| {
-            env.from_source(FileSource::<Reading>::csv(&input_path), strategy()).sink(FileSink::json_lines(&out_path));
+            env.from_source(FileSource::<Reading>::csv(&input_path), strategy())
+                .sink(FileSink::json_lines(&out_path));
             Ok(())
         })
         .unwrap_err();
@@ -167,7 +170,12 @@ fn same_output_every_run_and_worker_count() {
             ts += 1;
             // Out of order within each file, with repeated event times across files.
             let event_time = ts / 2 + (row * 7) % 11;
-            text.push_str(&format!("s{},{},{}\n", (row * 13 + file) % 6, event_time, (row as i64 * 31) % 50 - 5));
+            text.push_str(&format!(
+                "s{},{},{}\n",
+                (row * 13 + file) % 6,
+                event_time,
+                (row as i64 * 31) % 50 - 5
+            ));
         }
         write(&input.join(format!("readings-{file}.csv")), &text);
     }

@@ -60,7 +60,7 @@ impl KeyedProcessFunction<u32, Event, Out> for Buckets {
         ctx.register_event_time_timer(end);
         let watermark = ctx.current_watermark();
         ctx.emit(Out::Seen { key: event.key, count, ts: event.ts, watermark });
-        if event.value % 7 == 0 {
+        if event.value.is_multiple_of(7) {
             ctx.delete_event_time_timer(end);
             sums.remove(ctx, &end);
             ctx.emit(Out::Cancelled { key: event.key, bucket_end: end });
@@ -73,7 +73,7 @@ impl KeyedProcessFunction<u32, Event, Out> for Buckets {
         let key = *ctx.key();
         let watermark = ctx.current_watermark();
         ctx.emit(Out::Fired { key, at: timestamp, sum, watermark });
-        if sum.is_some() && count_state.value(ctx).unwrap_or(0) % 3 == 0 {
+        if sum.is_some() && count_state.value(ctx).unwrap_or(0).is_multiple_of(3) {
             ctx.register_event_time_timer(timestamp + FOLLOW_UP);
         }
     }
@@ -138,10 +138,10 @@ fn reference(partitions: &[Vec<Event>]) -> BTreeMap<u64, Vec<(Out, u64)>> {
     let mut out: BTreeMap<u64, Vec<(Out, u64)>> = BTreeMap::new();
 
     let fire_until = |limit: Option<u64>,
-                          timers: &mut BTreeMap<(u64, u32), u64>,
-                          sums: &mut BTreeMap<(u32, u64), u64>,
-                          count: &BTreeMap<u32, u64>,
-                          out: &mut BTreeMap<u64, Vec<(Out, u64)>>| {
+                      timers: &mut BTreeMap<(u64, u32), u64>,
+                      sums: &mut BTreeMap<(u32, u64), u64>,
+                      count: &BTreeMap<u32, u64>,
+                      out: &mut BTreeMap<u64, Vec<(Out, u64)>>| {
         while let Some((&(at, key), &delivery)) = timers.iter().next() {
             if limit.is_some_and(|limit| at >= limit) {
                 break;
@@ -149,7 +149,7 @@ fn reference(partitions: &[Vec<Event>]) -> BTreeMap<u64, Vec<(Out, u64)>> {
             timers.remove(&(at, key));
             let sum = sums.remove(&(key, at));
             out.entry(delivery).or_default().push((Out::Fired { key, at, sum, watermark: at + 1 }, at));
-            if sum.is_some() && count.get(&key).copied().unwrap_or(0) % 3 == 0 {
+            if sum.is_some() && count.get(&key).copied().unwrap_or(0).is_multiple_of(3) {
                 let follow = at + FOLLOW_UP;
                 let entry = timers.entry((follow, key)).or_insert(follow.max(delivery));
                 *entry = (*entry).min(follow.max(delivery));
@@ -172,10 +172,12 @@ fn reference(partitions: &[Vec<Event>]) -> BTreeMap<u64, Vec<(Out, u64)>> {
                 Out::Seen { key: event.key, count: *key_count, ts: event.ts, watermark: time },
                 event.ts,
             ));
-            if event.value % 7 == 0 {
+            if event.value.is_multiple_of(7) {
                 timers.remove(&(end, event.key));
                 sums.remove(&(event.key, end));
-                out.entry(time).or_default().push((Out::Cancelled { key: event.key, bucket_end: end }, event.ts));
+                out.entry(time)
+                    .or_default()
+                    .push((Out::Cancelled { key: event.key, bucket_end: end }, event.ts));
             }
         }
     }
@@ -217,7 +219,11 @@ fn keyed_process_matches_reference_at_any_worker_count() {
         let partitions = random_input(seed, 3, 150);
         let expected = reference(&partitions);
         let fired = expected.values().flatten().filter(|(out, _)| matches!(out, Out::Fired { .. })).count();
-        let late = expected.values().flatten().filter(|(out, _)| matches!(out, Out::Seen { ts, watermark, .. } if ts < watermark)).count();
+        let late = expected
+            .values()
+            .flatten()
+            .filter(|(out, _)| matches!(out, Out::Seen { ts, watermark, .. } if ts < watermark))
+            .count();
         assert!(fired > 20, "the input exercises timers (seed {seed}: {fired})");
         assert!(late > 0, "the input contains late records (seed {seed})");
         for workers in [1, 2, 4] {
@@ -241,11 +247,8 @@ fn follow_up_timers_and_deletes_are_exercised() {
         })
         .collect();
     assert_eq!(outputs.len(), 3, "Seen, Cancelled and Fired all occur");
-    let follow_ups = expected
-        .values()
-        .flatten()
-        .filter(|(out, _)| matches!(out, Out::Fired { sum: None, .. }))
-        .count();
+    let follow_ups =
+        expected.values().flatten().filter(|(out, _)| matches!(out, Out::Fired { sum: None, .. })).count();
     assert!(follow_ups > 0);
     assert_eq!(run(&partitions, 2), expected);
 }

@@ -357,7 +357,8 @@ mod tests {
     #[test]
     fn ttl_on_processing_time_never_returns_expired() {
         let mut ctx = context();
-        let state: ValueState<u64> = open(&mut ctx).value_state(StateDescriptor::new("v").with_ttl(StateTtlConfig::new(100)));
+        let state: ValueState<u64> =
+            open(&mut ctx).value_state(StateDescriptor::new("v").with_ttl(StateTtlConfig::new(100)));
         ctx.now.processing = 1_000;
         state.update(&mut ctx, 1);
         ctx.now.processing = 1_099;
@@ -410,7 +411,8 @@ mod tests {
     #[test]
     fn sweep_drops_expired_rows_of_other_keys() {
         let mut ctx = context();
-        let state: ValueState<u64> = open(&mut ctx).value_state(StateDescriptor::new("v").with_ttl(StateTtlConfig::new(100)));
+        let state: ValueState<u64> =
+            open(&mut ctx).value_state(StateDescriptor::new("v").with_ttl(StateTtlConfig::new(100)));
         for key in ["a", "b", "c"] {
             ctx.key = key.into();
             state.update(&mut ctx, 1);
