@@ -126,9 +126,9 @@ impl KeyedProcessFunction<String, Transaction, Alert> for FraudDetector {
                 self.clean_up(ctx);
             }
         }
-        if transaction.amount < SMALL_AMOUNT {
-            // A newer small transaction replaces any pending one.
-            self.clean_up(ctx);
+        // A flag still set here belongs to a small transaction later in event time than this
+        // one, which this one cannot follow; otherwise a small transaction starts the watch.
+        if transaction.amount < SMALL_AMOUNT && !flag.value(ctx).unwrap_or(false) {
             let deadline = transaction.ts + ONE_MINUTE;
             flag.update(ctx, true);
             timer.update(ctx, deadline);
