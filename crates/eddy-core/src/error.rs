@@ -34,13 +34,12 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// An I/O operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Io {
         /// What eddy was doing.
         context: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (part of the message, so not repeated as a source).
+        cause: std::io::Error,
     },
     /// User code reported a failure.
     #[error("user function failed: {0}")]
@@ -53,7 +52,7 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with what eddy was doing when it happened.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io { context: context.into(), cause: source }
     }
 
     /// The classification of this error, for restart decisions.

@@ -1,0 +1,199 @@
+//! `eddy-bench`: runs fixed pipelines on generated data and prints throughput (events per
+//! CPU-second, user + system time from getrusage, generator included) and end-to-end latency
+//! percentiles (creation in the source to arrival in the sink, from hdrhistogram).
+//!
+//! Benchmarks print figures; they never assert on time.
+//!
+//! ```text
+//! cargo run --release -p eddy-benches -- --pipeline keyed --events 10000000 --workers 1
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use eddy::core::sink::{Sink, SinkContext, SinkWriter};
+use eddy::prelude::*;
+use hdrhistogram::Histogram;
+use nix::sys::resource::{getrusage, UsageWho};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Pipeline {
+    /// generator -> filter -> map -> sink (one fused operator after the source).
+    Stateless,
+    /// generator -> key_by -> keyed process (value state + event-time timer per key) -> sink.
+    Keyed,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "eddy throughput and latency benchmark")]
+struct Args {
+    #[arg(long, value_enum, default_value = "keyed")]
+    pipeline: Pipeline,
+    /// Events in total, over all splits.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 100_000)]
+    keys: u64,
+    /// Source splits (fixed, independent of workers).
+    #[arg(long, default_value_t = 4)]
+    splits: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Event {
+    key: u64,
+    ts: u64,
+    value: u64,
+    /// Microseconds since the Unix epoch when the generator made the event.
+    created_us: u64,
+}
+
+#[allow(clippy::disallowed_methods)] // The benchmark measures real latency.
+fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
+}
+
+fn cpu_seconds() -> f64 {
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
+    let seconds = |time: nix::sys::time::TimeVal| time.tv_sec() as f64 + time.tv_usec() as f64 / 1e6;
+    seconds(usage.user_time()) + seconds(usage.system_time())
+}
+
+/// Counts records and records their latency; merges into a shared histogram when finished.
+#[derive(Clone)]
+struct LatencySink {
+    merged: Arc<Mutex<(u64, Histogram<u64>)>>,
+}
+
+struct LatencyWriter {
+    count: u64,
+    histogram: Histogram<u64>,
+    merged: Arc<Mutex<(u64, Histogram<u64>)>>,
+}
+
+impl<T: HasCreation> Sink<T> for LatencySink {
+    fn name(&self) -> String {
+        "latency".into()
+    }
+    fn writer(&self, _context: &SinkContext) -> eddy::Result<Box<dyn SinkWriter<T>>> {
+        Ok(Box::new(LatencyWriter {
+            count: 0,
+            histogram: Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds"),
+            merged: Arc::clone(&self.merged),
+        }))
+    }
+}
+
+trait HasCreation {
+    fn created_us(&self) -> u64;
+}
+
+impl HasCreation for Event {
+    fn created_us(&self) -> u64 {
+        self.created_us
+    }
+}
+
+impl HasCreation for (u64, u64, u64) {
+    fn created_us(&self) -> u64 {
+        self.2
+    }
+}
+
+impl<T: HasCreation> SinkWriter<T> for LatencyWriter {
+    fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> eddy::Result<()> {
+        self.count += 1;
+        if self.count.is_multiple_of(16) {
+            let latency = now_us().saturating_sub(value.created_us()).max(1);
+            self.histogram.saturating_record(latency);
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> eddy::Result<()> {
+        let mut merged = self.merged.lock().expect("histogram lock");
+        merged.0 += self.count;
+        merged.1.add(&self.histogram).expect("compatible histograms");
+        Ok(())
+    }
+}
+
+/// Per key: a running count; emits `(key, count, created_us)` for every event, and clears the
+/// count from an event-time timer one second after the key's first event.
+#[derive(Default)]
+struct CountPerKey {
+    count: Option<ValueState<u64>>,
+}
+
+impl KeyedProcessFunction<u64, Event, (u64, u64, u64)> for CountPerKey {
+    fn open(&mut self, ctx: &mut OpenContext<'_, u64>) {
+        self.count = Some(ctx.value_state("count"));
+    }
+    fn process_element(&mut self, event: Event, ctx: &mut Context<'_, u64, (u64, u64, u64)>) {
+        let state = self.count.as_ref().expect("opened");
+        let count = state.value(ctx).unwrap_or(0);
+        if count == 0 {
+            ctx.register_event_time_timer(event.ts + 1_000);
+        }
+        state.update(ctx, count + 1);
+        ctx.emit((event.key, count + 1, event.created_us));
+    }
+    fn on_timer(&mut self, _timestamp: u64, ctx: &mut Context<'_, u64, (u64, u64, u64)>) {
+        self.count.as_ref().expect("opened").clear(ctx);
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let per_split = args.events / args.splits as u64;
+    let keys = args.keys;
+    let merged = Arc::new(Mutex::new((0u64, Histogram::new_with_bounds(1, 600_000_000, 3)?)));
+    let sink = LatencySink { merged: Arc::clone(&merged) };
+    let pipeline = args.pipeline;
+    let cpu_before = cpu_seconds();
+    let wall = std::time::SystemTime::now();
+    let summary = Job::new(JobConfig::with_workers(args.workers)).run(move |env| {
+        let splits = args.splits as u64;
+        let source = GeneratorSource::new(args.splits, move |split, index| {
+            let global = index * splits + split as u64;
+            // A cheap deterministic scramble of keys; ten events per millisecond of event time.
+            let key = global.wrapping_mul(0x9e37_79b9_7f4a_7c15) % keys;
+            Event { key, ts: global / 10, value: global % 1000, created_us: now_us() }
+        })
+        .with_count(per_split);
+        let strategy = WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|event: &Event| event.ts);
+        let events = env.from_source(source, strategy);
+        match pipeline {
+            Pipeline::Stateless => {
+                events.filter(|event| event.value < 900).map(|mut event| {
+                    event.value *= 2;
+                    event
+                })
+                .sink(sink.clone());
+            }
+            Pipeline::Keyed => {
+                events.key_by(|event: &Event| event.key).process(CountPerKey::default()).sink(sink.clone());
+            }
+        }
+        Ok(())
+    })?;
+    let wall_seconds = wall.elapsed().unwrap_or(Duration::ZERO).as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
+    let merged = merged.lock().expect("histogram lock");
+    let percentile = |quantile: f64| merged.1.value_at_quantile(quantile) as f64 / 1000.0;
+    println!("pipeline        {:?}", args.pipeline);
+    println!("workers         {}", args.workers);
+    println!("events read     {}", summary.records_read);
+    println!("records out     {}", merged.0);
+    println!("wall seconds    {wall_seconds:.3}");
+    println!("cpu seconds     {cpu:.3}");
+    println!("events/cpu-s    {:.0}", summary.records_read as f64 / cpu);
+    println!("events/wall-s   {:.0}", summary.records_read as f64 / wall_seconds);
+    println!("latency ms      p50 {:.2}  p99 {:.2}  max {:.2}", percentile(0.5), percentile(0.99), percentile(1.0));
+    Ok(())
+}
