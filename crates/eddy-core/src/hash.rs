@@ -5,6 +5,10 @@
 //! redistributed by range on restore. The hash is XXH3-64 (a published, stable algorithm) over
 //! the key's `Hash` encoding with a fixed seed; std's randomly seeded hasher is banned in
 //! anything hashed for routing or checkpoints.
+//!
+//! The hash covers the key's `Hash` encoding, which Rust keeps stable for integers, strings,
+//! tuples and derived impls on one target, but which differs between 32- and 64-bit targets
+//! for `usize`. Keys that are hashed into checkpoints should use fixed-width integers.
 
 #[cfg(test)]
 use std::hash::Hasher;

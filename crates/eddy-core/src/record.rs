@@ -7,9 +7,10 @@
 //! its message.
 //!
 //! The `tag` is a deterministic 64-bit identity derived from where the record came from (its
-//! source split and position, or the record and output index that produced it). Keyed
-//! operators sort the records of one logical time by (key, timestamp, tag) before applying
-//! them, so that state evolves identically at every worker count.
+//! source split and position, or the record and output index that produced it; `union`
+//! mixes in the input's index). Keyed operators sort the records of one logical time by
+//! (key hash, timestamp, input, tag) before applying them, so that state evolves identically
+//! at every worker count.
 
 use serde::{Deserialize, Serialize};
 

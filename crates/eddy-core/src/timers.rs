@@ -69,6 +69,19 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
         timers
     }
 
+    /// Whether a timer is pending.
+    pub(crate) fn contains(&self, timestamp: u64, key: &K) -> bool {
+        self.by_time.get(&timestamp).is_some_and(|keys| keys.contains_key(key))
+    }
+
+    /// All pending timers as (timestamp, key), in timestamp order.
+    pub(crate) fn pending(&self) -> Vec<(u64, K)> {
+        self.by_time
+            .iter()
+            .flat_map(|(timestamp, keys)| keys.keys().map(move |key| (*timestamp, key.clone())))
+            .collect()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

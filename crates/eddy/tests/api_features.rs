@@ -341,3 +341,47 @@ fn failure_in_a_source_stops_every_worker() {
         .unwrap_err();
     assert_eq!(error.to_string(), "invalid configuration: no such topic");
 }
+
+/// Registers a processing-time timer at `now + value`; each firing re-registers itself.
+#[derive(Default)]
+struct Repeating {
+    fired: Option<ValueState<u64>>,
+}
+
+impl KeyedProcessFunction<u64, u64, (u64, u64)> for Repeating {
+    fn open(&mut self, ctx: &mut OpenContext<'_, u64>) {
+        self.fired = Some(ctx.value_state("fired"));
+    }
+    fn process_element(&mut self, value: u64, ctx: &mut Context<'_, u64, (u64, u64)>) {
+        let at = ctx.current_processing_time() + value;
+        ctx.register_processing_time_timer(at);
+        if value == 3 {
+            // Deleted before the input ends: never fires.
+            ctx.register_processing_time_timer(at + 1_000);
+            ctx.delete_processing_time_timer(at + 1_000);
+        }
+    }
+    fn on_timer(&mut self, timestamp: u64, ctx: &mut Context<'_, u64, (u64, u64)>) {
+        let key = *ctx.key();
+        ctx.emit((key, timestamp));
+        ctx.register_processing_time_timer(timestamp + 1);
+    }
+}
+
+#[test]
+fn all_pending_processing_time_timers_fire_once_at_end_of_input() {
+    let clock = ManualClock::new(500);
+    let (sink, handle) = CollectSink::new();
+    Job::new(JobConfig { workers: 2, clock: Arc::new(clock), ..JobConfig::default() })
+        .run(move |env| {
+            env.from_source(CollectionSource::new(1..=6u64), WatermarkStrategy::ingestion_time())
+                .key_by(|value: &u64| *value)
+                .process(Repeating::default())
+                .sink(sink.clone());
+            Ok(())
+        })
+        .unwrap();
+    let mut fired = handle.values();
+    fired.sort();
+    assert_eq!(fired, (1..=6u64).map(|value| (value, 500 + value)).collect::<Vec<_>>());
+}

@@ -424,7 +424,10 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
         };
     }
 
-    /// Fires processing-time timers up to `until` (all of them when `None`).
+    /// Fires processing-time timers up to `until`. With `None` (the input has ended) it fires
+    /// every timer pending when the final phase starts, in timestamp order, unless an earlier
+    /// one deletes it, and drops the timers registered meanwhile: a timer that re-registers
+    /// itself would otherwise never let the job end.
     fn fire_processing_timers(
         &mut self,
         until: Option<u64>,
@@ -433,25 +436,36 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     ) {
         let Some(capabilities) = self.processing_capabilities.take() else { return };
         let time = capabilities.time();
-        let ending = until.is_none();
-        let mut fired_any = false;
-        while let Some(timestamp) = self.processing_timers.first_time() {
-            if until.is_some_and(|now| timestamp > now) {
-                break;
+        let due: Vec<(u64, K)> = match until {
+            Some(now) => {
+                let mut due = Vec::new();
+                while let Some(timestamp) =
+                    self.processing_timers.first_time().filter(|&timestamp| timestamp <= now)
+                {
+                    due.extend(
+                        self.processing_timers.take(timestamp).into_iter().map(|(key, _)| (timestamp, key)),
+                    );
+                }
+                due
             }
-            for (key, _) in self.processing_timers.take(timestamp) {
-                let tag_base = mix(mix(key_hash(&key), timestamp), !self.operator_id);
-                let (logic, mut context) =
-                    self.context(&key, time, time, time, Some(TimeDomain::ProcessingTime), tag_base);
-                logic.timer(timestamp, &mut context);
+            None => self.processing_timers.pending(),
+        };
+        for (timestamp, key) in &due {
+            if until.is_none() {
+                if !self.processing_timers.contains(*timestamp, key) {
+                    continue; // Deleted by an earlier timer of the final phase.
+                }
+                self.processing_timers.delete(*timestamp, key);
             }
-            fired_any = true;
-            if ending {
-                // At the end of input, timers registered by timers would never stop coming.
-                self.processing_timers.clear();
-            }
+            let tag_base = mix(mix(key_hash(key), *timestamp), !self.operator_id);
+            let (logic, mut context) =
+                self.context(key, time, time, time, Some(TimeDomain::ProcessingTime), tag_base);
+            logic.timer(*timestamp, &mut context);
         }
-        if fired_any {
+        if until.is_none() {
+            self.processing_timers.clear();
+        }
+        if !due.is_empty() {
             self.flush(&capabilities, main, side);
             self.hold_for_timers(&capabilities);
         }
