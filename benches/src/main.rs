@@ -56,7 +56,9 @@ struct Event {
 
 #[allow(clippy::disallowed_methods)] // The benchmark measures real latency.
 fn now_us() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as u64)
 }
 
 fn cpu_seconds() -> f64 {
@@ -166,15 +168,18 @@ fn main() -> anyhow::Result<()> {
             Event { key, ts: global / 10, value: global % 1000, created_us: now_us() }
         })
         .with_count(per_split);
-        let strategy = WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|event: &Event| event.ts);
+        let strategy =
+            WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|event: &Event| event.ts);
         let events = env.from_source(source, strategy);
         match pipeline {
             Pipeline::Stateless => {
-                events.filter(|event| event.value < 900).map(|mut event| {
-                    event.value *= 2;
-                    event
-                })
-                .sink(sink.clone());
+                events
+                    .filter(|event| event.value < 900)
+                    .map(|mut event| {
+                        event.value *= 2;
+                        event
+                    })
+                    .sink(sink.clone());
             }
             Pipeline::Keyed => {
                 events.key_by(|event: &Event| event.key).process(CountPerKey::default()).sink(sink.clone());
@@ -194,6 +199,11 @@ fn main() -> anyhow::Result<()> {
     println!("cpu seconds     {cpu:.3}");
     println!("events/cpu-s    {:.0}", summary.records_read as f64 / cpu);
     println!("events/wall-s   {:.0}", summary.records_read as f64 / wall_seconds);
-    println!("latency ms      p50 {:.2}  p99 {:.2}  max {:.2}", percentile(0.5), percentile(0.99), percentile(1.0));
+    println!(
+        "latency ms      p50 {:.2}  p99 {:.2}  max {:.2}",
+        percentile(0.5),
+        percentile(0.99),
+        percentile(1.0)
+    );
     Ok(())
 }
