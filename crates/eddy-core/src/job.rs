@@ -12,6 +12,20 @@ use timely::dataflow::Scope;
 use crate::error::{Error, Result};
 use crate::time::{Clock, SystemClock};
 
+/// In which order keyed operators apply the records of one logical time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecordOrder {
+    /// Wait until the frontier has passed a logical time, then apply its records per key in
+    /// order of (event time, input, origin tag). Results are identical at any worker count and
+    /// in any thread interleaving, at the cost of one watermark step of latency.
+    #[default]
+    Deterministic,
+    /// Apply records as soon as their logical time is at the frontier, in arrival order (as
+    /// Flink does). Lower latency; order-sensitive functions may then see records of one
+    /// logical time in a different order from run to run when they come from several workers.
+    Arrival,
+}
+
 /// How to run a job.
 #[derive(Clone)]
 pub struct JobConfig {
@@ -22,11 +36,18 @@ pub struct JobConfig {
     /// Stop cleanly on Ctrl-C (SIGINT): sources end, pending timers fire, sinks finish.
     /// A second Ctrl-C exits at once.
     pub stop_on_ctrl_c: bool,
+    /// In which order keyed operators apply records.
+    pub record_order: RecordOrder,
 }
 
 impl Default for JobConfig {
     fn default() -> Self {
-        JobConfig { workers: 1, clock: Arc::new(SystemClock), stop_on_ctrl_c: false }
+        JobConfig {
+            workers: 1,
+            clock: Arc::new(SystemClock),
+            stop_on_ctrl_c: false,
+            record_order: RecordOrder::default(),
+        }
     }
 }
 
@@ -56,7 +77,7 @@ pub(crate) struct JobShared {
 }
 
 impl JobShared {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         JobShared {
             stop: AtomicBool::new(false),
             failed: AtomicBool::new(false),
@@ -136,6 +157,7 @@ impl Job {
         }
         let shared = Arc::clone(&self.shared);
         let clock = Arc::clone(&self.config.clock);
+        let record_order = self.config.record_order;
         let timely_config = if self.config.workers == 1 {
             timely::Config::thread()
         } else {
@@ -148,6 +170,7 @@ impl Job {
                     shared: Arc::clone(&shared),
                     clock: Arc::clone(&clock),
                     ids: Rc::new(Cell::new(0)),
+                    record_order,
                 };
                 build(&mut env)
             });
@@ -191,6 +214,7 @@ pub struct Env<'scope> {
     pub(crate) shared: Arc<JobShared>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Rc<Cell<u64>>,
+    pub(crate) record_order: RecordOrder,
 }
 
 impl<'scope> Env<'scope> {
@@ -215,10 +239,15 @@ impl<'scope> Env<'scope> {
 pub(crate) struct Runtime {
     pub(crate) shared: Arc<JobShared>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) record_order: RecordOrder,
 }
 
 impl Env<'_> {
     pub(crate) fn runtime(&self) -> Runtime {
-        Runtime { shared: Arc::clone(&self.shared), clock: Arc::clone(&self.clock) }
+        Runtime {
+            shared: Arc::clone(&self.shared),
+            clock: Arc::clone(&self.clock),
+            record_order: self.record_order,
+        }
     }
 }

@@ -14,14 +14,16 @@ pub mod sink;
 pub mod source;
 pub mod state;
 pub mod stream;
+pub mod testing;
 pub mod time;
 pub mod timers;
 pub mod watermark;
+pub mod window;
 
 /// The names most programs need.
 pub mod prelude {
     pub use crate::error::{Error, Result};
-    pub use crate::job::{Env, Job, JobConfig, JobSummary, StopHandle};
+    pub use crate::job::{Env, Job, JobConfig, JobSummary, RecordOrder, StopHandle};
     pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
     pub use crate::operators::keyed::KeyedStream;
     pub use crate::operators::process::{Context, Key, KeyedCoProcessFunction, KeyedProcessFunction};
@@ -39,4 +41,12 @@ pub mod prelude {
     pub use crate::time::{Clock, ManualClock, SystemClock};
     pub use crate::timers::TimeDomain;
     pub use crate::watermark::{WatermarkGenerator, WatermarkStrategy};
+    pub use crate::window::{
+        ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger, CountEvictor, CountTrigger,
+        DeltaEvictor, EndOfStreamTrigger, EventTimeSessionWindows, EventTimeTrigger, Evictor, GlobalWindows,
+        NeverTrigger, ProcessWindowFunction, ProcessingTimeSessionWindows, ProcessingTimeTrigger,
+        PurgingTrigger, SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeEvictor, Trigger,
+        TriggerContext, TriggerResult, TriggerState, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
+        Window, WindowAssigner, WindowContext, WindowedStream,
+    };
 }

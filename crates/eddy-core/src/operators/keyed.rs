@@ -46,9 +46,18 @@ impl<'scope, K: Key, V: Data> KeyedStream<'scope, K, V> {
         self,
         function: impl KeyedProcessFunction<K, V, O> + 'static,
     ) -> DataStream<'scope, O> {
+        self.process_named("KeyedProcess", function)
+    }
+
+    /// `process` with an operator name (for logs and timely's introspection).
+    pub(crate) fn process_named<O: Clone + 'static>(
+        self,
+        name: &str,
+        function: impl KeyedProcessFunction<K, V, O> + 'static,
+    ) -> DataStream<'scope, O> {
         let context = self.stream.context.clone();
         let stream = self.stream.into_timely();
-        keyed_operator::<K, V, (), O>(context, "KeyedProcess", (stream, self.key), None, OneInput(function))
+        keyed_operator::<K, V, (), O>(context, name, (stream, self.key), None, OneInput(function))
     }
 
     /// Rolling reduce: combines each record with the key's previous result and emits the new

@@ -25,7 +25,7 @@ use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 
 use crate::hash::{key_hash, mix, worker_for_hash};
-use crate::job::Runtime;
+use crate::job::{RecordOrder, Runtime};
 use crate::record::{Data, Record};
 use crate::side_output::{OutputTag, SideRecord};
 use crate::state::{KeyedStateAccess, OpenContext, StateParts, StateStore, TtlNow};
@@ -290,6 +290,7 @@ struct Engine<K, A, B, O, L> {
     processing_time: u64,
     /// The largest watermark applied so far (event time for state time-to-live).
     applied_watermark: u64,
+    record_order: RecordOrder,
 }
 
 impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engine<K, A, B, O, L> {
@@ -376,7 +377,11 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
                 (key_hash(&key), item.timestamp, which, item.tag, key, item.input)
             })
             .collect();
-        keyed.sort_unstable_by_key(|(hash, timestamp, which, tag, _, _)| (*hash, *timestamp, *which, *tag));
+        if self.record_order == RecordOrder::Deterministic {
+            keyed.sort_unstable_by_key(|(hash, timestamp, which, tag, _, _)| {
+                (*hash, *timestamp, *which, *tag)
+            });
+        }
         self.applied_watermark = self.applied_watermark.max(time);
         let operator_id = self.operator_id;
         for (_, timestamp, _, tag, key, input) in keyed {
@@ -477,9 +482,13 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     /// Handles everything the input frontier `frontier` (`None`: input ended) allows.
     fn advance(&mut self, frontier: Option<u64>, main: &mut MainSession<'_, O>, side: &mut SideSession<'_>) {
         let passed = |time: u64| frontier.is_none_or(|frontier| time < frontier);
+        // Records wait for their time to be complete, unless applied in arrival order.
+        let arrival = self.record_order == RecordOrder::Arrival;
+        let ready =
+            |time: u64| frontier.is_none_or(|frontier| time < frontier || (arrival && time == frontier));
         loop {
             loop {
-                let records = self.stash.keys().next().copied().filter(|&time| passed(time));
+                let records = self.stash.keys().next().copied().filter(|&time| ready(time));
                 let timers = self.event_timers.first_time().filter(|&timestamp| passed(timestamp));
                 match (records, timers) {
                     (Some(time), Some(timestamp)) if timestamp < time => {
@@ -564,6 +573,7 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
             operator_id,
             processing_time: 0,
             applied_watermark: 0,
+            record_order: runtime.record_order,
         };
         move |frontiers| {
             let stash = &mut engine.stash;

@@ -72,6 +72,18 @@ impl<T: Clone + 'static> ValueState<T> {
         let parts = ctx.state_parts();
         parts.store.table::<Stamped<T>>(self.index).rows.remove(parts.key);
     }
+
+    /// Removes and returns the current key's value (if set and not expired), without cloning
+    /// it: for large values that are updated in place and put back with `update`.
+    pub fn take<C: KeyedStateAccess>(&self, ctx: &mut C) -> Option<T> {
+        let parts = ctx.state_parts();
+        let table = parts.store.table::<Stamped<T>>(self.index);
+        let row = table.rows.remove(parts.key)?;
+        match table.ttl {
+            Some(ttl) if ttl.expired(row.stamp, parts.now) => None,
+            _ => Some(row.value),
+        }
+    }
 }
 
 /// A value per key that added values are folded into with a reduce function.
