@@ -26,11 +26,18 @@ pub trait WindowAssigner<T> {
     fn default_trigger(&self) -> Box<dyn Trigger<T>>;
 }
 
-/// Start of the window of `size` (aligned to `offset`) containing `timestamp`.
-pub fn window_start(timestamp: u64, offset: u64, size: u64) -> u64 {
-    let offset = offset % size;
-    let shifted = (timestamp as u128 + size as u128 - offset as u128) % size as u128;
-    timestamp - shifted as u64
+/// Start of the window of `size` (aligned to `offset`) containing `timestamp`; negative when
+/// the window begins before time 0.
+pub fn window_start(timestamp: u64, offset: u64, size: u64) -> i128 {
+    let offset = (offset % size) as i128;
+    let (timestamp, size) = (timestamp as i128, size as i128);
+    timestamp - (timestamp - offset + size).rem_euclid(size)
+}
+
+/// The window `[start, start + size)`; times are unsigned, so a window that would begin before
+/// 0 keeps its end (it fires and is stamped as in Flink) and starts at 0.
+fn clamped(start: i128, size: u64) -> Window {
+    Window::new(start.max(0) as u64, (start + size as i128) as u64)
 }
 
 fn default_time_trigger<T: 'static>(event_time: bool) -> Box<dyn Trigger<T>> {
@@ -50,8 +57,7 @@ struct Tumbling {
 
 impl Tumbling {
     fn assign(&self, time: u64) -> Vec<Window> {
-        let start = window_start(time, self.offset, self.size);
-        vec![Window::new(start, start + self.size)]
+        vec![clamped(window_start(time, self.offset, self.size), self.size)]
     }
 }
 
@@ -123,12 +129,9 @@ struct Sliding {
 impl Sliding {
     fn assign(&self, time: u64) -> Vec<Window> {
         let mut windows = Vec::with_capacity((self.size / self.slide) as usize + 1);
-        let mut start = window_start(time, self.offset, self.slide) as i128;
+        let mut start = window_start(time, self.offset, self.slide);
         while start > time as i128 - self.size as i128 {
-            // Times are unsigned: a window that would start before 0 keeps its end (so it fires
-            // and is stamped as in Flink) and starts at 0.
-            let end = start + self.size as i128;
-            windows.push(Window::new(start.max(0) as u64, end as u64));
+            windows.push(clamped(start, self.size));
             start -= self.slide as i128;
         }
         windows
@@ -315,7 +318,8 @@ mod tests {
         windows.sort();
         assert_eq!(windows, vec![Window::new(0, 3000), Window::new(1000, 4000), Window::new(2000, 5000)]);
         // Near zero, windows that would start before 0 keep their end and start at 0.
-        let windows = WindowAssigner::<()>::assign_windows(&sliding, &(), 500, 0);
+        let mut windows = WindowAssigner::<()>::assign_windows(&sliding, &(), 500, 0);
+        windows.sort();
         assert_eq!(windows, vec![Window::new(0, 1000), Window::new(0, 2000), Window::new(0, 3000)]);
     }
 
