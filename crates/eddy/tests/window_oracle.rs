@@ -56,7 +56,13 @@ impl AggregateFunction<Event> for Sum {
 struct WithWindow;
 
 impl ProcessWindowFunction<u32, (i64, u64), Fired> for WithWindow {
-    fn process(&mut self, key: &u32, window: &Window, sums: &[(i64, u64)], ctx: &mut WindowContext<'_, Fired>) {
+    fn process(
+        &mut self,
+        key: &u32,
+        window: &Window,
+        sums: &[(i64, u64)],
+        ctx: &mut WindowContext<'_, Fired>,
+    ) {
         for &(sum, count) in sums {
             ctx.emit(Fired { key: *key, start: window.start, end: window.end, sum, count });
         }
@@ -76,7 +82,9 @@ fn random_input(seed: u64, splits: usize, per_split: usize) -> Vec<Vec<Event>> {
                 let other = (index + rng.gen_range(0..reach)).min(mine.len() - 1);
                 mine.swap(index, other);
             }
-            mine.into_iter().map(|ts| Event { key: rng.gen_range(0..5), ts, value: rng.gen_range(-20..100) }).collect()
+            mine.into_iter()
+                .map(|ts| Event { key: rng.gen_range(0..5), ts, value: rng.gen_range(-20..100) })
+                .collect()
         })
         .collect()
 }
@@ -113,7 +121,8 @@ enum Kind {
 type Outputs = BTreeMap<u64, (Vec<(Fired, u64)>, Vec<Event>)>;
 
 /// Flink's window operator with the event-time trigger, simulated one key at a time.
-fn reference_event_time(partitions: &[Vec<Event>], kind: Kind, lateness: u64) -> Outputs {
+/// With `purging`, every firing also drops the window's contents (but not the window).
+fn reference_event_time(partitions: &[Vec<Event>], kind: Kind, lateness: u64, purging: bool) -> Outputs {
     let assign = |ts: u64| -> Vec<(u64, u64)> {
         match kind {
             Kind::Tumbling(size) => vec![(ts - ts % size, ts - ts % size + size)],
@@ -146,9 +155,12 @@ fn reference_event_time(partitions: &[Vec<Event>], kind: Kind, lateness: u64) ->
             }
             timers.remove(&(time, key, window));
             if let Some(&(sum, count)) = panes.get(&(key, window)) {
-                if time == max_ts(window) {
+                if time == max_ts(window) && count > 0 {
                     let fired = Fired { key, start: window.0, end: window.1, sum, count };
                     out.entry(time).or_default().0.push((fired, max_ts(window)));
+                    if purging {
+                        panes.insert((key, window), (0, 0));
+                    }
                 }
                 if time == cleanup(window) {
                     panes.remove(&(key, window));
@@ -169,7 +181,10 @@ fn reference_event_time(partitions: &[Vec<Event>], kind: Kind, lateness: u64) ->
                         let next = panes
                             .keys()
                             .filter(|(key, existing)| {
-                                *key == event.key && !merged.contains(existing) && existing.0 <= actual.1 && existing.1 >= actual.0
+                                *key == event.key
+                                    && !merged.contains(existing)
+                                    && existing.0 <= actual.1
+                                    && existing.1 >= actual.0
                             })
                             .map(|(_, existing)| *existing)
                             .next();
@@ -203,6 +218,9 @@ fn reference_event_time(partitions: &[Vec<Event>], kind: Kind, lateness: u64) ->
                     // Within allowed lateness: fire again at once.
                     let fired = Fired { key: event.key, start: actual.0, end: actual.1, sum, count };
                     out.entry(time).or_default().0.push((fired, max_ts(actual)));
+                    if purging {
+                        panes.insert((event.key, actual), (0, 0));
+                    }
                 } else {
                     timers.insert((max_ts(actual), event.key, actual));
                 }
@@ -230,7 +248,10 @@ fn run(
     partitions: &[Vec<Event>],
     workers: usize,
     clock: ManualClock,
-    windowed: impl for<'s> Fn(KeyedStream<'s, u32, Event>) -> WindowedStream<'s, u32, Event> + Send + Sync + 'static,
+    windowed: impl for<'s> Fn(KeyedStream<'s, u32, Event>) -> WindowedStream<'s, u32, Event>
+        + Send
+        + Sync
+        + 'static,
 ) -> Outputs {
     let (fired_sink, fired_handle) = CollectSink::new();
     let (late_sink, late_handle) = CollectSink::new();
@@ -259,10 +280,10 @@ fn run(
     normalize(out)
 }
 
-fn check_event_time(kind: Kind, lateness: u64) {
+fn check_event_time(kind: Kind, lateness: u64, purging: bool) {
     for seed in 0..4 {
         let partitions = random_input(seed, 3, 120);
-        let expected = reference_event_time(&partitions, kind, lateness);
+        let expected = reference_event_time(&partitions, kind, lateness, purging);
         let firings: usize = expected.values().map(|(fired, _)| fired.len()).sum();
         let late: usize = expected.values().map(|(_, late)| late.len()).sum();
         assert!(firings > 10, "{kind:?}: the input fires windows ({firings})");
@@ -276,29 +297,40 @@ fn check_event_time(kind: Kind, lateness: u64) {
                     Kind::Sliding(size, slide) => keyed.window(SlidingEventTimeWindows::of(size, slide)),
                     Kind::Session(gap) => keyed.window(EventTimeSessionWindows::with_gap(gap)),
                 };
-                windowed.allowed_lateness(lateness)
+                let windowed = windowed.allowed_lateness(lateness);
+                if purging {
+                    windowed.trigger(PurgingTrigger::of(EventTimeTrigger::create()))
+                } else {
+                    windowed
+                }
             });
-            assert_eq!(got, expected, "{kind:?}, lateness {lateness}, seed {seed}, {workers} workers");
+            assert_eq!(
+                got, expected,
+                "{kind:?}, lateness {lateness}, purging {purging}, seed {seed}, {workers} workers"
+            );
         }
     }
 }
 
 #[test]
 fn tumbling_event_time_windows_match_reference() {
-    check_event_time(Kind::Tumbling(50), 0);
-    check_event_time(Kind::Tumbling(50), 30);
+    check_event_time(Kind::Tumbling(50), 0, false);
+    check_event_time(Kind::Tumbling(50), 30, false);
+    check_event_time(Kind::Tumbling(50), 30, true);
 }
 
 #[test]
 fn sliding_event_time_windows_match_reference() {
-    check_event_time(Kind::Sliding(60, 20), 0);
-    check_event_time(Kind::Sliding(60, 20), 25);
+    check_event_time(Kind::Sliding(60, 20), 0, false);
+    check_event_time(Kind::Sliding(60, 20), 25, false);
+    check_event_time(Kind::Sliding(60, 20), 25, true);
 }
 
 #[test]
 fn session_windows_match_reference() {
-    check_event_time(Kind::Session(9), 0);
-    check_event_time(Kind::Session(9), 20);
+    check_event_time(Kind::Session(9), 0, false);
+    check_event_time(Kind::Session(9), 20, false);
+    check_event_time(Kind::Session(9), 20, true);
 }
 
 #[test]
@@ -315,7 +347,8 @@ fn count_windows_match_reference() {
             pane.1 += 1;
             if pane.1 == 4 {
                 let window = Window::global();
-                let fired = Fired { key: event.key, start: window.start, end: window.end, sum: pane.0, count: 4 };
+                let fired =
+                    Fired { key: event.key, start: window.start, end: window.end, sum: pane.0, count: 4 };
                 expected.entry(time).or_default().0.push((fired, window.max_timestamp()));
                 *pane = (0, 0);
             }
