@@ -31,6 +31,7 @@ use crate::side_output::{OutputTag, SideRecord};
 use crate::state::{KeyedStateAccess, OpenContext, StateParts, StateStore, TtlNow};
 use crate::stream::{DataStream, RecordStream, StreamContext};
 use crate::timers::{TimeDomain, TimerQueue};
+use crate::watermark::END_OF_STREAM;
 
 /// The bounds of a key: data that can be hashed and compared.
 pub trait Key: Data + Hash + Eq {}
@@ -119,6 +120,7 @@ impl<K: Key, O> Context<'_, K, O> {
 
     /// The operator's watermark as of this call (frontier semantics: no record with a smaller
     /// event time is still expected on time). Flink's `currentWatermark()` is this minus one.
+    /// In timers that fire because the input has ended, it is [`END_OF_STREAM`].
     pub fn current_watermark(&self) -> u64 {
         self.watermark
     }
@@ -393,13 +395,16 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     }
 
     /// Fires all event-time timers at `timestamp`.
+    /// Fires all event-time timers at `timestamp`. They see the watermark `timestamp + 1`,
+    /// or [`END_OF_STREAM`] once the input has ended (`ended`).
     fn fire_event_timers(
         &mut self,
         timestamp: u64,
+        ended: bool,
         main: &mut MainSession<'_, O>,
         side: &mut SideSession<'_>,
     ) {
-        let watermark = timestamp.saturating_add(1);
+        let watermark = if ended { END_OF_STREAM } else { timestamp.saturating_add(1) };
         self.applied_watermark = self.applied_watermark.max(watermark);
         let held = self.timer_capabilities.take().expect("pending event timers hold capabilities");
         let mut current: Option<Capabilities> = None;
@@ -492,10 +497,10 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
                 let timers = self.event_timers.first_time().filter(|&timestamp| passed(timestamp));
                 match (records, timers) {
                     (Some(time), Some(timestamp)) if timestamp < time => {
-                        self.fire_event_timers(timestamp, main, side)
+                        self.fire_event_timers(timestamp, frontier.is_none(), main, side)
                     }
                     (Some(time), _) => self.apply_records(time, main, side),
-                    (None, Some(timestamp)) => self.fire_event_timers(timestamp, main, side),
+                    (None, Some(timestamp)) => self.fire_event_timers(timestamp, frontier.is_none(), main, side),
                     (None, None) => break,
                 }
             }

@@ -13,6 +13,7 @@
 use std::rc::Rc;
 
 use super::Window;
+use crate::watermark::END_OF_STREAM;
 
 /// What a trigger decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,7 +306,13 @@ impl ContinuousEventTimeTrigger {
     }
 
     fn register_next(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) {
-        let next = time.saturating_add(self.interval).min(window.max_timestamp());
+        // Once the stream has ended no element can change the contents, so the firings between
+        // now and the window's end would repeat this one: go straight to the end.
+        let next = if ctx.current_watermark() == END_OF_STREAM {
+            window.max_timestamp()
+        } else {
+            time.saturating_add(self.interval).min(window.max_timestamp())
+        };
         ctx.state().fire_at = Some(next);
         ctx.register_event_time_timer(next);
     }
