@@ -115,7 +115,8 @@ impl<T> SinkWriter<T> for CollectInto<T> {
 
 /// Builds a dataflow from one controllable input with `build`, which returns a main and a
 /// second (e.g. late-data) output, and hands a driver to `drive`. When `drive` returns, the
-/// input is closed and the dataflow runs to completion.
+/// dataflow is dropped as it is, without advancing event time to the end (like closing
+/// Flink's operator test harness): pending timers do not fire.
 #[allow(clippy::disallowed_methods)] // timely's worker wants a start instant for its logging.
 pub fn run_harness<I: Data, O: Data, L: Data, R>(
     clock: ManualClock,
@@ -147,10 +148,9 @@ pub fn run_harness<I: Data, O: Data, L: Data, R>(
     });
     let mut driver = HarnessDriver { worker: &mut worker, input, probe, clock, output, late, position: 0 };
     let result = drive(&mut driver);
-    let HarnessDriver { input, .. } = driver;
-    drop(input);
-    while worker.has_dataflows() {
-        worker.step_or_park(Some(Duration::from_millis(1)));
+    drop(driver);
+    for dataflow in worker.installed_dataflows() {
+        worker.drop_dataflow(dataflow);
     }
     result
 }

@@ -16,10 +16,6 @@
 
 use std::rc::Rc;
 
-/// The watermark once every source has ended: no record will ever arrive again. Timers that
-/// fire at the end of the input see it as their current watermark.
-pub const END_OF_STREAM: u64 = u64::MAX;
-
 /// Generates watermarks for one split from the records it sees.
 pub trait WatermarkGenerator<T> {
     /// Observes a record and its event time.

@@ -148,9 +148,7 @@ fn reference(partitions: &[Vec<Event>]) -> BTreeMap<u64, Vec<(Out, u64)>> {
             }
             timers.remove(&(at, key));
             let sum = sums.remove(&(key, at));
-            // Timers that fire because the input ended see the end-of-stream watermark.
-            let watermark = if limit.is_some() { at + 1 } else { u64::MAX };
-            out.entry(delivery).or_default().push((Out::Fired { key, at, sum, watermark }, at));
+            out.entry(delivery).or_default().push((Out::Fired { key, at, sum, watermark: at + 1 }, at));
             if sum.is_some() && count.get(&key).copied().unwrap_or(0).is_multiple_of(3) {
                 let follow = at + FOLLOW_UP;
                 let entry = timers.entry((follow, key)).or_insert(follow.max(delivery));

@@ -31,7 +31,6 @@ use crate::side_output::{OutputTag, SideRecord};
 use crate::state::{KeyedStateAccess, OpenContext, StateParts, StateStore, TtlNow};
 use crate::stream::{DataStream, RecordStream, StreamContext};
 use crate::timers::{TimeDomain, TimerQueue};
-use crate::watermark::END_OF_STREAM;
 
 /// The bounds of a key: data that can be hashed and compared.
 pub trait Key: Data + Hash + Eq {}
@@ -395,16 +394,16 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     }
 
     /// Fires all event-time timers at `timestamp`.
-    /// Fires all event-time timers at `timestamp`. They see the watermark `timestamp + 1`,
-    /// or [`END_OF_STREAM`] once the input has ended (`ended`).
+    /// Fires all event-time timers at `timestamp`; they see the watermark `timestamp + 1`, also
+    /// when they fire because the input has ended, so that what a timer sees does not depend on
+    /// when the end of the input was noticed.
     fn fire_event_timers(
         &mut self,
         timestamp: u64,
-        ended: bool,
         main: &mut MainSession<'_, O>,
         side: &mut SideSession<'_>,
     ) {
-        let watermark = if ended { END_OF_STREAM } else { timestamp.saturating_add(1) };
+        let watermark = timestamp.saturating_add(1);
         self.applied_watermark = self.applied_watermark.max(watermark);
         let held = self.timer_capabilities.take().expect("pending event timers hold capabilities");
         let mut current: Option<Capabilities> = None;
@@ -497,10 +496,10 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
                 let timers = self.event_timers.first_time().filter(|&timestamp| passed(timestamp));
                 match (records, timers) {
                     (Some(time), Some(timestamp)) if timestamp < time => {
-                        self.fire_event_timers(timestamp, frontier.is_none(), main, side)
+                        self.fire_event_timers(timestamp, main, side)
                     }
                     (Some(time), _) => self.apply_records(time, main, side),
-                    (None, Some(timestamp)) => self.fire_event_timers(timestamp, frontier.is_none(), main, side),
+                    (None, Some(timestamp)) => self.fire_event_timers(timestamp, main, side),
                     (None, None) => break,
                 }
             }

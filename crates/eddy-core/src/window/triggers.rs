@@ -13,7 +13,6 @@
 use std::rc::Rc;
 
 use super::Window;
-use crate::watermark::END_OF_STREAM;
 
 /// What a trigger decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,6 +292,11 @@ impl<T> Trigger<T> for CountTrigger {
 
 /// Fires every `interval` of event time (at multiples of it, starting from the pane's first
 /// element) and when the watermark passes the window's end.
+///
+/// # Event time
+/// When a bounded input ends, event time advances to its end and the trigger keeps firing
+/// every `interval` up to the window's end, as in Flink. Do not combine it with windows that
+/// never end (global windows) on bounded input: the series would not end either.
 #[derive(Clone, Copy, Debug)]
 pub struct ContinuousEventTimeTrigger {
     interval: u64,
@@ -306,13 +310,7 @@ impl ContinuousEventTimeTrigger {
     }
 
     fn register_next(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) {
-        // Once the stream has ended no element can change the contents, so the firings between
-        // now and the window's end would repeat this one: go straight to the end.
-        let next = if ctx.current_watermark() == END_OF_STREAM {
-            window.max_timestamp()
-        } else {
-            time.saturating_add(self.interval).min(window.max_timestamp())
-        };
+        let next = time.saturating_add(self.interval).min(window.max_timestamp());
         ctx.state().fire_at = Some(next);
         ctx.register_event_time_timer(next);
     }
