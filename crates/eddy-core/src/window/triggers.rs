@@ -49,6 +49,7 @@ pub struct TriggerState {
 
 /// A timer change requested by a trigger, applied by the window operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // The variants name the time domain they act on.
 pub(crate) enum TimerRequest {
     RegisterEventTime(u64),
     DeleteEventTime(u64),
