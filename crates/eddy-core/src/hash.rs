@@ -10,10 +10,10 @@
 //! tuples and derived impls on one target, but which differs between 32- and 64-bit targets
 //! for `usize`. Keys that are hashed into checkpoints should use fixed-width integers.
 
-#[cfg(test)]
-use std::hash::Hasher;
-use std::hash::{BuildHasher, Hash};
+use std::hash::{BuildHasher, Hash, Hasher};
 
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+#[cfg(test)]
 use xxhash_rust::xxh3::Xxh3;
 
 /// The seed of every key hash. Changing it changes the worker of every key and the order of
@@ -25,9 +25,46 @@ pub const KEY_HASH_SEED: u64 = 0x6564_6479_5f6b_6579; // "eddy_key"
 pub struct FixedState;
 
 impl BuildHasher for FixedState {
-    type Hasher = Xxh3;
-    fn build_hasher(&self) -> Xxh3 {
-        Xxh3::with_seed(KEY_HASH_SEED)
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher { inline: [0; INLINE], len: 0, spilled: Vec::new() }
+    }
+}
+
+const INLINE: usize = 64;
+
+/// Collects a key's `Hash` encoding and hashes it in one shot with XXH3-64 and
+/// [`KEY_HASH_SEED`]. One-shot XXH3 over the concatenated bytes equals streaming XXH3, but keys
+/// are small, and building a streaming XXH3 state (hundreds of bytes) per lookup dominated
+/// keyed operators' profiles.
+#[derive(Clone, Debug)]
+pub struct KeyHasher {
+    inline: [u8; INLINE],
+    len: usize,
+    spilled: Vec<u8>,
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        if self.spilled.is_empty() && self.len + bytes.len() <= INLINE {
+            self.inline[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.extend_from_slice(bytes);
+        }
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        if self.spilled.is_empty() {
+            xxh3_64_with_seed(&self.inline[..self.len], KEY_HASH_SEED)
+        } else {
+            xxh3_64_with_seed(&self.spilled, KEY_HASH_SEED)
+        }
     }
 }
 
@@ -90,6 +127,20 @@ mod tests {
             hasher.write_u64(7);
             hasher.finish()
         });
+    }
+
+    #[test]
+    fn one_shot_equals_streaming_xxh3() {
+        let long = "k".repeat(200);
+        for key in ["", "user-1", long.as_str()] {
+            let mut streaming = Xxh3::with_seed(KEY_HASH_SEED);
+            key.hash(&mut streaming);
+            assert_eq!(key_hash(key), streaming.finish(), "{} bytes", key.len());
+        }
+        let tuple = (7u32, "x".to_string(), 9u64);
+        let mut streaming = Xxh3::with_seed(KEY_HASH_SEED);
+        tuple.hash(&mut streaming);
+        assert_eq!(key_hash(&tuple), streaming.finish());
     }
 
     #[test]

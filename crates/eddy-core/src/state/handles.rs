@@ -8,26 +8,6 @@ use std::rc::Rc;
 use super::{KeyedStateAccess, Stamped, StateDescriptor, StateStore, TtlUpdate};
 use crate::hash::HashMap;
 
-/// Reads a stamped cell, dropping it when expired and refreshing it on read when configured.
-macro_rules! live_row {
-    ($table:expr, $key:expr, $now:expr) => {{
-        let table = $table;
-        let expired = match (table.ttl, table.rows.get(&$key)) {
-            (Some(ttl), Some(row)) => ttl.expired(row.stamp, $now),
-            _ => false,
-        };
-        if expired {
-            table.rows.remove(&$key);
-        }
-        if let (Some(ttl), Some(row)) = (table.ttl, table.rows.get_mut(&$key)) {
-            if ttl.update == TtlUpdate::OnReadAndWrite {
-                row.stamp = ttl.now($now);
-            }
-        }
-        table.rows.get_mut(&$key)
-    }};
-}
-
 fn stamp_now(ttl: Option<super::StateTtlConfig>, now: super::TtlNow) -> u64 {
     ttl.map_or(0, |ttl| ttl.now(now))
 }
@@ -56,7 +36,16 @@ impl<T: Clone + 'static> ValueState<T> {
     pub fn value<C: KeyedStateAccess>(&self, ctx: &mut C) -> Option<T> {
         let parts = ctx.state_parts();
         let table = parts.store.table::<Stamped<T>>(self.index);
-        live_row!(table, *parts.key, parts.now).map(|row| row.value.clone())
+        let row = table.rows.get_mut(parts.key)?;
+        let Some(ttl) = table.ttl else { return Some(row.value.clone()) };
+        if !ttl.expired(row.stamp, parts.now) {
+            if ttl.update == TtlUpdate::OnReadAndWrite {
+                row.stamp = ttl.now(parts.now);
+            }
+            return Some(row.value.clone());
+        }
+        table.rows.remove(parts.key);
+        None
     }
 
     /// Sets the current key's value.
