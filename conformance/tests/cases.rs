@@ -1,0 +1,81 @@
+//! Runs the committed Flink window cases and requires that none fails and that every case file
+//! either passes or is skipped.
+
+use std::path::PathBuf;
+
+use eddy_conformance::{case_files, run_dirs, Options, Outcome};
+
+#[test]
+fn flink_window_cases() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/flink-windows");
+    let files = case_files(&dir).expect("case directory");
+    assert!(!files.is_empty(), "no cases in {}", dir.display());
+    let mut failures = Vec::new();
+    let summary = run_dirs(&[dir], Options::default(), |report| {
+        println!("{report}");
+        if let Outcome::Fail(_) = report.outcome {
+            failures.push(report.to_string());
+        }
+    })
+    .expect("every case file is valid");
+    println!("{summary}");
+    assert_eq!(summary.failed, 0, "failures:\n{}", failures.join("\n"));
+    assert_eq!(summary.passed + summary.skipped, files.len());
+}
+
+fn tumbling_case() -> eddy_conformance::Case {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("cases/flink-windows/tumbling_zero_lateness_side_output.json");
+    eddy_conformance::Case::load(&path).expect("valid case")
+}
+
+#[test]
+fn unsupported_strings_fail_with_a_reason() {
+    let edits: [(&str, fn(&mut eddy_conformance::Case)); 6] = [
+        ("unknown window kind `hopping`", |c| c.window.kind = "hopping".into()),
+        ("unknown trigger `every_second`", |c| c.trigger = "every_second".into()),
+        ("unknown trigger `purging(count:0)`", |c| c.trigger = "purging(count:0)".into()),
+        ("unknown evictor `top:3`", |c| c.evictor = Some("top:3".into())),
+        ("unknown aggregate `max`", |c| c.aggregate = "max".into()),
+        ("unknown time_domain `ingestion_time`", |c| c.window.time_domain = Some("ingestion_time".into())),
+    ];
+    for (reason, edit) in edits {
+        let mut case = tumbling_case();
+        edit(&mut case);
+        match eddy_conformance::run_case(&case, Options::default()).outcome {
+            Outcome::Fail(why) => assert!(why.contains(reason), "{why}"),
+            other => panic!("{reason}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_wrong_expectation_fails_and_names_the_checkpoint() {
+    let mut case = tumbling_case();
+    let checkpoint = case.expected.last_mut().expect("a checkpoint");
+    checkpoint.emit.push(eddy_conformance::case::Entry::Watermark(123_456));
+    let after_step = checkpoint.after_step;
+    match eddy_conformance::run_case(&case, Options::default()).outcome {
+        Outcome::Fail(why) => {
+            assert!(why.contains(&format!("output at after_step {after_step}")), "{why}");
+            assert!(why.contains("WM(123456)"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_files_are_errors_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("eddy-conformance-invalid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("broken.json");
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/flink-windows/tumbling_event_time_sum.json"),
+    )
+    .expect("case");
+    std::fs::write(&file, text.replacen("\"ts\": 3999", "\"ts\": 3999.5", 1)).expect("write");
+    let error = run_dirs(&[dir.clone()], Options::default(), |_| {}).expect_err("invalid");
+    std::fs::remove_dir_all(&dir).ok();
+    let message = error.to_string();
+    assert!(message.contains("broken.json") && message.contains("expected i64"), "{message}");
+}
