@@ -317,20 +317,19 @@ impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> WindowOperator<K, V, O,
         if merged.is_empty() || merged == [cover] {
             return cover;
         }
+        // As Flink: merge the contents and let the trigger merge the merged windows' states
+        // first, then clear the merged windows' triggers and cleanup timers.
         let mut pane: Pane<P::Contents> = Pane::default();
-        let mut merged_states = Vec::with_capacity(merged.len());
+        let mut old_panes: Vec<(Window, Pane<P::Contents>)> = Vec::with_capacity(merged.len());
         for window in &merged {
-            let Some(mut old) = windows.panes.remove(window) else { continue };
-            let mut requests = std::mem::take(&mut self.requests);
-            self.trigger.clear(window, &mut Self::trigger_context(&mut requests, &mut old.trigger, ctx));
-            requests.extend(self.cleanup_request(window, false));
-            windows.apply(*window, &mut requests, ctx);
-            self.requests = requests;
-            merged_states.push(old.trigger);
-            if let Some(contents) = old.contents {
-                self.panes.merge(&mut pane.contents, contents);
+            if let Some(mut old) = windows.panes.remove(window) {
+                if let Some(contents) = old.contents.take() {
+                    self.panes.merge(&mut pane.contents, contents);
+                }
+                old_panes.push((*window, old));
             }
         }
+        let merged_states: Vec<TriggerState> = old_panes.iter().map(|(_, old)| old.trigger.clone()).collect();
         let mut requests = std::mem::take(&mut self.requests);
         self.trigger.on_merge(
             &cover,
@@ -338,6 +337,11 @@ impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> WindowOperator<K, V, O,
             &mut Self::trigger_context(&mut requests, &mut pane.trigger, ctx),
         );
         windows.apply(cover, &mut requests, ctx);
+        for (window, mut old) in old_panes {
+            self.trigger.clear(&window, &mut Self::trigger_context(&mut requests, &mut old.trigger, ctx));
+            requests.extend(self.cleanup_request(&window, false));
+            windows.apply(window, &mut requests, ctx);
+        }
         self.requests = requests;
         windows.panes.insert(cover, pane);
         cover
