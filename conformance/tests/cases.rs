@@ -74,7 +74,7 @@ fn invalid_files_are_errors_naming_the_file() {
     )
     .expect("case");
     std::fs::write(&file, text.replacen("\"ts\": 3999", "\"ts\": 3999.5", 1)).expect("write");
-    let error = run_dirs(&[dir.clone()], Options::default(), |_| {}).expect_err("invalid");
+    let error = run_dirs(std::slice::from_ref(&dir), Options::default(), |_| {}).expect_err("invalid");
     std::fs::remove_dir_all(&dir).ok();
     let message = error.to_string();
     assert!(message.contains("broken.json") && message.contains("expected i64"), "{message}");
