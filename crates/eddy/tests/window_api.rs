@@ -227,3 +227,24 @@ fn window_function_sees_metadata_and_all_windows_work() {
     });
     assert!(results.iter().all(|(result, _)| result.watermark_after_end), "windows fire after their end");
 }
+
+/// Drops negative readings before the function runs (a user evictor).
+struct DropNegative;
+
+impl Evictor<Reading> for DropNegative {
+    fn evict_before(&self, elements: &mut Vec<(u64, Reading)>, _window: &Window) {
+        elements.retain(|(_, reading)| reading.value >= 0);
+    }
+}
+
+#[test]
+fn custom_evictor() {
+    let readings =
+        vec![reading(1, 1, 5), reading(1, 2, -3), reading(1, 3, 7), reading(1, 12, -1), reading(1, 13, 2)];
+    let results = run(readings, |keyed| {
+        keyed.window(TumblingEventTimeWindows::of(10)).evictor(DropNegative).process(Collect)
+    });
+    let fired: Vec<(u64, Vec<i64>)> =
+        results.iter().map(|(result, _)| (result.start, result.values.clone())).collect();
+    assert_eq!(fired, vec![(0, vec![5, 7]), (10, vec![2])]);
+}

@@ -48,86 +48,35 @@ fn default_time_trigger<T: 'static>(event_time: bool) -> Box<dyn Trigger<T>> {
     }
 }
 
+/// How a family of time windows places them: the windows containing a time.
+pub trait WindowShape {
+    /// The windows containing `time`.
+    fn windows_at(&self, time: u64) -> Vec<Window>;
+}
+
 /// Fixed-size, non-overlapping windows.
 #[derive(Clone, Copy, Debug)]
-struct Tumbling {
+pub struct Tumbling {
     size: u64,
     offset: u64,
 }
 
-impl Tumbling {
-    fn assign(&self, time: u64) -> Vec<Window> {
+impl WindowShape for Tumbling {
+    fn windows_at(&self, time: u64) -> Vec<Window> {
         vec![clamped(window_start(time, self.offset, self.size), self.size)]
     }
 }
 
-/// Tumbling windows on event time.
+/// Fixed-size windows every `slide`; a time belongs to `size / slide` windows.
 #[derive(Clone, Copy, Debug)]
-pub struct TumblingEventTimeWindows(Tumbling);
-/// Tumbling windows on processing time.
-#[derive(Clone, Copy, Debug)]
-pub struct TumblingProcessingTimeWindows(Tumbling);
-
-impl TumblingEventTimeWindows {
-    /// Windows of `size_ms`, aligned to the epoch.
-    pub fn of(size_ms: u64) -> Self {
-        assert!(size_ms > 0, "window size must be positive");
-        TumblingEventTimeWindows(Tumbling { size: size_ms, offset: 0 })
-    }
-    /// Shifts window starts by `offset_ms` (e.g. for time zones).
-    pub fn with_offset(mut self, offset_ms: u64) -> Self {
-        self.0.offset = offset_ms % self.0.size;
-        self
-    }
-}
-
-impl TumblingProcessingTimeWindows {
-    /// Windows of `size_ms` of processing time.
-    pub fn of(size_ms: u64) -> Self {
-        assert!(size_ms > 0, "window size must be positive");
-        TumblingProcessingTimeWindows(Tumbling { size: size_ms, offset: 0 })
-    }
-    /// Shifts window starts by `offset_ms`.
-    pub fn with_offset(mut self, offset_ms: u64) -> Self {
-        self.0.offset = offset_ms % self.0.size;
-        self
-    }
-}
-
-impl<T: 'static> WindowAssigner<T> for TumblingEventTimeWindows {
-    fn assign_windows(&self, _value: &T, timestamp: u64, _processing_time: u64) -> Vec<Window> {
-        self.0.assign(timestamp)
-    }
-    fn is_event_time(&self) -> bool {
-        true
-    }
-    fn default_trigger(&self) -> Box<dyn Trigger<T>> {
-        default_time_trigger(true)
-    }
-}
-
-impl<T: 'static> WindowAssigner<T> for TumblingProcessingTimeWindows {
-    fn assign_windows(&self, _value: &T, _timestamp: u64, processing_time: u64) -> Vec<Window> {
-        self.0.assign(processing_time)
-    }
-    fn is_event_time(&self) -> bool {
-        false
-    }
-    fn default_trigger(&self) -> Box<dyn Trigger<T>> {
-        default_time_trigger(false)
-    }
-}
-
-/// Fixed-size windows every `slide`; an element belongs to `size / slide` windows.
-#[derive(Clone, Copy, Debug)]
-struct Sliding {
+pub struct Sliding {
     size: u64,
     slide: u64,
     offset: u64,
 }
 
-impl Sliding {
-    fn assign(&self, time: u64) -> Vec<Window> {
+impl WindowShape for Sliding {
+    fn windows_at(&self, time: u64) -> Vec<Window> {
         let mut windows = Vec::with_capacity((self.size / self.slide) as usize + 1);
         let mut start = window_start(time, self.offset, self.slide);
         while start > time as i128 - self.size as i128 {
@@ -138,63 +87,89 @@ impl Sliding {
     }
 }
 
+/// Time windows of a [`WindowShape`] on event time or processing time.
+#[derive(Clone, Copy, Debug)]
+pub struct TimeWindows<S> {
+    shape: S,
+    event_time: bool,
+}
+
+impl TimeWindows<Tumbling> {
+    /// Shifts window starts by `offset_ms` (e.g. for time zones).
+    pub fn with_offset(mut self, offset_ms: u64) -> Self {
+        self.shape.offset = offset_ms % self.shape.size;
+        self
+    }
+}
+
+impl TimeWindows<Sliding> {
+    /// Shifts window starts by `offset_ms`.
+    pub fn with_offset(mut self, offset_ms: u64) -> Self {
+        self.shape.offset = offset_ms % self.shape.slide;
+        self
+    }
+}
+
+impl<T: 'static, S: WindowShape> WindowAssigner<T> for TimeWindows<S> {
+    fn assign_windows(&self, _value: &T, timestamp: u64, processing_time: u64) -> Vec<Window> {
+        self.shape.windows_at(if self.event_time { timestamp } else { processing_time })
+    }
+    fn is_event_time(&self) -> bool {
+        self.event_time
+    }
+    fn default_trigger(&self) -> Box<dyn Trigger<T>> {
+        default_time_trigger(self.event_time)
+    }
+}
+
+fn tumbling(size_ms: u64, event_time: bool) -> TimeWindows<Tumbling> {
+    assert!(size_ms > 0, "window size must be positive");
+    TimeWindows { shape: Tumbling { size: size_ms, offset: 0 }, event_time }
+}
+
+fn sliding(size_ms: u64, slide_ms: u64, event_time: bool) -> TimeWindows<Sliding> {
+    assert!(size_ms > 0 && slide_ms > 0, "window size and slide must be positive");
+    TimeWindows { shape: Sliding { size: size_ms, slide: slide_ms, offset: 0 }, event_time }
+}
+
+/// Tumbling windows on event time.
+#[derive(Clone, Copy, Debug)]
+pub struct TumblingEventTimeWindows;
+/// Tumbling windows on processing time.
+#[derive(Clone, Copy, Debug)]
+pub struct TumblingProcessingTimeWindows;
 /// Sliding windows on event time.
 #[derive(Clone, Copy, Debug)]
-pub struct SlidingEventTimeWindows(Sliding);
+pub struct SlidingEventTimeWindows;
 /// Sliding windows on processing time.
 #[derive(Clone, Copy, Debug)]
-pub struct SlidingProcessingTimeWindows(Sliding);
+pub struct SlidingProcessingTimeWindows;
 
-fn sliding(size_ms: u64, slide_ms: u64) -> Sliding {
-    assert!(size_ms > 0 && slide_ms > 0, "window size and slide must be positive");
-    Sliding { size: size_ms, slide: slide_ms, offset: 0 }
+impl TumblingEventTimeWindows {
+    /// Windows of `size_ms`, aligned to the epoch.
+    pub fn of(size_ms: u64) -> TimeWindows<Tumbling> {
+        tumbling(size_ms, true)
+    }
+}
+
+impl TumblingProcessingTimeWindows {
+    /// Windows of `size_ms` of processing time.
+    pub fn of(size_ms: u64) -> TimeWindows<Tumbling> {
+        tumbling(size_ms, false)
+    }
 }
 
 impl SlidingEventTimeWindows {
     /// Windows of `size_ms` starting every `slide_ms`.
-    pub fn of(size_ms: u64, slide_ms: u64) -> Self {
-        SlidingEventTimeWindows(sliding(size_ms, slide_ms))
-    }
-    /// Shifts window starts by `offset_ms`.
-    pub fn with_offset(mut self, offset_ms: u64) -> Self {
-        self.0.offset = offset_ms % self.0.slide;
-        self
+    pub fn of(size_ms: u64, slide_ms: u64) -> TimeWindows<Sliding> {
+        sliding(size_ms, slide_ms, true)
     }
 }
 
 impl SlidingProcessingTimeWindows {
     /// Windows of `size_ms` of processing time starting every `slide_ms`.
-    pub fn of(size_ms: u64, slide_ms: u64) -> Self {
-        SlidingProcessingTimeWindows(sliding(size_ms, slide_ms))
-    }
-    /// Shifts window starts by `offset_ms`.
-    pub fn with_offset(mut self, offset_ms: u64) -> Self {
-        self.0.offset = offset_ms % self.0.slide;
-        self
-    }
-}
-
-impl<T: 'static> WindowAssigner<T> for SlidingEventTimeWindows {
-    fn assign_windows(&self, _value: &T, timestamp: u64, _processing_time: u64) -> Vec<Window> {
-        self.0.assign(timestamp)
-    }
-    fn is_event_time(&self) -> bool {
-        true
-    }
-    fn default_trigger(&self) -> Box<dyn Trigger<T>> {
-        default_time_trigger(true)
-    }
-}
-
-impl<T: 'static> WindowAssigner<T> for SlidingProcessingTimeWindows {
-    fn assign_windows(&self, _value: &T, _timestamp: u64, processing_time: u64) -> Vec<Window> {
-        self.0.assign(processing_time)
-    }
-    fn is_event_time(&self) -> bool {
-        false
-    }
-    fn default_trigger(&self) -> Box<dyn Trigger<T>> {
-        default_time_trigger(false)
+    pub fn of(size_ms: u64, slide_ms: u64) -> TimeWindows<Sliding> {
+        sliding(size_ms, slide_ms, false)
     }
 }
 

@@ -14,6 +14,25 @@ pub trait Evictor<T> {
     fn evict_after(&self, _elements: &mut Vec<(u64, T)>, _window: &Window) {}
 }
 
+/// A built-in evictor: what it removes, and whether it runs before or after the function.
+trait Eviction<T> {
+    fn after(&self) -> bool;
+    fn evict(&self, elements: &mut Vec<(u64, T)>);
+}
+
+impl<T, E: Eviction<T>> Evictor<T> for E {
+    fn evict_before(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
+        if !self.after() {
+            self.evict(elements)
+        }
+    }
+    fn evict_after(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
+        if self.after() {
+            self.evict(elements)
+        }
+    }
+}
+
 /// Keeps the `count` most recently added elements.
 #[derive(Clone, Copy, Debug)]
 pub struct CountEvictor {
@@ -30,23 +49,16 @@ impl CountEvictor {
     pub fn of_after(count: u64) -> Self {
         CountEvictor { count: count as usize, after: true }
     }
-    fn evict<T>(&self, elements: &mut Vec<(u64, T)>) {
+}
+
+impl<T> Eviction<T> for CountEvictor {
+    fn after(&self) -> bool {
+        self.after
+    }
+    fn evict(&self, elements: &mut Vec<(u64, T)>) {
         if elements.len() > self.count {
             let excess = elements.len() - self.count;
             elements.drain(..excess);
-        }
-    }
-}
-
-impl<T> Evictor<T> for CountEvictor {
-    fn evict_before(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
-        if !self.after {
-            self.evict(elements)
-        }
-    }
-    fn evict_after(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
-        if self.after {
-            self.evict(elements)
         }
     }
 }
@@ -68,23 +80,16 @@ impl TimeEvictor {
     pub fn of_after(window_ms: u64) -> Self {
         TimeEvictor { window_ms, after: true }
     }
-    fn evict<T>(&self, elements: &mut Vec<(u64, T)>) {
+}
+
+impl<T> Eviction<T> for TimeEvictor {
+    fn after(&self) -> bool {
+        self.after
+    }
+    fn evict(&self, elements: &mut Vec<(u64, T)>) {
         let Some(max) = elements.iter().map(|(timestamp, _)| *timestamp).max() else { return };
         let cutoff = max as i128 - self.window_ms as i128;
         elements.retain(|(timestamp, _)| *timestamp as i128 > cutoff);
-    }
-}
-
-impl<T> Evictor<T> for TimeEvictor {
-    fn evict_before(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
-        if !self.after {
-            self.evict(elements)
-        }
-    }
-    fn evict_after(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
-        if self.after {
-            self.evict(elements)
-        }
     }
 }
 
@@ -105,25 +110,15 @@ impl<T> DeltaEvictor<T> {
     pub fn of_after(threshold: f64, distance: impl Fn(&T, &T) -> f64 + 'static) -> Self {
         DeltaEvictor { threshold, distance: Rc::new(distance), after: true }
     }
-    fn evict(&self, elements: &mut Vec<(u64, T)>)
-    where
-        T: Clone,
-    {
-        let Some((_, last)) = elements.last().cloned() else { return };
-        elements.retain(|(_, element)| (self.distance)(element, &last) < self.threshold);
-    }
 }
 
-impl<T: Clone> Evictor<T> for DeltaEvictor<T> {
-    fn evict_before(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
-        if !self.after {
-            self.evict(elements)
-        }
+impl<T: Clone> Eviction<T> for DeltaEvictor<T> {
+    fn after(&self) -> bool {
+        self.after
     }
-    fn evict_after(&self, elements: &mut Vec<(u64, T)>, _window: &Window) {
-        if self.after {
-            self.evict(elements)
-        }
+    fn evict(&self, elements: &mut Vec<(u64, T)>) {
+        let Some((_, last)) = elements.last().cloned() else { return };
+        elements.retain(|(_, element)| (self.distance)(element, &last) < self.threshold);
     }
 }
 

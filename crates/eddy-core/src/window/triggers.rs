@@ -291,6 +291,73 @@ impl<T> Trigger<T> for CountTrigger {
     }
 }
 
+/// The periodic firing shared by the continuous triggers: a pending fire time per pane, kept
+/// as a timer in one time domain.
+#[derive(Clone, Copy, Debug)]
+struct Periodic {
+    interval: u64,
+    event_time: bool,
+}
+
+impl Periodic {
+    fn new(interval_ms: u64, event_time: bool) -> Self {
+        assert!(interval_ms > 0, "interval must be positive");
+        Periodic { interval: interval_ms, event_time }
+    }
+
+    fn register(&self, time: u64, ctx: &mut TriggerContext<'_>) {
+        if self.event_time {
+            ctx.register_event_time_timer(time)
+        } else {
+            ctx.register_processing_time_timer(time)
+        }
+    }
+
+    /// Schedules the next firing an interval after `time` (at most the window's end).
+    fn register_next(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) {
+        let next = time.saturating_add(self.interval).min(window.max_timestamp());
+        ctx.state().fire_at = Some(next);
+        self.register(next, ctx);
+    }
+
+    /// Starts the series at the interval containing `time`, unless it is running.
+    fn start(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) {
+        if ctx.state().fire_at.is_none() {
+            self.register_next(time - time % self.interval, window, ctx);
+        }
+    }
+
+    fn on_timer(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) -> TriggerResult {
+        if time == window.max_timestamp() {
+            return TriggerResult::Fire;
+        }
+        if ctx.state().fire_at == Some(time) {
+            ctx.state().fire_at = None;
+            self.register_next(time, window, ctx);
+            return TriggerResult::Fire;
+        }
+        TriggerResult::Continue
+    }
+
+    fn on_merge(&self, merged: &[TriggerState], ctx: &mut TriggerContext<'_>) {
+        let next = merged.iter().filter_map(|state| state.fire_at).min();
+        ctx.state().fire_at = next;
+        if let Some(next) = next {
+            self.register(next, ctx);
+        }
+    }
+
+    fn clear(&self, ctx: &mut TriggerContext<'_>) {
+        if let Some(fire_at) = ctx.state().fire_at.take() {
+            if self.event_time {
+                ctx.delete_event_time_timer(fire_at)
+            } else {
+                ctx.delete_processing_time_timer(fire_at)
+            }
+        }
+    }
+}
+
 /// Fires every `interval` of event time (at multiples of it, starting from the pane's first
 /// element) and when the watermark passes the window's end.
 ///
@@ -299,21 +366,12 @@ impl<T> Trigger<T> for CountTrigger {
 /// every `interval` up to the window's end, as in Flink. Do not combine it with windows that
 /// never end (global windows) on bounded input: the series would not end either.
 #[derive(Clone, Copy, Debug)]
-pub struct ContinuousEventTimeTrigger {
-    interval: u64,
-}
+pub struct ContinuousEventTimeTrigger(Periodic);
 
 impl ContinuousEventTimeTrigger {
     /// Fires every `interval_ms` of event time.
     pub fn of(interval_ms: u64) -> Self {
-        assert!(interval_ms > 0, "interval must be positive");
-        ContinuousEventTimeTrigger { interval: interval_ms }
-    }
-
-    fn register_next(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) {
-        let next = time.saturating_add(self.interval).min(window.max_timestamp());
-        ctx.state().fire_at = Some(next);
-        ctx.register_event_time_timer(next);
+        ContinuousEventTimeTrigger(Periodic::new(interval_ms, true))
     }
 }
 
@@ -329,21 +387,11 @@ impl<T> Trigger<T> for ContinuousEventTimeTrigger {
             return TriggerResult::Fire;
         }
         ctx.register_event_time_timer(window.max_timestamp());
-        if ctx.state().fire_at.is_none() {
-            self.register_next(timestamp - timestamp % self.interval, window, ctx);
-        }
+        self.0.start(timestamp, window, ctx);
         TriggerResult::Continue
     }
     fn on_event_time(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) -> TriggerResult {
-        if time == window.max_timestamp() {
-            return TriggerResult::Fire;
-        }
-        if ctx.state().fire_at == Some(time) {
-            ctx.state().fire_at = None;
-            self.register_next(time, window, ctx);
-            return TriggerResult::Fire;
-        }
-        TriggerResult::Continue
+        self.0.on_timer(time, window, ctx)
     }
     fn on_processing_time(
         &self,
@@ -354,36 +402,21 @@ impl<T> Trigger<T> for ContinuousEventTimeTrigger {
         TriggerResult::Continue
     }
     fn on_merge(&self, _window: &Window, merged: &[TriggerState], ctx: &mut TriggerContext<'_>) {
-        let next = merged.iter().filter_map(|state| state.fire_at).min();
-        ctx.state().fire_at = next;
-        if let Some(next) = next {
-            ctx.register_event_time_timer(next);
-        }
+        self.0.on_merge(merged, ctx)
     }
     fn clear(&self, _window: &Window, ctx: &mut TriggerContext<'_>) {
-        if let Some(fire_at) = ctx.state().fire_at.take() {
-            ctx.delete_event_time_timer(fire_at);
-        }
+        self.0.clear(ctx)
     }
 }
 
 /// Fires every `interval` of processing time while the window has elements, and at its end.
 #[derive(Clone, Copy, Debug)]
-pub struct ContinuousProcessingTimeTrigger {
-    interval: u64,
-}
+pub struct ContinuousProcessingTimeTrigger(Periodic);
 
 impl ContinuousProcessingTimeTrigger {
     /// Fires every `interval_ms` of processing time.
     pub fn of(interval_ms: u64) -> Self {
-        assert!(interval_ms > 0, "interval must be positive");
-        ContinuousProcessingTimeTrigger { interval: interval_ms }
-    }
-
-    fn register_next(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) {
-        let next = time.saturating_add(self.interval).min(window.max_timestamp());
-        ctx.state().fire_at = Some(next);
-        ctx.register_processing_time_timer(next);
+        ContinuousProcessingTimeTrigger(Periodic::new(interval_ms, false))
     }
 }
 
@@ -395,37 +428,21 @@ impl<T> Trigger<T> for ContinuousProcessingTimeTrigger {
         window: &Window,
         ctx: &mut TriggerContext<'_>,
     ) -> TriggerResult {
-        if ctx.state().fire_at.is_none() {
-            let now = ctx.current_processing_time();
-            self.register_next(now - now % self.interval, window, ctx);
-        }
+        let now = ctx.current_processing_time();
+        self.0.start(now, window, ctx);
         TriggerResult::Continue
     }
     fn on_event_time(&self, _time: u64, _window: &Window, _ctx: &mut TriggerContext<'_>) -> TriggerResult {
         TriggerResult::Continue
     }
     fn on_processing_time(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) -> TriggerResult {
-        if time == window.max_timestamp() {
-            return TriggerResult::Fire;
-        }
-        if ctx.state().fire_at == Some(time) {
-            ctx.state().fire_at = None;
-            self.register_next(time, window, ctx);
-            return TriggerResult::Fire;
-        }
-        TriggerResult::Continue
+        self.0.on_timer(time, window, ctx)
     }
     fn on_merge(&self, _window: &Window, merged: &[TriggerState], ctx: &mut TriggerContext<'_>) {
-        let next = merged.iter().filter_map(|state| state.fire_at).min();
-        ctx.state().fire_at = next;
-        if let Some(next) = next {
-            ctx.register_processing_time_timer(next);
-        }
+        self.0.on_merge(merged, ctx)
     }
     fn clear(&self, _window: &Window, ctx: &mut TriggerContext<'_>) {
-        if let Some(fire_at) = ctx.state().fire_at.take() {
-            ctx.delete_processing_time_timer(fire_at);
-        }
+        self.0.clear(ctx)
     }
 }
 
