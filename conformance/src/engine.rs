@@ -241,7 +241,7 @@ impl WindowAssigner<Element> for PointSessionWindows {
     fn assign_windows(&self, value: &Element, timestamp: u64, processing_time: u64) -> Vec<Window> {
         let start = if self.event_time { timestamp } else { processing_time };
         let end = if value.value == self.point_value { start } else { start.saturating_add(self.gap) };
-        vec![Window::new(start, end)]
+        vec![Window::new(start as i64, end)]
     }
     fn is_event_time(&self) -> bool {
         self.event_time

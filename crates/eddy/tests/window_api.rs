@@ -15,7 +15,7 @@ struct Reading {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Result {
     sensor: u32,
-    start: u64,
+    start: i64,
     end: u64,
     values: Vec<i64>,
     watermark_after_end: bool,
@@ -73,7 +73,7 @@ struct ByDecade;
 impl WindowAssigner<Reading> for ByDecade {
     fn assign_windows(&self, reading: &Reading, _timestamp: u64, _processing_time: u64) -> Vec<Window> {
         let decade = (reading.value / 10) as u64 * 10;
-        vec![Window::new(decade, decade + 10)]
+        vec![Window::new(decade as i64, decade + 10)]
     }
     fn is_event_time(&self) -> bool {
         true
@@ -90,7 +90,7 @@ fn custom_assigner_groups_by_value() {
     let readings =
         vec![reading(1, 1, 3), reading(1, 2, 15), reading(1, 3, 7), reading(1, 40, 22), reading(2, 41, 1)];
     let results = run(readings, |keyed| keyed.window(ByDecade).process(Collect));
-    let summary: Vec<(u32, u64, Vec<i64>, u64)> = results
+    let summary: Vec<(u32, i64, Vec<i64>, u64)> = results
         .iter()
         .map(|(result, ts)| (result.sensor, result.start, result.values.clone(), *ts))
         .collect();
@@ -103,7 +103,7 @@ struct ValueSessions;
 
 impl WindowAssigner<Reading> for ValueSessions {
     fn assign_windows(&self, reading: &Reading, _timestamp: u64, _processing_time: u64) -> Vec<Window> {
-        vec![Window::new(reading.value as u64, reading.value as u64 + 5)]
+        vec![Window::new(reading.value, reading.value as u64 + 5)]
     }
     fn is_event_time(&self) -> bool {
         false
@@ -121,7 +121,7 @@ fn custom_merging_assigner_merges_and_fires_at_end() {
     let readings =
         vec![reading(1, 1, 10), reading(1, 2, 30), reading(1, 3, 14), reading(1, 4, 19), reading(1, 5, 26)];
     let results = run(readings, |keyed| keyed.window(ValueSessions).process(Collect));
-    let windows: Vec<(u64, u64, Vec<i64>)> =
+    let windows: Vec<(i64, u64, Vec<i64>)> =
         results.iter().map(|(result, _)| (result.start, result.end, result.values.clone())).collect();
     // 10..15 and 14..19 and 19..24 merge (touching counts); 26..31 and 30..35 merge.
     assert_eq!(windows, vec![(10, 24, vec![10, 14, 19]), (26, 35, vec![30, 26])]);
@@ -244,7 +244,7 @@ fn custom_evictor() {
     let results = run(readings, |keyed| {
         keyed.window(TumblingEventTimeWindows::of(10)).evictor(DropNegative).process(Collect)
     });
-    let fired: Vec<(u64, Vec<i64>)> =
+    let fired: Vec<(i64, Vec<i64>)> =
         results.iter().map(|(result, _)| (result.start, result.values.clone())).collect();
     assert_eq!(fired, vec![(0, vec![5, 7]), (10, vec![2])]);
 }

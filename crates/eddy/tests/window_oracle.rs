@@ -23,7 +23,7 @@ struct Event {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Fired {
     key: u32,
-    start: u64,
+    start: i64,
     end: u64,
     sum: i64,
     count: u64,
@@ -123,31 +123,32 @@ type Outputs = BTreeMap<u64, (Vec<(Fired, u64)>, Vec<Event>)>;
 /// Flink's window operator with the event-time trigger, simulated one key at a time.
 /// With `purging`, every firing also drops the window's contents (but not the window).
 fn reference_event_time(partitions: &[Vec<Event>], kind: Kind, lateness: u64, purging: bool) -> Outputs {
-    let assign = |ts: u64| -> Vec<(u64, u64)> {
+    // Windows as (start, end); sliding windows may start before time 0.
+    let assign = |ts: u64| -> Vec<(i64, u64)> {
         match kind {
-            Kind::Tumbling(size) => vec![(ts - ts % size, ts - ts % size + size)],
+            Kind::Tumbling(size) => vec![((ts - ts % size) as i64, ts - ts % size + size)],
             Kind::Sliding(size, slide) => {
                 let mut windows = Vec::new();
                 let mut start = (ts - ts % slide) as i64;
                 while start > ts as i64 - size as i64 {
-                    windows.push((start.max(0) as u64, (start + size as i64) as u64));
+                    windows.push((start, (start + size as i64) as u64));
                     start -= slide as i64;
                 }
                 windows
             }
-            Kind::Session(gap) => vec![(ts, ts + gap)],
+            Kind::Session(gap) => vec![(ts as i64, ts + gap)],
         }
     };
     let mut out: Outputs = BTreeMap::new();
     // Per key: window -> (sum, count). Timers: (time, key, window) for max-timestamp firings
     // and cleanups (one timer serves both when they coincide).
-    let mut panes: BTreeMap<(u32, (u64, u64)), (i64, u64)> = BTreeMap::new();
-    let mut timers: BTreeSet<(u64, u32, (u64, u64))> = BTreeSet::new();
-    let max_ts = |window: (u64, u64)| window.1 - 1;
-    let cleanup = |window: (u64, u64)| window.1 - 1 + lateness;
+    let mut panes: BTreeMap<(u32, (i64, u64)), (i64, u64)> = BTreeMap::new();
+    let mut timers: BTreeSet<(u64, u32, (i64, u64))> = BTreeSet::new();
+    let max_ts = |window: (i64, u64)| window.1 - 1;
+    let cleanup = |window: (i64, u64)| window.1 - 1 + lateness;
     let fire_timers = |limit: Option<u64>,
-                       panes: &mut BTreeMap<(u32, (u64, u64)), (i64, u64)>,
-                       timers: &mut BTreeSet<(u64, u32, (u64, u64))>,
+                       panes: &mut BTreeMap<(u32, (i64, u64)), (i64, u64)>,
+                       timers: &mut BTreeSet<(u64, u32, (i64, u64))>,
                        out: &mut Outputs| {
         while let Some(&(time, key, window)) = timers.iter().next() {
             if limit.is_some_and(|limit| time >= limit) {
@@ -176,15 +177,15 @@ fn reference_event_time(partitions: &[Vec<Event>], kind: Kind, lateness: u64, pu
                 let mut actual = window;
                 if matches!(kind, Kind::Session(_)) {
                     // Merge transitively with this key's sessions that intersect (inclusively).
-                    let mut merged: Vec<(u64, u64)> = Vec::new();
+                    let mut merged: Vec<(i64, u64)> = Vec::new();
                     loop {
                         let next = panes
                             .keys()
                             .filter(|(key, existing)| {
                                 *key == event.key
                                     && !merged.contains(existing)
-                                    && existing.0 <= actual.1
-                                    && existing.1 >= actual.0
+                                    && i128::from(existing.0) <= i128::from(actual.1)
+                                    && i128::from(existing.1) >= i128::from(actual.0)
                             })
                             .map(|(_, existing)| *existing)
                             .next();

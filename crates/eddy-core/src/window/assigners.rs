@@ -34,10 +34,9 @@ pub fn window_start(timestamp: u64, offset: u64, size: u64) -> i128 {
     timestamp - (timestamp - offset + size).rem_euclid(size)
 }
 
-/// The window `[start, start + size)`; times are unsigned, so a window that would begin before
-/// 0 keeps its end (it fires and is stamped as in Flink) and starts at 0.
-fn clamped(start: i128, size: u64) -> Window {
-    Window::new(start.max(0) as u64, (start + size as i128) as u64)
+/// The window `[start, start + size)`.
+fn sized(start: i128, size: u64) -> Window {
+    Window::new(start as i64, (start + size as i128) as u64)
 }
 
 fn default_time_trigger<T: 'static>(event_time: bool) -> Box<dyn Trigger<T>> {
@@ -63,7 +62,7 @@ pub struct Tumbling {
 
 impl WindowShape for Tumbling {
     fn windows_at(&self, time: u64) -> Vec<Window> {
-        vec![clamped(window_start(time, self.offset, self.size), self.size)]
+        vec![sized(window_start(time, self.offset, self.size), self.size)]
     }
 }
 
@@ -80,7 +79,7 @@ impl WindowShape for Sliding {
         let mut windows = Vec::with_capacity((self.size / self.slide) as usize + 1);
         let mut start = window_start(time, self.offset, self.slide);
         while start > time as i128 - self.size as i128 {
-            windows.push(clamped(start, self.size));
+            windows.push(sized(start, self.size));
             start -= self.slide as i128;
         }
         windows
@@ -215,7 +214,7 @@ impl ProcessingTimeSessionWindows {
 impl<T: 'static> WindowAssigner<T> for SessionWindows<T> {
     fn assign_windows(&self, value: &T, timestamp: u64, processing_time: u64) -> Vec<Window> {
         let start = if self.event_time { timestamp } else { processing_time };
-        vec![Window::new(start, start.saturating_add((self.gap)(value)))]
+        vec![Window::new(start as i64, start.saturating_add((self.gap)(value)))]
     }
     fn is_event_time(&self) -> bool {
         self.event_time
@@ -283,7 +282,7 @@ mod tests {
             vec![Window::new(3000, 6000)]
         );
         let offset = TumblingEventTimeWindows::of(1000).with_offset(200);
-        assert_eq!(WindowAssigner::<()>::assign_windows(&offset, &(), 150, 0), vec![Window::new(0, 200)]);
+        assert_eq!(WindowAssigner::<()>::assign_windows(&offset, &(), 150, 0), vec![Window::new(-800, 200)]);
         assert_eq!(
             WindowAssigner::<()>::assign_windows(&offset, &(), 1250, 0),
             vec![Window::new(1200, 2200)]
@@ -292,10 +291,10 @@ mod tests {
         let mut windows = WindowAssigner::<()>::assign_windows(&sliding, &(), 2500, 0);
         windows.sort();
         assert_eq!(windows, vec![Window::new(0, 3000), Window::new(1000, 4000), Window::new(2000, 5000)]);
-        // Near zero, windows that would start before 0 keep their end and start at 0.
+        // Near zero, windows may start before time 0, as in Flink.
         let mut windows = WindowAssigner::<()>::assign_windows(&sliding, &(), 500, 0);
         windows.sort();
-        assert_eq!(windows, vec![Window::new(0, 1000), Window::new(0, 2000), Window::new(0, 3000)]);
+        assert_eq!(windows, vec![Window::new(-2000, 1000), Window::new(-1000, 2000), Window::new(0, 3000)]);
     }
 
     #[test]
@@ -318,11 +317,11 @@ mod tests {
             let assigner = SlidingEventTimeWindows::of(size, slide).with_offset(offset);
             let windows = WindowAssigner::<()>::assign_windows(&assigner, &(), timestamp, 0);
             for window in &windows {
-                prop_assert!(window.start <= timestamp && timestamp < window.end);
-                prop_assert!(window.end - window.start == size || window.start == 0);
-                prop_assert_eq!((window.end as i128 - size as i128 - offset as i128).rem_euclid(slide as i128), 0);
+                prop_assert!(i128::from(window.start) <= i128::from(timestamp) && timestamp < window.end);
+                prop_assert_eq!(i128::from(window.end) - i128::from(window.start), i128::from(size));
+                prop_assert_eq!((i128::from(window.start) - offset as i128).rem_euclid(slide as i128), 0);
             }
-            // Every aligned start in (timestamp - size, timestamp] is present (clamped at 0).
+            // Every aligned start in (timestamp - size, timestamp] is present.
             let expected = (timestamp as i128 - size as i128 + 1..=timestamp as i128)
                 .filter(|start| (start - offset as i128).rem_euclid(slide as i128) == 0)
                 .count();
@@ -333,10 +332,10 @@ mod tests {
         /// input window lies in exactly one cover.
         #[test]
         fn session_merge_is_a_partition(spans in proptest::collection::vec((0u64..1_000, 0u64..50), 1..40)) {
-            let windows: Vec<Window> = spans.iter().map(|&(start, gap)| Window::new(start, start + gap)).collect();
+            let windows: Vec<Window> = spans.iter().map(|&(start, gap)| Window::new(start as i64, start + gap)).collect();
             let merged = merge_windows(windows.clone());
             for pair in merged.windows(2) {
-                prop_assert!(pair[0].0.end < pair[1].0.start);
+                prop_assert!(i128::from(pair[0].0.end) < i128::from(pair[1].0.start));
             }
             for window in &windows {
                 let covers: Vec<_> = merged.iter().filter(|(cover, _)| cover.start <= window.start && window.end <= cover.end).collect();

@@ -69,11 +69,12 @@ use crate::state::AggregateFunction;
 use crate::stream::DataStream;
 use operator::{AggregatePane, ListPane, PaneOps, ReducePane, WindowOperator};
 
-/// A window `[start, end)` of event or processing time.
+/// A window `[start, end)` of event or processing time. The start is signed: windows aligned
+/// to a size or slide may begin before time 0 (as in Flink), though eddy's times are unsigned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Window {
-    /// Inclusive start.
-    pub start: u64,
+    /// Inclusive start; negative for windows that begin before time 0.
+    pub start: i64,
     /// Exclusive end.
     pub end: u64,
 }
@@ -83,7 +84,7 @@ pub const GLOBAL_MAX_TIMESTAMP: u64 = i64::MAX as u64;
 
 impl Window {
     /// The window `[start, end)`.
-    pub fn new(start: u64, end: u64) -> Self {
+    pub fn new(start: i64, end: u64) -> Self {
         Window { start, end }
     }
 
@@ -100,7 +101,7 @@ impl Window {
 
     /// Whether two windows intersect or touch (Flink's inclusive `intersects`).
     pub fn intersects(&self, other: &Window) -> bool {
-        self.start <= other.end && self.end >= other.start
+        i128::from(self.start) <= i128::from(other.end) && i128::from(self.end) >= i128::from(other.start)
     }
 
     /// The smallest window covering both.
