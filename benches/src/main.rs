@@ -48,6 +48,9 @@ struct Args {
     /// Source splits (fixed, independent of workers).
     #[arg(long, default_value_t = 4)]
     splits: usize,
+    /// Align source watermarks across workers within this many milliseconds of event time.
+    #[arg(long)]
+    align_drift_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -197,6 +200,10 @@ fn main() -> anyhow::Result<()> {
     let percentile = |quantile: f64| merged.1.value_at_quantile(quantile) as f64 / 1000.0;
     println!("pipeline        {:?}", args.pipeline);
     println!("workers         {}", args.workers);
+    println!(
+        "alignment       {}",
+        args.align_drift_ms.map_or("off".to_string(), |drift| format!("{drift} ms"))
+    );
     println!("events read     {}", summary.records_read);
     println!("records out     {}", merged.0);
     println!("wall seconds    {wall_seconds:.3}");

@@ -74,6 +74,30 @@ pub(crate) struct JobShared {
     error: Mutex<Option<Error>>,
     pub(crate) records_read: AtomicU64,
     pub(crate) dead_letters: AtomicU64,
+    alignment_groups: Mutex<crate::hash::HashMap<String, Arc<AlignmentGroup>>>,
+}
+
+/// The watermarks of the source instances of one alignment group in this process.
+#[derive(Default)]
+pub(crate) struct AlignmentGroup {
+    watermarks: Mutex<Vec<u64>>,
+}
+
+impl AlignmentGroup {
+    /// Adds a member starting at watermark 0; returns its index.
+    pub(crate) fn join(&self) -> usize {
+        let mut watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        watermarks.push(0);
+        watermarks.len() - 1
+    }
+
+    /// Publishes a member's watermark (`u64::MAX` once it has ended) and returns the group's
+    /// minimum.
+    pub(crate) fn publish(&self, member: usize, watermark: u64) -> u64 {
+        let mut watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        watermarks[member] = watermark;
+        watermarks.iter().copied().min().unwrap_or(u64::MAX)
+    }
 }
 
 impl JobShared {
@@ -84,6 +108,7 @@ impl JobShared {
             error: Mutex::new(None),
             records_read: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
+            alignment_groups: Mutex::default(),
         }
     }
 
@@ -94,6 +119,12 @@ impl JobShared {
             *slot = Some(error);
         }
         self.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// The alignment group `name`, created on first use.
+    pub(crate) fn alignment_group(&self, name: &str) -> Arc<AlignmentGroup> {
+        let mut groups = self.alignment_groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(groups.entry(name.to_owned()).or_default())
     }
 
     pub(crate) fn failed(&self) -> bool {

@@ -122,6 +122,8 @@ struct OpenSplit<T> {
 const READ_BUDGET: usize = 8192;
 /// How often to poll splits that have nothing to read yet.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// How often a source paused by watermark alignment checks its group again.
+const ALIGNMENT_POLL: Duration = Duration::from_millis(1);
 
 impl<'scope> Env<'scope> {
     /// A stream reading `source`, with event times and watermarks from `strategy`.
@@ -143,6 +145,11 @@ impl<'scope> Env<'scope> {
         let (side_output, side_stream) = builder.new_output::<Vec<Record<SideRecord>>>();
         let mut main_output = OutputBuilder::from(main_output);
         let mut side_output = OutputBuilder::from(side_output);
+        let alignment = strategy.alignment.as_ref().map(|(group, max_drift)| {
+            let group = runtime.shared.alignment_group(group);
+            let member = group.join();
+            (group, member, *max_drift)
+        });
         builder.build(move |mut capabilities| {
             let side_capability = capabilities.pop();
             let main_capability = capabilities.pop();
@@ -153,10 +160,16 @@ impl<'scope> Env<'scope> {
             let mut batch: Vec<Record<T>> = Vec::new();
             let follow_clock = strategy.is_ingestion_time();
             move |_frontiers| {
-                let Some((main_capability, side_capability)) = capabilities.as_mut() else { return };
+                let Some((main_capability, side_capability)) = capabilities.as_mut() else {
+                    if let Some((group, member, _)) = &alignment {
+                        group.publish(*member, u64::MAX);
+                    }
+                    return;
+                };
                 let shared = &runtime.shared;
                 if shared.failed() || shared.stop_requested() {
                     capabilities = None;
+                    activator.activate();
                     return;
                 }
                 let splits = match &mut splits {
@@ -184,13 +197,26 @@ impl<'scope> Env<'scope> {
                 let mut order: Vec<usize> =
                     (0..splits.len()).filter(|&index| !splits[index].finished).collect();
                 order.sort_by_key(|&index| (splits[index].watermarks.watermark(), index));
-                let mut budget = READ_BUDGET;
+                // Watermark alignment: too far ahead of the group's slowest member, read nothing.
+                let own_low = order.first().map(|&index| splits[index].watermarks.watermark());
+                let mut budget = match (&alignment, own_low) {
+                    (Some((group, member, max_drift)), Some(low)) => {
+                        let group_low = group.publish(*member, low);
+                        if low > group_low.saturating_add(*max_drift) {
+                            0
+                        } else {
+                            READ_BUDGET
+                        }
+                    }
+                    _ => READ_BUDGET,
+                };
+                let paused = budget == 0;
                 let mut more_available = false;
                 let mut main = main_output.activate();
                 let mut side = side_output.activate();
                 for index in order {
                     if budget == 0 {
-                        more_available = true;
+                        more_available = !paused;
                         break;
                     }
                     let split = &mut splits[index];
@@ -253,14 +279,20 @@ impl<'scope> Env<'scope> {
                     splits.iter().filter(|split| !split.finished).map(|s| s.watermarks.watermark()).min()
                 else {
                     capabilities = None;
+                    activator.activate();
                     return;
                 };
+                if let Some((group, member, _)) = &alignment {
+                    group.publish(*member, low);
+                }
                 if low > *main_capability.time() {
                     main_capability.downgrade(&low);
                     side_capability.downgrade(&low);
                 }
                 if more_available {
                     activator.activate();
+                } else if paused {
+                    activator.activate_after(ALIGNMENT_POLL);
                 } else {
                     let idle_check = splits
                         .iter()

@@ -83,6 +83,7 @@ pub struct WatermarkStrategy<T> {
     pub(crate) idle_timeout_ms: Option<u64>,
     pub(crate) emit_every: u64,
     pub(crate) granularity_ms: u64,
+    pub(crate) alignment: Option<(String, u64)>,
 }
 
 impl<T: 'static> WatermarkStrategy<T> {
@@ -93,6 +94,7 @@ impl<T: 'static> WatermarkStrategy<T> {
             idle_timeout_ms: None,
             emit_every: 1024,
             granularity_ms: 1,
+            alignment: None,
         }
     }
 
@@ -147,6 +149,16 @@ impl<T: 'static> WatermarkStrategy<T> {
     /// Round watermarks down to a multiple of `granularity_ms` (at least 1).
     pub fn with_granularity(mut self, granularity_ms: u64) -> Self {
         self.granularity_ms = granularity_ms.max(1);
+        self
+    }
+
+    /// Aligns this source with the other sources of `group` (on all workers of the process):
+    /// a source instance whose watermark runs more than `max_drift_ms` ahead of the group's
+    /// slowest member stops reading until the others catch up (Flink's watermark alignment).
+    /// This bounds how much a fast source can buffer in keyed operators waiting for a slow one.
+    /// The slowest member never pauses, so alignment cannot stall the job.
+    pub fn with_watermark_alignment(mut self, group: impl Into<String>, max_drift_ms: u64) -> Self {
+        self.alignment = Some((group.into(), max_drift_ms));
         self
     }
 
