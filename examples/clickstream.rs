@@ -20,6 +20,10 @@
 //!
 //! With `--output DIR` window counts go to `DIR/windows/part-<worker>.csv` (columns
 //! `user,window_start,window_end,clicks`) and late clicks to `DIR/late/part-<worker>.jsonl`.
+//!
+//! With `--generate RATE` the same job runs on an unbounded stream of synthetic clicks (RATE
+//! per second per split, in event time that follows the clock) until Ctrl-C, which stops the
+//! sources, fires the open windows and finishes the output.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -43,6 +47,10 @@ struct Args {
     /// Number of worker threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Instead of reading `--input`, generate this many clicks per second (per split, two
+    /// splits) without end; stop with Ctrl-C.
+    #[arg(long)]
+    generate: Option<u64>,
 }
 
 /// A page view.
@@ -148,18 +156,40 @@ impl fmt::Display for Click {
     }
 }
 
+/// An unbounded source of synthetic clicks: click `n` of split `s` happens `n / rate` seconds
+/// after `start_ms`, a little out of order, with some clicks far behind.
+fn generated_clicks(rate: u64, start_ms: u64) -> GeneratorSource<Click> {
+    const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+    const PAGES: [&str; 4] = ["/home", "/cart", "/search", "/checkout"];
+    GeneratorSource::new(2, move |split, n| {
+        let mix = (n.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize + split;
+        let on_time = start_ms + n * 1_000 / rate;
+        // Mostly within the allowed out-of-orderness; every 50th click is 5 s behind.
+        let behind = if n % 50 == 49 { 5_000 } else { (mix % 1_500) as u64 };
+        Click {
+            user: USERS[mix % USERS.len()].to_string(),
+            page: PAGES[(mix / 7) % PAGES.len()].to_string(),
+            ts: on_time.saturating_sub(behind),
+        }
+    })
+    .with_rate(rate)
+}
+
 fn main() -> anyhow::Result<()> {
-    let Args { input, output, workers } = Args::parse();
+    let Args { input, output, workers, generate } = Args::parse();
+    let start_ms = SystemClock.now_ms();
     let config = JobConfig { workers, stop_on_ctrl_c: true, ..JobConfig::default() };
     let summary = Job::new(config)
         .run(move |env| {
             let strategy = WatermarkStrategy::bounded_out_of_orderness(MAX_OUT_OF_ORDERNESS)
                 .with_timestamps(|click: &Click| click.ts)
                 .with_emit_every(1);
-            let windows = env
-                .from_source(FileSource::<Click>::json_lines(&input), strategy)
-                .key_by(|click: &Click| click.user.clone())
-                .process(ClicksPerWindow::default());
+            let clicks = match generate {
+                Some(rate) => env.from_source(generated_clicks(rate, start_ms), strategy),
+                None => env.from_source(FileSource::<Click>::json_lines(&input), strategy),
+            };
+            let windows =
+                clicks.key_by(|click: &Click| click.user.clone()).process(ClicksPerWindow::default());
             let late = windows.side_output(&LATE);
             match &output {
                 Some(directory) => {

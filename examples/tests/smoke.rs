@@ -256,3 +256,37 @@ fn missing_input_fails_with_a_clear_message() {
         assert!(stderr.contains("no-such-file"), "{binary} stderr does not name the input:\n{stderr}");
     }
 }
+
+/// The unbounded clickstream stops cleanly on Ctrl-C (SIGINT): sources end, open windows fire,
+/// part files are committed, and every click read is either counted or reported late.
+#[test]
+fn clickstream_on_an_unbounded_source_stops_cleanly_on_ctrl_c() {
+    let output = tempfile::tempdir().expect("temporary directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clickstream"))
+        .args(["--generate", "400", "--workers", "2", "--output"])
+        .arg(output.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("clickstream starts");
+    // Let it run a while (it never ends by itself), then interrupt it.
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert!(child.try_wait().expect("status").is_none(), "an unbounded job keeps running");
+    let interrupted =
+        Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(interrupted.success());
+    let result = child.wait_with_output().expect("clickstream exits");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "exit status {} after Ctrl-C:\n{stderr}", result.status);
+    let read: u64 = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("clickstream: read ")?.strip_suffix(" clicks")?.parse().ok())
+        .unwrap_or_else(|| panic!("no summary line in:\n{stderr}"));
+    assert!(read > 100, "it read clicks for a while ({read})");
+    let windows =
+        read_parts(&output.path().join("windows"), "csv", Some("user,window_start,window_end,clicks"), 2);
+    let counted: u64 =
+        windows.iter().map(|line| line.rsplit(',').next().unwrap().parse::<u64>().unwrap()).sum();
+    let late = read_parts(&output.path().join("late"), "jsonl", None, 2).len() as u64;
+    assert_eq!(counted + late, read, "every click is counted once or reported late");
+}

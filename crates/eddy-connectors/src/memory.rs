@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use eddy_core::error::Result;
 use eddy_core::sink::{Sink, SinkContext, SinkWriter};
 use eddy_core::source::{ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
+use eddy_core::time::Clock;
 
 /// A bounded source over in-memory partitions. Each partition is one split; split `i` is read
 /// by worker `i % workers`, so what each split contains, and hence event-time lateness, does
@@ -70,17 +71,25 @@ impl<T: Clone + 'static> Source<T> for CollectionSource<T> {
 }
 
 /// A source computing record `n` of split `s` as `generate(s, n)`: bounded with a count per
-/// split, or unbounded (until the job is stopped).
+/// split, or unbounded (until the job is stopped); as fast as it can, or paced to a rate on
+/// the job's clock.
 pub struct GeneratorSource<T> {
     splits: usize,
     count: Option<u64>,
+    per_second: Option<u64>,
     generate: Arc<dyn Fn(usize, u64) -> T + Send + Sync>,
 }
 
 impl<T> GeneratorSource<T> {
     /// An unbounded generator over `splits` splits.
     pub fn new(splits: usize, generate: impl Fn(usize, u64) -> T + Send + Sync + 'static) -> Self {
-        GeneratorSource { splits, count: None, generate: Arc::new(generate) }
+        GeneratorSource { splits, count: None, per_second: None, generate: Arc::new(generate) }
+    }
+
+    /// Paces each split to `per_second` records per second of the job's clock (at least 1).
+    pub fn with_rate(mut self, per_second: u64) -> Self {
+        self.per_second = Some(per_second.max(1));
+        self
     }
 
     /// Ends each split after `count` records.
@@ -95,6 +104,8 @@ struct GeneratorReader<T> {
     split: usize,
     next: u64,
     count: Option<u64>,
+    /// Rate and clock, with the clock's time at the first read.
+    pacing: Option<(u64, Arc<dyn Clock>, Option<u64>)>,
     generate: Arc<dyn Fn(usize, u64) -> T + Send + Sync>,
 }
 
@@ -104,14 +115,23 @@ impl<T> SplitReader<T> for GeneratorReader<T> {
     }
 
     fn read(&mut self, output: &mut SplitOutput<T>, max_records: usize) -> Result<ReadStatus> {
-        let end = self.count.map_or(u64::MAX, |count| count.min(self.next + max_records as u64));
-        let end = end.min(self.next + max_records as u64);
+        let limit = self.count.unwrap_or(u64::MAX).min(self.next.saturating_add(max_records as u64));
+        let mut end = limit;
+        if let Some((per_second, clock, started)) = &mut self.pacing {
+            let now = clock.now_ms();
+            let start = *started.get_or_insert(now);
+            // Record n is due `n / per_second` seconds after the first read.
+            let due = (now.saturating_sub(start) as u128 * *per_second as u128 / 1000) as u64 + 1;
+            end = end.min(due);
+        }
         while self.next < end {
             output.push(self.next, (self.generate)(self.split, self.next));
             self.next += 1;
         }
         Ok(if self.count.is_some_and(|count| self.next >= count) {
             ReadStatus::Finished
+        } else if end < limit {
+            ReadStatus::Pending // Paced: the next record is not due yet.
         } else {
             ReadStatus::More
         })
@@ -132,6 +152,7 @@ impl<T: 'static> Source<T> for GeneratorSource<T> {
                     split,
                     next: 0,
                     count: self.count,
+                    pacing: self.per_second.map(|per_second| (per_second, Arc::clone(&context.clock), None)),
                     generate: Arc::clone(&self.generate),
                 }) as Box<dyn SplitReader<T>>
             })
@@ -209,5 +230,39 @@ impl<T> SinkWriter<T> for CollectWriter<T> {
 
     fn finish(&mut self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_core::time::ManualClock;
+
+    #[test]
+    fn paced_generator_follows_the_clock() {
+        let clock = ManualClock::new(10_000);
+        let context = SplitContext { worker_index: 0, workers: 1, clock: Arc::new(clock.clone()) };
+        let source = GeneratorSource::new(1, |_, n| n).with_rate(10);
+        let mut reader = source.splits(&context).unwrap().pop().unwrap();
+        let mut output = SplitOutput::default();
+        assert_eq!(reader.read(&mut output, 100).unwrap(), ReadStatus::Pending);
+        assert_eq!(output.len(), 1, "record 0 is due at once");
+        clock.advance(500);
+        assert_eq!(reader.read(&mut output, 100).unwrap(), ReadStatus::Pending);
+        assert_eq!(output.len(), 6, "five more in half a second at 10 per second");
+        clock.advance(10_000);
+        assert_eq!(reader.read(&mut output, 3).unwrap(), ReadStatus::More, "budget, not pace, limits now");
+        assert_eq!(output.len(), 9);
+    }
+
+    #[test]
+    fn bounded_generator_ends() {
+        let context = SplitContext { worker_index: 1, workers: 2, clock: Arc::new(ManualClock::new(0)) };
+        let source = GeneratorSource::new(3, |split, n| (split, n)).with_count(2);
+        let mut readers = source.splits(&context).unwrap();
+        assert_eq!(readers.len(), 1, "worker 1 of 2 reads split 1 of 3");
+        let mut output = SplitOutput::default();
+        assert_eq!(readers[0].read(&mut output, 100).unwrap(), ReadStatus::Finished);
+        assert_eq!(output.len(), 2);
     }
 }

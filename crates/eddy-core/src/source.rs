@@ -9,6 +9,7 @@
 //! event time. When every split has ended, the capability is dropped; when all sources of the
 //! job have ended, downstream frontiers become empty and all pending timers fire.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -22,15 +23,18 @@ use crate::job::Env;
 use crate::record::{Data, Record};
 use crate::side_output::{OutputTag, SideRecord};
 use crate::stream::DataStream;
+use crate::time::Clock;
 use crate::watermark::{SplitWatermarks, Timestamps, WatermarkStrategy};
 
-/// Which part of a source a worker reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which part of a source a worker reads, and the job's clock.
+#[derive(Clone)]
 pub struct SplitContext {
     /// This worker's index.
     pub worker_index: usize,
     /// Number of workers in the job.
     pub workers: usize,
+    /// The job's processing-time clock (for sources that pace themselves or poll on time).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// A source of records: a set of splits (files, partitions) spread over the workers.
@@ -84,11 +88,13 @@ pub struct SplitOutput<T> {
     dead_letters: Vec<DeadLetter>,
 }
 
-impl<T> SplitOutput<T> {
-    fn new() -> Self {
+impl<T> Default for SplitOutput<T> {
+    fn default() -> Self {
         SplitOutput { records: Vec::new(), dead_letters: Vec::new() }
     }
+}
 
+impl<T> SplitOutput<T> {
     /// Adds a record read at `position` (a line number, an offset): positions must be unique
     /// within the split and identical on every run, as they identify the record.
     pub fn push(&mut self, position: u64, value: T) {
@@ -137,7 +143,8 @@ impl<'scope> Env<'scope> {
         let context = self.stream_context();
         let runtime = self.runtime();
         let source_id = key_hash(&source.name());
-        let split_context = SplitContext { worker_index: self.worker_index(), workers: self.workers() };
+        let split_context =
+            SplitContext { worker_index: self.worker_index(), workers: self.workers(), clock: self.clock() };
         let mut builder = OperatorBuilder::new(format!("Source({})", source.name()), self.scope);
         let info = builder.operator_info();
         let activator = self.scope.activator_for(info.address);
@@ -156,7 +163,7 @@ impl<'scope> Env<'scope> {
             let mut capabilities: Option<(Capability<u64>, Capability<u64>)> =
                 main_capability.zip(side_capability);
             let mut splits: Option<Vec<OpenSplit<T>>> = None;
-            let mut output = SplitOutput::new();
+            let mut output = SplitOutput::default();
             let mut batch: Vec<Record<T>> = Vec::new();
             let follow_clock = strategy.is_ingestion_time();
             move |_frontiers| {
