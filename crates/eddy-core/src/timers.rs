@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
-use crate::hash::HashMap;
+use smallvec::SmallVec;
+
+use crate::hash::key_hash;
 
 /// Whether a timer fires on the watermark or on the processing-time clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,9 +21,13 @@ pub enum TimeDomain {
     ProcessingTime,
 }
 
-/// Pending timers of one domain, ordered by timestamp.
+/// Pending timers of one domain, ordered by timestamp, then by key hash.
+///
+/// Timers live in one ordered map keyed by (timestamp, key hash); keys that share a hash share
+/// an entry. Compared with a map per timestamp, this allocates nothing per distinct timestamp
+/// in the common case, and fires the keys of one timestamp in a fixed (hash) order.
 pub(crate) struct TimerQueue<K> {
-    by_time: BTreeMap<u64, HashMap<K, u64>>,
+    by_time: BTreeMap<(u64, u64), SmallVec<[(K, u64); 1]>>,
     len: usize,
 }
 
@@ -32,11 +38,11 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
 
     /// Registers a timer; registering an existing one keeps the earlier delivery time.
     pub(crate) fn register(&mut self, timestamp: u64, key: &K, delivery: u64) {
-        let keys = self.by_time.entry(timestamp).or_default();
-        match keys.get_mut(key) {
-            Some(existing) => *existing = (*existing).min(delivery),
+        let entry = self.by_time.entry((timestamp, key_hash(key))).or_default();
+        match entry.iter_mut().find(|(existing, _)| existing == key) {
+            Some((_, existing)) => *existing = (*existing).min(delivery),
             None => {
-                keys.insert(key.clone(), delivery);
+                entry.push((key.clone(), delivery));
                 self.len += 1;
             }
         }
@@ -44,42 +50,50 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
 
     /// Deletes a timer if it exists.
     pub(crate) fn delete(&mut self, timestamp: u64, key: &K) {
-        if let Some(keys) = self.by_time.get_mut(&timestamp) {
-            if keys.remove(key).is_some() {
+        let slot = (timestamp, key_hash(key));
+        if let Some(entry) = self.by_time.get_mut(&slot) {
+            if let Some(position) = entry.iter().position(|(existing, _)| existing == key) {
+                entry.swap_remove(position);
                 self.len -= 1;
             }
-            if keys.is_empty() {
-                self.by_time.remove(&timestamp);
+            if entry.is_empty() {
+                self.by_time.remove(&slot);
             }
         }
     }
 
-    /// The earliest pending timestamp.
-    pub(crate) fn first_time(&self) -> Option<u64> {
-        self.by_time.keys().next().copied()
-    }
-
-    /// Removes and returns all timers at `timestamp`, as (key, delivery time), sorted by
-    /// delivery time.
-    pub(crate) fn take(&mut self, timestamp: u64) -> Vec<(K, u64)> {
-        let mut timers: Vec<(K, u64)> =
-            self.by_time.remove(&timestamp).unwrap_or_default().into_iter().collect();
-        self.len -= timers.len();
-        timers.sort_by_key(|(_, delivery)| *delivery);
-        timers
-    }
-
     /// Whether a timer is pending.
     pub(crate) fn contains(&self, timestamp: u64, key: &K) -> bool {
-        self.by_time.get(&timestamp).is_some_and(|keys| keys.contains_key(key))
+        self.by_time
+            .get(&(timestamp, key_hash(key)))
+            .is_some_and(|entry| entry.iter().any(|(existing, _)| existing == key))
     }
 
     /// All pending timers as (timestamp, key), in timestamp order.
     pub(crate) fn pending(&self) -> Vec<(u64, K)> {
         self.by_time
             .iter()
-            .flat_map(|(timestamp, keys)| keys.keys().map(move |key| (*timestamp, key.clone())))
+            .flat_map(|(&(timestamp, _), entry)| entry.iter().map(move |(key, _)| (timestamp, key.clone())))
             .collect()
+    }
+
+    /// The earliest pending timestamp.
+    pub(crate) fn first_time(&self) -> Option<u64> {
+        self.by_time.keys().next().map(|&(timestamp, _)| timestamp)
+    }
+
+    /// Removes and returns all timers at `timestamp`, as (key, delivery time), sorted by
+    /// delivery time (then key hash).
+    pub(crate) fn take(&mut self, timestamp: u64) -> Vec<(K, u64)> {
+        let slots: Vec<(u64, u64)> =
+            self.by_time.range((timestamp, 0)..=(timestamp, u64::MAX)).map(|(&slot, _)| slot).collect();
+        let mut timers = Vec::new();
+        for slot in slots {
+            timers.extend(self.by_time.remove(&slot).unwrap_or_default());
+        }
+        self.len -= timers.len();
+        timers.sort_by_key(|(_, delivery)| *delivery);
+        timers
     }
 
     pub(crate) fn is_empty(&self) -> bool {
