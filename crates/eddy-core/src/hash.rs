@@ -44,7 +44,41 @@ pub struct KeyHasher {
     spilled: Vec<u8>,
 }
 
+impl KeyHasher {
+    /// Appends a fixed-size value without a call to `memcpy`.
+    #[inline]
+    fn push<const N: usize>(&mut self, bytes: [u8; N]) {
+        if self.spilled.is_empty() && self.len + N <= INLINE {
+            self.inline[self.len..self.len + N].copy_from_slice(&bytes);
+            self.len += N;
+        } else {
+            self.write(&bytes);
+        }
+    }
+}
+
 impl Hasher for KeyHasher {
+    #[inline]
+    fn write_u8(&mut self, value: u8) {
+        self.push(value.to_ne_bytes())
+    }
+    #[inline]
+    fn write_u16(&mut self, value: u16) {
+        self.push(value.to_ne_bytes())
+    }
+    #[inline]
+    fn write_u32(&mut self, value: u32) {
+        self.push(value.to_ne_bytes())
+    }
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.push(value.to_ne_bytes())
+    }
+    #[inline]
+    fn write_usize(&mut self, value: usize) {
+        self.push(value.to_ne_bytes())
+    }
+
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
         if self.spilled.is_empty() && self.len + bytes.len() <= INLINE {

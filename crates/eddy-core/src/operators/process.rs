@@ -366,34 +366,33 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     /// Applies all records of logical time `time`, in (key, event time, input, tag) order.
     fn apply_records(&mut self, time: u64, main: &mut MainSession<'_, O>, side: &mut SideSession<'_>) {
         let Some(Pending { capabilities, items }) = self.stash.remove(&time) else { return };
-        let mut keyed: Vec<(u64, u64, u8, u64, K, Input<A, B>)> = items
-            .into_iter()
-            .map(|item| {
-                let (key, which) = match &item.input {
-                    Input::First(value) => ((self.key_first)(value), 0),
-                    Input::Second(value) => {
-                        (self.key_second.as_ref().expect("second input has a key function")(value), 1)
-                    }
-                };
-                (key_hash(&key), item.timestamp, which, item.tag, key, item.input)
-            })
-            .collect();
+        // Sort small (order key, index) pairs rather than the records themselves.
+        let mut keyed: Vec<Option<(K, Item<A, B>)>> = Vec::with_capacity(items.len());
+        let mut order: Vec<(u64, u64, u8, u64, u32)> = Vec::with_capacity(items.len());
+        for item in items {
+            let (key, which) = match &item.input {
+                Input::First(value) => ((self.key_first)(value), 0),
+                Input::Second(value) => {
+                    (self.key_second.as_ref().expect("second input has a key function")(value), 1)
+                }
+            };
+            order.push((key_hash(&key), item.timestamp, which, item.tag, keyed.len() as u32));
+            keyed.push(Some((key, item)));
+        }
         if self.record_order == RecordOrder::Deterministic {
-            keyed.sort_unstable_by_key(|(hash, timestamp, which, tag, _, _)| {
-                (*hash, *timestamp, *which, *tag)
-            });
+            order.sort_unstable();
         }
         self.applied_watermark = self.applied_watermark.max(time);
         let operator_id = self.operator_id;
-        for (_, timestamp, _, tag, key, input) in keyed {
+        for (_, timestamp, _, tag, index) in order {
+            let (key, item) = keyed[index as usize].take().expect("each record is applied once");
             let (logic, mut context) = self.context(&key, timestamp, time, time, None, mix(tag, operator_id));
-            logic.element(input, &mut context);
+            logic.element(item.input, &mut context);
         }
         self.flush(&capabilities, main, side);
         self.hold_for_timers(&capabilities);
     }
 
-    /// Fires all event-time timers at `timestamp`.
     /// Fires all event-time timers at `timestamp`; they see the watermark `timestamp + 1`, also
     /// when they fire because the input has ended, so that what a timer sees does not depend on
     /// when the end of the input was noticed.
@@ -522,6 +521,22 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     }
 }
 
+/// Appends received records to the stash entry of their message's time, holding capabilities
+/// for that time.
+fn stash_items<A, B>(
+    stash: &mut BTreeMap<u64, Pending<A, B>>,
+    capability: &timely::dataflow::operators::InputCapability<u64>,
+    items: impl ExactSizeIterator<Item = Item<A, B>>,
+) {
+    let Some(&time) = capability.least() else { return };
+    let pending = stash.entry(time).or_insert_with(|| Pending {
+        capabilities: Capabilities { main: capability.delayed(&time, 0), side: capability.delayed(&time, 1) },
+        items: Vec::new(),
+    });
+    pending.items.reserve(items.len());
+    pending.items.extend(items);
+}
+
 /// Builds a keyed operator over one or two inputs.
 pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'static>(
     context: StreamContext<'scope>,
@@ -581,40 +596,22 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
         };
         move |frontiers| {
             let stash = &mut engine.stash;
-            let mut receive = |capability: &timely::dataflow::operators::InputCapability<u64>,
-                               items: Vec<Item<A, B>>| {
-                let Some(&time) = capability.least() else { return };
-                let pending = stash.entry(time).or_insert_with(|| Pending {
-                    capabilities: Capabilities {
-                        main: capability.delayed(&time, 0),
-                        side: capability.delayed(&time, 1),
-                    },
-                    items: Vec::new(),
-                });
-                pending.items.extend(items);
-            };
             input_first.for_each(|capability, batch| {
-                let items = batch
-                    .drain(..)
-                    .map(|record| Item {
-                        timestamp: record.timestamp,
-                        tag: record.tag,
-                        input: Input::First(record.value),
-                    })
-                    .collect();
-                receive(&capability, items);
+                let items = batch.drain(..).map(|record| Item {
+                    timestamp: record.timestamp,
+                    tag: record.tag,
+                    input: Input::First(record.value),
+                });
+                stash_items(stash, &capability, items);
             });
             if let Some(input) = input_second.as_mut() {
                 input.for_each(|capability, batch| {
-                    let items = batch
-                        .drain(..)
-                        .map(|record| Item {
-                            timestamp: record.timestamp,
-                            tag: record.tag,
-                            input: Input::Second(record.value),
-                        })
-                        .collect();
-                    receive(&capability, items);
+                    let items = batch.drain(..).map(|record| Item {
+                        timestamp: record.timestamp,
+                        tag: record.tag,
+                        input: Input::Second(record.value),
+                    });
+                    stash_items(stash, &capability, items);
                 });
             }
             if runtime.shared.failed() {
