@@ -195,22 +195,36 @@ impl Job {
             timely::Config::process(self.config.workers)
         };
         let guards = timely::execute(timely_config, move |worker| {
-            let built = worker.dataflow::<u64, _, _>(|scope| {
-                let mut env = Env {
-                    scope,
-                    shared: Arc::clone(&shared),
-                    clock: Arc::clone(&clock),
-                    ids: Rc::new(Cell::new(0)),
-                    record_order,
-                };
-                build(&mut env)
-            });
-            if let Err(error) = built {
-                shared.fail(error);
-                return;
+            let index = worker.index();
+            // With `panic = "abort"` (release builds) a panic ends the process, and the
+            // supervisor restarts the job. Where panics unwind (tests, debug builds), a panicking
+            // worker fails the job, so that the other workers stop instead of waiting forever.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let built = worker.dataflow::<u64, _, _>(|scope| {
+                    let mut env = Env {
+                        scope,
+                        shared: Arc::clone(&shared),
+                        clock: Arc::clone(&clock),
+                        ids: Rc::new(Cell::new(0)),
+                        record_order,
+                    };
+                    build(&mut env)
+                });
+                if let Err(error) = built {
+                    shared.fail(error);
+                    return;
+                }
+                // Park briefly rather than indefinitely, so a failure elsewhere is noticed.
+                while !shared.failed() && worker.step_or_park(Some(Duration::from_millis(50))) {}
+            }));
+            if let Err(payload) = outcome {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|message| (*message).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
+                shared.fail(Error::Internal(format!("worker {index} panicked: {message}")));
             }
-            // Park briefly rather than indefinitely, so a failure elsewhere is noticed promptly.
-            while !shared.failed() && worker.step_or_park(Some(Duration::from_millis(50))) {}
         })
         .map_err(Error::Internal)?;
         for result in guards.join() {

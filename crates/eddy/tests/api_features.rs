@@ -427,3 +427,23 @@ fn watermark_alignment_changes_pace_not_results() {
     assert_eq!(summary.records_read, 6_000, "no source stalls for good");
     assert_eq!(aligned, unaligned);
 }
+
+#[test]
+fn a_panicking_worker_fails_the_job_instead_of_hanging_it() {
+    // Where panics unwind (tests), the job ends with an error naming the panic; the other
+    // workers stop. (Release builds abort the process instead, for the supervisor to restart.)
+    let error = Job::new(JobConfig::with_workers(3))
+        .run(|env| {
+            env.from_source(GeneratorSource::new(3, |_, n| n), WatermarkStrategy::ingestion_time())
+                .key_by(|n: &u64| *n % 10)
+                .reduce(|sum, n| {
+                    assert!(*n != 5_000, "user code fails on {n}");
+                    sum + n
+                })
+                .sink(CollectSink::new().0);
+            Ok(())
+        })
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("panicked: user code fails on 5000"), "{message}");
+}
