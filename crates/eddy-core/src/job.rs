@@ -225,6 +225,12 @@ impl Job {
                     .unwrap_or_else(|| "(no message)".into());
                 shared.fail(Error::Internal(format!("worker {index} panicked: {message}")));
             }
+            if shared.failed() {
+                // A failed dataflow cannot complete; timely would otherwise wait for it.
+                for dataflow in worker.installed_dataflows() {
+                    worker.drop_dataflow(dataflow);
+                }
+            }
         })
         .map_err(Error::Internal)?;
         for result in guards.join() {
