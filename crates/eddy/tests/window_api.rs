@@ -147,12 +147,6 @@ impl Trigger<Reading> for TwoHighInARow {
             TriggerResult::Continue
         }
     }
-    fn on_event_time(&self, _: u64, _: &Window, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-    fn on_processing_time(&self, _: u64, _: &Window, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
     fn clear(&self, _: &Window, ctx: &mut TriggerContext<'_>) {
         ctx.state().count = 0;
     }

@@ -107,17 +107,27 @@ pub trait Trigger<T> {
         window: &Window,
         ctx: &mut TriggerContext<'_>,
     ) -> TriggerResult;
-    /// An event-time timer of `window` fired at `time`.
-    fn on_event_time(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) -> TriggerResult;
-    /// A processing-time timer of `window` fired at `time`.
-    fn on_processing_time(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) -> TriggerResult;
+    /// An event-time timer of `window` fired at `time`. Does nothing unless overridden.
+    fn on_event_time(&self, _time: u64, _window: &Window, _ctx: &mut TriggerContext<'_>) -> TriggerResult {
+        TriggerResult::Continue
+    }
+    /// A processing-time timer of `window` fired at `time`. Does nothing unless overridden.
+    fn on_processing_time(
+        &self,
+        _time: u64,
+        _window: &Window,
+        _ctx: &mut TriggerContext<'_>,
+    ) -> TriggerResult {
+        TriggerResult::Continue
+    }
     /// `window` is the merge of windows whose trigger states are `merged`; `ctx.state()` starts
     /// empty. Triggers used with merging windows must implement this.
     fn on_merge(&self, _window: &Window, _merged: &[TriggerState], _ctx: &mut TriggerContext<'_>) {
         panic!("this trigger does not support merging windows");
     }
-    /// The window is being cleaned up: delete timers and state.
-    fn clear(&self, window: &Window, ctx: &mut TriggerContext<'_>);
+    /// The window is being cleaned up: delete timers and state. (The operator drops any timer
+    /// of the window left behind, so triggers without timers or state need not override it.)
+    fn clear(&self, _window: &Window, _ctx: &mut TriggerContext<'_>) {}
 }
 
 impl<T, R: Trigger<T> + ?Sized> Trigger<T> for Rc<R> {
@@ -179,14 +189,6 @@ impl<T> Trigger<T> for EventTimeTrigger {
             TriggerResult::Continue
         }
     }
-    fn on_processing_time(
-        &self,
-        _time: u64,
-        _window: &Window,
-        _ctx: &mut TriggerContext<'_>,
-    ) -> TriggerResult {
-        TriggerResult::Continue
-    }
     fn on_merge(&self, window: &Window, _merged: &[TriggerState], ctx: &mut TriggerContext<'_>) {
         if window.max_timestamp() >= ctx.current_watermark() {
             ctx.register_event_time_timer(window.max_timestamp());
@@ -217,9 +219,6 @@ impl<T> Trigger<T> for ProcessingTimeTrigger {
         ctx: &mut TriggerContext<'_>,
     ) -> TriggerResult {
         ctx.register_processing_time_timer(window.max_timestamp());
-        TriggerResult::Continue
-    }
-    fn on_event_time(&self, _time: u64, _window: &Window, _ctx: &mut TriggerContext<'_>) -> TriggerResult {
         TriggerResult::Continue
     }
     fn on_processing_time(
@@ -271,17 +270,6 @@ impl<T> Trigger<T> for CountTrigger {
         } else {
             TriggerResult::Continue
         }
-    }
-    fn on_event_time(&self, _time: u64, _window: &Window, _ctx: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-    fn on_processing_time(
-        &self,
-        _time: u64,
-        _window: &Window,
-        _ctx: &mut TriggerContext<'_>,
-    ) -> TriggerResult {
-        TriggerResult::Continue
     }
     fn on_merge(&self, _window: &Window, merged: &[TriggerState], ctx: &mut TriggerContext<'_>) {
         ctx.state().count += merged.iter().map(|state| state.count).sum::<u64>();
@@ -393,14 +381,6 @@ impl<T> Trigger<T> for ContinuousEventTimeTrigger {
     fn on_event_time(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) -> TriggerResult {
         self.0.on_timer(time, window, ctx)
     }
-    fn on_processing_time(
-        &self,
-        _time: u64,
-        _window: &Window,
-        _ctx: &mut TriggerContext<'_>,
-    ) -> TriggerResult {
-        TriggerResult::Continue
-    }
     fn on_merge(&self, _window: &Window, merged: &[TriggerState], ctx: &mut TriggerContext<'_>) {
         self.0.on_merge(merged, ctx)
     }
@@ -430,9 +410,6 @@ impl<T> Trigger<T> for ContinuousProcessingTimeTrigger {
     ) -> TriggerResult {
         let now = ctx.current_processing_time();
         self.0.start(now, window, ctx);
-        TriggerResult::Continue
-    }
-    fn on_event_time(&self, _time: u64, _window: &Window, _ctx: &mut TriggerContext<'_>) -> TriggerResult {
         TriggerResult::Continue
     }
     fn on_processing_time(&self, time: u64, window: &Window, ctx: &mut TriggerContext<'_>) -> TriggerResult {
@@ -505,14 +482,7 @@ impl<T> Trigger<T> for NeverTrigger {
     fn on_element(&self, _: &T, _: u64, _: &Window, _: &mut TriggerContext<'_>) -> TriggerResult {
         TriggerResult::Continue
     }
-    fn on_event_time(&self, _: u64, _: &Window, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
-    fn on_processing_time(&self, _: u64, _: &Window, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
-    }
     fn on_merge(&self, _: &Window, _: &[TriggerState], _: &mut TriggerContext<'_>) {}
-    fn clear(&self, _: &Window, _: &mut TriggerContext<'_>) {}
 }
 
 /// Fires once, when the watermark passes the window's maximum timestamp; for a global window
@@ -538,9 +508,6 @@ impl<T> Trigger<T> for EndOfStreamTrigger {
         } else {
             TriggerResult::Continue
         }
-    }
-    fn on_processing_time(&self, _: u64, _: &Window, _: &mut TriggerContext<'_>) -> TriggerResult {
-        TriggerResult::Continue
     }
     fn on_merge(&self, window: &Window, _: &[TriggerState], ctx: &mut TriggerContext<'_>) {
         ctx.register_event_time_timer(window.max_timestamp());
