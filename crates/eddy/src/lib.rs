@@ -24,6 +24,11 @@ pub use eddy_connectors as connectors;
 pub use eddy_core as core;
 pub use eddy_core::error::{Error, Result};
 
+/// The README's code, compiled as a doctest so that the README stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The names most programs need: the runtime's prelude plus the built-in connectors.
 pub mod prelude {
     pub use eddy_connectors::{
