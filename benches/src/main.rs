@@ -48,6 +48,13 @@ struct Args {
     /// Source splits (fixed, independent of workers).
     #[arg(long, default_value_t = 4)]
     splits: usize,
+    /// Pace each split to this many events per second (default: as fast as possible). Paced
+    /// runs measure latency below saturation.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Advance each split's watermark every this many records (the keyed latency floor).
+    #[arg(long, default_value_t = 1024)]
+    emit_every: u64,
     /// Align source watermarks across workers within this many milliseconds of event time.
     #[arg(long)]
     align_drift_ms: Option<u64>,
@@ -175,6 +182,10 @@ fn main() -> anyhow::Result<()> {
             Event { key, ts: global / 10, value: global % 1000, created_us: now_us() }
         })
         .with_count(per_split);
+        let source = match args.rate {
+            Some(per_second) => source.with_rate(per_second),
+            None => source,
+        };
         let strategy =
             WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|event: &Event| event.ts);
         let events = env.from_source(source, strategy);
