@@ -342,25 +342,15 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
     /// Makes sure capabilities are held for timers registered while processing at
     /// `capabilities`' time.
     fn hold_for_timers(&mut self, capabilities: &Capabilities) {
-        let now = capabilities.time();
-        if !self.event_timers.is_empty() {
-            let needs = match &self.timer_capabilities {
-                Some(held) => held.time() > now,
-                None => true,
-            };
-            if needs {
-                self.timer_capabilities = Some(capabilities.delayed(now));
+        /// Holds capabilities at `capabilities`' time unless `held` is already no later.
+        fn hold(held: &mut Option<Capabilities>, pending: bool, capabilities: &Capabilities) {
+            let now = capabilities.time();
+            if pending && held.as_ref().is_none_or(|held| held.time() > now) {
+                *held = Some(capabilities.delayed(now));
             }
         }
-        if !self.processing_timers.is_empty() {
-            let needs = match &self.processing_capabilities {
-                Some(held) => held.time() > now,
-                None => true,
-            };
-            if needs {
-                self.processing_capabilities = Some(capabilities.delayed(now));
-            }
-        }
+        hold(&mut self.timer_capabilities, !self.event_timers.is_empty(), capabilities);
+        hold(&mut self.processing_capabilities, !self.processing_timers.is_empty(), capabilities);
     }
 
     /// Applies all records of logical time `time`, in (key, event time, input, tag) order.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use super::assigners::{merge_windows, WindowAssigner};
 use super::evictors::Evictor;
-use super::triggers::{TimerRequest, Trigger, TriggerContext, TriggerState};
+use super::triggers::{TimerRequest, Trigger, TriggerContext, TriggerResult, TriggerState};
 use super::{ProcessWindowFunction, Window, WindowContext, GLOBAL_MAX_TIMESTAMP};
 use crate::operators::process::{Context, Key, KeyedProcessFunction};
 use crate::side_output::OutputTag;
@@ -379,6 +379,25 @@ impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> WindowOperator<K, V, O,
         }
     }
 
+    /// Carries out a trigger's decision for `window`: fire, then purge, as it says.
+    fn act(
+        &mut self,
+        windows: &mut KeyWindows<P::Contents>,
+        key: &K,
+        window: Window,
+        result: TriggerResult,
+        ctx: &Context<'_, K, O>,
+    ) {
+        if result.is_fire() {
+            self.fire(windows, key, window, ctx);
+        }
+        if result.is_purge() {
+            if let Some(pane) = windows.panes.get_mut(&window) {
+                pane.contents = None;
+            }
+        }
+    }
+
     fn emit_fired(&mut self, ctx: &mut Context<'_, K, O>) {
         for (value, timestamp) in self.fired.drain(..) {
             ctx.emit_with_timestamp(value, timestamp);
@@ -424,14 +443,7 @@ impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> KeyedProcessFunction<K,
             requests.extend(self.cleanup_request(&actual, true));
             windows.apply(actual, &mut requests, ctx);
             self.requests = requests;
-            if result.is_fire() {
-                self.fire(&mut windows, &key, actual, ctx);
-            }
-            if result.is_purge() {
-                if let Some(pane) = windows.panes.get_mut(&actual) {
-                    pane.contents = None;
-                }
-            }
+            self.act(&mut windows, &key, actual, result, ctx);
         }
         self.emit_fired(ctx);
         if skipped && self.is_element_late(timestamp, watermark) {
@@ -466,14 +478,7 @@ impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> KeyedProcessFunction<K,
             };
             windows.apply(window, &mut requests, ctx);
             self.requests = requests;
-            if result.is_fire() {
-                self.fire(&mut windows, &key, window, ctx);
-            }
-            if result.is_purge() {
-                if let Some(pane) = windows.panes.get_mut(&window) {
-                    pane.contents = None;
-                }
-            }
+            self.act(&mut windows, &key, window, result, ctx);
             let cleanup_domain = if self.assigner.is_event_time() {
                 TimeDomain::EventTime
             } else {
