@@ -159,7 +159,7 @@ fn main() -> anyhow::Result<()> {
             match &output {
                 Some(directory) => alerts.sink(FileSink::csv(directory)),
                 None => alerts.print(),
-            }
+            };
             Ok(())
         })
         .context("fraud detection failed")?;

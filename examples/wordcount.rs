@@ -158,7 +158,7 @@ fn main() -> anyhow::Result<()> {
             match &output {
                 Some(directory) => counts.sink(FileSink::csv(directory)),
                 None => counts.print(),
-            }
+            };
             Ok(())
         })
         .context("word count failed")?;

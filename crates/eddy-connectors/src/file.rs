@@ -6,18 +6,28 @@
 //! the line number and the reason, or, with [`BadRecords::DeadLetter`], is counted and routed
 //! to the `DEAD_LETTERS` side output.
 //!
-//! The sink writes one part file per worker, `part-<worker>.<ext>`, in a directory. Records
-//! are written whole; the file is written as `.part-<worker>.<ext>.inprogress` and renamed to
-//! its final name (after fsync) when the input ends. When the job fails, the in-progress file
-//! keeps every record written so far, complete, and is not renamed.
+//! The sink writes part files in a directory. Records are written whole. **Files whose names
+//! start with a dot are not committed output** (as in Flink's file sink): readers take only
+//! the others.
+//!
+//! * Without checkpoints, each worker writes `.part-<worker>.<ext>.inprogress` and renames it
+//!   to `part-<worker>.<ext>` (after fsync) when the input ends. When the job fails, the
+//!   in-progress file keeps every record written so far, complete, and is not renamed.
+//! * With checkpoints (two-phase commit), each worker starts a new file after every
+//!   checkpoint: `.part-<worker>-<run>-<n>.<ext>.inprogress` while written, renamed to
+//!   `.part-<worker>-<run>-<n>.<ext>.pending` (after fsync) when the checkpoint is taken, and
+//!   to `part-<worker>-<run>-<n>.<ext>` once the checkpoint is complete. `<run>` is unique per
+//!   start or restore of the job. On restore, pending files of the restored checkpoint are
+//!   committed and every other in-progress or pending file of earlier runs is deleted.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use eddy_core::error::{Error, Result};
-use eddy_core::sink::{Sink, SinkContext, SinkWriter};
+use eddy_core::sink::{Committable, Committer, Sink, SinkContext, SinkWriter};
 use eddy_core::source::{DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -322,10 +332,95 @@ enum Encoder {
     JsonLines { file: BufWriter<File>, line: Vec<u8> },
 }
 
-struct FileWriter {
-    encoder: Option<Encoder>,
+/// The part file a writer is filling.
+struct OpenPart {
+    encoder: Encoder,
     in_progress: PathBuf,
+}
+
+impl OpenPart {
+    fn create(path: PathBuf, format: FileFormat) -> Result<OpenPart> {
+        let file = File::create(&path).map_err(|error| Error::io(format!("creating {}", path.display()), error))?;
+        let file = BufWriter::new(file);
+        let encoder = match format {
+            FileFormat::Csv => Encoder::Csv(Box::new(csv::Writer::from_writer(file))),
+            FileFormat::JsonLines => Encoder::JsonLines { file, line: Vec::new() },
+        };
+        Ok(OpenPart { encoder, in_progress: path })
+    }
+
+    fn write<T: Serialize>(&mut self, value: &T) -> Result<()> {
+        let context = || format!("writing {}", self.in_progress.display());
+        match &mut self.encoder {
+            Encoder::Csv(writer) => {
+                writer.serialize(value).map_err(|error| Error::io(context(), std::io::Error::other(error)))
+            }
+            Encoder::JsonLines { file, line } => {
+                line.clear();
+                serde_json::to_writer(&mut *line, value)
+                    .map_err(|error| Error::io(context(), std::io::Error::other(error)))?;
+                line.push(b'\n');
+                file.write_all(line).map_err(|error| Error::io(context(), error))
+            }
+        }
+    }
+
+    /// Flushes and fsyncs the file, then renames it to `target`.
+    fn close_into(self, target: &Path) -> Result<()> {
+        let context = || format!("closing {}", self.in_progress.display());
+        let file = match self.encoder {
+            Encoder::Csv(writer) => writer
+                .into_inner()
+                .map_err(|error| Error::io(context(), std::io::Error::other(error.to_string())))?,
+            Encoder::JsonLines { file, .. } => file,
+        };
+        let file = file.into_inner().map_err(|error| Error::io(context(), error.into_error()))?;
+        file.sync_all().map_err(|error| Error::io(context(), error))?;
+        std::fs::rename(&self.in_progress, target).map_err(|error| Error::io(context(), error))?;
+        sync_parent(target)
+    }
+}
+
+/// Makes a rename in `path`'s directory durable.
+fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(directory) => File::open(directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(|error| Error::io(format!("syncing {}", directory.display()), error)),
+        None => Ok(()),
+    }
+}
+
+/// Without checkpoints: one part file per worker, renamed when the input ends.
+struct FileWriter {
+    part: Option<OpenPart>,
     final_path: PathBuf,
+}
+
+/// With checkpoints: a new part file per checkpoint, pre-committed as a pending file.
+struct StagedFileWriter {
+    directory: PathBuf,
+    format: FileFormat,
+    /// `<worker>-<run>`: names this writer's files.
+    stem: String,
+    sequence: u64,
+    part: Option<OpenPart>,
+}
+
+impl StagedFileWriter {
+    fn name(&self, prefix: &str, suffix: &str) -> PathBuf {
+        self.directory.join(format!(
+            "{prefix}part-{}-{}.{}{suffix}",
+            self.stem,
+            self.sequence,
+            self.format.extension()
+        ))
+    }
+}
+
+/// Renames pending part files to their committed names.
+struct FileCommitter {
+    directory: PathBuf,
 }
 
 impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
@@ -338,55 +433,109 @@ impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
             Error::io(format!("creating output directory {}", self.directory.display()), error)
         })?;
         let extension = self.format.extension();
+        if let Some(run) = &context.run_id {
+            return Ok(Box::new(StagedFileWriter {
+                directory: self.directory.clone(),
+                format: self.format,
+                stem: format!("{}-{run}", context.worker_index),
+                sequence: 0,
+                part: None,
+            }));
+        }
         let final_path = self.directory.join(format!("part-{}.{extension}", context.worker_index));
-        let in_progress =
-            self.directory.join(format!(".part-{}.{extension}.inprogress", context.worker_index));
-        let file = File::create(&in_progress)
-            .map_err(|error| Error::io(format!("creating {}", in_progress.display()), error))?;
-        let file = BufWriter::new(file);
-        let encoder = match self.format {
-            FileFormat::Csv => Encoder::Csv(Box::new(csv::Writer::from_writer(file))),
-            FileFormat::JsonLines => Encoder::JsonLines { file, line: Vec::new() },
-        };
-        Ok(Box::new(FileWriter { encoder: Some(encoder), in_progress, final_path }))
+        let in_progress = self.directory.join(format!(".part-{}.{extension}.inprogress", context.worker_index));
+        Ok(Box::new(FileWriter { part: Some(OpenPart::create(in_progress, self.format)?), final_path }))
+    }
+
+    fn committer(&self) -> Option<Arc<dyn Committer>> {
+        Some(Arc::new(FileCommitter { directory: self.directory.clone() }))
     }
 }
 
 impl<T: Serialize> SinkWriter<T> for FileWriter {
     fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
-        let context = || format!("writing {}", self.in_progress.display());
-        match self.encoder.as_mut() {
-            Some(Encoder::Csv(writer)) => {
-                writer.serialize(&value).map_err(|error| Error::io(context(), std::io::Error::other(error)))
-            }
-            Some(Encoder::JsonLines { file, line }) => {
-                line.clear();
-                serde_json::to_writer(&mut *line, &value)
-                    .map_err(|error| Error::io(context(), std::io::Error::other(error)))?;
-                line.push(b'\n');
-                file.write_all(line).map_err(|error| Error::io(context(), error))
-            }
+        match self.part.as_mut() {
+            Some(part) => part.write(&value),
             None => Err(Error::Internal("write after finish".into())),
         }
     }
 
     fn finish(&mut self) -> Result<()> {
-        let context = || format!("finishing {}", self.in_progress.display());
-        let file = match self.encoder.take() {
-            Some(Encoder::Csv(writer)) => writer
-                .into_inner()
-                .map_err(|error| Error::io(context(), std::io::Error::other(error.to_string())))?,
-            Some(Encoder::JsonLines { file, .. }) => file,
-            None => return Ok(()),
+        match self.part.take() {
+            Some(part) => part.close_into(&self.final_path),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T: Serialize> SinkWriter<T> for StagedFileWriter {
+    fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
+        if self.part.is_none() {
+            self.part = Some(OpenPart::create(self.name(".", ".inprogress"), self.format)?);
+        }
+        self.part.as_mut().expect("opened").write(&value)
+    }
+
+    fn prepare_commit(&mut self) -> Result<Vec<Committable>> {
+        let Some(part) = self.part.take() else { return Ok(Vec::new()) };
+        let pending = self.name(".", ".pending");
+        let committed = self.name("", "");
+        part.close_into(&pending)?;
+        self.sequence += 1;
+        Ok(vec![serde_json::json!({ "pending": pending, "committed": committed })])
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Err(Error::Internal("a staged file sink is finished by the final checkpoint".into()))
+    }
+}
+
+impl Committer for FileCommitter {
+    fn commit(&self, committables: &[Committable]) -> Result<()> {
+        let path = |committable: &Committable, field: &str| -> Result<PathBuf> {
+            committable.get(field).and_then(serde_json::Value::as_str).map(PathBuf::from).ok_or_else(|| {
+                Error::Checkpoint(format!("file sink: committable {committable} has no `{field}` path"))
+            })
         };
-        let file = file.into_inner().map_err(|error| Error::io(context(), error.into_error()))?;
-        file.sync_all().map_err(|error| Error::io(context(), error))?;
-        std::fs::rename(&self.in_progress, &self.final_path).map_err(|error| Error::io(context(), error))?;
-        if let Some(directory) = self.final_path.parent() {
-            // Make the rename durable.
-            File::open(directory)
+        for committable in committables {
+            let (pending, committed) = (path(committable, "pending")?, path(committable, "committed")?);
+            if pending.exists() {
+                std::fs::rename(&pending, &committed)
+                    .map_err(|error| Error::io(format!("committing {}", pending.display()), error))?;
+            } else if !committed.exists() {
+                return Err(Error::Checkpoint(format!(
+                    "file sink: staged file {} is gone and {} was never committed",
+                    pending.display(),
+                    committed.display()
+                )));
+            }
+        }
+        if !committables.is_empty() {
+            std::fs::create_dir_all(&self.directory)
+                .map_err(|error| Error::io(format!("creating {}", self.directory.display()), error))?;
+            File::open(&self.directory)
                 .and_then(|directory| directory.sync_all())
-                .map_err(|error| Error::io(context(), error))?;
+                .map_err(|error| Error::io(format!("syncing {}", self.directory.display()), error))?;
+        }
+        Ok(())
+    }
+
+    fn recover(&self, committables: &[Committable], run_id: &str) -> Result<()> {
+        self.commit(committables)?;
+        let entries = match std::fs::read_dir(&self.directory) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(Error::io(format!("listing {}", self.directory.display()), error)),
+        };
+        let current = format!("-{run_id}-");
+        for entry in entries {
+            let entry = entry.map_err(|error| Error::io(format!("listing {}", self.directory.display()), error))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let staged = name.starts_with(".part-") && (name.ends_with(".inprogress") || name.ends_with(".pending"));
+            if staged && !name.contains(&current) {
+                std::fs::remove_file(entry.path())
+                    .map_err(|error| Error::io(format!("removing {}", entry.path().display()), error))?;
+            }
         }
         Ok(())
     }
@@ -410,7 +559,7 @@ mod tests {
     fn finished_part_files_are_renamed_and_whole() {
         let dir = tempfile::tempdir().unwrap();
         let sink = FileSink::<Row>::csv(dir.path());
-        let mut writer = sink.writer(&SinkContext { worker_index: 3, workers: 4 }).unwrap();
+        let mut writer = sink.writer(&SinkContext { worker_index: 3, workers: 4, run_id: None }).unwrap();
         for value in 0..3 {
             writer.write(row(value), value, 0).unwrap();
         }
@@ -425,7 +574,7 @@ mod tests {
     fn dropped_writer_keeps_whole_records_in_progress() {
         let dir = tempfile::tempdir().unwrap();
         let sink = FileSink::<Row>::json_lines(dir.path());
-        let mut writer = sink.writer(&SinkContext { worker_index: 0, workers: 1 }).unwrap();
+        let mut writer = sink.writer(&SinkContext { worker_index: 0, workers: 1, run_id: None }).unwrap();
         for value in 0..1000 {
             writer.write(row(value), value, 0).unwrap();
         }
@@ -434,5 +583,35 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(".part-0.jsonl.inprogress")).unwrap();
         assert_eq!(text.lines().count(), 1000);
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn staged_files_commit_idempotently_and_recovery_clears_other_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = FileSink::<Row>::json_lines(dir.path());
+        let committer = <FileSink<Row> as Sink<Row>>::committer(&sink).unwrap();
+        let context = |run: &str| SinkContext { worker_index: 1, workers: 2, run_id: Some(run.into()) };
+        let mut writer = sink.writer(&context("r1")).unwrap();
+        writer.write(row(1), 1, 0).unwrap();
+        assert!(dir.path().join(".part-1-r1-0.jsonl.inprogress").exists());
+        let first = writer.prepare_commit().unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(dir.path().join(".part-1-r1-0.jsonl.pending").exists());
+        assert!(writer.prepare_commit().unwrap().is_empty(), "nothing written, nothing staged");
+        writer.write(row(2), 2, 0).unwrap();
+        let second = writer.prepare_commit().unwrap();
+        writer.write(row(3), 3, 0).unwrap();
+        drop(writer); // The run fails after staging `second`, before its checkpoint completes.
+        committer.commit(&first).unwrap();
+        committer.commit(&first).unwrap(); // Idempotent.
+        assert!(dir.path().join("part-1-r1-0.jsonl").exists());
+        // A new run restores the checkpoint that staged `first`: `second` and the in-progress
+        // file are discarded, since their records will be produced again.
+        committer.recover(&first, "r2").unwrap();
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, vec!["part-1-r1-0.jsonl".to_string()]);
+        assert!(committer.commit(&second).is_err(), "a discarded staged file cannot be committed");
     }
 }

@@ -41,6 +41,9 @@ pub enum Error {
         /// The underlying error (part of the message, so not repeated as a source).
         cause: std::io::Error,
     },
+    /// A checkpoint or savepoint could not be written, read or restored.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// User code reported a failure.
     #[error("user function failed: {0}")]
     User(String),
@@ -59,7 +62,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::BadRecord { .. } | Error::Config(_) | Error::User(_) => ErrorClass::User,
-            Error::Io { .. } => ErrorClass::External,
+            Error::Io { .. } | Error::Checkpoint(_) => ErrorClass::External,
             Error::Internal(_) => ErrorClass::Internal,
         }
     }

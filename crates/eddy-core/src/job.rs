@@ -1,15 +1,19 @@
 //! Running a job: worker threads, the per-worker [`Env`] in which the dataflow is built, and
 //! the state shared by all workers of a process (stop requests, the first error, counters).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use timely::dataflow::Scope;
 
+use crate::checkpoint::control::{Control, Message};
+use crate::checkpoint::restore::Restored;
+use crate::checkpoint::{CheckpointConfig, Coordinator, JobControl};
 use crate::error::{Error, Result};
+use crate::stream::UidSlot;
 use crate::time::{Clock, SystemClock};
 
 /// In which order keyed operators apply the records of one logical time.
@@ -38,6 +42,8 @@ pub struct JobConfig {
     pub stop_on_ctrl_c: bool,
     /// In which order keyed operators apply records.
     pub record_order: RecordOrder,
+    /// Checkpoints (and restore); `None` runs without.
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 impl Default for JobConfig {
@@ -47,6 +53,7 @@ impl Default for JobConfig {
             clock: Arc::new(SystemClock),
             stop_on_ctrl_c: false,
             record_order: RecordOrder::default(),
+            checkpoint: None,
         }
     }
 }
@@ -65,12 +72,17 @@ pub struct JobSummary {
     pub records_read: u64,
     /// Bad records routed to dead-letter side outputs instead of failing the job.
     pub dead_letters: u64,
+    /// Whether the job stopped after a savepoint (rather than at the end of its input).
+    pub stopped_with_savepoint: bool,
 }
 
 /// State shared by all workers of one process.
 pub(crate) struct JobShared {
     stop: AtomicBool,
     failed: AtomicBool,
+    halted: AtomicBool,
+    /// The checkpoint control plane, when the job checkpoints.
+    pub(crate) checkpoints: OnceLock<Arc<Control>>,
     error: Mutex<Option<Error>>,
     pub(crate) records_read: AtomicU64,
     pub(crate) dead_letters: AtomicU64,
@@ -105,6 +117,8 @@ impl JobShared {
         JobShared {
             stop: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
+            checkpoints: OnceLock::new(),
             error: Mutex::new(None),
             records_read: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
@@ -129,6 +143,15 @@ impl JobShared {
 
     pub(crate) fn failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Stops every worker at its next step without draining (after stop-with-savepoint).
+    pub(crate) fn halt(&self) {
+        self.halted.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn halted(&self) -> bool {
+        self.halted.load(Ordering::Relaxed)
     }
 
     /// Whether sources were asked to end (a drain: pending timers still fire).
@@ -159,12 +182,19 @@ impl StopHandle {
 pub struct Job {
     config: JobConfig,
     shared: Arc<JobShared>,
+    control: (mpsc::Sender<Message>, mpsc::Receiver<Message>),
 }
 
 impl Job {
     /// A job with the given configuration.
     pub fn new(config: JobConfig) -> Self {
-        Job { config, shared: Arc::new(JobShared::new()) }
+        Job { config, shared: Arc::new(JobShared::new()), control: mpsc::channel() }
+    }
+
+    /// A handle for savepoints of the running job (from another thread), the in-process
+    /// counterpart of the control socket. Requests fail when the job has no checkpoints.
+    pub fn control(&self) -> JobControl {
+        JobControl { sender: self.control.0.clone() }
     }
 
     /// A handle that stops the job cleanly from another thread.
@@ -186,6 +216,39 @@ impl Job {
         if self.config.stop_on_ctrl_c {
             install_ctrl_c(self.stop_handle());
         }
+        let workers = self.config.workers;
+        let (sender, receiver) = self.control;
+        let coordinator = match &self.config.checkpoint {
+            Some(checkpoint) => {
+                let restored = match &checkpoint.restore {
+                    Some(from) => Restored::find(&checkpoint.dir, from)?.map(Arc::new),
+                    None => None,
+                };
+                if let Some(restored) = &restored {
+                    eprintln!(
+                        "eddy: restoring from {} ({:?} {}, written by {} workers, restoring at {workers})",
+                        restored.path.display(),
+                        restored.manifest.kind,
+                        restored.manifest.id,
+                        restored.manifest.workers
+                    );
+                }
+                let control = Arc::new(Control::new(sender.clone(), restored, run_id()));
+                let _ = self.shared.checkpoints.set(Arc::clone(&control));
+                Some(Coordinator::start(
+                    checkpoint.clone(),
+                    workers,
+                    control,
+                    sender,
+                    receiver,
+                    Arc::clone(&self.shared),
+                    Arc::clone(&self.config.clock),
+                )?)
+            }
+            None => None,
+        };
+        let allow_non_restored =
+            self.config.checkpoint.as_ref().is_some_and(|checkpoint| checkpoint.allow_non_restored_state);
         let shared = Arc::clone(&self.shared);
         let clock = Arc::clone(&self.config.clock);
         let record_order = self.config.record_order;
@@ -200,6 +263,7 @@ impl Job {
             // supervisor restarts the job. Where panics unwind (tests, debug builds), a panicking
             // worker fails the job, so that the other workers stop instead of waiting forever.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let uids = Rc::new(RefCell::new(Vec::new()));
                 let built = worker.dataflow::<u64, _, _>(|scope| {
                     let mut env = Env {
                         scope,
@@ -207,15 +271,23 @@ impl Job {
                         clock: Arc::clone(&clock),
                         ids: Rc::new(Cell::new(0)),
                         record_order,
+                        uids: Rc::clone(&uids),
                     };
                     build(&mut env)
                 });
-                if let Err(error) = built {
+                let checked = built.and_then(|()| check_uids(&shared, &uids.borrow(), index, allow_non_restored));
+                if let Err(error) = checked {
                     shared.fail(error);
                     return;
                 }
+                if let Some(control) = shared.checkpoints.get() {
+                    control.workers_built.fetch_add(1, Ordering::SeqCst);
+                }
                 // Park briefly rather than indefinitely, so a failure elsewhere is noticed.
-                while !shared.failed() && worker.step_or_park(Some(Duration::from_millis(50))) {}
+                while !shared.failed()
+                    && !shared.halted()
+                    && worker.step_or_park(Some(Duration::from_millis(50)))
+                {}
             }));
             if let Err(payload) = outcome {
                 let message = payload
@@ -225,25 +297,64 @@ impl Job {
                     .unwrap_or_else(|| "(no message)".into());
                 shared.fail(Error::Internal(format!("worker {index} panicked: {message}")));
             }
-            if shared.failed() {
-                // A failed dataflow cannot complete; timely would otherwise wait for it.
+            if shared.failed() || shared.halted() {
+                // A failed or halted dataflow cannot complete; timely would otherwise wait for it.
                 for dataflow in worker.installed_dataflows() {
                     worker.drop_dataflow(dataflow);
                 }
             }
         })
         .map_err(Error::Internal)?;
+        let mut joined = Ok(());
         for result in guards.join() {
-            result.map_err(|panic| Error::Internal(format!("worker panicked: {panic}")))?;
+            if let Err(panic) = result {
+                joined = Err(Error::Internal(format!("worker panicked: {panic}")));
+            }
         }
+        if let Some(coordinator) = coordinator {
+            coordinator.finish(joined.is_ok() && !self.shared.failed() && !self.shared.halted());
+        }
+        joined?;
         if let Some(error) = self.shared.take_error() {
             return Err(error);
         }
         Ok(JobSummary {
             records_read: self.shared.records_read.load(Ordering::SeqCst),
             dead_letters: self.shared.dead_letters.load(Ordering::SeqCst),
+            stopped_with_savepoint: self.shared.halted(),
         })
     }
+}
+
+/// A name for this run of a job, unique across runs (for files staged by sinks).
+fn run_id() -> String {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let started = SystemClock.now_ms();
+    format!("{started:x}{:x}{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Checks the uids of a worker's stateful operators once its dataflow is built: no uid twice,
+/// and (on worker 0) no restored state left without an operator.
+fn check_uids(shared: &JobShared, slots: &[Rc<UidSlot>], worker: usize, allow_non_restored: bool) -> Result<()> {
+    let uids: Vec<String> = slots.iter().map(|slot| slot.get()).collect();
+    for (index, uid) in uids.iter().enumerate() {
+        if uids[..index].contains(uid) {
+            return Err(Error::Config(format!("uid `{uid}` is given to two operators")));
+        }
+    }
+    let restored = shared.checkpoints.get().and_then(|control| control.restored.as_ref());
+    if let (0, Some(restored)) = (worker, restored) {
+        let unmatched = restored.unmatched(&uids);
+        if !unmatched.is_empty() && !allow_non_restored {
+            return Err(Error::Checkpoint(format!(
+                "{} holds state for operators this job does not have (uids {}); restore with \
+                 --allow-non-restored-state to drop it",
+                restored.path.display(),
+                unmatched.iter().map(|uid| format!("`{uid}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn install_ctrl_c(stop: StopHandle) {
@@ -266,6 +377,7 @@ pub struct Env<'scope> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Rc<Cell<u64>>,
     pub(crate) record_order: RecordOrder,
+    pub(crate) uids: Rc<RefCell<Vec<Rc<UidSlot>>>>,
 }
 
 impl<'scope> Env<'scope> {

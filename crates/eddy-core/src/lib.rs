@@ -4,6 +4,7 @@
 //! Start at [`job::Job`] (running a job), [`stream::DataStream`] (the API) and
 //! [`operators::process`] (the keyed engine). `docs/architecture.md` explains the time model.
 
+pub mod checkpoint;
 pub mod error;
 pub mod hash;
 pub mod job;

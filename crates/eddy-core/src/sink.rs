@@ -3,23 +3,59 @@
 //! Each worker writes its own records through its own writer (no exchange), fused with any
 //! element-wise stages before it. When the input ends the writer is finished; when the job
 //! fails the writer is dropped without finishing, and must keep what it already wrote intact
-//! (whole records only). Two-phase commit joins this interface with checkpoints.
+//! (whole records only).
+//!
+//! # Two-phase commit
+//! A sink with a [`Committer`] takes part in checkpoints when the job has them. For a
+//! checkpoint at logical time `E`, once the sink's input frontier has passed `E`, every record
+//! before `E` has been written and the writer *pre-commits* ([`SinkWriter::prepare_commit`]):
+//! it makes them durable but invisible and returns [`Committable`]s, which go into the
+//! checkpoint. Records at `E` or later that arrive meanwhile wait in memory. Once the
+//! checkpoint is complete, the committer makes them visible. On restore the committer commits
+//! what the restored checkpoint staged again (commits are idempotent) and removes what later,
+//! failed attempts staged. At the end of the input the last records are committed only after
+//! the final checkpoint is durable.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io::Write;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
+use crate::checkpoint::control::{PartKind, FINAL};
+use crate::checkpoint::failpoint;
 use crate::error::{Error, Result};
-use crate::stream::DataStream;
+use crate::stream::{DataStream, UidSlot};
 
 /// Which part of a sink a worker writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SinkContext {
     /// This worker's index.
     pub worker_index: usize,
     /// Number of workers in the job.
     pub workers: usize,
+    /// With checkpoints: identifies this run of the job (unique per start or restore), for
+    /// names of staged files that must not clash with those of earlier, failed runs.
+    pub run_id: Option<String>,
+}
+
+/// What a sink staged for one checkpoint and must make visible once it is complete (for files:
+/// which staged file to rename to what). Stored in the checkpoint as JSON.
+pub type Committable = serde_json::Value;
+
+/// Makes staged output visible. Shared by all workers of a process; called by the checkpoint
+/// coordinator after a checkpoint's manifest is durable, and on restore.
+pub trait Committer: Send + Sync {
+    /// Makes the output described by `committables` visible. Must be idempotent: after a crash
+    /// it is called again for the same committables.
+    fn commit(&self, committables: &[Committable]) -> Result<()>;
+    /// Called once on restore (or on a fresh start, with no committables) before anything is
+    /// written: commits `committables` (they belong to the restored checkpoint, which is
+    /// complete) and discards everything staged by runs other than `run_id` that they do not
+    /// name.
+    fn recover(&self, committables: &[Committable], run_id: &str) -> Result<()>;
 }
 
 /// A destination for records.
@@ -28,33 +64,80 @@ pub trait Sink<T> {
     fn name(&self) -> String;
     /// Opens this worker's writer (called on the worker's first activation).
     fn writer(&self, context: &SinkContext) -> Result<Box<dyn SinkWriter<T>>>;
+    /// The committer of a two-phase-commit sink; `None` (the default) for sinks that make
+    /// output visible as they write (at-least-once under checkpoints).
+    fn committer(&self) -> Option<Arc<dyn Committer>> {
+        None
+    }
 }
 
 /// Writes one worker's records.
 pub trait SinkWriter<T> {
     /// Writes one record with its event time and the logical time (watermark) of the
-    /// message that carried it. Two-phase-commit sinks stage records by logical time.
+    /// message that carried it.
     fn write(&mut self, value: T, timestamp: u64, logical_time: u64) -> Result<()>;
+    /// Two-phase-commit sinks: makes everything written so far durable but not visible, and
+    /// returns what the committer must do to make it visible. Called once per checkpoint, and
+    /// at the end of the input instead of [`finish`](Self::finish).
+    fn prepare_commit(&mut self) -> Result<Vec<Committable>> {
+        Ok(Vec::new())
+    }
     /// The input has ended: make everything written durable and visible.
     fn finish(&mut self) -> Result<()>;
 }
 
+/// The sink at the end of a stream; name its state with [`uid`](Self::uid).
+pub struct DataStreamSink {
+    uid: Rc<UidSlot>,
+}
+
+impl DataStreamSink {
+    /// Names the sink for checkpoints and savepoints (like Flink's `uid`).
+    pub fn uid(self, uid: &str) -> Self {
+        self.uid.set(uid);
+        self
+    }
+}
+
 impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     /// Writes the stream to `sink`.
-    pub fn sink(self, sink: impl Sink<T> + 'static) {
+    pub fn sink(self, sink: impl Sink<T> + 'static) -> DataStreamSink {
         let scope = self.context.scope;
         let runtime = self.context.runtime.clone();
-        let context = SinkContext { worker_index: scope.index(), workers: scope.peers() };
+        let uid = self.context.new_uid("sink");
+        let committer = sink.committer();
+        let mut participant = match committer {
+            Some(_) => self.context.participant(),
+            None => None,
+        };
+        let context = SinkContext {
+            worker_index: scope.index(),
+            workers: scope.peers(),
+            run_id: participant.as_ref().map(|participant| participant.control().run_id.clone()),
+        };
         let mut builder = OperatorBuilder::new(format!("Sink({})", sink.name()), scope);
         let mut driver = self.into_chain().attach(&mut builder);
+        let slot = Rc::clone(&uid);
         builder.build(move |_capabilities| {
             let mut writer: Option<Box<dyn SinkWriter<T>>> = None;
             let mut finished = false;
+            // Records at or after the next checkpoint's time, by logical time.
+            let mut held: BTreeMap<u64, Vec<(T, u64)>> = BTreeMap::new();
             move |frontiers| {
                 if finished || runtime.shared.failed() {
                     return;
                 }
                 if writer.is_none() {
+                    if let (Some(participant), Some(committer)) = (participant.as_mut(), committer.as_ref()) {
+                        let uid = slot.get();
+                        participant.control().register_committer(&uid, Arc::clone(committer));
+                        if participant.worker == 0 {
+                            if let Err(error) = recover(participant, committer.as_ref(), &uid) {
+                                runtime.shared.fail(error);
+                                return;
+                            }
+                        }
+                    }
                     match sink.writer(&context) {
                         Ok(opened) => writer = Some(opened),
                         Err(error) => {
@@ -64,33 +147,98 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                     }
                 }
                 let Some(active) = writer.as_mut() else { return };
+                if let Some(participant) = participant.as_mut() {
+                    participant.refresh();
+                }
+                let hold_from = participant.as_ref().and_then(|participant| participant.next()).map(|next| next.time);
                 let mut result: Result<()> = Ok(());
                 driver(&mut |capability, batch| {
                     let logical_time = capability.least().copied().unwrap_or(0);
+                    if hold_from.is_some_and(|from| logical_time >= from) {
+                        let slot = held.entry(logical_time).or_default();
+                        slot.extend(batch.drain(..).map(|record| (record.value, record.timestamp)));
+                        return;
+                    }
                     for record in batch.drain(..) {
                         if result.is_ok() {
                             result = active.write(record.value, record.timestamp, logical_time);
                         }
                     }
                 });
-                if result.is_ok() && frontiers[0].is_empty() {
+                let frontier = frontiers[0].frontier().iter().next().copied();
+                if let (Ok(()), Some(participant)) = (&result, participant.as_mut()) {
+                    result = (|| {
+                        let uid = slot.get();
+                        while let Some(next) = participant.next() {
+                            if frontier.is_some_and(|frontier| frontier < next.time) {
+                                break;
+                            }
+                            let committables = active.prepare_commit()?;
+                            participant.submit(next.id, &uid, PartKind::Sink, encode(&committables)?, committables.len() as u64);
+                            let bound = participant.next().map_or(u64::MAX, |next| next.time);
+                            while let Some(entry) = held.first_entry() {
+                                if *entry.key() >= bound {
+                                    break;
+                                }
+                                let (logical_time, records) = entry.remove_entry();
+                                for (value, timestamp) in records {
+                                    active.write(value, timestamp, logical_time)?;
+                                }
+                            }
+                        }
+                        Ok(())
+                    })();
+                }
+                if result.is_ok() && frontier.is_none() {
                     finished = true;
-                    result = active.finish();
+                    result = match participant.as_mut() {
+                        Some(participant) => active.prepare_commit().and_then(|committables| {
+                            participant.submit(FINAL, &slot.get(), PartKind::Sink, encode(&committables)?, committables.len() as u64);
+                            Ok(())
+                        }),
+                        None => active.finish(),
+                    };
                 }
                 if let Err(error) = result {
                     runtime.shared.fail(error);
                 }
             }
         });
+        DataStreamSink { uid }
     }
 
     /// Prints every value to standard output as `<worker>> <value:?>` (like Flink's `print()`).
-    pub fn print(self)
+    pub fn print(self) -> DataStreamSink
     where
         T: Debug,
     {
-        self.sink(PrintSink);
+        self.sink(PrintSink)
     }
+}
+
+fn encode(committables: &[Committable]) -> Result<Vec<u8>> {
+    serde_json::to_vec(committables).map_err(|error| Error::Internal(format!("encoding committables: {error}")))
+}
+
+/// Commits what the restored checkpoint staged for sink `uid` and clears what other runs left.
+fn recover(
+    participant: &crate::checkpoint::control::Participant,
+    committer: &dyn Committer,
+    uid: &str,
+) -> Result<()> {
+    let mut committables: Vec<Committable> = Vec::new();
+    if let Some(restored) = participant.restored() {
+        failpoint("restore");
+        if let Some(operator) = restored.operator(uid) {
+            for (_, bytes) in &operator.parts {
+                let staged: Vec<Committable> = serde_json::from_slice(bytes).map_err(|error| {
+                    Error::Checkpoint(format!("sink `{uid}`: unreadable committables in the checkpoint: {error}"))
+                })?;
+                committables.extend(staged);
+            }
+        }
+    }
+    committer.recover(&committables, &participant.control().run_id)
 }
 
 /// Prints values with their worker index to standard output.

@@ -17,14 +17,18 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
 
-use crate::error::Result;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::checkpoint::control::{Participant, PartKind, FINAL};
+use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix};
 use crate::job::Env;
 use crate::record::{Data, Record};
 use crate::side_output::{OutputTag, SideRecord};
-use crate::stream::DataStream;
+use crate::stream::{DataStream, UidSlot};
 use crate::time::Clock;
-use crate::watermark::{SplitWatermarks, Timestamps, WatermarkStrategy};
+use crate::watermark::{SplitWatermarkState, SplitWatermarks, Timestamps, WatermarkStrategy};
 
 /// Which part of a source a worker reads, and the job's clock.
 #[derive(Clone)]
@@ -63,6 +67,37 @@ pub trait SplitReader<T> {
     fn split_id(&self) -> &str;
     /// Reads up to `max_records` records into `output`. An `Err` fails the job.
     fn read(&mut self, output: &mut SplitOutput<T>, max_records: usize) -> Result<ReadStatus>;
+    /// The position after the last record read, to resume from after a failure (for a file,
+    /// the byte offset and line number). `None` (the default) means the reader cannot resume;
+    /// a job with checkpoints then fails with an error naming the source.
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        Ok(None)
+    }
+    /// Resumes after the position returned by [`snapshot_position`](Self::snapshot_position)
+    /// in an earlier run: the next read returns the record after it. Called before any read.
+    fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {
+        Err(crate::error::Error::Checkpoint(format!(
+            "split `{}` cannot resume from a checkpoint (position {position})",
+            self.split_id()
+        )))
+    }
+}
+
+/// A split in a source's checkpoint part.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SplitState {
+    #[serde(default)]
+    finished: bool,
+    #[serde(default)]
+    position: Option<serde_json::Value>,
+    watermarks: SplitWatermarkState,
+}
+
+/// A source's checkpoint part (JSON).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SourcePart {
+    version: u32,
+    splits: BTreeMap<String, SplitState>,
 }
 
 /// A record that could not be parsed, routed to the [`DEAD_LETTERS`] side output instead of
@@ -124,6 +159,121 @@ struct OpenSplit<T> {
     finished: bool,
 }
 
+impl<T> OpenSplit<T> {
+    fn state(&self, source: &str) -> Result<SplitState> {
+        let position = if self.finished {
+            None
+        } else {
+            Some(self.reader.snapshot_position()?.ok_or_else(|| {
+                Error::Checkpoint(format!(
+                    "source `{source}`: split `{}` cannot be checkpointed (its reader keeps no position)",
+                    self.reader.split_id()
+                ))
+            })?)
+        };
+        Ok(SplitState { finished: self.finished, position, watermarks: self.watermarks.snapshot() })
+    }
+}
+
+/// A source's side of checkpoints: it records each split's state as the split's watermark
+/// moves to a checkpoint's time, and submits the part once every split has.
+struct SourceCheckpoints {
+    participant: Participant,
+    uid: Rc<UidSlot>,
+    name: String,
+    claimed: u64,
+    recording: BTreeMap<u64, BTreeMap<String, SplitState>>,
+    ended: bool,
+}
+
+impl SourceCheckpoints {
+    /// Puts back the restored state of the splits this worker reads.
+    fn restore<T>(&mut self, splits: &mut [OpenSplit<T>]) -> Result<()> {
+        let Some(restored) = self.participant.restored() else { return Ok(()) };
+        let uid = self.uid.get();
+        let Some(operator) = restored.operator(&uid) else { return Ok(()) };
+        let mut states = BTreeMap::new();
+        for (_, bytes) in &operator.parts {
+            let part: SourcePart = serde_json::from_slice(bytes)
+                .map_err(|error| Error::Checkpoint(format!("source `{uid}`: unreadable checkpoint part: {error}")))?;
+            states.extend(part.splits);
+        }
+        for split in splits {
+            let Some(state) = states.remove(split.reader.split_id()) else { continue };
+            split.watermarks.restore(state.watermarks);
+            if state.finished {
+                split.finished = true;
+            } else if let Some(position) = state.position {
+                split.reader.restore_position(position)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `split`'s state for every owed checkpoint whose time it has reached (all of
+    /// them with `force`).
+    fn record<T>(&mut self, split: &OpenSplit<T>, force: bool) -> Result<()> {
+        let owed = self.participant.owed().to_vec();
+        for pending in owed {
+            let states = self.recording.entry(pending.id).or_default();
+            let id = split.reader.split_id();
+            if !states.contains_key(id) && (force || split.finished || split.watermarks.watermark() >= pending.time) {
+                states.insert(id.to_owned(), split.state(&self.name)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Before reading from `split`: claims the time its records will carry, then records it
+    /// for checkpoints it has reached.
+    fn before_read<T>(&mut self, split: &OpenSplit<T>) -> Result<()> {
+        let time = split.watermarks.watermark();
+        if time > self.claimed {
+            self.claimed = time;
+            self.participant.claim(time);
+        }
+        self.record(split, false)
+    }
+
+    /// Submits the parts of owed checkpoints that every split has recorded.
+    fn submit_ready(&mut self, splits: usize) -> Result<()> {
+        while let Some(next) = self.participant.next() {
+            if self.recording.get(&next.id).map_or(0, BTreeMap::len) < splits {
+                break;
+            }
+            let states = self.recording.remove(&next.id).unwrap_or_default();
+            self.submit(next.id, states)?;
+        }
+        Ok(())
+    }
+
+    fn submit(&mut self, checkpoint: u64, splits: BTreeMap<String, SplitState>) -> Result<()> {
+        let entries = splits.len() as u64;
+        let part = SourcePart { version: 1, splits };
+        let bytes = serde_json::to_vec(&part).map_err(|error| Error::Internal(error.to_string()))?;
+        self.participant.submit(checkpoint, &self.uid.get(), PartKind::Source, bytes, entries);
+        Ok(())
+    }
+
+    /// The source has ended (input exhausted, or stopped): completes every owed checkpoint and
+    /// submits the final part.
+    fn end<T>(&mut self, splits: &[OpenSplit<T>]) -> Result<()> {
+        if std::mem::replace(&mut self.ended, true) {
+            return Ok(());
+        }
+        self.participant.refresh();
+        for split in splits {
+            self.record(split, true)?;
+        }
+        self.submit_ready(splits.len())?;
+        let mut states = BTreeMap::new();
+        for split in splits {
+            states.insert(split.reader.split_id().to_owned(), split.state(&self.name)?);
+        }
+        self.submit(FINAL, states)
+    }
+}
+
 /// Records read per activation before the operator yields to others.
 const READ_BUDGET: usize = 8192;
 /// How often to poll splits that have nothing to read yet.
@@ -142,6 +292,15 @@ impl<'scope> Env<'scope> {
     ) -> DataStream<'scope, T> {
         let context = self.stream_context();
         let runtime = self.runtime();
+        let uid = context.new_uid("source");
+        let mut checkpoints = context.participant().map(|participant| SourceCheckpoints {
+            participant,
+            uid: Rc::clone(&uid),
+            name: source.name(),
+            claimed: 0,
+            recording: BTreeMap::new(),
+            ended: false,
+        });
         let source_id = key_hash(&source.name());
         let split_context =
             SplitContext { worker_index: self.worker_index(), workers: self.workers(), clock: self.clock() };
@@ -174,16 +333,28 @@ impl<'scope> Env<'scope> {
                     return;
                 };
                 let shared = &runtime.shared;
-                if shared.failed() || shared.stop_requested() {
+                if shared.failed() || shared.halted() {
+                    capabilities = None;
+                    return;
+                }
+                if shared.stop_requested() {
+                    let ended = match (checkpoints.as_mut(), splits.as_deref()) {
+                        (Some(checkpoints), Some(splits)) => checkpoints.end(splits),
+                        (Some(checkpoints), None) => checkpoints.end::<T>(&[]),
+                        (None, _) => Ok(()),
+                    };
+                    if let Err(error) = ended {
+                        shared.fail(error);
+                    }
                     capabilities = None;
                     activator.activate();
                     return;
                 }
                 let splits = match &mut splits {
                     Some(splits) => splits,
-                    None => match source.splits(&split_context) {
-                        Ok(readers) => splits.insert(
-                            readers
+                    None => {
+                        let opened = source.splits(&split_context).and_then(|readers| {
+                            let mut opened: Vec<OpenSplit<T>> = readers
                                 .into_iter()
                                 .map(|reader| OpenSplit {
                                     split_hash: mix(source_id, key_hash(reader.split_id())),
@@ -191,15 +362,32 @@ impl<'scope> Env<'scope> {
                                     watermarks: strategy.new_split_watermarks(),
                                     finished: false,
                                 })
-                                .collect(),
-                        ),
-                        Err(error) => {
+                                .collect();
+                            if let Some(checkpoints) = checkpoints.as_mut() {
+                                checkpoints.restore(&mut opened)?;
+                            }
+                            Ok(opened)
+                        });
+                        match opened {
+                            Ok(opened) => splits.insert(opened),
+                            Err(error) => {
+                                shared.fail(error);
+                                capabilities = None;
+                                return;
+                            }
+                        }
+                    }
+                };
+                if let Some(checkpoints) = checkpoints.as_mut() {
+                    checkpoints.participant.refresh();
+                    for split in splits.iter() {
+                        if let Err(error) = checkpoints.record(split, false) {
                             shared.fail(error);
                             capabilities = None;
                             return;
                         }
-                    },
-                };
+                    }
+                }
                 let now = runtime.clock.now_ms();
                 let mut order: Vec<usize> =
                     (0..splits.len()).filter(|&index| !splits[index].finished).collect();
@@ -227,7 +415,17 @@ impl<'scope> Env<'scope> {
                         break;
                     }
                     let split = &mut splits[index];
-                    let status = match split.reader.read(&mut output, budget) {
+                    let mut limit = budget;
+                    if let Some(checkpoints) = checkpoints.as_mut() {
+                        // The watermark then moves only between reads, where positions are known.
+                        limit = limit.min(split.watermarks.records_until_emit());
+                        if let Err(error) = checkpoints.before_read(split) {
+                            shared.fail(error);
+                            capabilities = None;
+                            return;
+                        }
+                    }
+                    let status = match split.reader.read(&mut output, limit) {
                         Ok(status) => status,
                         Err(error) => {
                             shared.fail(error);
@@ -282,9 +480,26 @@ impl<'scope> Env<'scope> {
                 for split in splits.iter_mut().filter(|split| !split.finished) {
                     split.watermarks.on_tick(now, follow_clock);
                 }
+                if let Some(checkpoints) = checkpoints.as_mut() {
+                    let recorded = splits
+                        .iter()
+                        .filter(|split| split.finished)
+                        .try_for_each(|split| checkpoints.record(split, false))
+                        .and_then(|()| checkpoints.submit_ready(splits.len()));
+                    if let Err(error) = recorded {
+                        shared.fail(error);
+                        capabilities = None;
+                        return;
+                    }
+                }
                 let Some(low) =
                     splits.iter().filter(|split| !split.finished).map(|s| s.watermarks.watermark()).min()
                 else {
+                    if let Some(checkpoints) = checkpoints.as_mut() {
+                        if let Err(error) = checkpoints.end(splits) {
+                            shared.fail(error);
+                        }
+                    }
                     capabilities = None;
                     activator.activate();
                     return;
@@ -313,6 +528,6 @@ impl<'scope> Env<'scope> {
                 }
             }
         });
-        DataStream::from_stream(context, main_stream).with_side(side_stream)
+        DataStream::from_stream(context, main_stream).with_side(side_stream).with_uid(uid)
     }
 }

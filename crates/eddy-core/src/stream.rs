@@ -98,6 +98,8 @@ pub(crate) struct StreamContext<'scope> {
     pub(crate) scope: Scope<'scope, u64>,
     pub(crate) runtime: Runtime,
     pub(crate) ids: Rc<std::cell::Cell<u64>>,
+    /// The uids of this worker's stateful operators, checked once the dataflow is built.
+    pub(crate) uids: Rc<RefCell<Vec<Rc<UidSlot>>>>,
 }
 
 impl StreamContext<'_> {
@@ -107,13 +109,50 @@ impl StreamContext<'_> {
         self.ids.set(id);
         id
     }
+
+    /// The uid slot of a new stateful operator, generated as `<kind>-<n>` (the n-th stateful
+    /// operator built) until the user names it.
+    pub(crate) fn new_uid(&self, kind: &str) -> Rc<UidSlot> {
+        let mut uids = self.uids.borrow_mut();
+        let slot = Rc::new(UidSlot { generated: format!("{kind}-{}", uids.len()), user: RefCell::new(None) });
+        uids.push(Rc::clone(&slot));
+        slot
+    }
+
+    /// A checkpoint participant for a new stateful operator, if the job checkpoints.
+    pub(crate) fn participant(&self) -> Option<crate::checkpoint::control::Participant> {
+        let control = self.runtime.shared.checkpoints.get()?;
+        Some(control.participant(self.scope.index()))
+    }
+}
+
+/// The uid of a stateful operator: what its state is stored under in checkpoints and
+/// savepoints. Set with [`DataStream::uid`]; read when the operator first runs.
+pub(crate) struct UidSlot {
+    generated: String,
+    user: RefCell<Option<String>>,
+}
+
+impl UidSlot {
+    pub(crate) fn set(&self, uid: &str) {
+        *self.user.borrow_mut() = Some(uid.to_owned());
+    }
+
+    pub(crate) fn get(&self) -> String {
+        self.user.borrow().clone().unwrap_or_else(|| self.generated.clone())
+    }
 }
 
 impl<'scope> Env<'scope> {
     /// The handles a new stream carries. Operator ids come from one sequence per worker, and
     /// the build closure runs the same code on every worker, so ids agree across workers.
     pub(crate) fn stream_context(&self) -> StreamContext<'scope> {
-        StreamContext { scope: self.scope, runtime: self.runtime(), ids: Rc::clone(&self.ids) }
+        StreamContext {
+            scope: self.scope,
+            runtime: self.runtime(),
+            ids: Rc::clone(&self.ids),
+            uids: Rc::clone(&self.uids),
+        }
     }
 }
 
@@ -130,11 +169,17 @@ pub struct DataStream<'scope, T> {
     pub(crate) context: StreamContext<'scope>,
     chain: Rc<RefCell<Option<BoxChain<'scope, T>>>>,
     side: Option<SideStream<'scope>>,
+    uid: Option<Rc<UidSlot>>,
 }
 
 impl<T> Clone for DataStream<'_, T> {
     fn clone(&self) -> Self {
-        DataStream { context: self.context.clone(), chain: Rc::clone(&self.chain), side: self.side.clone() }
+        DataStream {
+            context: self.context.clone(),
+            chain: Rc::clone(&self.chain),
+            side: self.side.clone(),
+            uid: self.uid.clone(),
+        }
     }
 }
 
@@ -144,11 +189,29 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     }
 
     fn from_chain(context: StreamContext<'scope>, chain: BoxChain<'scope, T>) -> Self {
-        DataStream { context, chain: Rc::new(RefCell::new(Some(chain))), side: None }
+        DataStream { context, chain: Rc::new(RefCell::new(Some(chain))), side: None, uid: None }
     }
 
     pub(crate) fn with_side(mut self, side: SideStream<'scope>) -> Self {
         self.side = Some(side);
+        self
+    }
+
+    pub(crate) fn with_uid(mut self, uid: Rc<UidSlot>) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Names the stateful operator that produced this stream (a source, a keyed operator, a
+    /// window) for checkpoints and savepoints, like Flink's `uid`. State is stored under the
+    /// uid, so a savepoint restores into a changed job as long as its stateful operators keep
+    /// their uids. Without one, an operator is named by its position (`keyed-2`), which changes
+    /// when stateful operators are added or removed before it. Element-wise operators have no
+    /// state; a uid on their output is ignored.
+    pub fn uid(self, uid: &str) -> Self {
+        if let Some(slot) = &self.uid {
+            slot.set(uid);
+        }
         self
     }
 

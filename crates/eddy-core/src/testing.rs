@@ -136,6 +136,7 @@ pub fn run_harness<I: Data, O: Data, L: Data, R>(
             clock: Arc::new(clock.clone()),
             ids: Rc::new(Cell::new(0)),
             record_order: RecordOrder::Arrival,
+            uids: Rc::default(),
         };
         let (input, stream) = scope.new_input::<Vec<Record<I>>>();
         let stream = DataStream::from_stream(env.stream_context(), stream);

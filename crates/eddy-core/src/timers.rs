@@ -77,6 +77,13 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
             .collect()
     }
 
+    /// Every pending timer as (timestamp, key, delivery time), in timestamp order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &K, u64)> + '_ {
+        self.by_time.iter().flat_map(|(&(timestamp, _), entry)| {
+            entry.iter().map(move |(key, delivery)| (timestamp, key, *delivery))
+        })
+    }
+
     /// The earliest pending timestamp.
     pub(crate) fn first_time(&self) -> Option<u64> {
         self.by_time.keys().next().map(|&(timestamp, _)| timestamp)

@@ -22,6 +22,14 @@ pub trait WatermarkGenerator<T> {
     fn on_event(&mut self, value: &T, timestamp: u64);
     /// The current watermark (frontier semantics: no more records below it are expected).
     fn current_watermark(&self) -> u64;
+    /// The generator's state for a checkpoint; `None` (the default) restores a fresh
+    /// generator, whose watermark then cannot fall below the restored split watermark but may
+    /// advance differently than in a run without failure.
+    fn snapshot_state(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Restores state written by [`snapshot_state`](Self::snapshot_state).
+    fn restore_state(&mut self, _state: serde_json::Value) {}
 }
 
 /// Watermarks trail the largest timestamp seen by a fixed delay.
@@ -44,6 +52,12 @@ impl<T> WatermarkGenerator<T> for BoundedOutOfOrderness {
     }
     fn current_watermark(&self) -> u64 {
         self.max_timestamp.map_or(0, |max| max.saturating_sub(self.delay_ms))
+    }
+    fn snapshot_state(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({ "max_timestamp": self.max_timestamp }))
+    }
+    fn restore_state(&mut self, state: serde_json::Value) {
+        self.max_timestamp = state.get("max_timestamp").and_then(serde_json::Value::as_u64);
     }
 }
 
@@ -184,6 +198,15 @@ impl<T: 'static> WatermarkStrategy<T> {
     }
 }
 
+/// A split's watermark state in a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SplitWatermarkState {
+    pub(crate) watermark: u64,
+    pub(crate) since_emit: u64,
+    #[serde(default)]
+    pub(crate) generator: Option<serde_json::Value>,
+}
+
 /// The watermark of one source split.
 pub(crate) struct SplitWatermarks<T> {
     generator: Box<dyn WatermarkGenerator<T>>,
@@ -229,6 +252,30 @@ impl<T> SplitWatermarks<T> {
                 // Flush what the generator knows, then let the clock carry the split along.
                 self.advance_to(self.generator.current_watermark().max(now_ms));
             }
+        }
+    }
+
+    /// Records until the watermark may next advance on a record: a source with checkpoints
+    /// reads at most this many, so its watermark changes only between reads.
+    pub(crate) fn records_until_emit(&self) -> usize {
+        self.emit_every.saturating_sub(self.since_emit).max(1) as usize
+    }
+
+    /// The split's watermark state for a checkpoint.
+    pub(crate) fn snapshot(&self) -> SplitWatermarkState {
+        SplitWatermarkState {
+            watermark: self.watermark,
+            since_emit: self.since_emit,
+            generator: self.generator.snapshot_state(),
+        }
+    }
+
+    /// Restores the state written by [`snapshot`](Self::snapshot).
+    pub(crate) fn restore(&mut self, state: SplitWatermarkState) {
+        self.watermark = state.watermark;
+        self.since_emit = state.since_emit;
+        if let Some(generator) = state.generator {
+            self.generator.restore_state(generator);
         }
     }
 

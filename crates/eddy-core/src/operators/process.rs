@@ -24,12 +24,15 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 
+use crate::checkpoint::control::{Participant, PartKind, FINAL};
+use crate::checkpoint::keyed::{encode_keyed, parse_keyed};
+use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix, worker_for_hash};
 use crate::job::{RecordOrder, Runtime};
 use crate::record::{Data, Record};
 use crate::side_output::{OutputTag, SideRecord};
-use crate::state::{KeyedStateAccess, OpenContext, StateParts, StateStore, TtlNow};
-use crate::stream::{DataStream, RecordStream, StreamContext};
+use crate::state::{decode, KeyedStateAccess, OpenContext, StateParts, StateStore, TtlNow};
+use crate::stream::{DataStream, RecordStream, StreamContext, UidSlot};
 use crate::timers::{TimeDomain, TimerQueue};
 
 /// The bounds of a key: data that can be hashed and compared.
@@ -292,6 +295,19 @@ struct Engine<K, A, B, O, L> {
     /// The largest watermark applied so far (event time for state time-to-live).
     applied_watermark: u64,
     record_order: RecordOrder,
+    checkpoints: Option<KeyedCheckpoints>,
+}
+
+/// A keyed operator's side of checkpoints.
+struct KeyedCheckpoints {
+    participant: Participant,
+    uid: Rc<UidSlot>,
+    /// The highest timer timestamp claimed after the input ended.
+    claimed: u64,
+    /// The time of the last checkpoint snapshotted: outputs are never carried earlier.
+    last_time: u64,
+    ended: bool,
+    error: Option<Error>,
 }
 
 impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engine<K, A, B, O, L> {
@@ -320,6 +336,86 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
             emitted: 0,
         };
         (&mut self.logic, context)
+    }
+
+    /// Puts back the keys this worker owns (by hash range at `peers` workers) from the
+    /// restored checkpoint, and holds capabilities for their timers.
+    fn restore(&mut self, initial: &Capabilities, peers: usize, worker: usize) -> Result<()> {
+        let Some(checkpoints) = self.checkpoints.as_mut() else { return Ok(()) };
+        let Some(restored) = checkpoints.participant.restored().cloned() else { return Ok(()) };
+        let uid = checkpoints.uid.get();
+        checkpoints.last_time = restored.manifest.logical_time;
+        let Some(operator) = restored.operator(&uid) else { return Ok(()) };
+        let mut unknown: Vec<String> = Vec::new();
+        for (_, bytes) in &operator.parts {
+            let part = parse_keyed(bytes).map_err(|error| Error::Checkpoint(format!("operator `{uid}`: {error}")))?;
+            for entry in part.entries {
+                if worker_for_hash(entry.hash, peers) != worker {
+                    continue;
+                }
+                let key: K = decode(entry.key, &format!("a key of operator `{uid}`"))?;
+                for (name, value) in entry.values {
+                    if !self.store.restore_row(name, key.clone(), value)? && !unknown.iter().any(|seen| seen == name) {
+                        unknown.push(name.to_owned());
+                    }
+                }
+                for (timestamp, delivery) in entry.event_timers {
+                    self.event_timers.register(timestamp, &key, delivery);
+                }
+                for (timestamp, delivery) in entry.processing_timers {
+                    self.processing_timers.register(timestamp, &key, delivery);
+                }
+            }
+        }
+        if worker == 0 && !unknown.is_empty() {
+            eprintln!("eddy: operator `{uid}`: dropping restored state no longer registered: {}", unknown.join(", "));
+        }
+        let time = restored.manifest.logical_time;
+        self.applied_watermark = time;
+        if let Some(first) = self.event_timers.iter().map(|(_, _, delivery)| delivery).min() {
+            self.timer_capabilities = Some(initial.delayed(first));
+        }
+        if !self.processing_timers.is_empty() {
+            self.processing_capabilities = Some(initial.delayed(time.min(u64::MAX - 1)));
+        }
+        Ok(())
+    }
+
+    /// Whether to snapshot before handling anything at `next` (`None`: nothing left): the
+    /// frontier has passed the owed checkpoint's time and `next` is not before it.
+    fn snapshot_due(&self, frontier: Option<u64>, next: Option<u64>) -> Option<u64> {
+        let pending = self.checkpoints.as_ref()?.participant.next()?;
+        let passed = frontier.is_none_or(|frontier| frontier >= pending.time);
+        (passed && next.is_none_or(|next| next >= pending.time)).then_some(pending.id)
+    }
+
+    /// Writes this operator's part of `checkpoint`.
+    fn snapshot(&mut self, checkpoint: u64) {
+        let Some(checkpoints) = self.checkpoints.as_mut() else { return };
+        if checkpoint != FINAL {
+            if let Some(pending) = checkpoints.participant.next() {
+                checkpoints.last_time = checkpoints.last_time.max(pending.time);
+            }
+        }
+        match encode_keyed(&self.store, &self.event_timers, &self.processing_timers) {
+            Ok((bytes, keys)) => {
+                checkpoints.participant.submit(checkpoint, &checkpoints.uid.get(), PartKind::Keyed, bytes, keys)
+            }
+            Err(error) => {
+                checkpoints.error.get_or_insert(error);
+            }
+        }
+    }
+
+    /// After the input has ended, claims a timer's time before firing it (see
+    /// `checkpoint::control`).
+    fn claim_for_end(&mut self, timestamp: u64) {
+        if let Some(checkpoints) = self.checkpoints.as_mut() {
+            if timestamp > checkpoints.claimed {
+                checkpoints.claimed = timestamp;
+                checkpoints.participant.claim(timestamp);
+            }
+        }
     }
 
     /// Sends buffered outputs at `capabilities`' time.
@@ -483,6 +579,17 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
             loop {
                 let records = self.stash.keys().next().copied().filter(|&time| ready(time));
                 let timers = self.event_timers.first_time().filter(|&timestamp| passed(timestamp));
+                if let (None, Some(timestamp)) = (frontier, timers) {
+                    self.claim_for_end(timestamp);
+                }
+                let next = match (records, timers) {
+                    (Some(time), Some(timestamp)) => Some(time.min(timestamp)),
+                    (time, timestamp) => time.or(timestamp),
+                };
+                if let Some(checkpoint) = self.snapshot_due(frontier, next) {
+                    self.snapshot(checkpoint);
+                    continue;
+                }
                 match (records, timers) {
                     (Some(time), Some(timestamp)) if timestamp < time => {
                         self.fire_event_timers(timestamp, main, side)
@@ -492,8 +599,11 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
                     (None, None) => break,
                 }
             }
-            if let (Some(frontier), Some(capabilities)) = (frontier, self.processing_capabilities.as_mut()) {
-                capabilities.downgrade(frontier);
+            // Outputs of processing-time timers are carried at the frontier, or after the input
+            // has ended, no earlier than the last checkpoint taken.
+            let floor = frontier.or(self.checkpoints.as_ref().map(|checkpoints| checkpoints.last_time));
+            if let (Some(floor), Some(capabilities)) = (floor, self.processing_capabilities.as_mut()) {
+                capabilities.downgrade(floor);
             }
             let until = if frontier.is_some() { Some(self.processing_time) } else { None };
             self.fire_processing_timers(until, main, side);
@@ -506,6 +616,17 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
             (_, None, _) => self.timer_capabilities = None,
             (_, Some(first), Some(capabilities)) => capabilities.downgrade(first),
             (_, Some(_), None) => {}
+        }
+        if frontier.is_none() {
+            while let Some(checkpoint) = self.snapshot_due(None, None) {
+                self.snapshot(checkpoint);
+            }
+            if self.checkpoints.as_ref().is_some_and(|checkpoints| !checkpoints.ended) {
+                self.snapshot(FINAL);
+                if let Some(checkpoints) = self.checkpoints.as_mut() {
+                    checkpoints.ended = true;
+                }
+            }
         }
         self.store.sweep(TtlNow { event: self.applied_watermark, processing: self.processing_time });
     }
@@ -538,6 +659,15 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
     let scope = context.scope;
     let runtime: Runtime = context.runtime.clone();
     let operator_id = context.next_operator_id();
+    let uid = context.new_uid("keyed");
+    let checkpoints = context.participant().map(|participant| KeyedCheckpoints {
+        participant,
+        uid: Rc::clone(&uid),
+        claimed: 0,
+        last_time: 0,
+        ended: false,
+        error: None,
+    });
     let peers = scope.peers();
     let worker_index = scope.index();
     let mut builder = OperatorBuilder::new(name.to_owned(), scope);
@@ -564,7 +694,10 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
     let mut main_output = OutputBuilder::from(main_output);
     let mut side_output = OutputBuilder::from(side_output);
 
-    builder.build(move |_capabilities| {
+    builder.build(move |mut capabilities| {
+        let side = capabilities.pop().expect("an initial capability for the side output");
+        let main = capabilities.pop().expect("an initial capability for the main output");
+        let mut initial = Some(Capabilities { main, side });
         let mut store = StateStore::new();
         logic.open(&mut OpenContext { store: &mut store, worker_index });
         let mut engine = Engine {
@@ -583,8 +716,14 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
             processing_time: 0,
             applied_watermark: 0,
             record_order: runtime.record_order,
+            checkpoints,
         };
         move |frontiers| {
+            if let Some(initial) = initial.take() {
+                if let Err(error) = engine.restore(&initial, peers, worker_index) {
+                    runtime.shared.fail(error);
+                }
+            }
             let stash = &mut engine.stash;
             input_first.for_each(|capability, batch| {
                 let items = batch.drain(..).map(|record| Item {
@@ -604,7 +743,7 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
                     stash_items(stash, &capability, items);
                 });
             }
-            if runtime.shared.failed() {
+            if runtime.shared.failed() || runtime.shared.halted() {
                 engine.stash.clear();
                 engine.timer_capabilities = None;
                 engine.processing_capabilities = None;
@@ -613,9 +752,15 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
             let frontier =
                 frontiers.iter().filter_map(|frontier| frontier.frontier().iter().next().copied()).min();
             engine.processing_time = runtime.clock.now_ms();
+            if let Some(checkpoints) = engine.checkpoints.as_mut() {
+                checkpoints.participant.refresh();
+            }
             let mut main = main_output.activate();
             let mut side = side_output.activate();
             engine.advance(frontier, &mut main, &mut side);
+            if let Some(error) = engine.checkpoints.as_mut().and_then(|checkpoints| checkpoints.error.take()) {
+                runtime.shared.fail(error);
+            }
             if frontier.is_some() {
                 if let Some(next) = engine.processing_timers.first_time() {
                     activator.activate_after(runtime.clock.real_delay_until(next));
@@ -623,5 +768,5 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
             }
         }
     });
-    DataStream::from_stream(context, main_stream).with_side(side_stream)
+    DataStream::from_stream(context, main_stream).with_side(side_stream).with_uid(uid)
 }

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use super::{KeyedStateAccess, Stamped, StateDescriptor, StateStore, TtlUpdate};
+use super::{KeyedStateAccess, Stamped, StateDescriptor, StateStore, StateValue, TtlUpdate};
 use crate::hash::HashMap;
 
 fn stamp_now(ttl: Option<super::StateTtlConfig>, now: super::TtlNow) -> u64 {
@@ -24,7 +24,7 @@ impl<T> Clone for ValueState<T> {
     }
 }
 
-impl<T: Clone + 'static> ValueState<T> {
+impl<T: StateValue> ValueState<T> {
     pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
@@ -87,7 +87,7 @@ impl<T> Clone for ReducingState<T> {
     }
 }
 
-impl<T: Clone + 'static> ReducingState<T> {
+impl<T: StateValue> ReducingState<T> {
     pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
@@ -120,7 +120,7 @@ impl<T: Clone + 'static> ReducingState<T> {
 /// (for merging windows), and a result is read from the accumulator.
 pub trait AggregateFunction<In> {
     /// The accumulator.
-    type Acc: Clone + 'static;
+    type Acc: StateValue;
     /// The result.
     type Out;
     /// A fresh, empty accumulator.
@@ -193,7 +193,7 @@ impl<T> Clone for ListState<T> {
     }
 }
 
-impl<T: Clone + 'static> ListState<T> {
+impl<T: StateValue> ListState<T> {
     pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
@@ -264,7 +264,7 @@ impl<UK, UV> Clone for MapState<UK, UV> {
 
 type MapRow<UK, UV> = HashMap<UK, Stamped<UV>>;
 
-impl<UK: Hash + Eq + Clone + 'static, UV: Clone + 'static> MapState<UK, UV> {
+impl<UK: Hash + Eq + StateValue, UV: StateValue> MapState<UK, UV> {
     pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,

@@ -20,8 +20,29 @@ use std::any::Any;
 use std::hash::Hash;
 
 pub use handles::{AggregateFunction, AggregatingState, ListState, MapState, ReducingState, ValueState};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::hash::HashMap;
+
+/// The bounds of a value kept in keyed state: checkpoints serialize it (MessagePack, with
+/// struct field names, so adding a field with `#[serde(default)]` keeps old checkpoints
+/// readable).
+pub trait StateValue: Clone + Serialize + DeserializeOwned + 'static {}
+impl<T: Clone + Serialize + DeserializeOwned + 'static> StateValue for T {}
+
+/// Encodes a value for a checkpoint.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    rmp_serde::to_vec_named(value).map_err(|error| Error::Checkpoint(format!("encoding state: {error}")))
+}
+
+/// Decodes a value from a checkpoint; `what` names it in the error.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    rmp_serde::from_slice(bytes).map_err(|error| {
+        Error::Checkpoint(format!("{what}: cannot decode the checkpointed value as this type: {error}"))
+    })
+}
 
 /// Which clock state time-to-live is measured on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +150,7 @@ pub(crate) struct TtlNow {
 }
 
 /// A value with the time of its last time-to-live update.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Stamped<T> {
     pub(crate) value: T,
     pub(crate) stamp: u64,
@@ -142,6 +163,10 @@ pub(crate) trait AnyTable<K>: Any {
     fn sweep(&mut self, now: TtlNow);
     /// Number of keys with state in this table.
     fn key_count(&self) -> usize;
+    /// Encodes every row, calling `out` with the key and the encoded value.
+    fn snapshot(&self, out: &mut dyn FnMut(&K, Vec<u8>)) -> Result<()>;
+    /// Puts back a row encoded by `snapshot`.
+    fn restore(&mut self, key: K, bytes: &[u8], what: &str) -> Result<()>;
 }
 
 /// A table of one piece of state for all keys of one operator instance.
@@ -176,7 +201,7 @@ impl<UK, UV> Expire for HashMap<UK, Stamped<UV>> {
     }
 }
 
-impl<K: 'static, S: Expire + 'static> AnyTable<K> for Table<K, S> {
+impl<K: Hash + Eq + 'static, S: Expire + Serialize + DeserializeOwned + 'static> AnyTable<K> for Table<K, S> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
@@ -195,6 +220,18 @@ impl<K: 'static, S: Expire + 'static> AnyTable<K> for Table<K, S> {
     fn key_count(&self) -> usize {
         self.rows.len()
     }
+
+    fn snapshot(&self, out: &mut dyn FnMut(&K, Vec<u8>)) -> Result<()> {
+        for (key, row) in &self.rows {
+            out(key, encode(row)?);
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, key: K, bytes: &[u8], what: &str) -> Result<()> {
+        self.rows.insert(key, decode(bytes, what)?);
+        Ok(())
+    }
 }
 
 /// All keyed state of one operator instance.
@@ -209,7 +246,10 @@ impl<K: Hash + Eq + Clone + 'static> StateStore<K> {
     }
 
     /// Registers a table and returns its index.
-    pub(crate) fn register<S: Expire + 'static>(&mut self, descriptor: &StateDescriptor) -> usize {
+    pub(crate) fn register<S: Expire + Serialize + DeserializeOwned + 'static>(
+        &mut self,
+        descriptor: &StateDescriptor,
+    ) -> usize {
         assert!(
             !self.names.contains(&descriptor.name),
             "keyed state `{}` registered twice in one operator",
@@ -235,6 +275,25 @@ impl<K: Hash + Eq + Clone + 'static> StateStore<K> {
         for table in &mut self.tables {
             table.sweep(now);
         }
+    }
+
+    /// The names of the registered tables, in registration order.
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Encodes every row of table `index`.
+    pub(crate) fn snapshot_table(&self, index: usize, out: &mut dyn FnMut(&K, Vec<u8>)) -> Result<()> {
+        self.tables[index].snapshot(out)
+    }
+
+    /// Puts back a row of the table named `name`; `false` if no such table is registered.
+    pub(crate) fn restore_row(&mut self, name: &str, key: K, bytes: &[u8]) -> Result<bool> {
+        let Some(index) = self.names.iter().position(|registered| registered == name) else {
+            return Ok(false);
+        };
+        self.tables[index].restore(key, bytes, &format!("keyed state `{name}`"))?;
+        Ok(true)
     }
 
     /// The names of the registered state and how many keys each holds.
@@ -273,7 +332,7 @@ impl<K: Hash + Eq + Clone + 'static> OpenContext<'_, K> {
     }
 
     /// Registers a value state.
-    pub fn value_state<T: Clone + 'static>(
+    pub fn value_state<T: StateValue>(
         &mut self,
         descriptor: impl Into<StateDescriptor>,
     ) -> ValueState<T> {
@@ -281,21 +340,21 @@ impl<K: Hash + Eq + Clone + 'static> OpenContext<'_, K> {
     }
 
     /// Registers a list state.
-    pub fn list_state<T: Clone + 'static>(&mut self, descriptor: impl Into<StateDescriptor>) -> ListState<T> {
+    pub fn list_state<T: StateValue>(&mut self, descriptor: impl Into<StateDescriptor>) -> ListState<T> {
         ListState::register(self.store, &descriptor.into())
     }
 
     /// Registers a map state.
     pub fn map_state<UK, UV>(&mut self, descriptor: impl Into<StateDescriptor>) -> MapState<UK, UV>
     where
-        UK: Hash + Eq + Clone + 'static,
-        UV: Clone + 'static,
+        UK: Hash + Eq + StateValue,
+        UV: StateValue,
     {
         MapState::register(self.store, &descriptor.into())
     }
 
     /// Registers a reducing state that combines added values with `reduce`.
-    pub fn reducing_state<T: Clone + 'static>(
+    pub fn reducing_state<T: StateValue>(
         &mut self,
         descriptor: impl Into<StateDescriptor>,
         reduce: impl Fn(&T, &T) -> T + 'static,

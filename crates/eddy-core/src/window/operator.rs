@@ -18,7 +18,7 @@ use crate::timers::TimeDomain;
 /// How a window's contents are kept and turned into results.
 pub(crate) trait PaneOps<K, V, O> {
     /// What a pane holds: an accumulator, or the elements.
-    type Contents: Clone + 'static;
+    type Contents: crate::state::StateValue;
     fn add(&self, contents: &mut Option<Self::Contents>, timestamp: u64, value: V);
     fn merge(&self, into: &mut Option<Self::Contents>, other: Self::Contents);
     fn fire(
@@ -35,7 +35,7 @@ pub(crate) struct ReducePane<F> {
     pub(crate) reduce: F,
 }
 
-impl<K, V: Clone + 'static, F: Fn(&V, &V) -> V> PaneOps<K, V, V> for ReducePane<F> {
+impl<K, V: crate::state::StateValue, F: Fn(&V, &V) -> V> PaneOps<K, V, V> for ReducePane<F> {
     type Contents = V;
     fn add(&self, contents: &mut Option<V>, _timestamp: u64, value: V) {
         <Self as PaneOps<K, V, V>>::merge(self, contents, value);
@@ -83,7 +83,7 @@ pub(crate) struct ListPane<V, P> {
     pub(crate) function: P,
 }
 
-impl<K, V: Clone + 'static, O, P: ProcessWindowFunction<K, V, O>> PaneOps<K, V, O> for ListPane<V, P> {
+impl<K, V: crate::state::StateValue, O, P: ProcessWindowFunction<K, V, O>> PaneOps<K, V, O> for ListPane<V, P> {
     type Contents = Vec<(u64, V)>;
     fn add(&self, contents: &mut Option<Vec<(u64, V)>>, timestamp: u64, value: V) {
         contents.get_or_insert_with(Vec::new).push((timestamp, value));
@@ -110,7 +110,8 @@ impl<K, V: Clone + 'static, O, P: ProcessWindowFunction<K, V, O>> PaneOps<K, V, 
 }
 
 /// One live window of one key.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
 struct Pane<C> {
     /// `None` before the first element and after a purge.
     contents: Option<C>,
@@ -124,7 +125,8 @@ impl<C> Default for Pane<C> {
 }
 
 /// Everything the operator keeps for one key.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
 struct KeyWindows<C> {
     panes: BTreeMap<Window, Pane<C>>,
     event_timers: BTreeMap<u64, BTreeSet<Window>>,

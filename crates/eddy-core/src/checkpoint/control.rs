@@ -1,0 +1,230 @@
+//! The control plane between operators and the checkpoint coordinator of one process.
+//!
+//! # The claim rule
+//! A checkpoint is taken at a logical time `E`. Every operator snapshots its state once it has
+//! handled everything before `E` and nothing at or after `E`, so `E` must be announced before
+//! anything at time `>= E` exists. Operators that create logical times *claim* them under the
+//! control lock before emitting at them: sources claim the watermark a split moves to, keyed
+//! operators claim the timestamps of the timers they fire after the input has ended. The
+//! coordinator picks `E` above every claim, under the same lock. So when `E` is announced,
+//! nothing at `E` or later exists anywhere in the process, and whoever later creates such a
+//! time learns of `E` from the claim itself; anyone receiving a record at such a time learns
+//! of `E` at its next activation, before it handles the record.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+
+use super::coordinator::{ControlRequest, Reply};
+use super::restore::Restored;
+use super::Committer;
+use crate::hash::HashMap;
+
+/// The id under which participants submit their part of the final checkpoint, taken when the
+/// input has ended; the coordinator gives it a real id.
+pub(crate) const FINAL: u64 = u64::MAX;
+
+/// A checkpoint in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// Checkpoint id (increasing).
+    pub(crate) id: u64,
+    /// The logical time `E` of the cut.
+    pub(crate) time: u64,
+}
+
+/// What kind of participant wrote a part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartKind {
+    /// A source: the position of every split.
+    Source,
+    /// A keyed operator: keyed state and timers.
+    Keyed,
+    /// A sink: what to commit once the checkpoint is complete.
+    Sink,
+}
+
+/// One participant's contribution to one checkpoint.
+#[derive(Clone)]
+pub(crate) struct Part {
+    pub(crate) checkpoint: u64,
+    pub(crate) uid: String,
+    pub(crate) kind: PartKind,
+    pub(crate) worker: usize,
+    pub(crate) bytes: Vec<u8>,
+    /// Keys with state (keyed parts), splits (sources) or files to commit (sinks).
+    pub(crate) entries: u64,
+}
+
+pub(crate) enum Message {
+    /// A participant's part.
+    Part(Part),
+    /// A control request (savepoint, status).
+    Request(ControlRequest, Reply),
+    /// The workers are done; `succeeded` if the input ended (rather than failing or halting).
+    Finish { succeeded: bool },
+}
+
+struct ControlState {
+    max_claimed: u64,
+    last_time: u64,
+    pending: Vec<Pending>,
+    /// No new checkpoint may start (stopping or ended).
+    closed: bool,
+}
+
+/// Shared by all workers of a process and its coordinator.
+pub(crate) struct Control {
+    state: Mutex<ControlState>,
+    /// Bumped whenever the pending list changes, so operators can skip the lock.
+    generation: AtomicU64,
+    sender: Mutex<mpsc::Sender<Message>>,
+    /// Participants registered by all workers' dataflows.
+    pub(crate) registered: AtomicUsize,
+    /// Workers whose dataflow is fully built.
+    pub(crate) workers_built: AtomicUsize,
+    pub(crate) restored: Option<Arc<Restored>>,
+    /// Identifies this run of the job (for names of files staged by sinks).
+    pub(crate) run_id: String,
+    committers: Mutex<HashMap<String, Arc<dyn Committer>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Control {
+    pub(crate) fn new(
+        sender: mpsc::Sender<Message>,
+        restored: Option<Arc<Restored>>,
+        run_id: String,
+    ) -> Control {
+        let last_time = restored.as_ref().map_or(0, |restored| restored.manifest.logical_time);
+        Control {
+            state: Mutex::new(ControlState { max_claimed: last_time, last_time, pending: Vec::new(), closed: false }),
+            generation: AtomicU64::new(0),
+            sender: Mutex::new(sender),
+            registered: AtomicUsize::new(0),
+            workers_built: AtomicUsize::new(0),
+            restored,
+            run_id,
+            committers: Mutex::default(),
+        }
+    }
+
+    /// Starts checkpoint `id` at a logical time above every claim; `None` once closed.
+    pub(crate) fn trigger(&self, id: u64) -> Option<u64> {
+        let mut state = lock(&self.state);
+        if state.closed || state.max_claimed >= u64::MAX - 1 {
+            return None;
+        }
+        let time = state.max_claimed.max(state.last_time) + 1;
+        state.last_time = time;
+        state.pending.push(Pending { id, time });
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        Some(time)
+    }
+
+    /// Forgets a checkpoint that completed or was abandoned.
+    pub(crate) fn retire(&self, id: u64) {
+        let mut state = lock(&self.state);
+        state.pending.retain(|pending| pending.id != id);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// No checkpoint starts after this.
+    pub(crate) fn close(&self) {
+        lock(&self.state).closed = true;
+    }
+
+    /// Registers a sink's committer under its uid (the first registration wins).
+    pub(crate) fn register_committer(&self, uid: &str, committer: Arc<dyn Committer>) {
+        lock(&self.committers).entry(uid.to_owned()).or_insert(committer);
+    }
+
+    pub(crate) fn committer(&self, uid: &str) -> Option<Arc<dyn Committer>> {
+        lock(&self.committers).get(uid).cloned()
+    }
+
+    /// A participant handle for an operator of `worker`; counts it as expected in every
+    /// checkpoint.
+    pub(crate) fn participant(self: &Arc<Self>, worker: usize) -> Participant {
+        self.registered.fetch_add(1, Ordering::SeqCst);
+        Participant {
+            control: Arc::clone(self),
+            sender: lock(&self.sender).clone(),
+            worker,
+            generation: u64::MAX,
+            handled: 0,
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// An operator's view of the checkpoints in flight.
+pub(crate) struct Participant {
+    control: Arc<Control>,
+    sender: mpsc::Sender<Message>,
+    pub(crate) worker: usize,
+    generation: u64,
+    /// The highest checkpoint id this participant has contributed to.
+    handled: u64,
+    /// Checkpoints in flight this participant has not contributed to, by id.
+    pending: Vec<Pending>,
+}
+
+impl Participant {
+    fn copy_pending(pending: &mut Vec<Pending>, handled: u64, state: &ControlState) {
+        pending.clear();
+        pending.extend(state.pending.iter().filter(|pending| pending.id > handled));
+    }
+
+    /// Picks up newly announced checkpoints (cheap when nothing changed).
+    pub(crate) fn refresh(&mut self) {
+        let generation = self.control.generation.load(Ordering::SeqCst);
+        if generation != self.generation {
+            let state = lock(&self.control.state);
+            self.generation = self.control.generation.load(Ordering::SeqCst);
+            Self::copy_pending(&mut self.pending, self.handled, &state);
+        }
+    }
+
+    /// Claims logical times up to `time` before emitting at them (see the module docs), and
+    /// picks up every checkpoint announced so far.
+    pub(crate) fn claim(&mut self, time: u64) {
+        let mut state = lock(&self.control.state);
+        state.max_claimed = state.max_claimed.max(time);
+        self.generation = self.control.generation.load(Ordering::SeqCst);
+        Self::copy_pending(&mut self.pending, self.handled, &state);
+    }
+
+    /// The earliest checkpoint this participant still owes.
+    pub(crate) fn next(&self) -> Option<Pending> {
+        self.pending.first().copied()
+    }
+
+    /// Checkpoints this participant still owes, earliest first.
+    pub(crate) fn owed(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    /// Submits this participant's part of checkpoint `checkpoint` (or [`FINAL`]).
+    pub(crate) fn submit(&mut self, checkpoint: u64, uid: &str, kind: PartKind, bytes: Vec<u8>, entries: u64) {
+        if checkpoint != FINAL {
+            self.handled = self.handled.max(checkpoint);
+            self.pending.retain(|pending| pending.id > checkpoint);
+        }
+        let part = Part { checkpoint, uid: uid.to_owned(), kind, worker: self.worker, bytes, entries };
+        // The coordinator outlives the workers; a send error means the job is going down.
+        let _ = self.sender.send(Message::Part(part));
+    }
+
+    /// The restored checkpoint, if the job was restored.
+    pub(crate) fn restored(&self) -> Option<&Arc<Restored>> {
+        self.control.restored.as_ref()
+    }
+
+    pub(crate) fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+}

@@ -1,0 +1,544 @@
+//! The checkpoint coordinator: one thread per process that triggers checkpoints, writes the
+//! parts operators hand it (off the worker threads), writes manifests, tells sinks to commit,
+//! applies retention and serves the control socket (savepoints, stop-with-savepoint).
+//!
+//! # The control channel
+//! A running job with a checkpoint directory listens on the Unix socket
+//! `<checkpoint-dir>/control.sock`. A client sends one JSON line, a [`ControlRequest`] such as
+//! `{"command":"savepoint","target":"/sp/1","stop":true}` or `{"command":"status"}`, and gets
+//! one JSON line back, a [`ControlResponse`], once the request is done. `eddy savepoint` and
+//! `eddy stop --savepoint` are clients.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::control::{Control, Message, Part, PartKind, FINAL};
+use super::store::{
+    apply_retention, checkpoint_dir_name, list_checkpoints, operator_dir_name, write_manifest, write_part,
+    CheckpointKind, CheckpointStats, Manifest, OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION,
+};
+use super::{failpoint, CheckpointConfig};
+use crate::error::{Error, Result};
+use crate::job::JobShared;
+use crate::sink::Committable;
+use crate::time::Clock;
+
+/// The file name of the control socket in the checkpoint directory.
+pub const CONTROL_SOCKET: &str = "control.sock";
+
+/// A request to a running job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum ControlRequest {
+    /// Take a savepoint into `target` (default: `<checkpoint-dir>/savepoints/savepoint-<id>`);
+    /// with `stop`, stop the job once it is complete (without draining: pending windows and
+    /// timers stay in the savepoint).
+    Savepoint {
+        /// Where to write it; must not exist or be empty.
+        #[serde(default)]
+        target: Option<PathBuf>,
+        /// Stop the job after the savepoint.
+        #[serde(default)]
+        stop: bool,
+    },
+    /// Report the last completed checkpoint.
+    Status,
+}
+
+/// The answer to a [`ControlRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlResponse {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// The savepoint written, or the last completed checkpoint.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Why the request failed.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl ControlResponse {
+    fn failed(error: impl Into<String>) -> Self {
+        ControlResponse { ok: false, path: None, error: Some(error.into()) }
+    }
+}
+
+/// Sends `request` to the job running with checkpoint directory `dir` and waits for the
+/// answer (up to `timeout`).
+pub fn send_request(dir: &Path, request: &ControlRequest, timeout: Duration) -> Result<ControlResponse> {
+    let path = dir.join(CONTROL_SOCKET);
+    let io = |what: &str, error| Error::io(format!("{what} {}", path.display()), error);
+    let mut stream = UnixStream::connect(&path).map_err(|error| io("connecting to the job's control socket", error))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|error| io("configuring", error))?;
+    let mut line = serde_json::to_string(request).map_err(|error| Error::Internal(error.to_string()))?;
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(|error| io("writing to", error))?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).map_err(|error| io("waiting for an answer on", error))?;
+    serde_json::from_str(&answer)
+        .map_err(|error| Error::Checkpoint(format!("bad answer `{}` from the job: {error}", answer.trim())))
+}
+
+/// A handle to send control requests to a running job from the same process.
+#[derive(Clone)]
+pub struct JobControl {
+    pub(crate) sender: mpsc::Sender<Message>,
+}
+
+impl JobControl {
+    /// Sends a request and waits for its answer. Fails if the job is not running with
+    /// checkpoints or ended first.
+    pub fn request(&self, request: ControlRequest) -> Result<ControlResponse> {
+        let (reply, answer) = mpsc::channel();
+        self.sender
+            .send(Message::Request(request, Reply::Channel(reply)))
+            .map_err(|_| Error::Checkpoint("the job is not running with checkpoints".into()))?;
+        answer.recv().map_err(|_| Error::Checkpoint("the job ended before answering".into()))
+    }
+}
+
+/// Where an answer goes.
+pub(crate) enum Reply {
+    Channel(mpsc::Sender<ControlResponse>),
+    Socket(UnixStream),
+}
+
+impl Reply {
+    fn send(self, response: ControlResponse) {
+        match self {
+            Reply::Channel(sender) => {
+                let _ = sender.send(response);
+            }
+            Reply::Socket(mut stream) => {
+                if let Ok(mut line) = serde_json::to_string(&response) {
+                    line.push('\n');
+                    let _ = stream.write_all(line.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+struct OperatorParts {
+    uid: String,
+    kind: PartKind,
+    parts: Vec<PartEntry>,
+    /// Sinks: the committables of every part.
+    committables: Vec<Committable>,
+}
+
+struct InFlight {
+    id: u64,
+    time: u64,
+    kind: CheckpointKind,
+    dir: PathBuf,
+    started_ms: u64,
+    last_part_ms: u64,
+    operators: Vec<OperatorParts>,
+    count: usize,
+    bytes: u64,
+    replies: Vec<Reply>,
+    stop: bool,
+}
+
+impl InFlight {
+    fn has(&self, uid: &str, worker: usize) -> bool {
+        self.operators.iter().any(|operator| operator.uid == uid && operator.parts.iter().any(|part| part.worker == worker))
+    }
+
+    fn add(&mut self, part: Part, now: u64) -> Result<()> {
+        let index = match self.operators.iter().position(|operator| operator.uid == part.uid) {
+            Some(index) => index,
+            None => {
+                self.operators.push(OperatorParts {
+                    uid: part.uid.clone(),
+                    kind: part.kind,
+                    parts: Vec::new(),
+                    committables: Vec::new(),
+                });
+                self.operators.len() - 1
+            }
+        };
+        let relative = format!("{}/worker-{}.part", operator_dir_name(index, &part.uid), part.worker);
+        let entry = write_part(&self.dir, &relative, part.worker, &part.bytes, part.entries)?;
+        let operator = &mut self.operators[index];
+        if part.kind == PartKind::Sink {
+            let committables: Vec<Committable> = serde_json::from_slice(&part.bytes)
+                .map_err(|error| Error::Internal(format!("a sink's committables: {error}")))?;
+            operator.committables.extend(committables);
+        }
+        self.bytes += entry.bytes;
+        operator.parts.push(entry);
+        self.count += 1;
+        self.last_part_ms = now;
+        Ok(())
+    }
+}
+
+/// The coordinator thread of a job.
+pub(crate) struct Coordinator {
+    thread: JoinHandle<()>,
+    sender: mpsc::Sender<Message>,
+}
+
+struct State {
+    config: CheckpointConfig,
+    control: Arc<Control>,
+    shared: Arc<JobShared>,
+    clock: Arc<dyn Clock>,
+    workers: usize,
+    next_id: u64,
+    in_flight: VecDeque<InFlight>,
+    requests: VecDeque<(ControlRequest, Reply)>,
+    final_parts: Vec<Part>,
+    next_trigger: u64,
+    listener: Option<UnixListener>,
+    last_completed: Option<PathBuf>,
+}
+
+impl Coordinator {
+    /// Starts the coordinator thread.
+    pub(crate) fn start(
+        config: CheckpointConfig,
+        workers: usize,
+        control: Arc<Control>,
+        sender: mpsc::Sender<Message>,
+        receiver: mpsc::Receiver<Message>,
+        shared: Arc<JobShared>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Coordinator> {
+        std::fs::create_dir_all(&config.dir)
+            .map_err(|error| Error::io(format!("creating {}", config.dir.display()), error))?;
+        let newest = list_checkpoints(&config.dir)?.first().map_or(0, |(id, _)| *id);
+        let restored_id = control.restored.as_ref().map_or(0, |restored| restored.manifest.id);
+        let socket = config.dir.join(CONTROL_SOCKET);
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .map_err(|error| Error::io(format!("listening on {}", socket.display()), error))?;
+        let now = clock.now_ms();
+        let mut state = State {
+            next_trigger: now + config.interval.map_or(u64::MAX / 2, |interval| interval.as_millis() as u64),
+            config,
+            control,
+            shared,
+            clock,
+            workers,
+            next_id: newest.max(restored_id) + 1,
+            in_flight: VecDeque::new(),
+            requests: VecDeque::new(),
+            final_parts: Vec::new(),
+            listener: Some(listener),
+            last_completed: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("eddy-checkpoints".into())
+            .spawn(move || {
+                if let Err(error) = state.run(&receiver) {
+                    state.shared.fail(error);
+                }
+                state.control.close();
+                if let Some(listener) = state.listener.take() {
+                    drop(listener);
+                    let _ = std::fs::remove_file(state.config.dir.join(CONTROL_SOCKET));
+                }
+                for (_, reply) in state.requests.drain(..) {
+                    reply.send(ControlResponse::failed("the job ended"));
+                }
+                for in_flight in state.in_flight.drain(..) {
+                    for reply in in_flight.replies {
+                        reply.send(ControlResponse::failed("the job ended before the savepoint completed"));
+                    }
+                }
+            })
+            .map_err(|error| Error::io("starting the checkpoint coordinator", error))?;
+        Ok(Coordinator { thread, sender })
+    }
+
+    /// Tells the coordinator the workers are done (`succeeded`: the input ended, so take the
+    /// final checkpoint and commit) and waits for it.
+    pub(crate) fn finish(self, succeeded: bool) {
+        let _ = self.sender.send(Message::Finish { succeeded });
+        let _ = self.thread.join();
+    }
+}
+
+impl State {
+    fn run(&mut self, receiver: &mpsc::Receiver<Message>) -> Result<()> {
+        loop {
+            match receiver.recv_timeout(Duration::from_millis(10)) {
+                Ok(Message::Part(part)) => self.on_part(part)?,
+                Ok(Message::Request(request, reply)) => self.requests.push_back((request, reply)),
+                Ok(Message::Finish { succeeded }) => {
+                    // Parts sent before the workers ended are already queued.
+                    while let Ok(message) = receiver.try_recv() {
+                        if let Message::Part(part) = message {
+                            self.on_part(part)?;
+                        }
+                    }
+                    self.try_complete()?;
+                    if succeeded && !self.shared.halted() {
+                        self.complete_final()?;
+                    }
+                    return Ok(());
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if self.shared.failed() || self.shared.halted() {
+                continue;
+            }
+            self.poll_socket();
+            self.answer_status();
+            self.maybe_trigger()?;
+            self.try_complete()?;
+        }
+    }
+
+    fn poll_socket(&mut self) {
+        let Some(listener) = &self.listener else { return };
+        while let Ok((stream, _)) = listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut line = String::new();
+            let Ok(reader) = stream.try_clone() else { continue };
+            if BufReader::new(reader).read_line(&mut line).is_err() {
+                continue;
+            }
+            match serde_json::from_str::<ControlRequest>(&line) {
+                Ok(request) => self.requests.push_back((request, Reply::Socket(stream))),
+                Err(error) => {
+                    Reply::Socket(stream).send(ControlResponse::failed(format!("bad request: {error}")))
+                }
+            }
+        }
+    }
+
+    fn answer_status(&mut self) {
+        while let Some(index) = self.requests.iter().position(|(request, _)| *request == ControlRequest::Status) {
+            if let Some((_, reply)) = self.requests.remove(index) {
+                reply.send(ControlResponse { ok: true, path: self.last_completed.clone(), error: None });
+            }
+        }
+    }
+
+    fn maybe_trigger(&mut self) -> Result<()> {
+        if !self.in_flight.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        if let Some((ControlRequest::Savepoint { target, stop }, reply)) = self.requests.pop_front() {
+            let id = self.next_id;
+            let dir = target.unwrap_or_else(|| self.config.dir.join("savepoints").join(format!("savepoint-{id}")));
+            let usable = match std::fs::read_dir(&dir) {
+                Ok(mut entries) => entries.next().is_none(),
+                Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+            };
+            if !usable {
+                reply.send(ControlResponse::failed(format!("{} exists and is not empty", dir.display())));
+                return Ok(());
+            }
+            if let Err(reply) = self.start(CheckpointKind::Savepoint, dir, now, Some(reply), stop)? {
+                reply.send(ControlResponse::failed("the input has ended; no savepoint can be taken"));
+            }
+            return Ok(());
+        }
+        if now >= self.next_trigger {
+            let interval = self.config.interval.map_or(u64::MAX / 2, |interval| interval.as_millis() as u64);
+            self.next_trigger = now.saturating_add(interval);
+            let dir = self.config.dir.join(checkpoint_dir_name(self.next_id));
+            let _ = self.start(CheckpointKind::Checkpoint, dir, now, None, false)?;
+        }
+        Ok(())
+    }
+
+    /// Announces a checkpoint; gives the reply back if none can start (the input ended).
+    fn start(
+        &mut self,
+        kind: CheckpointKind,
+        dir: PathBuf,
+        now: u64,
+        reply: Option<Reply>,
+        stop: bool,
+    ) -> Result<std::result::Result<(), Reply>> {
+        let id = self.next_id;
+        let Some(time) = self.control.trigger(id) else {
+            return Ok(match reply {
+                Some(reply) => Err(reply),
+                None => Ok(()),
+            });
+        };
+        self.next_id += 1;
+        std::fs::create_dir_all(&dir).map_err(|error| Error::io(format!("creating {}", dir.display()), error))?;
+        let mut in_flight = InFlight {
+            id,
+            time,
+            kind,
+            dir,
+            started_ms: now,
+            last_part_ms: now,
+            operators: Vec::new(),
+            count: 0,
+            bytes: 0,
+            replies: reply.into_iter().collect(),
+            stop,
+        };
+        for part in &self.final_parts {
+            in_flight.add(part.clone(), now)?;
+        }
+        self.in_flight.push_back(in_flight);
+        Ok(Ok(()))
+    }
+
+    fn on_part(&mut self, part: Part) -> Result<()> {
+        if part.checkpoint == FINAL {
+            // A participant whose input has ended contributes its final state to every
+            // checkpoint it has not answered: it has handled everything it will ever see, all
+            // of it at claimed times, so before any checkpoint announced from now on.
+            let now = self.clock.now_ms();
+            for in_flight in &mut self.in_flight {
+                if !in_flight.has(&part.uid, part.worker) {
+                    in_flight.add(part.clone(), now)?;
+                }
+            }
+            self.final_parts.push(part);
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        match self.in_flight.iter_mut().find(|in_flight| in_flight.id == part.checkpoint) {
+            Some(in_flight) => in_flight.add(part, now),
+            None => Ok(()), // Abandoned.
+        }
+    }
+
+    fn all_parts(&self, count: usize) -> bool {
+        self.control.workers_built.load(Ordering::SeqCst) == self.workers
+            && count >= self.control.registered.load(Ordering::SeqCst)
+    }
+
+    fn try_complete(&mut self) -> Result<()> {
+        while let Some(front) = self.in_flight.front() {
+            if !self.all_parts(front.count) {
+                break;
+            }
+            let in_flight = self.in_flight.pop_front().expect("checked");
+            self.complete(in_flight, false)?;
+        }
+        Ok(())
+    }
+
+    fn complete_final(&mut self) -> Result<()> {
+        // Checkpoints still missing parts can never complete now.
+        for abandoned in self.in_flight.drain(..) {
+            self.control.retire(abandoned.id);
+            let _ = std::fs::remove_dir_all(&abandoned.dir);
+            for reply in abandoned.replies {
+                reply.send(ControlResponse::failed("the input ended before the savepoint completed"));
+            }
+        }
+        if !self.all_parts(self.final_parts.len()) {
+            return Err(Error::Internal(format!(
+                "the final checkpoint has {} of {} parts",
+                self.final_parts.len(),
+                self.control.registered.load(Ordering::SeqCst)
+            )));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let now = self.clock.now_ms();
+        let mut in_flight = InFlight {
+            id,
+            time: u64::MAX,
+            kind: CheckpointKind::Final,
+            dir: self.config.dir.join(checkpoint_dir_name(id)),
+            started_ms: now,
+            last_part_ms: now,
+            operators: Vec::new(),
+            count: 0,
+            bytes: 0,
+            replies: Vec::new(),
+            stop: false,
+        };
+        for part in std::mem::take(&mut self.final_parts) {
+            in_flight.add(part, now)?;
+        }
+        self.complete(in_flight, true)
+    }
+
+    fn complete(&mut self, in_flight: InFlight, finished: bool) -> Result<()> {
+        failpoint("before-manifest");
+        let now = self.clock.now_ms();
+        let mut operators: Vec<OperatorEntry> = in_flight
+            .operators
+            .iter()
+            .map(|operator| {
+                let mut parts = operator.parts.clone();
+                parts.sort_by_key(|part| part.worker);
+                OperatorEntry { uid: operator.uid.clone(), kind: operator.kind, parts }
+            })
+            .collect();
+        operators.sort_by(|a, b| a.uid.cmp(&b.uid));
+        let stats = CheckpointStats {
+            duration_ms: now.saturating_sub(in_flight.started_ms),
+            snapshot_ms: in_flight.last_part_ms.saturating_sub(in_flight.started_ms),
+            bytes: in_flight.bytes,
+        };
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            id: in_flight.id,
+            kind: in_flight.kind,
+            logical_time: in_flight.time,
+            finished,
+            workers: self.workers,
+            operators,
+            stats: stats.clone(),
+        };
+        write_manifest(&in_flight.dir, &manifest)?;
+        failpoint("after-manifest");
+        for operator in in_flight.operators.iter().filter(|operator| operator.kind == PartKind::Sink) {
+            let committer = self.control.committer(&operator.uid).ok_or_else(|| {
+                Error::Internal(format!("sink `{}` staged output but registered no committer", operator.uid))
+            })?;
+            committer.commit(&operator.committables)?;
+        }
+        failpoint("after-commit");
+        self.control.retire(in_flight.id);
+        let keep = self.control.restored.as_ref().map(|restored| restored.path.clone());
+        if in_flight.kind != CheckpointKind::Savepoint {
+            apply_retention(&self.config.dir, self.config.retain, keep.as_deref())?;
+            self.last_completed = Some(in_flight.dir.clone());
+        }
+        let time = if finished { "end of input".to_string() } else { format!("logical time {}", in_flight.time) };
+        eprintln!(
+            "eddy: {} {} complete at {time}: {} parts, {} bytes, snapshot {} ms, total {} ms",
+            match in_flight.kind {
+                CheckpointKind::Savepoint => "savepoint",
+                CheckpointKind::Final => "final checkpoint",
+                CheckpointKind::Checkpoint => "checkpoint",
+            },
+            in_flight.id,
+            in_flight.count,
+            stats.bytes,
+            stats.snapshot_ms,
+            stats.duration_ms,
+        );
+        for reply in in_flight.replies {
+            reply.send(ControlResponse { ok: true, path: Some(in_flight.dir.clone()), error: None });
+        }
+        if in_flight.stop {
+            self.control.close();
+            self.shared.halt();
+        }
+        Ok(())
+    }
+}

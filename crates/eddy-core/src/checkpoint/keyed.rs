@@ -1,0 +1,261 @@
+//! The part format of keyed operators: keyed state and timers, one entry per key, sorted by
+//! key hash so a restore at any parallelism reads the hash ranges it owns (design.md section 5).
+//!
+//! ```text
+//! part    := "EDDYKEYS" version:u32 table_count:u32 (name_len:u32 name:utf8)* entry_count:u64 entry*
+//! entry   := key_hash:u64 key_len:u32 key:msgpack
+//!            value_count:u16 (table:u16 value_len:u32 value:msgpack)*
+//!            event_timer_count:u32 (timestamp:u64 delivery:u64)*
+//!            processing_timer_count:u32 (timestamp:u64 delivery:u64)*
+//! ```
+//! Integers are little-endian. `table` indexes the names in the header (the names given to
+//! `StateDescriptor`s). Keys and values are MessagePack with struct field names; a value
+//! is the state's row: `{"value": v, "stamp": t}` for value state, a list of those for list
+//! state, a map of them for map state (`stamp` is the time-to-live stamp).
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::hash::key_hash;
+use crate::operators::process::Key;
+use crate::state::{encode, StateStore};
+use crate::timers::TimerQueue;
+
+const MAGIC: &[u8; 8] = b"EDDYKEYS";
+/// The version of the keyed part format.
+pub const KEYED_VERSION: u32 = 1;
+
+#[derive(Default)]
+struct EntryBuilder {
+    values: Vec<(u16, Vec<u8>)>,
+    event_timers: Vec<(u64, u64)>,
+    processing_timers: Vec<(u64, u64)>,
+}
+
+/// Encodes a keyed operator's state and timers; returns the bytes and the number of keys.
+pub(crate) fn encode_keyed<K: Key>(
+    store: &StateStore<K>,
+    event_timers: &TimerQueue<K>,
+    processing_timers: &TimerQueue<K>,
+) -> Result<(Vec<u8>, u64)> {
+    let mut entries: BTreeMap<(u64, Vec<u8>), EntryBuilder> = BTreeMap::new();
+    let mut failure: Option<Error> = None;
+    fn entry_for<'e, K: Key>(
+        entries: &'e mut BTreeMap<(u64, Vec<u8>), EntryBuilder>,
+        failure: &mut Option<Error>,
+        key: &K,
+    ) -> Option<&'e mut EntryBuilder> {
+        match encode(key) {
+            Ok(bytes) => Some(entries.entry((key_hash(key), bytes)).or_default()),
+            Err(error) => {
+                failure.get_or_insert(error);
+                None
+            }
+        }
+    }
+    for index in 0..store.names().len() {
+        let table = u16::try_from(index).map_err(|_| Error::Checkpoint("more than 65535 states".into()))?;
+        store.snapshot_table(index, &mut |key, value| {
+            if let Some(entry) = entry_for(&mut entries, &mut failure, key) {
+                entry.values.push((table, value));
+            }
+        })?;
+    }
+    for (timestamp, key, delivery) in event_timers.iter() {
+        if let Some(entry) = entry_for(&mut entries, &mut failure, key) {
+            entry.event_timers.push((timestamp, delivery));
+        }
+    }
+    for (timestamp, key, delivery) in processing_timers.iter() {
+        if let Some(entry) = entry_for(&mut entries, &mut failure, key) {
+            entry.processing_timers.push((timestamp, delivery));
+        }
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let mut out = Vec::with_capacity(64 + entries.len() * 32);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&KEYED_VERSION.to_le_bytes());
+    put_u32(&mut out, store.names().len());
+    for name in store.names() {
+        put_u32(&mut out, name.len());
+        out.extend_from_slice(name.as_bytes());
+    }
+    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    let keys = entries.len() as u64;
+    for ((hash, key), entry) in entries {
+        out.extend_from_slice(&hash.to_le_bytes());
+        put_u32(&mut out, key.len());
+        out.extend_from_slice(&key);
+        out.extend_from_slice(&(entry.values.len() as u16).to_le_bytes());
+        for (table, value) in entry.values {
+            out.extend_from_slice(&table.to_le_bytes());
+            put_u32(&mut out, value.len());
+            out.extend_from_slice(&value);
+        }
+        for timers in [entry.event_timers, entry.processing_timers] {
+            put_u32(&mut out, timers.len());
+            for (timestamp, delivery) in timers {
+                out.extend_from_slice(&timestamp.to_le_bytes());
+                out.extend_from_slice(&delivery.to_le_bytes());
+            }
+        }
+    }
+    Ok((out, keys))
+}
+
+fn put_u32(out: &mut Vec<u8>, value: usize) {
+    out.extend_from_slice(&(value as u32).to_le_bytes());
+}
+
+/// One key's entry, borrowed from a part.
+#[derive(Debug)]
+pub struct KeyedEntry<'a> {
+    /// The key's 64-bit hash (which worker owns it).
+    pub hash: u64,
+    /// The key, MessagePack.
+    pub key: &'a [u8],
+    /// (state name, MessagePack row) pairs.
+    pub values: Vec<(&'a str, &'a [u8])>,
+    /// Event-time timers as (timestamp, delivery time).
+    pub event_timers: Vec<(u64, u64)>,
+    /// Processing-time timers as (timestamp, delivery time).
+    pub processing_timers: Vec<(u64, u64)>,
+}
+
+/// A parsed keyed part.
+pub struct KeyedPart<'a> {
+    /// The state names of the operator.
+    pub names: Vec<&'a str>,
+    /// Entries, sorted by key hash.
+    pub entries: Vec<KeyedEntry<'a>>,
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, len: usize) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(len).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
+            Error::Checkpoint(format!("keyed part truncated at byte {} (wanted {len} more)", self.at))
+        })?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("two bytes")))
+    }
+    fn u32(&mut self) -> Result<usize> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("four bytes")) as usize)
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("eight bytes")))
+    }
+}
+
+/// Parses a keyed part.
+pub fn parse_keyed(bytes: &[u8]) -> Result<KeyedPart<'_>> {
+    let mut cursor = Cursor { bytes, at: 0 };
+    if cursor.take(8)? != MAGIC {
+        return Err(Error::Checkpoint("not a keyed state part (bad magic)".into()));
+    }
+    let version = cursor.take(4)?;
+    let version = u32::from_le_bytes(version.try_into().expect("four bytes"));
+    if version > KEYED_VERSION {
+        return Err(Error::Checkpoint(format!("keyed part version {version} is newer than {KEYED_VERSION}")));
+    }
+    let mut names = Vec::new();
+    for _ in 0..cursor.u32()? {
+        let len = cursor.u32()?;
+        let name = std::str::from_utf8(cursor.take(len)?)
+            .map_err(|_| Error::Checkpoint("a state name is not UTF-8".into()))?;
+        names.push(name);
+    }
+    let count = cursor.u64()?;
+    let mut entries = Vec::with_capacity(count.min(1 << 20) as usize);
+    for _ in 0..count {
+        let hash = cursor.u64()?;
+        let key_len = cursor.u32()?;
+        let key = cursor.take(key_len)?;
+        let mut values = Vec::new();
+        for _ in 0..cursor.u16()? {
+            let table = cursor.u16()? as usize;
+            let len = cursor.u32()?;
+            let name = *names
+                .get(table)
+                .ok_or_else(|| Error::Checkpoint(format!("state index {table} out of range")))?;
+            values.push((name, cursor.take(len)?));
+        }
+        let mut timers = [Vec::new(), Vec::new()];
+        for list in &mut timers {
+            for _ in 0..cursor.u32()? {
+                list.push((cursor.u64()?, cursor.u64()?));
+            }
+        }
+        let [event_timers, processing_timers] = timers;
+        entries.push(KeyedEntry { hash, key, values, event_timers, processing_timers });
+    }
+    if cursor.at != bytes.len() {
+        return Err(Error::Checkpoint(format!("{} trailing bytes after the keyed part", bytes.len() - cursor.at)));
+    }
+    Ok(KeyedPart { names, entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{OpenContext, StateParts, TtlNow};
+    use crate::state::KeyedStateAccess;
+
+    struct Ctx {
+        key: String,
+        store: StateStore<String>,
+    }
+    impl KeyedStateAccess for Ctx {
+        type Key = String;
+        fn state_parts(&mut self) -> StateParts<'_, String> {
+            StateParts { key: &self.key, store: &mut self.store, now: TtlNow::default() }
+        }
+    }
+
+    #[test]
+    fn keyed_parts_round_trip() {
+        let mut ctx = Ctx { key: "a".into(), store: StateStore::new() };
+        let count = OpenContext { store: &mut ctx.store, worker_index: 0 }.value_state::<u64>("count");
+        let seen = OpenContext { store: &mut ctx.store, worker_index: 0 }.list_state::<(i32, String)>("seen");
+        count.update(&mut ctx, 3);
+        seen.add(&mut ctx, (1, "x".into()));
+        ctx.key = "b".into();
+        count.update(&mut ctx, 9);
+        let mut event = TimerQueue::new();
+        event.register(100, &"b".to_string(), 100);
+        let processing = TimerQueue::new();
+        let (bytes, keys) = encode_keyed(&ctx.store, &event, &processing).unwrap();
+        assert_eq!(keys, 2);
+        let part = parse_keyed(&bytes).unwrap();
+        assert_eq!(part.names, vec!["count", "seen"]);
+        assert!(part.entries.windows(2).all(|pair| pair[0].hash <= pair[1].hash));
+
+        let mut restored = Ctx { key: "a".into(), store: StateStore::new() };
+        let count2 = OpenContext { store: &mut restored.store, worker_index: 0 }.value_state::<u64>("count");
+        let seen2 = OpenContext { store: &mut restored.store, worker_index: 0 }.list_state::<(i32, String)>("seen");
+        for entry in &part.entries {
+            let key: String = crate::state::decode(entry.key, "key").unwrap();
+            for (name, value) in &entry.values {
+                assert!(restored.store.restore_row(name, key.clone(), value).unwrap());
+            }
+            if key == "b" {
+                assert_eq!(entry.event_timers, vec![(100, 100)]);
+            }
+        }
+        assert_eq!(count2.value(&mut restored), Some(3));
+        assert_eq!(seen2.get(&mut restored), vec![(1, "x".to_string())]);
+        restored.key = "b".into();
+        assert_eq!(count2.value(&mut restored), Some(9));
+        assert!(parse_keyed(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

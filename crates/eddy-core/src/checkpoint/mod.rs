@@ -1,0 +1,130 @@
+//! Checkpoints, savepoints and restore: exactly-once state and output (design.md section 4).
+//!
+//! # The protocol
+//! * **Trigger.** Every `interval` the coordinator (a thread of the job's process) picks a
+//!   logical time `E` above every time any operator has claimed (see [`control`]) and
+//!   announces it.
+//! * **Snapshot.** Each participant contributes its *part* once it has handled everything
+//!   before `E` and nothing at or after `E`: a keyed operator when its input frontier passes
+//!   `E` (its state and timers, sorted by key hash), a source when each of its splits moves to
+//!   a watermark `>= E` (the reader's position and the split's watermark state), a sink when
+//!   its input frontier passes `E` (it stages everything before `E` and returns what to commit).
+//!   Records at times `>= E` that a sink receives meanwhile wait in memory. Nothing stops: the
+//!   operator serializes its state and moves on; the coordinator writes and fsyncs the parts.
+//! * **Complete.** When every part of `E` is durable the coordinator writes the manifest
+//!   atomically (write, fsync, rename); only then do sinks commit (rename staged files).
+//! * **Restore.** Every part is read and checked first. Keyed operators keep the keys whose
+//!   hash range they own at the new parallelism; sources seek their splits; sinks commit what
+//!   the checkpoint staged (idempotently) and delete what later, failed attempts staged.
+//! * **End of input.** When all input has ended, a *final* checkpoint records that, and only
+//!   after its manifest is durable is the last output committed: a crash in between restores
+//!   the final checkpoint, which just re-commits.
+
+pub(crate) mod control;
+mod coordinator;
+pub mod inspect;
+pub mod keyed;
+pub(crate) mod restore;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use control::PartKind;
+pub(crate) use coordinator::Coordinator;
+pub use coordinator::{send_request, ControlRequest, ControlResponse, JobControl, CONTROL_SOCKET};
+pub use restore::RestoreFrom;
+pub use store::{CheckpointKind, CheckpointStats, Manifest, OperatorEntry, PartEntry};
+
+pub use crate::sink::{Committable, Committer};
+
+/// How a job checkpoints.
+#[derive(Clone, Debug)]
+pub struct CheckpointConfig {
+    /// Where checkpoints are written (`chk-<id>` directories) and where the control socket
+    /// of the running job lives.
+    pub dir: PathBuf,
+    /// Processing time between checkpoints; `None` takes only savepoints and the final one.
+    pub interval: Option<Duration>,
+    /// How many complete checkpoints to keep (at least 1).
+    pub retain: usize,
+    /// Restore from a checkpoint or savepoint before starting.
+    pub restore: Option<RestoreFrom>,
+    /// Restore even when the checkpoint holds state of operators (uids) the job no longer has.
+    pub allow_non_restored_state: bool,
+}
+
+impl CheckpointConfig {
+    /// Checkpoints into `dir` every `interval`, keeping the last 3.
+    pub fn new(dir: impl Into<PathBuf>, interval: Duration) -> Self {
+        CheckpointConfig {
+            dir: dir.into(),
+            interval: Some(interval),
+            retain: 3,
+            restore: None,
+            allow_non_restored_state: false,
+        }
+    }
+
+    /// Restores from `from` before starting.
+    pub fn restore(mut self, from: RestoreFrom) -> Self {
+        self.restore = Some(from);
+        self
+    }
+}
+
+/// Parses a duration such as `500ms`, `1s`, `2m` or a plain number of milliseconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "ms"),
+    };
+    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration (like 500ms, 1s, 2m)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        _ => Err(format!("`{text}`: unknown unit `{unit}` (use ms, s or m)")),
+    }
+}
+
+/// Aborts the process at a named step of the checkpoint protocol when the environment
+/// variable `EDDY_FAILPOINT` names it (`name`, or `name:N` for its N-th hit), for
+/// fault-injection tests. The points are `before-manifest` (parts durable, no manifest),
+/// `after-manifest` (manifest durable, sinks not committed), `after-commit` and `restore`
+/// (state loaded, sinks not yet recovered).
+pub fn failpoint(name: &str) {
+    static SPEC: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let spec = SPEC.get_or_init(|| {
+        let text = std::env::var("EDDY_FAILPOINT").ok()?;
+        let (point, nth) = match text.split_once(':') {
+            Some((point, nth)) => (point.to_owned(), nth.parse().unwrap_or(1)),
+            None => (text, 1),
+        };
+        Some((point, nth))
+    });
+    if let Some((point, nth)) = spec {
+        if point == name && HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == *nth {
+            eprintln!("eddy: failpoint `{name}` hit, aborting");
+            std::process::abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("75"), Ok(Duration::from_millis(75)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Loading a checkpoint or savepoint to restore a job from: every part is read and checked
+//! before the job starts, so a restore never half-loads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::store::{list_checkpoints, read_manifest, read_part, Manifest};
+use crate::error::{Error, Result};
+use crate::hash::{HashMap, HashSet};
+
+/// Where to restore a job from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreFrom {
+    /// The newest complete, intact checkpoint in the checkpoint directory (start fresh if
+    /// there is none).
+    Latest,
+    /// A given checkpoint or savepoint directory.
+    Path(PathBuf),
+}
+
+impl std::str::FromStr for RestoreFrom {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(if text == "latest" { RestoreFrom::Latest } else { RestoreFrom::Path(text.into()) })
+    }
+}
+
+/// The parts of one operator in a loaded checkpoint.
+pub(crate) struct RestoredOperator {
+    /// (worker that wrote it, bytes).
+    pub(crate) parts: Vec<(usize, Vec<u8>)>,
+}
+
+/// A loaded, verified checkpoint.
+pub(crate) struct Restored {
+    pub(crate) path: PathBuf,
+    pub(crate) manifest: Manifest,
+    operators: HashMap<String, RestoredOperator>,
+    /// Uids some operator of the job restored from.
+    claimed: Mutex<HashSet<String>>,
+}
+
+impl Restored {
+    /// Reads the checkpoint at `path` and checks every part.
+    pub(crate) fn load(path: &Path) -> Result<Restored> {
+        let manifest = read_manifest(path)?;
+        let mut operators = HashMap::default();
+        for operator in &manifest.operators {
+            let mut parts = Vec::with_capacity(operator.parts.len());
+            for part in &operator.parts {
+                parts.push((part.worker, read_part(path, part)?));
+            }
+            operators.insert(operator.uid.clone(), RestoredOperator { parts });
+        }
+        Ok(Restored { path: path.to_owned(), manifest, operators, claimed: Mutex::default() })
+    }
+
+    /// Finds what to restore: `Latest` skips incomplete and corrupt checkpoints with a
+    /// warning; a path that does not hold an intact checkpoint is an error.
+    pub(crate) fn find(root: &Path, from: &RestoreFrom) -> Result<Option<Restored>> {
+        match from {
+            RestoreFrom::Path(path) => Restored::load(path)
+                .map(Some)
+                .map_err(|error| Error::Checkpoint(format!("cannot restore from {}: {error}", path.display()))),
+            RestoreFrom::Latest => {
+                for (_, path) in list_checkpoints(root)? {
+                    match Restored::load(&path) {
+                        Ok(restored) => return Ok(Some(restored)),
+                        Err(error) => {
+                            eprintln!("eddy: skipping checkpoint {}: {error}", path.display());
+                        }
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// The parts an operator with `uid` restores from, marking the uid as used.
+    pub(crate) fn operator(&self, uid: &str) -> Option<&RestoredOperator> {
+        let operator = self.operators.get(uid)?;
+        self.claimed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(uid.to_owned());
+        Some(operator)
+    }
+
+    /// Uids in the checkpoint that no operator of `uids` matches.
+    pub(crate) fn unmatched(&self, uids: &[String]) -> Vec<String> {
+        let mut left: Vec<String> = self.operators.keys().filter(|uid| !uids.contains(uid)).cloned().collect();
+        left.sort();
+        left
+    }
+}
