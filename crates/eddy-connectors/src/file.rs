@@ -21,7 +21,7 @@
 //!   committed and every other in-progress or pending file of earlier runs is deleted.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -144,6 +144,7 @@ impl<T: DeserializeOwned + 'static> Source<T> for FileSource<T> {
                     path,
                     reader: BufReader::new(file),
                     line: 0,
+                    offset: 0,
                     buffer: Vec::new(),
                     bad_records: self.bad_records,
                     _type: PhantomData,
@@ -184,6 +185,32 @@ struct CsvReader<T> {
 impl<T: DeserializeOwned> SplitReader<T> for CsvReader<T> {
     fn split_id(&self) -> &str {
         &self.id
+    }
+
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        let position = self.reader.position();
+        Ok(Some(serde_json::json!({
+            "offset": position.byte(),
+            "line": position.line(),
+            "record": position.record(),
+        })))
+    }
+
+    fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {
+        let (offset, line) = file_position(&self.path, &position)?;
+        let record = position.get("record").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        // Read the header row first: seeking turns off csv's skipping of it.
+        let headers = self.reader.headers().map_err(|error| Error::BadRecord {
+            path: self.path.clone(),
+            line: 1,
+            reason: error.to_string(),
+        })?;
+        self.headers = Some(headers.clone());
+        let mut target = csv::Position::new();
+        target.set_byte(offset).set_line(line).set_record(record);
+        self.reader.seek(target).map_err(|error| {
+            Error::io(format!("seeking in {}", self.path.display()), std::io::Error::other(error.to_string()))
+        })
     }
 
     fn read(&mut self, output: &mut SplitOutput<T>, max_records: usize) -> Result<ReadStatus> {
@@ -244,6 +271,15 @@ impl<T: DeserializeOwned> SplitReader<T> for CsvReader<T> {
     }
 }
 
+/// The byte offset and line number of a file reader's checkpointed position.
+fn file_position(path: &Path, position: &serde_json::Value) -> Result<(u64, u64)> {
+    let field = |name: &str| position.get(name).and_then(serde_json::Value::as_u64);
+    match (field("offset"), field("line")) {
+        (Some(offset), Some(line)) => Ok((offset, line)),
+        _ => Err(Error::Checkpoint(format!("{}: bad checkpointed file position {position}", path.display()))),
+    }
+}
+
 /// The reason of a CSV error without the position csv already prints (eddy prints its own).
 fn csv_reason(error: &csv::Error) -> String {
     match error.kind() {
@@ -270,6 +306,8 @@ struct JsonLinesReader<T> {
     path: PathBuf,
     reader: BufReader<File>,
     line: u64,
+    /// Byte offset of the next line.
+    offset: u64,
     buffer: Vec<u8>,
     bad_records: BadRecords,
     _type: PhantomData<fn() -> T>,
@@ -278,6 +316,20 @@ struct JsonLinesReader<T> {
 impl<T: DeserializeOwned> SplitReader<T> for JsonLinesReader<T> {
     fn split_id(&self) -> &str {
         &self.id
+    }
+
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        Ok(Some(serde_json::json!({ "offset": self.offset, "line": self.line })))
+    }
+
+    fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {
+        let (offset, line) = file_position(&self.path, &position)?;
+        self.reader
+            .seek(std::io::SeekFrom::Start(offset))
+            .map_err(|error| Error::io(format!("seeking in {}", self.path.display()), error))?;
+        self.offset = offset;
+        self.line = line;
+        Ok(())
     }
 
     fn read(&mut self, output: &mut SplitOutput<T>, max_records: usize) -> Result<ReadStatus> {
@@ -291,6 +343,7 @@ impl<T: DeserializeOwned> SplitReader<T> for JsonLinesReader<T> {
                 return Ok(ReadStatus::Finished);
             }
             self.line += 1;
+            self.offset += read as u64;
             let text = self.buffer.trim_ascii();
             if text.is_empty() {
                 continue;
@@ -340,7 +393,8 @@ struct OpenPart {
 
 impl OpenPart {
     fn create(path: PathBuf, format: FileFormat) -> Result<OpenPart> {
-        let file = File::create(&path).map_err(|error| Error::io(format!("creating {}", path.display()), error))?;
+        let file =
+            File::create(&path).map_err(|error| Error::io(format!("creating {}", path.display()), error))?;
         let file = BufWriter::new(file);
         let encoder = match format {
             FileFormat::Csv => Encoder::Csv(Box::new(csv::Writer::from_writer(file))),
@@ -443,7 +497,8 @@ impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
             }));
         }
         let final_path = self.directory.join(format!("part-{}.{extension}", context.worker_index));
-        let in_progress = self.directory.join(format!(".part-{}.{extension}.inprogress", context.worker_index));
+        let in_progress =
+            self.directory.join(format!(".part-{}.{extension}.inprogress", context.worker_index));
         Ok(Box::new(FileWriter { part: Some(OpenPart::create(in_progress, self.format)?), final_path }))
     }
 
@@ -529,9 +584,11 @@ impl Committer for FileCommitter {
         };
         let current = format!("-{run_id}-");
         for entry in entries {
-            let entry = entry.map_err(|error| Error::io(format!("listing {}", self.directory.display()), error))?;
+            let entry =
+                entry.map_err(|error| Error::io(format!("listing {}", self.directory.display()), error))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let staged = name.starts_with(".part-") && (name.ends_with(".inprogress") || name.ends_with(".pending"));
+            let staged =
+                name.starts_with(".part-") && (name.ends_with(".inprogress") || name.ends_with(".pending"));
             if staged && !name.contains(&current) {
                 std::fs::remove_file(entry.path())
                     .map_err(|error| Error::io(format!("removing {}", entry.path().display()), error))?;
@@ -608,8 +665,10 @@ mod tests {
         // A new run restores the checkpoint that staged `first`: `second` and the in-progress
         // file are discarded, since their records will be produced again.
         committer.recover(&first, "r2").unwrap();
-        let mut names: Vec<String> =
-            std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         assert_eq!(names, vec!["part-1-r1-0.jsonl".to_string()]);
         assert!(committer.commit(&second).is_err(), "a discarded staged file cannot be committed");

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use eddy_core::error::Result;
+use eddy_core::error::{Error, Result};
 use eddy_core::sink::{Sink, SinkContext, SinkWriter};
 use eddy_core::source::{ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
 use eddy_core::time::Clock;
@@ -46,6 +46,24 @@ impl<T> SplitReader<T> for VecReader<T> {
         }
         Ok(if self.values.len() == 0 { ReadStatus::Finished } else { ReadStatus::More })
     }
+
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        Ok(Some(self.position.into()))
+    }
+
+    fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {
+        let skip = index_position(&self.id, &position)?;
+        for _ in self.values.by_ref().take(skip as usize) {}
+        self.position = skip;
+        Ok(())
+    }
+}
+
+/// A checkpointed record index.
+fn index_position(split: &str, position: &serde_json::Value) -> Result<u64> {
+    position
+        .as_u64()
+        .ok_or_else(|| Error::Checkpoint(format!("split `{split}`: bad checkpointed index {position}")))
 }
 
 impl<T: Clone + 'static> Source<T> for CollectionSource<T> {
@@ -104,8 +122,8 @@ struct GeneratorReader<T> {
     split: usize,
     next: u64,
     count: Option<u64>,
-    /// Rate and clock, with the clock's time at the first read.
-    pacing: Option<(u64, Arc<dyn Clock>, Option<u64>)>,
+    /// Rate and clock, with the clock's time and the next index at the first read.
+    pacing: Option<(u64, Arc<dyn Clock>, Option<(u64, u64)>)>,
     generate: Arc<dyn Fn(usize, u64) -> T + Send + Sync>,
 }
 
@@ -119,9 +137,9 @@ impl<T> SplitReader<T> for GeneratorReader<T> {
         let mut end = limit;
         if let Some((per_second, clock, started)) = &mut self.pacing {
             let now = clock.now_ms();
-            let start = *started.get_or_insert(now);
-            // Record n is due `n / per_second` seconds after the first read.
-            let due = (now.saturating_sub(start) as u128 * *per_second as u128 / 1000) as u64 + 1;
+            let (start, first) = *started.get_or_insert((now, self.next));
+            // Record `first + n` is due `n / per_second` seconds after the first read.
+            let due = first + (now.saturating_sub(start) as u128 * *per_second as u128 / 1000) as u64 + 1;
             end = end.min(due);
         }
         while self.next < end {
@@ -135,6 +153,15 @@ impl<T> SplitReader<T> for GeneratorReader<T> {
         } else {
             ReadStatus::More
         })
+    }
+
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        Ok(Some(self.next.into()))
+    }
+
+    fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {
+        self.next = index_position(&self.id, &position)?;
+        Ok(())
     }
 }
 

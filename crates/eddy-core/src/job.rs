@@ -275,7 +275,8 @@ impl Job {
                     };
                     build(&mut env)
                 });
-                let checked = built.and_then(|()| check_uids(&shared, &uids.borrow(), index, allow_non_restored));
+                let checked =
+                    built.and_then(|()| check_uids(&shared, &uids.borrow(), index, allow_non_restored));
                 if let Err(error) = checked {
                     shared.fail(error);
                     return;
@@ -335,7 +336,12 @@ fn run_id() -> String {
 
 /// Checks the uids of a worker's stateful operators once its dataflow is built: no uid twice,
 /// and (on worker 0) no restored state left without an operator.
-fn check_uids(shared: &JobShared, slots: &[Rc<UidSlot>], worker: usize, allow_non_restored: bool) -> Result<()> {
+fn check_uids(
+    shared: &JobShared,
+    slots: &[Rc<UidSlot>],
+    worker: usize,
+    allow_non_restored: bool,
+) -> Result<()> {
     let uids: Vec<String> = slots.iter().map(|slot| slot.get()).collect();
     for (index, uid) in uids.iter().enumerate() {
         if uids[..index].contains(uid) {

@@ -23,6 +23,7 @@ pub mod window;
 
 /// The names most programs need.
 pub mod prelude {
+    pub use crate::checkpoint::{CheckpointConfig, ControlRequest, ControlResponse, JobControl, RestoreFrom};
     pub use crate::error::{Error, Result};
     pub use crate::job::{Env, Job, JobConfig, JobSummary, RecordOrder, StopHandle};
     pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
@@ -30,13 +31,13 @@ pub mod prelude {
     pub use crate::operators::process::{Context, Key, KeyedCoProcessFunction, KeyedProcessFunction};
     pub use crate::record::Data;
     pub use crate::side_output::OutputTag;
-    pub use crate::sink::{Sink, SinkContext, SinkWriter};
+    pub use crate::sink::{Committable, Committer, DataStreamSink, Sink, SinkContext, SinkWriter};
     pub use crate::source::{
         DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader, DEAD_LETTERS,
     };
     pub use crate::state::{
         AggregateFunction, AggregatingState, KeyedStateAccess, ListState, MapState, OpenContext,
-        ReducingState, StateDescriptor, StateTtlConfig, ValueState,
+        ReducingState, StateDescriptor, StateTtlConfig, StateValue, ValueState,
     };
     pub use crate::stream::DataStream;
     pub use crate::time::{Clock, ManualClock, SystemClock};

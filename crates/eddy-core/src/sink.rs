@@ -150,7 +150,8 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                 if let Some(participant) = participant.as_mut() {
                     participant.refresh();
                 }
-                let hold_from = participant.as_ref().and_then(|participant| participant.next()).map(|next| next.time);
+                let hold_from =
+                    participant.as_ref().and_then(|participant| participant.next()).map(|next| next.time);
                 let mut result: Result<()> = Ok(());
                 driver(&mut |capability, batch| {
                     let logical_time = capability.least().copied().unwrap_or(0);
@@ -174,7 +175,13 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                                 break;
                             }
                             let committables = active.prepare_commit()?;
-                            participant.submit(next.id, &uid, PartKind::Sink, encode(&committables)?, committables.len() as u64);
+                            participant.submit(
+                                next.id,
+                                &uid,
+                                PartKind::Sink,
+                                encode(&committables)?,
+                                committables.len() as u64,
+                            );
                             let bound = participant.next().map_or(u64::MAX, |next| next.time);
                             while let Some(entry) = held.first_entry() {
                                 if *entry.key() >= bound {
@@ -193,7 +200,13 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                     finished = true;
                     result = match participant.as_mut() {
                         Some(participant) => active.prepare_commit().and_then(|committables| {
-                            participant.submit(FINAL, &slot.get(), PartKind::Sink, encode(&committables)?, committables.len() as u64);
+                            participant.submit(
+                                FINAL,
+                                &slot.get(),
+                                PartKind::Sink,
+                                encode(&committables)?,
+                                committables.len() as u64,
+                            );
                             Ok(())
                         }),
                         None => active.finish(),
@@ -217,7 +230,8 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
 }
 
 fn encode(committables: &[Committable]) -> Result<Vec<u8>> {
-    serde_json::to_vec(committables).map_err(|error| Error::Internal(format!("encoding committables: {error}")))
+    serde_json::to_vec(committables)
+        .map_err(|error| Error::Internal(format!("encoding committables: {error}")))
 }
 
 /// Commits what the restored checkpoint staged for sink `uid` and clears what other runs left.
@@ -232,7 +246,9 @@ fn recover(
         if let Some(operator) = restored.operator(uid) {
             for (_, bytes) in &operator.parts {
                 let staged: Vec<Committable> = serde_json::from_slice(bytes).map_err(|error| {
-                    Error::Checkpoint(format!("sink `{uid}`: unreadable committables in the checkpoint: {error}"))
+                    Error::Checkpoint(format!(
+                        "sink `{uid}`: unreadable committables in the checkpoint: {error}"
+                    ))
                 })?;
                 committables.extend(staged);
             }

@@ -20,7 +20,7 @@ use timely::dataflow::operators::Capability;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::checkpoint::control::{Participant, PartKind, FINAL};
+use crate::checkpoint::control::{PartKind, Participant, FINAL};
 use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix};
 use crate::job::Env;
@@ -194,8 +194,9 @@ impl SourceCheckpoints {
         let Some(operator) = restored.operator(&uid) else { return Ok(()) };
         let mut states = BTreeMap::new();
         for (_, bytes) in &operator.parts {
-            let part: SourcePart = serde_json::from_slice(bytes)
-                .map_err(|error| Error::Checkpoint(format!("source `{uid}`: unreadable checkpoint part: {error}")))?;
+            let part: SourcePart = serde_json::from_slice(bytes).map_err(|error| {
+                Error::Checkpoint(format!("source `{uid}`: unreadable checkpoint part: {error}"))
+            })?;
             states.extend(part.splits);
         }
         for split in splits {
@@ -217,7 +218,9 @@ impl SourceCheckpoints {
         for pending in owed {
             let states = self.recording.entry(pending.id).or_default();
             let id = split.reader.split_id();
-            if !states.contains_key(id) && (force || split.finished || split.watermarks.watermark() >= pending.time) {
+            if !states.contains_key(id)
+                && (force || split.finished || split.watermarks.watermark() >= pending.time)
+            {
                 states.insert(id.to_owned(), split.state(&self.name)?);
             }
         }

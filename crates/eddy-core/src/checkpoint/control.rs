@@ -101,7 +101,12 @@ impl Control {
     ) -> Control {
         let last_time = restored.as_ref().map_or(0, |restored| restored.manifest.logical_time);
         Control {
-            state: Mutex::new(ControlState { max_claimed: last_time, last_time, pending: Vec::new(), closed: false }),
+            state: Mutex::new(ControlState {
+                max_claimed: last_time,
+                last_time,
+                pending: Vec::new(),
+                closed: false,
+            }),
             generation: AtomicU64::new(0),
             sender: Mutex::new(sender),
             registered: AtomicUsize::new(0),
@@ -209,7 +214,14 @@ impl Participant {
     }
 
     /// Submits this participant's part of checkpoint `checkpoint` (or [`FINAL`]).
-    pub(crate) fn submit(&mut self, checkpoint: u64, uid: &str, kind: PartKind, bytes: Vec<u8>, entries: u64) {
+    pub(crate) fn submit(
+        &mut self,
+        checkpoint: u64,
+        uid: &str,
+        kind: PartKind,
+        bytes: Vec<u8>,
+        entries: u64,
+    ) {
         if checkpoint != FINAL {
             self.handled = self.handled.max(checkpoint);
             self.pending.retain(|pending| pending.id > checkpoint);

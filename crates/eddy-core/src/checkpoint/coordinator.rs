@@ -77,7 +77,8 @@ impl ControlResponse {
 pub fn send_request(dir: &Path, request: &ControlRequest, timeout: Duration) -> Result<ControlResponse> {
     let path = dir.join(CONTROL_SOCKET);
     let io = |what: &str, error| Error::io(format!("{what} {}", path.display()), error);
-    let mut stream = UnixStream::connect(&path).map_err(|error| io("connecting to the job's control socket", error))?;
+    let mut stream =
+        UnixStream::connect(&path).map_err(|error| io("connecting to the job's control socket", error))?;
     stream.set_read_timeout(Some(timeout)).map_err(|error| io("configuring", error))?;
     let mut line = serde_json::to_string(request).map_err(|error| Error::Internal(error.to_string()))?;
     line.push('\n');
@@ -152,10 +153,17 @@ struct InFlight {
 
 impl InFlight {
     fn has(&self, uid: &str, worker: usize) -> bool {
-        self.operators.iter().any(|operator| operator.uid == uid && operator.parts.iter().any(|part| part.worker == worker))
+        self.operators
+            .iter()
+            .any(|operator| operator.uid == uid && operator.parts.iter().any(|part| part.worker == worker))
     }
 
+    /// Adds a part; a second part of the same participant (its final state, copied in, and a
+    /// part it sent itself) is ignored: both describe its state after its input ended.
     fn add(&mut self, part: Part, now: u64) -> Result<()> {
+        if self.has(&part.uid, part.worker) {
+            return Ok(());
+        }
         let index = match self.operators.iter().position(|operator| operator.uid == part.uid) {
             Some(index) => index,
             None => {
@@ -324,7 +332,9 @@ impl State {
     }
 
     fn answer_status(&mut self) {
-        while let Some(index) = self.requests.iter().position(|(request, _)| *request == ControlRequest::Status) {
+        while let Some(index) =
+            self.requests.iter().position(|(request, _)| *request == ControlRequest::Status)
+        {
             if let Some((_, reply)) = self.requests.remove(index) {
                 reply.send(ControlResponse { ok: true, path: self.last_completed.clone(), error: None });
             }
@@ -338,7 +348,8 @@ impl State {
         let now = self.clock.now_ms();
         if let Some((ControlRequest::Savepoint { target, stop }, reply)) = self.requests.pop_front() {
             let id = self.next_id;
-            let dir = target.unwrap_or_else(|| self.config.dir.join("savepoints").join(format!("savepoint-{id}")));
+            let dir =
+                target.unwrap_or_else(|| self.config.dir.join("savepoints").join(format!("savepoint-{id}")));
             let usable = match std::fs::read_dir(&dir) {
                 Ok(mut entries) => entries.next().is_none(),
                 Err(error) => error.kind() == std::io::ErrorKind::NotFound,
@@ -378,7 +389,8 @@ impl State {
             });
         };
         self.next_id += 1;
-        std::fs::create_dir_all(&dir).map_err(|error| Error::io(format!("creating {}", dir.display()), error))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|error| Error::io(format!("creating {}", dir.display()), error))?;
         let mut in_flight = InFlight {
             id,
             time,
@@ -406,9 +418,7 @@ impl State {
             // of it at claimed times, so before any checkpoint announced from now on.
             let now = self.clock.now_ms();
             for in_flight in &mut self.in_flight {
-                if !in_flight.has(&part.uid, part.worker) {
-                    in_flight.add(part.clone(), now)?;
-                }
+                in_flight.add(part.clone(), now)?;
             }
             self.final_parts.push(part);
             return Ok(());
@@ -518,7 +528,8 @@ impl State {
             apply_retention(&self.config.dir, self.config.retain, keep.as_deref())?;
             self.last_completed = Some(in_flight.dir.clone());
         }
-        let time = if finished { "end of input".to_string() } else { format!("logical time {}", in_flight.time) };
+        let time =
+            if finished { "end of input".to_string() } else { format!("logical time {}", in_flight.time) };
         eprintln!(
             "eddy: {} {} complete at {time}: {} parts, {} bytes, snapshot {} ms, total {} ms",
             match in_flight.kind {

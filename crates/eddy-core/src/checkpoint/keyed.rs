@@ -200,7 +200,10 @@ pub fn parse_keyed(bytes: &[u8]) -> Result<KeyedPart<'_>> {
         entries.push(KeyedEntry { hash, key, values, event_timers, processing_timers });
     }
     if cursor.at != bytes.len() {
-        return Err(Error::Checkpoint(format!("{} trailing bytes after the keyed part", bytes.len() - cursor.at)));
+        return Err(Error::Checkpoint(format!(
+            "{} trailing bytes after the keyed part",
+            bytes.len() - cursor.at
+        )));
     }
     Ok(KeyedPart { names, entries })
 }
@@ -208,8 +211,8 @@ pub fn parse_keyed(bytes: &[u8]) -> Result<KeyedPart<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{OpenContext, StateParts, TtlNow};
     use crate::state::KeyedStateAccess;
+    use crate::state::{OpenContext, StateParts, TtlNow};
 
     struct Ctx {
         key: String,
@@ -242,7 +245,8 @@ mod tests {
 
         let mut restored = Ctx { key: "a".into(), store: StateStore::new() };
         let count2 = OpenContext { store: &mut restored.store, worker_index: 0 }.value_state::<u64>("count");
-        let seen2 = OpenContext { store: &mut restored.store, worker_index: 0 }.list_state::<(i32, String)>("seen");
+        let seen2 =
+            OpenContext { store: &mut restored.store, worker_index: 0 }.list_state::<(i32, String)>("seen");
         for entry in &part.entries {
             let key: String = crate::state::decode(entry.key, "key").unwrap();
             for (name, value) in &entry.values {

@@ -81,7 +81,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some(at) => text.split_at(at),
         None => (text, "ms"),
     };
-    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration (like 500ms, 1s, 2m)"))?;
+    let value: u64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration (like 500ms, 1s, 2m)"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(value)),
         "s" => Ok(Duration::from_secs(value)),

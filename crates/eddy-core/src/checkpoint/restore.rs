@@ -59,9 +59,9 @@ impl Restored {
     /// warning; a path that does not hold an intact checkpoint is an error.
     pub(crate) fn find(root: &Path, from: &RestoreFrom) -> Result<Option<Restored>> {
         match from {
-            RestoreFrom::Path(path) => Restored::load(path)
-                .map(Some)
-                .map_err(|error| Error::Checkpoint(format!("cannot restore from {}: {error}", path.display()))),
+            RestoreFrom::Path(path) => Restored::load(path).map(Some).map_err(|error| {
+                Error::Checkpoint(format!("cannot restore from {}: {error}", path.display()))
+            }),
             RestoreFrom::Latest => {
                 for (_, path) in list_checkpoints(root)? {
                     match Restored::load(&path) {
@@ -85,7 +85,8 @@ impl Restored {
 
     /// Uids in the checkpoint that no operator of `uids` matches.
     pub(crate) fn unmatched(&self, uids: &[String]) -> Vec<String> {
-        let mut left: Vec<String> = self.operators.keys().filter(|uid| !uids.contains(uid)).cloned().collect();
+        let mut left: Vec<String> =
+            self.operators.keys().filter(|uid| !uids.contains(uid)).cloned().collect();
         left.sort();
         left
     }

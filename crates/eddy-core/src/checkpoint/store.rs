@@ -118,7 +118,9 @@ fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
 
 /// Fsyncs a directory so a rename or new file in it is durable.
 pub(crate) fn sync_dir(path: &Path) -> Result<()> {
-    File::open(path).and_then(|dir| dir.sync_all()).map_err(|error| io_error("syncing directory", path, error))
+    File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|error| io_error("syncing directory", path, error))
 }
 
 /// A file-system-safe directory name for operator number `index` with `uid`.
@@ -146,7 +148,13 @@ pub(crate) fn write_part(
     let mut file = File::create(&path).map_err(|error| io_error("creating", &path, error))?;
     file.write_all(bytes).map_err(|error| io_error("writing", &path, error))?;
     file.sync_all().map_err(|error| io_error("syncing", &path, error))?;
-    Ok(PartEntry { worker, file: relative.to_owned(), bytes: bytes.len() as u64, xxh3: checksum(bytes), entries })
+    Ok(PartEntry {
+        worker,
+        file: relative.to_owned(),
+        bytes: bytes.len() as u64,
+        xxh3: checksum(bytes),
+        entries,
+    })
 }
 
 pub(crate) fn checksum(bytes: &[u8]) -> String {
@@ -173,7 +181,11 @@ pub fn read_manifest(checkpoint: &Path) -> Result<Manifest> {
     let manifest: Manifest = serde_json::from_str(&text)
         .map_err(|error| Error::Checkpoint(format!("{}: not a valid manifest: {error}", path.display())))?;
     if manifest.format != FORMAT {
-        return Err(Error::Checkpoint(format!("{}: format `{}` is not {FORMAT}", path.display(), manifest.format)));
+        return Err(Error::Checkpoint(format!(
+            "{}: format `{}` is not {FORMAT}",
+            path.display(),
+            manifest.format
+        )));
     }
     if manifest.version > FORMAT_VERSION {
         return Err(Error::Checkpoint(format!(

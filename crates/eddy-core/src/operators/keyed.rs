@@ -115,7 +115,9 @@ struct Rolling<V, F> {
     reduce: F,
 }
 
-impl<K: Key, V: crate::state::StateValue, F: Fn(&V, &V) -> V> KeyedProcessFunction<K, V, V> for Rolling<V, F> {
+impl<K: Key, V: crate::state::StateValue, F: Fn(&V, &V) -> V> KeyedProcessFunction<K, V, V>
+    for Rolling<V, F>
+{
     fn open(&mut self, ctx: &mut OpenContext<'_, K>) {
         self.state = Some(ctx.value_state("rolling"));
     }

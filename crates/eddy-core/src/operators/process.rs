@@ -24,7 +24,7 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 
-use crate::checkpoint::control::{Participant, PartKind, FINAL};
+use crate::checkpoint::control::{PartKind, Participant, FINAL};
 use crate::checkpoint::keyed::{encode_keyed, parse_keyed};
 use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix, worker_for_hash};
@@ -348,14 +348,17 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
         let Some(operator) = restored.operator(&uid) else { return Ok(()) };
         let mut unknown: Vec<String> = Vec::new();
         for (_, bytes) in &operator.parts {
-            let part = parse_keyed(bytes).map_err(|error| Error::Checkpoint(format!("operator `{uid}`: {error}")))?;
+            let part = parse_keyed(bytes)
+                .map_err(|error| Error::Checkpoint(format!("operator `{uid}`: {error}")))?;
             for entry in part.entries {
                 if worker_for_hash(entry.hash, peers) != worker {
                     continue;
                 }
                 let key: K = decode(entry.key, &format!("a key of operator `{uid}`"))?;
                 for (name, value) in entry.values {
-                    if !self.store.restore_row(name, key.clone(), value)? && !unknown.iter().any(|seen| seen == name) {
+                    if !self.store.restore_row(name, key.clone(), value)?
+                        && !unknown.iter().any(|seen| seen == name)
+                    {
                         unknown.push(name.to_owned());
                     }
                 }
@@ -368,7 +371,10 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
             }
         }
         if worker == 0 && !unknown.is_empty() {
-            eprintln!("eddy: operator `{uid}`: dropping restored state no longer registered: {}", unknown.join(", "));
+            eprintln!(
+                "eddy: operator `{uid}`: dropping restored state no longer registered: {}",
+                unknown.join(", ")
+            );
         }
         let time = restored.manifest.logical_time;
         self.applied_watermark = time;
@@ -398,9 +404,13 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
             }
         }
         match encode_keyed(&self.store, &self.event_timers, &self.processing_timers) {
-            Ok((bytes, keys)) => {
-                checkpoints.participant.submit(checkpoint, &checkpoints.uid.get(), PartKind::Keyed, bytes, keys)
-            }
+            Ok((bytes, keys)) => checkpoints.participant.submit(
+                checkpoint,
+                &checkpoints.uid.get(),
+                PartKind::Keyed,
+                bytes,
+                keys,
+            ),
             Err(error) => {
                 checkpoints.error.get_or_insert(error);
             }
@@ -758,7 +768,8 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
             let mut main = main_output.activate();
             let mut side = side_output.activate();
             engine.advance(frontier, &mut main, &mut side);
-            if let Some(error) = engine.checkpoints.as_mut().and_then(|checkpoints| checkpoints.error.take()) {
+            if let Some(error) = engine.checkpoints.as_mut().and_then(|checkpoints| checkpoints.error.take())
+            {
                 runtime.shared.fail(error);
             }
             if frontier.is_some() {

@@ -332,10 +332,7 @@ impl<K: Hash + Eq + Clone + 'static> OpenContext<'_, K> {
     }
 
     /// Registers a value state.
-    pub fn value_state<T: StateValue>(
-        &mut self,
-        descriptor: impl Into<StateDescriptor>,
-    ) -> ValueState<T> {
+    pub fn value_state<T: StateValue>(&mut self, descriptor: impl Into<StateDescriptor>) -> ValueState<T> {
         ValueState::register(self.store, &descriptor.into())
     }
 

@@ -83,7 +83,9 @@ pub(crate) struct ListPane<V, P> {
     pub(crate) function: P,
 }
 
-impl<K, V: crate::state::StateValue, O, P: ProcessWindowFunction<K, V, O>> PaneOps<K, V, O> for ListPane<V, P> {
+impl<K, V: crate::state::StateValue, O, P: ProcessWindowFunction<K, V, O>> PaneOps<K, V, O>
+    for ListPane<V, P>
+{
     type Contents = Vec<(u64, V)>;
     fn add(&self, contents: &mut Option<Vec<(u64, V)>>, timestamp: u64, value: V) {
         contents.get_or_insert_with(Vec::new).push((timestamp, value));
