@@ -29,6 +29,8 @@ use std::sync::Arc;
 use eddy_core::error::{Error, Result};
 use eddy_core::sink::{Committable, Committer, Sink, SinkContext, SinkWriter};
 use eddy_core::source::{DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
+
+use crate::throttle::Throttled;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -66,6 +68,8 @@ pub struct FileSource<T> {
     path: PathBuf,
     format: FileFormat,
     bad_records: BadRecords,
+    extension: Option<String>,
+    max_rate: Option<u64>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -81,7 +85,27 @@ impl<T: DeserializeOwned + 'static> FileSource<T> {
     }
 
     fn new(path: PathBuf, format: FileFormat) -> Self {
-        FileSource { path, format, bad_records: BadRecords::Fail, _type: PhantomData }
+        FileSource {
+            path,
+            format,
+            bad_records: BadRecords::Fail,
+            extension: None,
+            max_rate: None,
+            _type: PhantomData,
+        }
+    }
+
+    /// Reads only the files of a directory whose names end with `.<extension>`.
+    pub fn with_extension(mut self, extension: &str) -> Self {
+        self.extension = Some(extension.trim_start_matches('.').to_owned());
+        self
+    }
+
+    /// Reads at most `per_second` records per second (of the job's clock) over all files, each
+    /// file getting an equal share (at least one record per second).
+    pub fn with_max_rate(mut self, per_second: u64) -> Self {
+        self.max_rate = Some(per_second.max(1));
+        self
     }
 
     /// Sets what to do with unparsable lines.
@@ -106,7 +130,10 @@ impl<T: DeserializeOwned + 'static> FileSource<T> {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let is_file = entry.file_type().map(|kind| kind.is_file()).unwrap_or(false);
-            if is_file && !name.starts_with('.') && !name.starts_with('_') {
+            let wanted = self.extension.as_ref().is_none_or(|extension| {
+                Path::new(name.as_ref()).extension().is_some_and(|found| found == extension.as_str())
+            });
+            if is_file && wanted && !name.starts_with('.') && !name.starts_with('_') {
                 files.push(entry.path());
             }
         }
@@ -122,14 +149,16 @@ impl<T: DeserializeOwned + 'static> Source<T> for FileSource<T> {
 
     fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<T>>>> {
         let mut readers: Vec<Box<dyn SplitReader<T>>> = Vec::new();
-        for (index, path) in self.files()?.into_iter().enumerate() {
+        let files = self.files()?;
+        let per_file = self.max_rate.map(|rate| (rate / files.len().max(1) as u64).max(1));
+        for (index, path) in files.into_iter().enumerate() {
             if index % context.workers != context.worker_index {
                 continue;
             }
             let file =
                 File::open(&path).map_err(|error| Error::io(format!("opening {}", path.display()), error))?;
             let id = path.display().to_string();
-            readers.push(match self.format {
+            let reader: Box<dyn SplitReader<T>> = match self.format {
                 FileFormat::Csv => Box::new(CsvReader {
                     id,
                     path,
@@ -149,6 +178,10 @@ impl<T: DeserializeOwned + 'static> Source<T> for FileSource<T> {
                     bad_records: self.bad_records,
                     _type: PhantomData,
                 }),
+            };
+            readers.push(match per_file {
+                Some(rate) => Box::new(Throttled::new(reader, rate, Arc::clone(&context.clock))),
+                None => reader,
             });
         }
         Ok(readers)

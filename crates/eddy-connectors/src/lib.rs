@@ -7,6 +7,8 @@
 
 pub mod file;
 pub mod memory;
+pub mod throttle;
 
 pub use file::{BadRecords, FileFormat, FileSink, FileSource};
 pub use memory::{CollectHandle, CollectSink, CollectionSource, GeneratorSource};
+pub use throttle::Throttled;

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use eddy_core::error::{Error, Result};
 use eddy_core::sink::{Sink, SinkContext, SinkWriter};
 use eddy_core::source::{ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
-use eddy_core::time::Clock;
+
+use crate::throttle::Throttled;
 
 /// A bounded source over in-memory partitions. Each partition is one split; split `i` is read
 /// by worker `i % workers`, so what each split contains, and hence event-time lateness, does
@@ -122,8 +123,6 @@ struct GeneratorReader<T> {
     split: usize,
     next: u64,
     count: Option<u64>,
-    /// Rate and clock, with the clock's time and the next index at the first read.
-    pacing: Option<(u64, Arc<dyn Clock>, Option<(u64, u64)>)>,
     generate: Arc<dyn Fn(usize, u64) -> T + Send + Sync>,
 }
 
@@ -133,23 +132,13 @@ impl<T> SplitReader<T> for GeneratorReader<T> {
     }
 
     fn read(&mut self, output: &mut SplitOutput<T>, max_records: usize) -> Result<ReadStatus> {
-        let limit = self.count.unwrap_or(u64::MAX).min(self.next.saturating_add(max_records as u64));
-        let mut end = limit;
-        if let Some((per_second, clock, started)) = &mut self.pacing {
-            let now = clock.now_ms();
-            let (start, first) = *started.get_or_insert((now, self.next));
-            // Record `first + n` is due `n / per_second` seconds after the first read.
-            let due = first + (now.saturating_sub(start) as u128 * *per_second as u128 / 1000) as u64 + 1;
-            end = end.min(due);
-        }
+        let end = self.count.unwrap_or(u64::MAX).min(self.next.saturating_add(max_records as u64));
         while self.next < end {
             output.push(self.next, (self.generate)(self.split, self.next));
             self.next += 1;
         }
         Ok(if self.count.is_some_and(|count| self.next >= count) {
             ReadStatus::Finished
-        } else if end < limit {
-            ReadStatus::Pending // Paced: the next record is not due yet.
         } else {
             ReadStatus::More
         })
@@ -174,14 +163,17 @@ impl<T: 'static> Source<T> for GeneratorSource<T> {
         Ok((0..self.splits)
             .filter(|split| split % context.workers == context.worker_index)
             .map(|split| {
-                Box::new(GeneratorReader {
+                let reader: Box<dyn SplitReader<T>> = Box::new(GeneratorReader {
                     id: format!("generator-{split}"),
                     split,
                     next: 0,
                     count: self.count,
-                    pacing: self.per_second.map(|per_second| (per_second, Arc::clone(&context.clock), None)),
                     generate: Arc::clone(&self.generate),
-                }) as Box<dyn SplitReader<T>>
+                });
+                match self.per_second {
+                    Some(rate) => Box::new(Throttled::new(reader, rate, Arc::clone(&context.clock))),
+                    None => reader,
+                }
             })
             .collect())
     }

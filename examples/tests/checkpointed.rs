@@ -1,0 +1,213 @@
+//! Crash tests of the checkpointed pipeline as a child process: `kill -9` at random moments,
+//! and aborts at chosen steps of the checkpoint protocol (`EDDY_FAILPOINT`), at 1, 2 and 4
+//! workers and with the worker count changing between restarts. Each time, running the same
+//! command with `--restore latest` until it exits 0 must leave exactly the committed output
+//! of a run without failures: nothing lost, nothing duplicated.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_checkpointed-pipeline");
+const FILES: u64 = 4;
+const PER_FILE: u64 = 2_500;
+
+/// Four files of events over 40 keys, slightly out of order, with a few late ones.
+fn write_input(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for file in 0..FILES {
+        let mut text = String::new();
+        for i in 0..PER_FILE {
+            let key = (i * 7 + file * 3) % 40;
+            let jitter = (i * 131 + file * 17) % 1_500;
+            let ts = 1_700_000_000_000 + i * 40 + file * 5 + jitter;
+            let value = (i % 11) as i64 - 3;
+            text.push_str(&format!("{{\"key\":\"k{key}\",\"ts\":{ts},\"value\":{value}}}\n"));
+        }
+        std::fs::write(dir.join(format!("events-{file}.jsonl")), text).unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "not an event file\n").unwrap();
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    input: PathBuf,
+    output: PathBuf,
+    checkpoints: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    write_input(&input);
+    let (output, checkpoints) = (dir.path().join("out"), dir.path().join("chk"));
+    Setup { _dir: dir, input, output, checkpoints }
+}
+
+fn command(setup: &Setup, workers: usize, checkpoints: bool, max_rate: Option<u64>) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .arg("--input")
+        .arg(&setup.input)
+        .arg("--output")
+        .arg(&setup.output)
+        .arg("--workers")
+        .arg(workers.to_string())
+        .env_remove("EDDY_FAILPOINT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if checkpoints {
+        command
+            .arg("--checkpoint-dir")
+            .arg(&setup.checkpoints)
+            .arg("--checkpoint-interval")
+            .arg("60ms")
+            .arg("--restore")
+            .arg("latest");
+    }
+    if let Some(rate) = max_rate {
+        command.arg("--max-rate").arg(rate.to_string());
+    }
+    command
+}
+
+fn run(mut command: Command) -> (ExitStatus, String) {
+    let output = command.output().unwrap();
+    (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// Committed lines (files whose names do not start with a dot), counted.
+fn committed(output: &Path) -> BTreeMap<String, usize> {
+    let mut lines = BTreeMap::new();
+    for entry in std::fs::read_dir(output).into_iter().flatten() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            *lines.entry(line.to_owned()).or_insert(0) += 1;
+        }
+    }
+    lines
+}
+
+/// The committed output of a run without failures (computed once per test binary).
+fn expected() -> &'static BTreeMap<String, usize> {
+    static EXPECTED: std::sync::OnceLock<BTreeMap<String, usize>> = std::sync::OnceLock::new();
+    EXPECTED.get_or_init(|| {
+        let plain = setup();
+        let (status, stderr) = run(command(&plain, 1, false, None));
+        assert!(status.success(), "{stderr}");
+        let without = committed(&plain.output);
+        let checkpointed = setup();
+        let (status, stderr) = run(command(&checkpointed, 2, true, None));
+        assert!(status.success(), "{stderr}");
+        assert_eq!(committed(&checkpointed.output), without, "checkpoints do not change the output");
+        assert!(without.len() > 400, "the job produces output: {} lines", without.len());
+        assert!(without.values().all(|&count| count == 1), "every output line is distinct");
+        without
+    })
+}
+
+fn assert_exactly_once(actual: &BTreeMap<String, usize>) {
+    let expected = expected();
+    let lost = expected.keys().filter(|line| !actual.contains_key(*line)).count();
+    let unexpected = actual.keys().filter(|line| !expected.contains_key(*line)).count();
+    let duplicated = actual.values().filter(|&&count| count > 1).count();
+    assert_eq!((lost, unexpected, duplicated), (0, 0, 0), "lost, unexpected, duplicated lines");
+}
+
+/// Runs with `--restore latest` (cycling through `workers`) until a run exits 0.
+fn finish(setup: &Setup, workers: &[usize]) {
+    for attempt in 0..10 {
+        let (status, stderr) = run(command(setup, workers[attempt % workers.len()], true, None));
+        if status.success() {
+            return;
+        }
+        eprintln!("restart {attempt} failed: {stderr}");
+    }
+    panic!("the job did not finish after 10 restarts");
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
+    let setup = setup();
+    // A small deterministic generator of kill delays.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let workers = [2, 1, 4, 3];
+    let mut kills = 0;
+    for round in 0..4 {
+        let mut child = command(&setup, workers[round % workers.len()], true, Some(6_000)).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(150 + next() % 500));
+        match child.try_wait().unwrap() {
+            Some(status) => assert!(status.success(), "round {round} failed on its own: {status}"),
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+            }
+        }
+    }
+    assert!(kills >= 2, "the job was killed while running ({kills} kills)");
+    finish(&setup, &[3, 1]);
+    assert_exactly_once(&committed(&setup.output));
+}
+
+/// Aborts at `point` (`name:N`) with `workers`, then restarts with `restart_workers`.
+fn crash_at(point: &str, workers: usize, restart_workers: &[usize]) {
+    let setup = setup();
+    let mut first = command(&setup, workers, true, Some(10_000));
+    first.env("EDDY_FAILPOINT", point);
+    let (status, stderr) = run(first);
+    assert!(!status.success(), "the failpoint {point} was hit: {stderr}");
+    assert!(stderr.contains("failpoint"), "{stderr}");
+    if point.starts_with("after-manifest") {
+        // The checkpoint is complete but its output is not committed yet: there must be
+        // pending files for the restore to commit.
+        let staged = std::fs::read_dir(&setup.output)
+            .unwrap()
+            .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".pending"))
+            .count();
+        assert!(staged > 0, "pending files after a crash between manifest and commit");
+    }
+    finish(&setup, restart_workers);
+    assert_exactly_once(&committed(&setup.output));
+}
+
+#[test]
+fn crash_after_the_state_write_before_the_manifest() {
+    crash_at("before-manifest:3", 1, &[1]);
+    crash_at("before-manifest:2", 4, &[2]);
+}
+
+#[test]
+fn crash_after_the_manifest_before_the_sink_commit() {
+    crash_at("after-manifest:2", 2, &[2]);
+    crash_at("after-manifest:3", 1, &[4]);
+}
+
+#[test]
+fn crash_after_the_commit() {
+    crash_at("after-commit:2", 4, &[4]);
+}
+
+#[test]
+fn crash_during_restore() {
+    let setup = setup();
+    let mut first = command(&setup, 2, true, Some(10_000));
+    first.env("EDDY_FAILPOINT", "after-manifest:2");
+    assert!(!run(first).0.success());
+    let mut restoring = command(&setup, 4, true, None);
+    restoring.env("EDDY_FAILPOINT", "restore");
+    let (status, stderr) = run(restoring);
+    assert!(!status.success() && stderr.contains("failpoint `restore`"), "{stderr}");
+    finish(&setup, &[1]);
+    assert_exactly_once(&committed(&setup.output));
+}
