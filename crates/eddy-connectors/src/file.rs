@@ -495,13 +495,10 @@ struct StagedFileWriter {
 }
 
 impl StagedFileWriter {
-    fn name(&self, prefix: &str, suffix: &str) -> PathBuf {
-        self.directory.join(format!(
-            "{prefix}part-{}-{}.{}{suffix}",
-            self.stem,
-            self.sequence,
-            self.format.extension()
-        ))
+    /// The name of the current part file with `prefix` and `suffix` (relative to the
+    /// directory, so checkpoints stay valid when the output directory moves).
+    fn name(&self, prefix: &str, suffix: &str) -> String {
+        format!("{prefix}part-{}-{}.{}{suffix}", self.stem, self.sequence, self.format.extension())
     }
 }
 
@@ -559,16 +556,16 @@ impl<T: Serialize> SinkWriter<T> for FileWriter {
 impl<T: Serialize> SinkWriter<T> for StagedFileWriter {
     fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
         if self.part.is_none() {
-            self.part = Some(OpenPart::create(self.name(".", ".inprogress"), self.format)?);
+            self.part =
+                Some(OpenPart::create(self.directory.join(self.name(".", ".inprogress")), self.format)?);
         }
         self.part.as_mut().expect("opened").write(&value)
     }
 
     fn prepare_commit(&mut self) -> Result<Vec<Committable>> {
         let Some(part) = self.part.take() else { return Ok(Vec::new()) };
-        let pending = self.name(".", ".pending");
-        let committed = self.name("", "");
-        part.close_into(&pending)?;
+        let (pending, committed) = (self.name(".", ".pending"), self.name("", ""));
+        part.close_into(&self.directory.join(&pending))?;
         self.sequence += 1;
         Ok(vec![serde_json::json!({ "pending": pending, "committed": committed })])
     }
@@ -578,24 +575,32 @@ impl<T: Serialize> SinkWriter<T> for StagedFileWriter {
     }
 }
 
-impl Committer for FileCommitter {
-    fn commit(&self, committables: &[Committable]) -> Result<()> {
-        let path = |committable: &Committable, field: &str| -> Result<PathBuf> {
-            committable.get(field).and_then(serde_json::Value::as_str).map(PathBuf::from).ok_or_else(|| {
-                Error::Checkpoint(format!("file sink: committable {committable} has no `{field}` path"))
-            })
+impl FileCommitter {
+    /// Renames each committable's pending file to its committed name. A committable whose
+    /// files are both gone is an error, or with `lenient` (on restore: the output may have been
+    /// moved or consumed since, as Flink's file sink assumes) a warning.
+    fn rename_all(&self, committables: &[Committable], lenient: bool) -> Result<()> {
+        let name = |committable: &Committable, field: &str| -> Result<PathBuf> {
+            let name = committable.get(field).and_then(serde_json::Value::as_str).ok_or_else(|| {
+                Error::Checkpoint(format!("file sink: committable {committable} has no `{field}` file name"))
+            })?;
+            Ok(self.directory.join(name))
         };
         for committable in committables {
-            let (pending, committed) = (path(committable, "pending")?, path(committable, "committed")?);
+            let (pending, committed) = (name(committable, "pending")?, name(committable, "committed")?);
             if pending.exists() {
                 std::fs::rename(&pending, &committed)
                     .map_err(|error| Error::io(format!("committing {}", pending.display()), error))?;
             } else if !committed.exists() {
-                return Err(Error::Checkpoint(format!(
-                    "file sink: staged file {} is gone and {} was never committed",
+                let message = format!(
+                    "file sink: staged file {} is gone and {} does not exist",
                     pending.display(),
                     committed.display()
-                )));
+                );
+                if !lenient {
+                    return Err(Error::Checkpoint(message));
+                }
+                eprintln!("eddy: {message}; assuming it was committed and has been moved since");
             }
         }
         if !committables.is_empty() {
@@ -607,9 +612,15 @@ impl Committer for FileCommitter {
         }
         Ok(())
     }
+}
+
+impl Committer for FileCommitter {
+    fn commit(&self, committables: &[Committable]) -> Result<()> {
+        self.rename_all(committables, false)
+    }
 
     fn recover(&self, committables: &[Committable], run_id: &str) -> Result<()> {
-        self.commit(committables)?;
+        self.rename_all(committables, true)?;
         let entries = match std::fs::read_dir(&self.directory) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -705,5 +716,6 @@ mod tests {
         names.sort();
         assert_eq!(names, vec!["part-1-r1-0.jsonl".to_string()]);
         assert!(committer.commit(&second).is_err(), "a discarded staged file cannot be committed");
+        committer.recover(&second, "r3").unwrap(); // On restore, only a warning.
     }
 }
