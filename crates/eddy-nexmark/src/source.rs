@@ -108,6 +108,24 @@ impl SplitReader<Event> for NexmarkReader {
         }
         Ok(if self.next.is_some_and(|n| n < self.end) { ReadStatus::More } else { ReadStatus::Finished })
     }
+
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        // `null` once past the last id.
+        Ok(Some(self.next.map_or(serde_json::Value::Null, serde_json::Value::from)))
+    }
+
+    fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {
+        self.next = match position {
+            serde_json::Value::Null => None,
+            position => Some(position.as_u64().ok_or_else(|| {
+                eddy::core::error::Error::Checkpoint(format!(
+                    "split `{}`: bad checkpointed event id {position}",
+                    self.id
+                ))
+            })?),
+        };
+        Ok(())
+    }
 }
 
 /// The suite's watermark strategy: event time from `date_time`, watermarks
