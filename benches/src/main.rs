@@ -58,6 +58,12 @@ struct Args {
     /// Align source watermarks across workers within this many milliseconds of event time.
     #[arg(long)]
     align_drift_ms: Option<u64>,
+    /// Take checkpoints into this directory (their cost is printed per checkpoint on stderr).
+    #[arg(long)]
+    checkpoint_dir: Option<std::path::PathBuf>,
+    /// Processing time between checkpoints.
+    #[arg(long, default_value = "1s", value_parser = eddy::core::checkpoint::parse_duration)]
+    checkpoint_interval: Duration,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -173,44 +179,57 @@ fn main() -> anyhow::Result<()> {
     let pipeline = args.pipeline;
     let cpu_before = cpu_seconds();
     let wall = std::time::SystemTime::now();
-    let summary = Job::new(JobConfig::with_workers(args.workers)).run(move |env| {
-        let splits = args.splits as u64;
-        let source = GeneratorSource::new(args.splits, move |split, index| {
-            let global = index * splits + split as u64;
-            // A cheap deterministic scramble of keys; ten events per millisecond of event time.
-            let key = global.wrapping_mul(0x9e37_79b9_7f4a_7c15) % keys;
-            Event { key, ts: global / 10, value: global % 1000, created_us: now_us() }
-        })
-        .with_count(per_split);
-        let source = match args.rate {
-            Some(per_second) => source.with_rate(per_second),
-            None => source,
-        };
-        let strategy =
-            WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|event: &Event| event.ts);
-        let events = env.from_source(source, strategy);
-        match pipeline {
-            Pipeline::Stateless => {
-                events
-                    .filter(|event| event.value < 900)
-                    .map(|mut event| {
-                        event.value *= 2;
-                        event
-                    })
-                    .sink(sink.clone());
+    let checkpoint =
+        args.checkpoint_dir.as_ref().map(|dir| CheckpointConfig::new(dir, args.checkpoint_interval));
+    let summary =
+        Job::new(JobConfig { checkpoint, ..JobConfig::with_workers(args.workers) }).run(move |env| {
+            let splits = args.splits as u64;
+            let source = GeneratorSource::new(args.splits, move |split, index| {
+                let global = index * splits + split as u64;
+                // A cheap deterministic scramble of keys; ten events per millisecond of event time.
+                let key = global.wrapping_mul(0x9e37_79b9_7f4a_7c15) % keys;
+                Event { key, ts: global / 10, value: global % 1000, created_us: now_us() }
+            })
+            .with_count(per_split);
+            let source = match args.rate {
+                Some(per_second) => source.with_rate(per_second),
+                None => source,
+            };
+            let strategy =
+                WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|event: &Event| event.ts);
+            let events = env.from_source(source, strategy);
+            match pipeline {
+                Pipeline::Stateless => {
+                    events
+                        .filter(|event| event.value < 900)
+                        .map(|mut event| {
+                            event.value *= 2;
+                            event
+                        })
+                        .sink(sink.clone());
+                }
+                Pipeline::Keyed => {
+                    events
+                        .key_by(|event: &Event| event.key)
+                        .process(CountPerKey::default())
+                        .sink(sink.clone());
+                }
             }
-            Pipeline::Keyed => {
-                events.key_by(|event: &Event| event.key).process(CountPerKey::default()).sink(sink.clone());
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
     let wall_seconds = wall.elapsed().unwrap_or(Duration::ZERO).as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
     let merged = merged.lock().expect("histogram lock");
     let percentile = |quantile: f64| merged.1.value_at_quantile(quantile) as f64 / 1000.0;
     println!("pipeline        {:?}", args.pipeline);
     println!("workers         {}", args.workers);
+    println!(
+        "checkpoints     {}",
+        args.checkpoint_dir.as_ref().map_or("off".to_string(), |_| format!(
+            "every {:?} (cost per checkpoint on stderr)",
+            args.checkpoint_interval
+        ))
+    );
     println!(
         "alignment       {}",
         args.align_drift_ms.map_or("off".to_string(), |drift| format!("{drift} ms"))
