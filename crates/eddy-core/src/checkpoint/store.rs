@@ -228,7 +228,7 @@ pub fn list_checkpoints(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
             found.push((id, entry.path()));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
     Ok(found)
 }
 

@@ -1,0 +1,389 @@
+//! `eddy`: the command-line tool for eddy jobs.
+//!
+//! * `eddy savepoint <checkpoint-dir>` takes a savepoint of the job running with that
+//!   checkpoint directory, `eddy stop --savepoint <dir> <checkpoint-dir>` stops it after one,
+//!   and `eddy status <checkpoint-dir>` names its last completed checkpoint. All three talk to
+//!   the job over its control socket, `<checkpoint-dir>/control.sock`.
+//! * `eddy inspect <dir>` verifies a checkpoint or savepoint (every part's size and checksum)
+//!   and summarizes it; `--uid UID` dumps one operator's state as JSON lines.
+//!
+//! Errors go to stderr as `eddy: <error>` and exit with status 1 (usage errors: status 2).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use eddy::core::checkpoint::store::{list_checkpoints, MANIFEST};
+use eddy::core::checkpoint::{
+    inspect, parse_duration, send_request, CheckpointKind, ControlRequest, ControlResponse, Manifest,
+    PartKind, CONTROL_SOCKET,
+};
+use eddy::Error;
+
+#[derive(Parser)]
+#[command(name = "eddy", version, about = "Control running eddy jobs and inspect their checkpoints")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Take a savepoint of a running job; prints the savepoint's path.
+    Savepoint {
+        /// The job's checkpoint directory (its `--checkpoint-dir`, which holds `control.sock`).
+        checkpoint_dir: PathBuf,
+        /// Where to write the savepoint (must not exist, or be empty); default:
+        /// `<checkpoint-dir>/savepoints/savepoint-<id>`.
+        #[arg(long, value_name = "DIR")]
+        target: Option<PathBuf>,
+        /// How long to wait for the savepoint to complete (like 500ms, 30s, 2m).
+        #[arg(long, default_value = "60s", value_parser = timeout)]
+        timeout: Duration,
+    },
+    /// Stop a running job with a savepoint; prints the savepoint's path.
+    ///
+    /// The job takes a savepoint into DIR and exits once it is complete, without draining:
+    /// pending windows and timers stay in the savepoint, and a job restored from it resumes
+    /// where this one stopped. `--savepoint` is required; to drain a job instead (end the input,
+    /// fire all timers), press Ctrl-C in the job's terminal.
+    Stop {
+        /// Where to write the savepoint (must not exist, or be empty).
+        #[arg(long, value_name = "DIR", required = true)]
+        savepoint: PathBuf,
+        /// The job's checkpoint directory (its `--checkpoint-dir`, which holds `control.sock`).
+        checkpoint_dir: PathBuf,
+        /// How long to wait for the savepoint to complete (like 500ms, 30s, 2m).
+        #[arg(long, default_value = "60s", value_parser = timeout)]
+        timeout: Duration,
+    },
+    /// Print the last checkpoint a running job completed.
+    Status {
+        /// The job's checkpoint directory (its `--checkpoint-dir`, which holds `control.sock`).
+        checkpoint_dir: PathBuf,
+        /// How long to wait for the answer (like 500ms, 30s, 2m).
+        #[arg(long, default_value = "10s", value_parser = timeout)]
+        timeout: Duration,
+    },
+    /// Verify a checkpoint or savepoint and summarize it, or dump one operator's state.
+    ///
+    /// PATH is a checkpoint (`chk-NNNNNNNNNN`) or savepoint directory, or a checkpoint
+    /// directory holding `chk-*` checkpoints: then the newest complete one is inspected.
+    Inspect {
+        /// A checkpoint or savepoint, or a checkpoint root directory.
+        path: PathBuf,
+        /// Dump the state of the operator with this uid as JSON lines: one line per key
+        /// (keyed operators), per split (sources) or per staged file (sinks).
+        #[arg(long, value_name = "UID")]
+        uid: Option<String>,
+        /// Print the summary as one JSON object instead of a table (`logical_time` is null
+        /// when the checkpoint was taken at the end of the input).
+        #[arg(long, conflicts_with = "uid")]
+        json: bool,
+    },
+}
+
+/// A positive duration, like 500ms, 30s or 2m.
+fn timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("the timeout must be more than zero".into()),
+        timeout => Ok(timeout),
+    }
+}
+
+/// Why a command failed.
+enum Failure {
+    /// Print `eddy: <message>` and exit 1.
+    Message(String),
+    /// Stdout was closed (as by `| head`): stop quietly.
+    ClosedOutput,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Message(message)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        match &error {
+            Error::Io { cause, .. } if cause.kind() == io::ErrorKind::BrokenPipe => Failure::ClosedOutput,
+            _ => Failure::Message(error.to_string()),
+        }
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Self {
+        match error.kind() {
+            io::ErrorKind::BrokenPipe => Failure::ClosedOutput,
+            _ => Failure::Message(format!("writing to stdout: {error}")),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) | Err(Failure::ClosedOutput) => ExitCode::SUCCESS,
+        Err(Failure::Message(message)) => {
+            eprintln!("eddy: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Savepoint { checkpoint_dir, target, timeout } => {
+            let target = target.map(|target| absolute(&target)).transpose()?;
+            savepoint(&checkpoint_dir, target, false, timeout)
+        }
+        Command::Stop { savepoint: target, checkpoint_dir, timeout } => {
+            savepoint(&checkpoint_dir, Some(absolute(&target)?), true, timeout)
+        }
+        Command::Status { checkpoint_dir, timeout } => {
+            let response = request(&checkpoint_dir, &ControlRequest::Status, timeout)?;
+            let mut out = io::stdout().lock();
+            match response.path {
+                Some(path) => writeln!(out, "{}", path.display())?,
+                None => writeln!(out, "no checkpoint completed yet")?,
+            }
+            Ok(())
+        }
+        Command::Inspect { path, uid, json } => {
+            let checkpoint = resolve_checkpoint(&path)?;
+            let manifest = inspect::verify(&checkpoint)?;
+            match uid {
+                Some(uid) => dump(&checkpoint, &manifest, &uid),
+                None if json => print_json(&checkpoint, &manifest),
+                None => print_table(&checkpoint, &manifest),
+            }
+        }
+    }
+}
+
+/// The savepoint target as the job will see it: the job may run in another directory.
+fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    std::path::absolute(path).map_err(|error| Failure::Message(format!("{}: {error}", path.display())))
+}
+
+fn savepoint(dir: &Path, target: Option<PathBuf>, stop: bool, timeout: Duration) -> Result<(), Failure> {
+    let response = request(dir, &ControlRequest::Savepoint { target, stop }, timeout)?;
+    let path = response
+        .path
+        .ok_or_else(|| "the job reported the savepoint complete without naming its path".to_string())?;
+    writeln!(io::stdout().lock(), "{}", path.display())?;
+    Ok(())
+}
+
+/// Sends a request to the job with checkpoint directory `dir`; a refusal is an error.
+fn request(dir: &Path, request: &ControlRequest, timeout: Duration) -> Result<ControlResponse, Failure> {
+    let socket = dir.join(CONTROL_SOCKET);
+    let response = send_request(dir, request, timeout).map_err(|error| match &error {
+        Error::Io { cause, .. } => match cause.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                format!("{error} (is a job running with checkpoint directory {}?)", dir.display())
+            }
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+                "no answer on {} within {timeout:?} (raise --timeout{})",
+                socket.display(),
+                match request {
+                    ControlRequest::Savepoint { .. } => "; the savepoint may still complete",
+                    ControlRequest::Status => "",
+                }
+            ),
+            _ => error.to_string(),
+        },
+        _ => error.to_string(),
+    })?;
+    if !response.ok {
+        let reason = response.error.unwrap_or_else(|| "no reason given".into());
+        let what = match request {
+            ControlRequest::Savepoint { stop: true, .. } => "stop with savepoint",
+            ControlRequest::Savepoint { .. } => "savepoint",
+            ControlRequest::Status => "status",
+        };
+        return Err(Failure::Message(format!("{what} failed: {reason}")));
+    }
+    Ok(response)
+}
+
+/// `path` itself when it holds a manifest; otherwise, if it is a checkpoint root, its newest
+/// complete checkpoint (announced on stderr).
+fn resolve_checkpoint(path: &Path) -> Result<PathBuf, Failure> {
+    if path.join(MANIFEST).exists() {
+        return Ok(path.to_owned());
+    }
+    match std::fs::metadata(path) {
+        Err(error) => return Err(Failure::Message(format!("{}: {error}", path.display()))),
+        Ok(metadata) if !metadata.is_dir() => {
+            return Err(Failure::Message(format!("{}: not a directory", path.display())))
+        }
+        Ok(_) => {}
+    }
+    let checkpoints = list_checkpoints(path)?;
+    if checkpoints.is_empty() {
+        return Err(Failure::Message(format!(
+            "{}: not a checkpoint or savepoint (missing {MANIFEST}) and holds no chk-* checkpoints",
+            path.display()
+        )));
+    }
+    match checkpoints.iter().find(|(_, checkpoint)| checkpoint.join(MANIFEST).exists()) {
+        Some((_, checkpoint)) => {
+            eprintln!("eddy: inspecting {}, the newest complete checkpoint", checkpoint.display());
+            Ok(checkpoint.clone())
+        }
+        None => Err(Failure::Message(format!(
+            "{}: none of its {} checkpoints is complete (each is missing {MANIFEST})",
+            path.display(),
+            checkpoints.len()
+        ))),
+    }
+}
+
+fn dump(checkpoint: &Path, manifest: &Manifest, uid: &str) -> Result<(), Failure> {
+    if !manifest.operators.iter().any(|operator| operator.uid == uid) {
+        let uids: Vec<&str> = manifest.operators.iter().map(|operator| operator.uid.as_str()).collect();
+        return Err(Failure::Message(format!(
+            "{} has no operator `{uid}` (it has: {})",
+            checkpoint.display(),
+            uids.join(", ")
+        )));
+    }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    inspect::dump(checkpoint, uid, &mut out).map_err(|error| with_path(checkpoint, Failure::from(error)))?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Names the checkpoint in an error that may not (part contents that do not parse).
+fn with_path(checkpoint: &Path, failure: Failure) -> Failure {
+    match failure {
+        Failure::Message(message) if !message.contains(&*checkpoint.to_string_lossy()) => {
+            Failure::Message(format!("{}: {message}", checkpoint.display()))
+        }
+        other => other,
+    }
+}
+
+fn kind_name(kind: CheckpointKind) -> &'static str {
+    match kind {
+        CheckpointKind::Checkpoint => "checkpoint",
+        CheckpointKind::Savepoint => "savepoint",
+        CheckpointKind::Final => "final",
+    }
+}
+
+fn part_kind_name(kind: PartKind) -> &'static str {
+    match kind {
+        PartKind::Source => "source",
+        PartKind::Keyed => "keyed",
+        PartKind::Sink => "sink",
+    }
+}
+
+/// What a part's `entries` count for an operator of `kind`.
+fn entries_unit(kind: PartKind, count: u64) -> &'static str {
+    match (kind, count == 1) {
+        (PartKind::Keyed, true) => "key",
+        (PartKind::Keyed, false) => "keys",
+        (PartKind::Source, true) => "split",
+        (PartKind::Source, false) => "splits",
+        (PartKind::Sink, true) => "staged file",
+        (PartKind::Sink, false) => "staged files",
+    }
+}
+
+/// Per operator: (uid, kind, parts, bytes, entries).
+fn operator_totals(manifest: &Manifest) -> Vec<(&str, PartKind, usize, u64, u64)> {
+    manifest
+        .operators
+        .iter()
+        .map(|operator| {
+            let bytes = operator.parts.iter().map(|part| part.bytes).sum();
+            let entries = operator.parts.iter().map(|part| part.entries).sum();
+            (operator.uid.as_str(), operator.kind, operator.parts.len(), bytes, entries)
+        })
+        .collect()
+}
+
+fn print_json(checkpoint: &Path, manifest: &Manifest) -> Result<(), Failure> {
+    let operators: Vec<serde_json::Value> = operator_totals(manifest)
+        .into_iter()
+        .map(|(uid, kind, parts, bytes, entries)| {
+            serde_json::json!({
+                "uid": uid,
+                "kind": part_kind_name(kind),
+                "parts": parts,
+                "bytes": bytes,
+                "entries": entries,
+            })
+        })
+        .collect();
+    let summary = serde_json::json!({
+        "path": checkpoint.display().to_string(),
+        "id": manifest.id,
+        "kind": kind_name(manifest.kind),
+        "logical_time": if manifest.finished { None } else { Some(manifest.logical_time) },
+        "finished": manifest.finished,
+        "workers": manifest.workers,
+        "format": manifest.format,
+        "version": manifest.version,
+        "stats": manifest.stats,
+        "operators": operators,
+    });
+    writeln!(io::stdout().lock(), "{summary}")?;
+    Ok(())
+}
+
+fn print_table(checkpoint: &Path, manifest: &Manifest) -> Result<(), Failure> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let time = if manifest.finished { "end of input".to_string() } else { manifest.logical_time.to_string() };
+    let stats = &manifest.stats;
+    let summary = [
+        ("path", checkpoint.display().to_string()),
+        ("id", manifest.id.to_string()),
+        ("kind", kind_name(manifest.kind).to_string()),
+        ("logical time", time),
+        ("workers", manifest.workers.to_string()),
+        ("format", format!("{} version {}", manifest.format, manifest.version)),
+        ("duration", format!("{} ms (snapshot {} ms)", stats.duration_ms, stats.snapshot_ms)),
+        ("size", format!("{} bytes", stats.bytes)),
+    ];
+    for (name, value) in summary {
+        writeln!(out, "{name:<13} {value}")?;
+    }
+    writeln!(out)?;
+    if manifest.operators.is_empty() {
+        writeln!(out, "(no operators)")?;
+        out.flush()?;
+        return Ok(());
+    }
+    let mut rows = vec![["UID".to_string(), "KIND".into(), "PARTS".into(), "BYTES".into(), "ENTRIES".into()]];
+    for (uid, kind, parts, bytes, entries) in operator_totals(manifest) {
+        rows.push([
+            uid.to_string(),
+            part_kind_name(kind).into(),
+            parts.to_string(),
+            bytes.to_string(),
+            format!("{entries} {}", entries_unit(kind, entries)),
+        ]);
+    }
+    let mut widths = [0; 5];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in &rows {
+        let [uid, kind, parts, bytes, entries] = row;
+        let [w0, w1, w2, w3, _] = widths;
+        writeln!(out, "{uid:<w0$}  {kind:<w1$}  {parts:>w2$}  {bytes:>w3$}  {entries}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
