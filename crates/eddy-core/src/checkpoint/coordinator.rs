@@ -316,7 +316,7 @@ impl State {
         let Some(listener) = &self.listener else { return };
         while let Ok((stream, _)) = listener.accept() {
             let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
             let mut line = String::new();
             let Ok(reader) = stream.try_clone() else { continue };
             if BufReader::new(reader).read_line(&mut line).is_err() {
