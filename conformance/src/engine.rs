@@ -184,6 +184,9 @@ impl Plan {
                 Step::ProcessingTime(time) if *time < 0 => {
                     return Err(format!("step {index}: negative processing time"))
                 }
+                Step::SnapshotRestore(false) => {
+                    return Err(format!("step {index}: snapshot_restore must be true"))
+                }
                 _ => {}
             }
         }
@@ -408,16 +411,19 @@ pub struct Observed {
     pub late: Log,
 }
 
-/// Runs the steps of a case (snapshot/restore steps are ignored: the caller decides whether
-/// that is acceptable). Returns the observed logs, or a message when the engine panicked.
-pub fn run(plan: &Plan, steps: &[Step], trace: bool) -> Result<Observed, String> {
+/// Runs the steps of a case. A snapshot/restore step checkpoints the window operator, drops
+/// the dataflow and builds it again from the checkpoint, unless `ignore_restores` makes it a
+/// no-op. Returns the observed logs, or a message when the engine panicked.
+pub fn run(plan: &Plan, steps: &[Step], ignore_restores: bool, trace: bool) -> Result<Observed, String> {
     let plan_for_build = plan.clone();
     let with_bounds = plan.with_bounds;
     let result = catch_unwind(AssertUnwindSafe(|| {
         run_harness(
             ManualClock::new(0),
             move |input| build(&plan_for_build, input),
-            |driver: &mut HarnessDriver<'_, Element, Out, Element>| drive(driver, steps, with_bounds, trace),
+            |driver: &mut HarnessDriver<'_, Element, Out, Element>| {
+                drive(driver, steps, with_bounds, ignore_restores, trace)
+            },
         )
     }));
     result.map_err(|payload| {
@@ -434,6 +440,7 @@ fn drive(
     driver: &mut HarnessDriver<'_, Element, Out, Element>,
     steps: &[Step],
     with_bounds: bool,
+    ignore_restores: bool,
     trace: bool,
 ) -> Observed {
     let mut output = Log::default();
@@ -447,7 +454,10 @@ fn drive(
             }
             Step::Watermark(w) => driver.advance_watermark(eddy_watermark(*w)),
             Step::ProcessingTime(now) => driver.set_processing_time(now.unsigned_abs()),
-            Step::SnapshotRestore(_) => {}
+            Step::SnapshotRestore(_) if ignore_restores => {}
+            // The watermark and the processing time survive the restore: the new input starts
+            // at the current watermark and the clock is kept.
+            Step::SnapshotRestore(_) => driver.snapshot_restore(),
         }
         driver.step();
         for (out, timestamp) in driver.take_output() {

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             Some("--trace") => options.trace = true,
             Some("-h" | "--help") => {
                 println!("{USAGE}");
-                println!("  --ignore-restores  run cases with snapshot_restore steps, restores as no-ops");
+                println!("  --ignore-restores  treat snapshot_restore steps as no-ops instead of checkpoint + restore");
                 println!("  --trace            print what each step produced to stderr");
                 return ExitCode::SUCCESS;
             }

@@ -130,6 +130,22 @@ impl Control {
         Some(time)
     }
 
+    /// Starts checkpoint `id` at the given logical `time`, bypassing the claim rule. Only for a
+    /// driver that is the single source of its dataflow and knows that everything before
+    /// `time` (and everything at `time` it wants in the checkpoint) has been handled, such as
+    /// the single-worker test harness ([`crate::testing`]). `false` once closed.
+    pub(crate) fn trigger_at(&self, id: u64, time: u64) -> bool {
+        let mut state = lock(&self.state);
+        if state.closed {
+            return false;
+        }
+        state.last_time = state.last_time.max(time);
+        state.max_claimed = state.max_claimed.max(time);
+        state.pending.push(Pending { id, time });
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
     /// Forgets a checkpoint that completed or was abandoned.
     pub(crate) fn retire(&self, id: u64) {
         let mut state = lock(&self.state);

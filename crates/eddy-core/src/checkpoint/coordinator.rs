@@ -350,6 +350,7 @@ impl State {
             let id = self.next_id;
             let dir =
                 target.unwrap_or_else(|| self.config.dir.join("savepoints").join(format!("savepoint-{id}")));
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
             let usable = match std::fs::read_dir(&dir) {
                 Ok(mut entries) => entries.next().is_none(),
                 Err(error) => error.kind() == std::io::ErrorKind::NotFound,

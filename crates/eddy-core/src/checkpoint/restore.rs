@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::store::{list_checkpoints, read_manifest, read_part, Manifest};
+use super::control::Part;
+use super::store::{
+    checksum, list_checkpoints, read_manifest, read_part, CheckpointKind, CheckpointStats, Manifest,
+    OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION,
+};
 use crate::error::{Error, Result};
 use crate::hash::{HashMap, HashSet};
 
@@ -53,6 +57,53 @@ impl Restored {
             operators.insert(operator.uid.clone(), RestoredOperator { parts });
         }
         Ok(Restored { path: path.to_owned(), manifest, operators, claimed: Mutex::default() })
+    }
+
+    /// A checkpoint held in memory instead of on disk, from every participant's part of
+    /// checkpoint `id` at logical time `logical_time` (the test harness restores from these).
+    /// The manifest lists the parts as a complete checkpoint written by `workers` workers would.
+    pub(crate) fn from_parts(id: u64, logical_time: u64, workers: usize, parts: Vec<Part>) -> Restored {
+        let mut entries: Vec<OperatorEntry> = Vec::new();
+        let mut operators: HashMap<String, RestoredOperator> = HashMap::default();
+        for part in parts {
+            let entry = PartEntry {
+                worker: part.worker,
+                file: format!("{}/worker-{}.part (in memory)", part.uid, part.worker),
+                bytes: part.bytes.len() as u64,
+                xxh3: checksum(&part.bytes),
+                entries: part.entries,
+            };
+            match entries.iter_mut().find(|operator| operator.uid == part.uid) {
+                Some(operator) => operator.parts.push(entry),
+                None => {
+                    entries.push(OperatorEntry { uid: part.uid.clone(), kind: part.kind, parts: vec![entry] })
+                }
+            }
+            operators
+                .entry(part.uid)
+                .or_insert_with(|| RestoredOperator { parts: Vec::new() })
+                .parts
+                .push((part.worker, part.bytes));
+        }
+        for operator in &mut entries {
+            operator.parts.sort_by_key(|part| part.worker);
+        }
+        entries.sort_by(|a, b| a.uid.cmp(&b.uid));
+        for operator in operators.values_mut() {
+            operator.parts.sort_by_key(|(worker, _)| *worker);
+        }
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            id,
+            kind: CheckpointKind::Checkpoint,
+            logical_time,
+            finished: false,
+            workers,
+            operators: entries,
+            stats: CheckpointStats::default(),
+        };
+        Restored { path: PathBuf::from("<in memory>"), manifest, operators, claimed: Mutex::default() }
     }
 
     /// Finds what to restore: `Latest` skips incomplete and corrupt checkpoints with a
