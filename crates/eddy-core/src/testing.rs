@@ -145,9 +145,9 @@ impl<I: Data, O: Data, L: Data> HarnessDriver<'_, I, O, L> {
         let mut steps = 0;
         loop {
             while let Ok(message) = self.parts.1.try_recv() {
-                if let Message::Part(part) = message {
-                    if part.checkpoint == id {
-                        parts.push(part);
+                if let Message::Part(submission) = message {
+                    if submission.checkpoint() == id {
+                        parts.push(submission.resolve().expect("a checkpoint part encodes"));
                     }
                 }
             }

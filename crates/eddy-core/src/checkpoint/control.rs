@@ -56,9 +56,49 @@ pub(crate) struct Part {
     pub(crate) entries: u64,
 }
 
+/// Encodes a part away from the worker thread: returns the bytes and the entry count.
+pub(crate) type Encoder = Box<dyn FnOnce() -> crate::error::Result<(Vec<u8>, u64)> + Send>;
+
+/// A part as a participant hands it over: encoded already, or a copy of the state to encode.
+pub(crate) struct Submission {
+    checkpoint: u64,
+    uid: String,
+    kind: PartKind,
+    worker: usize,
+    payload: Payload,
+}
+
+enum Payload {
+    Ready(Vec<u8>, u64),
+    Deferred(Encoder),
+}
+
+impl Submission {
+    /// The id the part belongs to ([`FINAL`] for final parts).
+    pub(crate) fn checkpoint(&self) -> u64 {
+        self.checkpoint
+    }
+
+    /// Encodes the part (on the calling thread, for deferred parts).
+    pub(crate) fn resolve(self) -> crate::error::Result<Part> {
+        let (bytes, entries) = match self.payload {
+            Payload::Ready(bytes, entries) => (bytes, entries),
+            Payload::Deferred(encode) => encode()?,
+        };
+        Ok(Part {
+            checkpoint: self.checkpoint,
+            uid: self.uid,
+            kind: self.kind,
+            worker: self.worker,
+            bytes,
+            entries,
+        })
+    }
+}
+
 pub(crate) enum Message {
     /// A participant's part.
-    Part(Part),
+    Part(Submission),
     /// A control request (savepoint, status).
     Request(ControlRequest, Reply),
     /// The workers are done; `succeeded` if the input ended (rather than failing or halting).
@@ -238,13 +278,22 @@ impl Participant {
         bytes: Vec<u8>,
         entries: u64,
     ) {
+        self.send(checkpoint, uid, kind, Payload::Ready(bytes, entries));
+    }
+
+    /// Submits a part whose encoding `encode` does off the worker thread (on the coordinator's).
+    pub(crate) fn submit_deferred(&mut self, checkpoint: u64, uid: &str, kind: PartKind, encode: Encoder) {
+        self.send(checkpoint, uid, kind, Payload::Deferred(encode));
+    }
+
+    fn send(&mut self, checkpoint: u64, uid: &str, kind: PartKind, payload: Payload) {
         if checkpoint != FINAL {
             self.handled = self.handled.max(checkpoint);
             self.pending.retain(|pending| pending.id > checkpoint);
         }
-        let part = Part { checkpoint, uid: uid.to_owned(), kind, worker: self.worker, bytes, entries };
+        let submission = Submission { checkpoint, uid: uid.to_owned(), kind, worker: self.worker, payload };
         // The coordinator outlives the workers; a send error means the job is going down.
-        let _ = self.sender.send(Message::Part(part));
+        let _ = self.sender.send(Message::Part(submission));
     }
 
     /// The restored checkpoint, if the job was restored.

@@ -284,13 +284,13 @@ impl State {
     fn run(&mut self, receiver: &mpsc::Receiver<Message>) -> Result<()> {
         loop {
             match receiver.recv_timeout(Duration::from_millis(10)) {
-                Ok(Message::Part(part)) => self.on_part(part)?,
+                Ok(Message::Part(submission)) => self.on_part(submission.resolve()?)?,
                 Ok(Message::Request(request, reply)) => self.requests.push_back((request, reply)),
                 Ok(Message::Finish { succeeded }) => {
                     // Parts sent before the workers ended are already queued.
                     while let Ok(message) = receiver.try_recv() {
-                        if let Message::Part(part) = message {
-                            self.on_part(part)?;
+                        if let Message::Part(submission) = message {
+                            self.on_part(submission.resolve()?)?;
                         }
                     }
                     self.try_complete()?;

@@ -13,96 +13,134 @@
 //! is the state's row: `{"value": v, "stamp": t}` for value state, a list of those for list
 //! state, a map of them for map state (`stamp` is the time-to-live stamp).
 
-use std::collections::BTreeMap;
-
 use crate::error::{Error, Result};
-use crate::hash::key_hash;
+use crate::hash::{key_hash, HashMap};
 use crate::operators::process::Key;
-use crate::state::{encode, StateStore};
+use crate::state::{encode, RowsCopy, StateStore};
 use crate::timers::TimerQueue;
 
 const MAGIC: &[u8; 8] = b"EDDYKEYS";
 /// The version of the keyed part format.
 pub const KEYED_VERSION: u32 = 1;
 
-#[derive(Default)]
+/// A copy of a keyed operator's state and timers, taken on the worker and encoded elsewhere.
+pub(crate) struct KeyedCopy<K> {
+    names: Vec<String>,
+    tables: Vec<Box<dyn RowsCopy<K>>>,
+    event_timers: Vec<(u64, K, u64)>,
+    processing_timers: Vec<(u64, K, u64)>,
+}
+
+/// Copies a keyed operator's state and timers (cheap: clones, no encoding).
+pub(crate) fn copy_keyed<K: Key>(
+    store: &StateStore<K>,
+    event_timers: &TimerQueue<K>,
+    processing_timers: &TimerQueue<K>,
+) -> KeyedCopy<K> {
+    let timers = |queue: &TimerQueue<K>| -> Vec<(u64, K, u64)> {
+        queue.iter().map(|(timestamp, key, delivery)| (timestamp, key.clone(), delivery)).collect()
+    };
+    KeyedCopy {
+        names: store.names().to_vec(),
+        tables: store.copy_tables(),
+        event_timers: timers(event_timers),
+        processing_timers: timers(processing_timers),
+    }
+}
+
+/// One key's entry while encoding: value bytes live in a shared arena.
 struct EntryBuilder {
-    values: Vec<(u16, Vec<u8>)>,
+    hash: u64,
+    key: Vec<u8>,
+    values: Vec<(u16, std::ops::Range<usize>)>,
     event_timers: Vec<(u64, u64)>,
     processing_timers: Vec<(u64, u64)>,
 }
 
-/// Encodes a keyed operator's state and timers; returns the bytes and the number of keys.
-pub(crate) fn encode_keyed<K: Key>(
-    store: &StateStore<K>,
-    event_timers: &TimerQueue<K>,
-    processing_timers: &TimerQueue<K>,
-) -> Result<(Vec<u8>, u64)> {
-    let mut entries: BTreeMap<(u64, Vec<u8>), EntryBuilder> = BTreeMap::new();
-    let mut failure: Option<Error> = None;
-    fn entry_for<'e, K: Key>(
-        entries: &'e mut BTreeMap<(u64, Vec<u8>), EntryBuilder>,
-        failure: &mut Option<Error>,
-        key: &K,
-    ) -> Option<&'e mut EntryBuilder> {
-        match encode(key) {
-            Ok(bytes) => Some(entries.entry((key_hash(key), bytes)).or_default()),
-            Err(error) => {
-                failure.get_or_insert(error);
-                None
+impl<K: Key> KeyedCopy<K> {
+    /// Encodes the copy; returns the bytes and the number of keys.
+    pub(crate) fn encode(self) -> Result<(Vec<u8>, u64)> {
+        let mut index: HashMap<K, usize> = HashMap::default();
+        let mut entries: Vec<EntryBuilder> = Vec::new();
+        let mut arena: Vec<u8> = Vec::new();
+        let mut failure: Option<Error> = None;
+        let mut entry_for = |key: &K, entries: &mut Vec<EntryBuilder>| -> Option<usize> {
+            if let Some(&at) = index.get(key) {
+                return Some(at);
+            }
+            match encode(key) {
+                Ok(bytes) => {
+                    entries.push(EntryBuilder {
+                        hash: key_hash(key),
+                        key: bytes,
+                        values: Vec::new(),
+                        event_timers: Vec::new(),
+                        processing_timers: Vec::new(),
+                    });
+                    index.insert(key.clone(), entries.len() - 1);
+                    Some(entries.len() - 1)
+                }
+                Err(error) => {
+                    failure.get_or_insert(error);
+                    None
+                }
+            }
+        };
+        let mut buffer = Vec::new();
+        for (table, rows) in self.tables.iter().enumerate() {
+            let table =
+                u16::try_from(table).map_err(|_| Error::Checkpoint("more than 65535 states".into()))?;
+            rows.encode(&mut buffer, &mut |key, value| {
+                if let Some(at) = entry_for(key, &mut entries) {
+                    let start = arena.len();
+                    arena.extend_from_slice(value);
+                    entries[at].values.push((table, start..arena.len()));
+                }
+            })?;
+        }
+        for (timestamp, key, delivery) in &self.event_timers {
+            if let Some(at) = entry_for(key, &mut entries) {
+                entries[at].event_timers.push((*timestamp, *delivery));
             }
         }
-    }
-    for index in 0..store.names().len() {
-        let table = u16::try_from(index).map_err(|_| Error::Checkpoint("more than 65535 states".into()))?;
-        store.snapshot_table(index, &mut |key, value| {
-            if let Some(entry) = entry_for(&mut entries, &mut failure, key) {
-                entry.values.push((table, value));
-            }
-        })?;
-    }
-    for (timestamp, key, delivery) in event_timers.iter() {
-        if let Some(entry) = entry_for(&mut entries, &mut failure, key) {
-            entry.event_timers.push((timestamp, delivery));
-        }
-    }
-    for (timestamp, key, delivery) in processing_timers.iter() {
-        if let Some(entry) = entry_for(&mut entries, &mut failure, key) {
-            entry.processing_timers.push((timestamp, delivery));
-        }
-    }
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    let mut out = Vec::with_capacity(64 + entries.len() * 32);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&KEYED_VERSION.to_le_bytes());
-    put_u32(&mut out, store.names().len());
-    for name in store.names() {
-        put_u32(&mut out, name.len());
-        out.extend_from_slice(name.as_bytes());
-    }
-    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-    let keys = entries.len() as u64;
-    for ((hash, key), entry) in entries {
-        out.extend_from_slice(&hash.to_le_bytes());
-        put_u32(&mut out, key.len());
-        out.extend_from_slice(&key);
-        out.extend_from_slice(&(entry.values.len() as u16).to_le_bytes());
-        for (table, value) in entry.values {
-            out.extend_from_slice(&table.to_le_bytes());
-            put_u32(&mut out, value.len());
-            out.extend_from_slice(&value);
-        }
-        for timers in [entry.event_timers, entry.processing_timers] {
-            put_u32(&mut out, timers.len());
-            for (timestamp, delivery) in timers {
-                out.extend_from_slice(&timestamp.to_le_bytes());
-                out.extend_from_slice(&delivery.to_le_bytes());
+        for (timestamp, key, delivery) in &self.processing_timers {
+            if let Some(at) = entry_for(key, &mut entries) {
+                entries[at].processing_timers.push((*timestamp, *delivery));
             }
         }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        entries.sort_unstable_by(|a, b| (a.hash, &a.key).cmp(&(b.hash, &b.key)));
+        let mut out = Vec::with_capacity(64 + arena.len() + entries.len() * 48);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&KEYED_VERSION.to_le_bytes());
+        put_u32(&mut out, self.names.len());
+        for name in &self.names {
+            put_u32(&mut out, name.len());
+            out.extend_from_slice(name.as_bytes());
+        }
+        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        for entry in &entries {
+            out.extend_from_slice(&entry.hash.to_le_bytes());
+            put_u32(&mut out, entry.key.len());
+            out.extend_from_slice(&entry.key);
+            out.extend_from_slice(&(entry.values.len() as u16).to_le_bytes());
+            for (table, range) in &entry.values {
+                out.extend_from_slice(&table.to_le_bytes());
+                put_u32(&mut out, range.len());
+                out.extend_from_slice(&arena[range.clone()]);
+            }
+            for timers in [&entry.event_timers, &entry.processing_timers] {
+                put_u32(&mut out, timers.len());
+                for (timestamp, delivery) in timers {
+                    out.extend_from_slice(&timestamp.to_le_bytes());
+                    out.extend_from_slice(&delivery.to_le_bytes());
+                }
+            }
+        }
+        Ok((out, entries.len() as u64))
     }
-    Ok((out, keys))
 }
 
 fn put_u32(out: &mut Vec<u8>, value: usize) {
@@ -237,7 +275,7 @@ mod tests {
         let mut event = TimerQueue::new();
         event.register(100, &"b".to_string(), 100);
         let processing = TimerQueue::new();
-        let (bytes, keys) = encode_keyed(&ctx.store, &event, &processing).unwrap();
+        let (bytes, keys) = copy_keyed(&ctx.store, &event, &processing).encode().unwrap();
         assert_eq!(keys, 2);
         let part = parse_keyed(&bytes).unwrap();
         assert_eq!(part.names, vec!["count", "seen"]);

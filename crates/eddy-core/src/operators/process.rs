@@ -25,7 +25,7 @@ use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 
 use crate::checkpoint::control::{PartKind, Participant, FINAL};
-use crate::checkpoint::keyed::{encode_keyed, parse_keyed};
+use crate::checkpoint::keyed::{copy_keyed, parse_keyed};
 use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix, worker_for_hash};
 use crate::job::{RecordOrder, Runtime};
@@ -307,7 +307,6 @@ struct KeyedCheckpoints {
     /// The time of the last checkpoint snapshotted: outputs are never carried earlier.
     last_time: u64,
     ended: bool,
-    error: Option<Error>,
 }
 
 impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engine<K, A, B, O, L> {
@@ -403,18 +402,15 @@ impl<K: Key, A: 'static, B: 'static, O: 'static, L: KeyedLogic<K, A, B, O>> Engi
                 checkpoints.last_time = checkpoints.last_time.max(pending.time);
             }
         }
-        match encode_keyed(&self.store, &self.event_timers, &self.processing_timers) {
-            Ok((bytes, keys)) => checkpoints.participant.submit(
-                checkpoint,
-                &checkpoints.uid.get(),
-                PartKind::Keyed,
-                bytes,
-                keys,
-            ),
-            Err(error) => {
-                checkpoints.error.get_or_insert(error);
-            }
-        }
+        // Copy here; encoding happens on the coordinator's thread.
+        let copy = copy_keyed(&self.store, &self.event_timers, &self.processing_timers);
+        let uid = checkpoints.uid.get();
+        checkpoints.participant.submit_deferred(
+            checkpoint,
+            &uid,
+            PartKind::Keyed,
+            Box::new(move || copy.encode()),
+        );
     }
 
     /// After the input has ended, claims a timer's time before firing it (see
@@ -676,7 +672,6 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
         claimed: 0,
         last_time: 0,
         ended: false,
-        error: None,
     });
     let peers = scope.peers();
     let worker_index = scope.index();
@@ -768,10 +763,6 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
             let mut main = main_output.activate();
             let mut side = side_output.activate();
             engine.advance(frontier, &mut main, &mut side);
-            if let Some(error) = engine.checkpoints.as_mut().and_then(|checkpoints| checkpoints.error.take())
-            {
-                runtime.shared.fail(error);
-            }
             if frontier.is_some() {
                 if let Some(next) = engine.processing_timers.first_time() {
                     activator.activate_after(runtime.clock.real_delay_until(next));

@@ -25,7 +25,7 @@ impl<T> Clone for ValueState<T> {
 }
 
 impl<T: StateValue> ValueState<T> {
-    pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
+    pub(crate) fn register<K: Hash + Eq + Clone + Send + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
     ) -> Self {
@@ -88,7 +88,7 @@ impl<T> Clone for ReducingState<T> {
 }
 
 impl<T: StateValue> ReducingState<T> {
-    pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
+    pub(crate) fn register<K: Hash + Eq + Clone + Send + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
         reduce: impl Fn(&T, &T) -> T + 'static,
@@ -151,7 +151,7 @@ impl<In, A: AggregateFunction<In>> Clone for AggregatingState<In, A> {
 }
 
 impl<In, A: AggregateFunction<In> + 'static> AggregatingState<In, A> {
-    pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
+    pub(crate) fn register<K: Hash + Eq + Clone + Send + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
         function: A,
@@ -194,7 +194,7 @@ impl<T> Clone for ListState<T> {
 }
 
 impl<T: StateValue> ListState<T> {
-    pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
+    pub(crate) fn register<K: Hash + Eq + Clone + Send + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
     ) -> Self {
@@ -265,7 +265,7 @@ impl<UK, UV> Clone for MapState<UK, UV> {
 type MapRow<UK, UV> = HashMap<UK, Stamped<UV>>;
 
 impl<UK: Hash + Eq + StateValue, UV: StateValue> MapState<UK, UV> {
-    pub(crate) fn register<K: Hash + Eq + Clone + 'static>(
+    pub(crate) fn register<K: Hash + Eq + Clone + Send + 'static>(
         store: &mut StateStore<K>,
         descriptor: &StateDescriptor,
     ) -> Self {

@@ -29,8 +29,10 @@ use crate::hash::HashMap;
 /// The bounds of a value kept in keyed state: checkpoints serialize it (MessagePack, with
 /// struct field names, so adding a field with `#[serde(default)]` keeps old checkpoints
 /// readable).
-pub trait StateValue: Clone + Serialize + DeserializeOwned + 'static {}
-impl<T: Clone + Serialize + DeserializeOwned + 'static> StateValue for T {}
+/// State values are `Send` so a checkpoint can copy them on the worker and encode the copy on
+/// another thread.
+pub trait StateValue: Clone + Serialize + DeserializeOwned + Send + 'static {}
+impl<T: Clone + Serialize + DeserializeOwned + Send + 'static> StateValue for T {}
 
 /// Encodes a value for a checkpoint.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
@@ -163,8 +165,8 @@ pub(crate) trait AnyTable<K>: Any {
     fn sweep(&mut self, now: TtlNow);
     /// Number of keys with state in this table.
     fn key_count(&self) -> usize;
-    /// Encodes every row, calling `out` with the key and the encoded value.
-    fn snapshot(&self, out: &mut dyn FnMut(&K, Vec<u8>)) -> Result<()>;
+    /// A copy of every row, to encode on another thread.
+    fn copy_rows(&self) -> Box<dyn RowsCopy<K>>;
     /// Puts back a row encoded by `snapshot`.
     fn restore(&mut self, key: K, bytes: &[u8], what: &str) -> Result<()>;
 }
@@ -201,7 +203,29 @@ impl<UK, UV> Expire for HashMap<UK, Stamped<UV>> {
     }
 }
 
-impl<K: Hash + Eq + 'static, S: Expire + Serialize + DeserializeOwned + 'static> AnyTable<K> for Table<K, S> {
+/// A copy of a table's rows, taken for a checkpoint.
+pub(crate) trait RowsCopy<K>: Send {
+    /// Encodes each row into `buffer` (cleared first) and calls `out` with its key.
+    fn encode(&self, buffer: &mut Vec<u8>, out: &mut dyn FnMut(&K, &[u8])) -> Result<()>;
+}
+
+impl<K: Send, S: Serialize + Send> RowsCopy<K> for Vec<(K, S)> {
+    fn encode(&self, buffer: &mut Vec<u8>, out: &mut dyn FnMut(&K, &[u8])) -> Result<()> {
+        for (key, row) in self {
+            buffer.clear();
+            rmp_serde::encode::write_named(buffer, row)
+                .map_err(|error| Error::Checkpoint(format!("encoding state: {error}")))?;
+            out(key, buffer);
+        }
+        Ok(())
+    }
+}
+
+impl<K, S> AnyTable<K> for Table<K, S>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    S: Expire + Serialize + DeserializeOwned + Clone + Send + 'static,
+{
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
@@ -221,11 +245,8 @@ impl<K: Hash + Eq + 'static, S: Expire + Serialize + DeserializeOwned + 'static>
         self.rows.len()
     }
 
-    fn snapshot(&self, out: &mut dyn FnMut(&K, Vec<u8>)) -> Result<()> {
-        for (key, row) in &self.rows {
-            out(key, encode(row)?);
-        }
-        Ok(())
+    fn copy_rows(&self) -> Box<dyn RowsCopy<K>> {
+        Box::new(self.rows.iter().map(|(key, row)| (key.clone(), row.clone())).collect::<Vec<(K, S)>>())
     }
 
     fn restore(&mut self, key: K, bytes: &[u8], what: &str) -> Result<()> {
@@ -240,13 +261,13 @@ pub struct StateStore<K> {
     names: Vec<String>,
 }
 
-impl<K: Hash + Eq + Clone + 'static> StateStore<K> {
+impl<K: Hash + Eq + Clone + Send + 'static> StateStore<K> {
     pub(crate) fn new() -> Self {
         StateStore { tables: Vec::new(), names: Vec::new() }
     }
 
     /// Registers a table and returns its index.
-    pub(crate) fn register<S: Expire + Serialize + DeserializeOwned + 'static>(
+    pub(crate) fn register<S: Expire + Serialize + DeserializeOwned + Clone + Send + 'static>(
         &mut self,
         descriptor: &StateDescriptor,
     ) -> usize {
@@ -282,9 +303,9 @@ impl<K: Hash + Eq + Clone + 'static> StateStore<K> {
         &self.names
     }
 
-    /// Encodes every row of table `index`.
-    pub(crate) fn snapshot_table(&self, index: usize, out: &mut dyn FnMut(&K, Vec<u8>)) -> Result<()> {
-        self.tables[index].snapshot(out)
+    /// A copy of every table's rows, in registration order.
+    pub(crate) fn copy_tables(&self) -> Vec<Box<dyn RowsCopy<K>>> {
+        self.tables.iter().map(|table| table.copy_rows()).collect()
     }
 
     /// Puts back a row of the table named `name`; `false` if no such table is registered.
@@ -306,7 +327,7 @@ impl<K: Hash + Eq + Clone + 'static> StateStore<K> {
 /// keyed functions; users pass their context to the state handles.
 pub trait KeyedStateAccess {
     /// The key type.
-    type Key: Hash + Eq + Clone + 'static;
+    type Key: Hash + Eq + Clone + Send + 'static;
     #[doc(hidden)]
     fn state_parts(&mut self) -> StateParts<'_, Self::Key>;
 }
@@ -325,7 +346,7 @@ pub struct OpenContext<'a, K> {
     pub(crate) worker_index: usize,
 }
 
-impl<K: Hash + Eq + Clone + 'static> OpenContext<'_, K> {
+impl<K: Hash + Eq + Clone + Send + 'static> OpenContext<'_, K> {
     /// The index of the worker this function instance runs on.
     pub fn worker_index(&self) -> usize {
         self.worker_index
