@@ -211,3 +211,34 @@ fn crash_during_restore() {
     finish(&setup, &[1]);
     assert_exactly_once(&committed(&setup.output));
 }
+
+/// A checkpoint whose part no longer matches its checksum is skipped with a warning: the
+/// restore uses the one before it, and the output staged for the skipped one is discarded
+/// (it had not been committed) and produced again.
+#[test]
+fn a_corrupt_checkpoint_is_skipped() {
+    let setup = setup();
+    let mut first = command(&setup, 2, true, Some(10_000));
+    first.env("EDDY_FAILPOINT", "after-manifest:3");
+    assert!(!run(first).0.success());
+    let newest = std::fs::read_dir(&setup.checkpoints)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("_manifest.json").exists())
+        .max()
+        .unwrap();
+    let part = std::fs::read_dir(&newest)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.is_dir() && path.file_name().unwrap().to_string_lossy().ends_with("-activity"))
+        .unwrap()
+        .join("worker-0.part");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&part, bytes).unwrap();
+    let (status, stderr) = run(command(&setup, 3, true, None));
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("skipping checkpoint") && stderr.contains("corrupt"), "{stderr}");
+    assert_exactly_once(&committed(&setup.output));
+}

@@ -282,3 +282,76 @@ fn restoring_state_of_a_missing_uid_needs_allow_non_restored_state() {
     assert!(error.contains("`check`") && error.contains("--allow-non-restored-state"), "{error}");
     job(true).unwrap();
 }
+
+/// A savepoint restores into a changed job: a stateless operator removed and a stateful one
+/// added; the operators that kept their uids continue from their state.
+#[test]
+fn a_savepoint_restores_into_a_changed_job_by_uid() {
+    let per_split = 1_500;
+    let expected = reference(per_split);
+    let dir = tempfile::tempdir().unwrap();
+    let (checkpoints, output, savepoint) =
+        (dir.path().join("chk"), dir.path().join("out"), dir.path().join("sp"));
+    let job = Job::new(JobConfig {
+        checkpoint: Some(CheckpointConfig {
+            interval: None,
+            ..CheckpointConfig::new(&checkpoints, Duration::ZERO)
+        }),
+        ..JobConfig::with_workers(2)
+    });
+    let control = job.control();
+    let target = savepoint.clone();
+    let requester = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(80));
+        control.request(ControlRequest::Savepoint { target: Some(target), stop: true })
+    });
+    let out = output.clone();
+    assert!(
+        job.run(move |env| build(env, per_split, Some(10_000), &out, &never()))
+            .unwrap()
+            .stopped_with_savepoint
+    );
+    assert!(requester.join().unwrap().unwrap().ok);
+    let before = committed(&output);
+
+    // The changed job: no `inspect` stage, the same "events", "check" and "out" uids, the
+    // windows gone (their state dropped with --allow-non-restored-state), and a new counter.
+    let mut config =
+        CheckpointConfig::new(&checkpoints, Duration::from_millis(20)).restore(RestoreFrom::Path(savepoint));
+    config.allow_non_restored_state = true;
+    let changed = dir.path().join("changed");
+    let out = changed.clone();
+    Job::new(JobConfig { checkpoint: Some(config), ..JobConfig::with_workers(1) })
+        .run(move |env| {
+            let events = env
+                .from_source(
+                    GeneratorSource::new(SPLITS, event).with_count(per_split),
+                    WatermarkStrategy::bounded_out_of_orderness(20)
+                        .with_timestamps(|e: &Event| e.ts)
+                        .with_emit_every(16),
+                )
+                .uid("events");
+            let checked =
+                events.clone().key_by(|e: &Event| e.key).process(SequenceCheck::default()).uid("check");
+            let counted = events
+                .key_by(|e: &Event| e.key % 3)
+                .sum(|e: &Event| e.seq)
+                .uid("new-sum")
+                .map(|(key, total): (u64, u64)| format!("sum {key} {total}"));
+            checked.union([counted]).sink(FileSink::json_lines(&out)).uid("out");
+            Ok(())
+        })
+        .unwrap();
+    // The sequence check continued from its restored state: every record after the savepoint
+    // is reported with the running count the failure-free run has, and no gap.
+    let after = committed(&changed);
+    let records: Vec<&String> = after.keys().filter(|line| line.starts_with("\"record")).collect();
+    assert!(!records.is_empty());
+    for line in &records {
+        assert!(expected.contains_key(*line), "continues the restored state: {line}");
+        assert!(!before.contains_key(*line), "not produced twice: {line}");
+    }
+    let all_records = expected.keys().filter(|line| line.starts_with("\"record")).count();
+    let before_records = before.keys().filter(|line| line.starts_with("\"record")).count();
+    assert_eq!(before_records + records.len(), all_records);
+}

@@ -2,7 +2,6 @@
 //! before the job starts, so a restore never half-loads.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use super::control::Part;
 use super::store::{
@@ -10,7 +9,7 @@ use super::store::{
     OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION,
 };
 use crate::error::{Error, Result};
-use crate::hash::{HashMap, HashSet};
+use crate::hash::HashMap;
 
 /// Where to restore a job from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,8 +39,6 @@ pub(crate) struct Restored {
     pub(crate) path: PathBuf,
     pub(crate) manifest: Manifest,
     operators: HashMap<String, RestoredOperator>,
-    /// Uids some operator of the job restored from.
-    claimed: Mutex<HashSet<String>>,
 }
 
 impl Restored {
@@ -56,7 +53,7 @@ impl Restored {
             }
             operators.insert(operator.uid.clone(), RestoredOperator { parts });
         }
-        Ok(Restored { path: path.to_owned(), manifest, operators, claimed: Mutex::default() })
+        Ok(Restored { path: path.to_owned(), manifest, operators })
     }
 
     /// A checkpoint held in memory instead of on disk, from every participant's part of
@@ -103,7 +100,7 @@ impl Restored {
             operators: entries,
             stats: CheckpointStats::default(),
         };
-        Restored { path: PathBuf::from("<in memory>"), manifest, operators, claimed: Mutex::default() }
+        Restored { path: PathBuf::from("<in memory>"), manifest, operators }
     }
 
     /// Finds what to restore: `Latest` skips incomplete and corrupt checkpoints with a
@@ -127,10 +124,9 @@ impl Restored {
         }
     }
 
-    /// The parts an operator with `uid` restores from, marking the uid as used.
+    /// The parts an operator with `uid` restores from.
     pub(crate) fn operator(&self, uid: &str) -> Option<&RestoredOperator> {
         let operator = self.operators.get(uid)?;
-        self.claimed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(uid.to_owned());
         Some(operator)
     }
 
