@@ -67,8 +67,8 @@ pub struct NexmarkConfig {
     /// A bid comes through one of the four hot channels with probability `1 - 1/ratio`
     /// (`nexmark/nexmark`'s `HOT_CHANNELS_RATIO`, 2).
     pub hot_channels_ratio: u64,
-    /// Number of auction categories, starting at [`FIRST_CATEGORY_ID`] (Beam's `NUM_CATEGORIES`,
-    /// 5).
+    /// Number of auction categories, starting at [`FIRST_CATEGORY_ID`]: 10, the standard
+    /// Nexmark model's count (Beam's `NUM_CATEGORIES` is 5).
     pub num_categories: u64,
     /// Average size of a person in Beam's byte accounting (`avgPersonByteSize`, 200).
     pub avg_person_byte_size: u64,
@@ -90,7 +90,7 @@ impl Default for NexmarkConfig {
             hot_sellers_ratio: 4,
             hot_bidders_ratio: 4,
             hot_channels_ratio: 2,
-            num_categories: 5,
+            num_categories: 10,
             avg_person_byte_size: 200,
             avg_auction_byte_size: 500,
             avg_bid_byte_size: 100,

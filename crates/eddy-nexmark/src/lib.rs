@@ -21,7 +21,7 @@
 //!   first of the latest batch of 100; probability `1 - 1/2`) or to one of the 100 most recent
 //!   ("in-flight") auctions plus 10 leads.
 //! * Auctions last between 1 ms and twice the time needed to create 100 more auctions (about
-//!   333 ms at the default rate), so about 100 are open at any time. Categories are 10 to 14.
+//!   333 ms at the default rate), so about 100 are open at any time. Categories are 10 to 19.
 //! * Prices are log-uniform: `round(10^(6u) * 100)` cents for uniform `u`, $1 to $1,000,000;
 //!   a reserve is the initial bid plus another such price.
 //! * Names, cities, states, e-mail addresses, credit cards, item names and descriptions come
@@ -62,7 +62,8 @@
 //!   its second addition of `FIRST_PERSON_ID` to channel bids' bidder is not reproduced.
 //!   As there and in `nexmark-rs`, channel and URL do not count toward a bid's padded size.
 //! * Names keep Beam's capitalization (`nexmark-rs` lowercases them).
-//! * The number of categories is Beam's 5 but configurable ([`NexmarkConfig::num_categories`]).
+//! * The number of categories is the standard model's 10, not Beam's 5; configurable
+//!   ([`NexmarkConfig::num_categories`]).
 //! * The source does not pace itself to wall-clock time: it produces as fast as the job reads.
 
 mod config;
