@@ -1,14 +1,16 @@
 //! eddy's conformance runner: replays data-driven cases written by other projects through
 //! eddy's real operators and reports one line per case.
 //!
-//! The supported corpus is Flink's window-operator vectors (`cases/flink-windows`, format in
-//! `shared/conformance/README.md`, section B). [`load_cases`] reads a directory strictly,
+//! The supported corpora are Flink's window-operator vectors (`cases/flink-windows`, format in
+//! `shared/conformance/README.md`, section B) and the Nexmark known answers
+//! (`cases/nexmark`, section A; see [`nexmark`]). [`load_cases`] reads a directory strictly,
 //! [`run_case`] runs one case, and [`run_dirs`] does both and counts the outcomes.
 
 pub mod case;
 pub mod compare;
 pub mod engine;
 pub mod grammar;
+pub mod nexmark;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -142,12 +144,19 @@ pub fn run_dirs(
     options: Options,
     mut report: impl FnMut(&CaseReport),
 ) -> Result<Summary, InvalidCase> {
-    let cases = load_cases(dirs)?;
+    let (nexmark_dirs, window_dirs) = nexmark::split_dirs(dirs);
+    let cases = load_cases(&window_dirs)?;
     let mut summary = Summary::default();
     for case in &cases {
         let line = run_case(case, options);
         summary.add(&line.outcome);
         report(&line);
+    }
+    for dir in &nexmark_dirs {
+        let counts = nexmark::run_dir(dir, &mut report)?;
+        summary.passed += counts.passed;
+        summary.failed += counts.failed;
+        summary.skipped += counts.skipped;
     }
     Ok(summary)
 }

@@ -106,3 +106,36 @@ fn invalid_files_are_errors_naming_the_file() {
     let message = error.to_string();
     assert!(message.contains("broken.json") && message.contains("expected i64"), "{message}");
 }
+
+/// The Nexmark known answers: no case fails, the queries that exist pass at 1 and 2 workers,
+/// and the RisingWave variants are skipped as SQL work.
+#[test]
+fn nexmark_known_answers() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/nexmark");
+    let mut lines = Vec::new();
+    let summary =
+        run_dirs(&[dir], Options::default(), |report| lines.push(report.to_string())).expect("valid cases");
+    println!("{}\n{summary}", lines.join("\n"));
+    assert_eq!(summary.failed, 0, "{}", lines.join("\n"));
+    for query in eddy_nexmark::queries::QUERIES.iter().filter(|query| **query != "q2") {
+        assert!(lines.contains(&format!("PASS nexmark/{query}")), "{query} passes: {}", lines.join("\n"));
+    }
+    for variant in ["q2", "q6_group_top1", "q10", "q16", "q101", "q106"] {
+        assert!(lines.contains(&format!("SKIP nexmark/{variant}: needs SQL")), "{variant}");
+    }
+}
+
+/// A wrong expected row makes a Nexmark case fail.
+#[test]
+fn nexmark_comparison_catches_a_wrong_row() {
+    use eddy_conformance::nexmark::{compare, load_tables, run_query, NexmarkCase};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/nexmark");
+    let text = std::fs::read_to_string(dir.join("q21.json")).unwrap();
+    let mut case: NexmarkCase = serde_json::from_str(&text).unwrap();
+    let rows = run_query("q21", &load_tables(&dir).unwrap(), 1).unwrap().unwrap();
+    compare(&case, &rows).unwrap();
+    case.expected_rows[0][4] = serde_json::Value::from("9");
+    assert!(compare(&case, &rows).is_err());
+    case.expected_rows.pop();
+    assert!(compare(&case, &rows).is_err());
+}

@@ -1,5 +1,6 @@
 //! The Nexmark benchmark for eddy: a deterministic event generator ([`NexmarkGenerator`]) and
-//! an eddy source over it ([`NexmarkSource`], [`nexmark_watermarks`]). Queries come later.
+//! an eddy source over it ([`NexmarkSource`], [`nexmark_watermarks`]), and the queries as
+//! DataStream programs ([`queries`]).
 //!
 //! Nexmark models an online auction site with three event types: [`Person`]s register,
 //! [`Auction`]s open, and [`Bid`]s are placed. The model and its parameters are those of the
@@ -69,6 +70,7 @@
 mod config;
 mod generator;
 mod model;
+pub mod queries;
 mod rng;
 mod source;
 

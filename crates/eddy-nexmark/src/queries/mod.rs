@@ -1,0 +1,95 @@
+//! The Nexmark queries as eddy DataStream programs, with the semantics of the `nexmark/nexmark`
+//! SQL (and RisingWave's where its known answers follow it).
+//!
+//! Every query takes the stream of [`Event`]s and returns a stream of rows whose field names
+//! are the SQL result's column names, so a row can be compared column by column with a known
+//! answer ([`QueryRow`]). [`QUERIES`] lists the implemented ones; [`build`] builds one by name.
+//!
+//! Queries still missing are listed in the crate's README section of `benches/README.md` and
+//! the Nexmark issue's closing note.
+
+mod stateless;
+
+pub use stateless::*;
+
+use eddy::prelude::*;
+use serde::{Serialize, Serializer};
+
+use crate::model::Event;
+
+/// An exact decimal: `units / 10^scale` (SQL `DECIMAL`), printed with exactly `scale` digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+pub struct Decimal {
+    /// The value times `10^scale`.
+    pub units: i128,
+    /// Digits after the point.
+    pub scale: u32,
+}
+
+impl Decimal {
+    /// `price * 0.908` (the dollar-to-euro rate of q1 and q14), exact with 3 decimals.
+    pub fn times_0_908(price: u64) -> Decimal {
+        Decimal { units: i128::from(price) * 908, scale: 3 }
+    }
+}
+
+impl std::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = 10i128.pow(self.scale);
+        let sign = if self.units < 0 { "-" } else { "" };
+        let (whole, fraction) = (self.units.abs() / unit, self.units.abs() % unit);
+        if self.scale == 0 {
+            write!(f, "{sign}{whole}")
+        } else {
+            write!(f, "{sign}{whole}.{fraction:0width$}", width = self.scale as usize)
+        }
+    }
+}
+
+impl Serialize for Decimal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A query result row: serializes to a JSON object whose keys are the SQL column names.
+pub trait QueryRow: Data + Serialize + std::fmt::Debug {}
+impl<T: Data + Serialize + std::fmt::Debug> QueryRow for T {}
+
+/// What to do with a query's result stream (a sink for the benchmark, a collector for the
+/// known answers).
+pub trait QueryOutput {
+    /// Consumes the result stream of the query.
+    fn output<T: QueryRow>(&self, rows: DataStream<'_, T>);
+}
+
+/// The implemented queries, by name.
+pub const QUERIES: &[&str] = &["q0", "q1", "q2", "q14", "q21", "q22"];
+
+/// Builds query `name` over `events` and hands its result to `output`. `Ok(false)` if the
+/// query is not implemented.
+pub fn build(name: &str, events: DataStream<'_, Event>, output: &impl QueryOutput) -> Result<bool> {
+    match name {
+        "q0" => output.output(q0(events)),
+        "q1" => output.output(q1(events)),
+        "q2" => output.output(q2(events)),
+        "q14" => output.output(q14(events)),
+        "q21" => output.output(q21(events)),
+        "q22" => output.output(q22(events)),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_print_exactly() {
+        assert_eq!(Decimal::times_0_908(73_134_520).to_string(), "66406144.160");
+        assert_eq!(Decimal::times_0_908(1).to_string(), "0.908");
+        assert_eq!(Decimal { units: -1_005, scale: 2 }.to_string(), "-10.05");
+        assert_eq!(serde_json::to_string(&Decimal { units: 42, scale: 0 }).unwrap(), "\"42\"");
+    }
+}
