@@ -9,9 +9,12 @@
 //!
 //! ```text
 //! cargo run --release -p eddy-benches -- --pipeline keyed --events 10000000 --workers 1
+//! cargo run --release -p eddy-benches -- nexmark --query q1 --events 10000000 --workers 1
 //! ```
 
 #![allow(clippy::disallowed_methods)]
+
+mod nexmark;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +35,21 @@ enum Pipeline {
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "eddy throughput and latency benchmark")]
+#[command(about = "eddy throughput and latency benchmark", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    pipeline: Args,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// One Nexmark query; prints one JSON line.
+    Nexmark(nexmark::NexmarkArgs),
+}
+
+#[derive(clap::Args, Debug)]
 struct Args {
     #[arg(long, value_enum, default_value = "keyed")]
     pipeline: Pipeline,
@@ -170,8 +187,23 @@ impl KeyedProcessFunction<u64, Event, (u64, u64, u64)> for CountPerKey {
     }
 }
 
+/// Peak resident set size of the process, in MiB.
+fn peak_rss_mb() -> f64 {
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |usage| usage.max_rss() as f64 / 1024.0)
+}
+
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Nexmark(args)) = &cli.command {
+        if args.query == "list" {
+            println!("{}", eddy_nexmark::queries::QUERIES.join(" "));
+            return Ok(());
+        }
+        let report = nexmark::run(args)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let args = cli.pipeline;
     let per_split = args.events / args.splits as u64;
     let keys = args.keys;
     let merged = Arc::new(Mutex::new((0u64, Histogram::new_with_bounds(1, 600_000_000, 3)?)));

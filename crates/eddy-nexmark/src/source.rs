@@ -1,5 +1,8 @@
 //! [`NexmarkSource`], the generator as an eddy source, and [`nexmark_watermarks`].
 
+use std::sync::Arc;
+
+use eddy::connectors::Throttled;
 use eddy::core::error::Result;
 use eddy::core::source::{ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
 use eddy::core::watermark::WatermarkStrategy;
@@ -40,13 +43,27 @@ pub struct NexmarkSource {
     generator: NexmarkGenerator,
     total_events: Option<u64>,
     splits: usize,
+    max_rate: Option<u64>,
 }
 
 impl NexmarkSource {
     /// A source of events `0..total_events` (unbounded when `None`) over `splits` splits (at
     /// least 1).
     pub fn new(config: NexmarkConfig, total_events: Option<u64>, splits: usize) -> Self {
-        NexmarkSource { generator: NexmarkGenerator::new(config), total_events, splits: splits.max(1) }
+        NexmarkSource {
+            generator: NexmarkGenerator::new(config),
+            total_events,
+            splits: splits.max(1),
+            max_rate: None,
+        }
+    }
+
+    /// Paces the source to `per_second` events per second of the job's clock in total (each
+    /// split an equal share): an open-loop load for latency measurements. With the
+    /// generator's `events_per_second` set to the same rate, event time follows the clock.
+    pub fn with_max_rate(mut self, per_second: u64) -> Self {
+        self.max_rate = Some(per_second.max(1));
+        self
     }
 
     /// The generator the splits use.
@@ -77,9 +94,15 @@ impl Source<Event> for NexmarkSource {
     }
 
     fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<Event>>>> {
+        let share = self.max_rate.map(|rate| (rate / self.splits as u64).max(1));
         Ok((0..self.splits)
             .filter(|split| split % context.workers.max(1) == context.worker_index)
-            .map(|split| self.split_reader(split))
+            .map(|split| match share {
+                Some(rate) => {
+                    Box::new(Throttled::new(self.split_reader(split), rate, Arc::clone(&context.clock)))
+                }
+                None => self.split_reader(split),
+            })
             .collect())
     }
 }

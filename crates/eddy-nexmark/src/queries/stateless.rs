@@ -170,13 +170,8 @@ pub fn channel_id_parameter(url: &str) -> Option<&str> {
 /// `channel_id` parameter otherwise; bids with neither are dropped.
 pub fn q21(events: DataStream<'_, Event>) -> DataStream<'_, Q21> {
     bids(events).flat_map(|bid| {
-        let fixed = match bid.channel.to_ascii_lowercase().as_str() {
-            "apple" => Some("0"),
-            "google" => Some("1"),
-            "facebook" => Some("2"),
-            "baidu" => Some("3"),
-            _ => None,
-        };
+        const HOT: [(&str, &str); 4] = [("apple", "0"), ("google", "1"), ("facebook", "2"), ("baidu", "3")];
+        let fixed = HOT.iter().find(|(name, _)| bid.channel.eq_ignore_ascii_case(name)).map(|(_, id)| *id);
         let channel_id = fixed.or_else(|| channel_id_parameter(&bid.url))?.to_owned();
         Some(Q21 {
             auction: bid.auction,

@@ -1,0 +1,200 @@
+//! `eddy-bench nexmark`: one Nexmark query over generated events, printed as one JSON line.
+//!
+//! * Throughput: `events_per_cpu_s` is events over the whole process's CPU time (user +
+//!   system, `getrusage`, generator included); `engine_events_per_cpu_s` subtracts the CPU
+//!   time the generator alone needs for the same events, measured first in a separate phase
+//!   (`generator_cpu_s`).
+//! * Latency (`--rate R`, open loop): the source is paced to `R` events per second and the
+//!   generator's event time to the same rate, so event time `t` is ingested at wall time
+//!   `start + (t - base)`. An output record carrying event time `t` (a bid's time, a window's
+//!   last millisecond) is complete once input up to `t` is in; its latency is the wall time it
+//!   reaches the sink minus that moment. For window queries this includes the watermark delay
+//!   (`--out-of-orderness-ms`, 4 s as in the suite), as it does in any engine.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use eddy::core::sink::{Sink, SinkContext, SinkWriter};
+use eddy::prelude::*;
+use eddy_nexmark::queries::{self, QueryOutput, QueryRow};
+use eddy_nexmark::{nexmark_watermarks_with_delay, NexmarkConfig, NexmarkGenerator, NexmarkSource};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::{cpu_seconds, now_us, peak_rss_mb};
+
+/// Flags of `eddy-bench nexmark`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct NexmarkArgs {
+    /// The query (q0, q1, ...); `list` prints the implemented queries.
+    #[arg(long)]
+    pub query: String,
+    /// Events to generate.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Source splits (default: one per worker).
+    #[arg(long)]
+    pub splits: Option<usize>,
+    /// Offered load in events per second (open loop); also the generator's event-time rate.
+    /// Without it the source runs as fast as the job reads and no latency is reported.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Watermark delay behind the largest event time seen per split.
+    #[arg(long, default_value_t = 4_000)]
+    pub out_of_orderness_ms: u64,
+}
+
+/// The JSON line printed per run.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub query: String,
+    pub events: u64,
+    pub workers: usize,
+    pub splits: usize,
+    pub rate: Option<u64>,
+    pub wall_s: f64,
+    pub cpu_s: f64,
+    pub generator_cpu_s: f64,
+    pub events_per_s: f64,
+    pub events_per_cpu_s: f64,
+    pub engine_events_per_cpu_s: f64,
+    pub generator_events_per_cpu_s: f64,
+    pub peak_rss_mb: f64,
+    pub output_rows: u64,
+    pub latency_ms: Option<Latency>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// Counts rows and, when paced, records their latency.
+#[derive(Clone)]
+struct BenchOutput {
+    rows: Arc<AtomicU64>,
+    latency: Option<(Arc<Mutex<Histogram<u64>>>, u64, u64)>,
+}
+
+impl QueryOutput for BenchOutput {
+    fn output<T: QueryRow>(&self, rows: DataStream<'_, T>) {
+        rows.sink(self.clone());
+    }
+}
+
+struct BenchWriter {
+    rows: u64,
+    shared_rows: Arc<AtomicU64>,
+    /// (merged histogram, wall time of the start in µs, event time of event 0 in ms).
+    latency: Option<(Histogram<u64>, Arc<Mutex<Histogram<u64>>>, u64, u64)>,
+}
+
+impl<T: 'static> Sink<T> for BenchOutput {
+    fn name(&self) -> String {
+        "nexmark-bench".into()
+    }
+    fn writer(&self, _context: &SinkContext) -> eddy::Result<Box<dyn SinkWriter<T>>> {
+        let latency = self
+            .latency
+            .as_ref()
+            .map(|(merged, start_us, base_ms)| (new_histogram(), Arc::clone(merged), *start_us, *base_ms));
+        Ok(Box::new(BenchWriter { rows: 0, shared_rows: Arc::clone(&self.rows), latency }))
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds")
+}
+
+impl<T> SinkWriter<T> for BenchWriter {
+    fn write(&mut self, _value: T, timestamp: u64, _logical_time: u64) -> eddy::Result<()> {
+        self.rows += 1;
+        if let Some((histogram, _, start_us, base_ms)) = &mut self.latency {
+            let complete_us = *start_us + timestamp.saturating_sub(*base_ms) * 1000;
+            histogram.saturating_record(now_us().saturating_sub(complete_us).max(1));
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> eddy::Result<()> {
+        self.shared_rows.fetch_add(self.rows, Ordering::SeqCst);
+        if let Some((histogram, merged, _, _)) = &self.latency {
+            merged.lock().expect("histogram lock").add(histogram).expect("compatible histograms");
+        }
+        Ok(())
+    }
+}
+
+/// Runs one query and returns its report.
+pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        queries::QUERIES.contains(&args.query.as_str()),
+        "unknown or unimplemented query `{}` (implemented: {})",
+        args.query,
+        queries::QUERIES.join(", ")
+    );
+    let mut config = NexmarkConfig::default();
+    if let Some(rate) = args.rate {
+        config = config.with_events_per_second(rate);
+    }
+    // The generator's own cost for the same events, on one thread.
+    let generator = NexmarkGenerator::new(config.clone());
+    let before = cpu_seconds();
+    let mut checksum = 0u64;
+    for n in 0..args.events {
+        checksum = checksum.wrapping_add(std::hint::black_box(generator.event(n)).date_time());
+    }
+    std::hint::black_box(checksum);
+    let generator_cpu_s = cpu_seconds() - before;
+
+    let splits = args.splits.unwrap_or(args.workers).max(1);
+    let rows = Arc::new(AtomicU64::new(0));
+    let merged = Arc::new(Mutex::new(new_histogram()));
+    let start_us = now_us();
+    let output = BenchOutput {
+        rows: Arc::clone(&rows),
+        latency: args.rate.map(|_| (Arc::clone(&merged), start_us, config.base_time_ms)),
+    };
+    let (query, events, rate, delay) = (args.query.clone(), args.events, args.rate, args.out_of_orderness_ms);
+    let cpu_before = cpu_seconds();
+    let summary = Job::new(JobConfig::with_workers(args.workers)).run(move |env| {
+        let mut source = NexmarkSource::new(config.clone(), Some(events), splits);
+        if let Some(rate) = rate {
+            source = source.with_max_rate(rate);
+        }
+        let stream = env.from_source(source, nexmark_watermarks_with_delay(delay));
+        queries::build(&query, stream, &output)?;
+        Ok(())
+    })?;
+    let wall_s = (now_us() - start_us) as f64 / 1e6;
+    let cpu_s = cpu_seconds() - cpu_before;
+    let histogram = merged.lock().expect("histogram lock");
+    let latency = args.rate.filter(|_| histogram.len() > 0).map(|_| {
+        let at = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / 1000.0;
+        Latency { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: histogram.max() as f64 / 1000.0 }
+    });
+    let read = summary.records_read as f64;
+    Ok(Report {
+        query: args.query.clone(),
+        events: summary.records_read,
+        workers: args.workers,
+        splits,
+        rate: args.rate,
+        wall_s,
+        cpu_s,
+        generator_cpu_s,
+        events_per_s: read / wall_s,
+        events_per_cpu_s: read / cpu_s,
+        engine_events_per_cpu_s: read / (cpu_s - generator_cpu_s).max(1e-9),
+        generator_events_per_cpu_s: args.events as f64 / generator_cpu_s.max(1e-9),
+        peak_rss_mb: peak_rss_mb(),
+        output_rows: rows.load(Ordering::SeqCst),
+        latency_ms: latency,
+    })
+}
