@@ -9,8 +9,10 @@
 //! the Nexmark issue's closing note.
 
 mod stateless;
+mod windowed;
 
 pub use stateless::*;
+pub use windowed::*;
 
 use eddy::prelude::*;
 use serde::{Serialize, Serializer};
@@ -64,7 +66,7 @@ pub trait QueryOutput {
 }
 
 /// The implemented queries, by name.
-pub const QUERIES: &[&str] = &["q0", "q1", "q2", "q14", "q21", "q22"];
+pub const QUERIES: &[&str] = &["q0", "q1", "q2", "q5", "q7", "q11", "q12", "q14", "q21", "q22"];
 
 /// Builds query `name` over `events` and hands its result to `output`. `Ok(false)` if the
 /// query is not implemented.
@@ -73,6 +75,10 @@ pub fn build(name: &str, events: DataStream<'_, Event>, output: &impl QueryOutpu
         "q0" => output.output(q0(events)),
         "q1" => output.output(q1(events)),
         "q2" => output.output(q2(events)),
+        "q5" => output.output(q5(events)),
+        "q7" => output.output(q7(events)),
+        "q11" => output.output(q11(events)),
+        "q12" => output.output(q12(events)),
         "q14" => output.output(q14(events)),
         "q21" => output.output(q21(events)),
         "q22" => output.output(q22(events)),
