@@ -4,6 +4,7 @@
 //! Start at [`job::Job`] (running a job), [`stream::DataStream`] (the API) and
 //! [`operators::process`] (the keyed engine). `docs/architecture.md` explains the time model.
 
+pub mod changelog;
 pub mod checkpoint;
 pub mod error;
 pub mod hash;
@@ -23,10 +24,16 @@ pub mod window;
 
 /// The names most programs need.
 pub mod prelude {
+    pub use crate::changelog::{consolidate, Change};
     pub use crate::checkpoint::{CheckpointConfig, ControlRequest, ControlResponse, JobControl, RestoreFrom};
     pub use crate::error::{Error, Result};
     pub use crate::job::{Env, Job, JobConfig, JobSummary, RecordOrder, StopHandle};
     pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
+    pub use crate::operators::dedup::{CountDistinct, CountDistinctBy};
+    pub use crate::operators::join::{
+        IntervalJoin, IntervalJoined, JoinContext, JoinWhere, JoinedStreams, KeyedJoinedStreams,
+        ProcessJoinFunction, WindowJoin,
+    };
     pub use crate::operators::keyed::KeyedStream;
     pub use crate::operators::process::{Context, Key, KeyedCoProcessFunction, KeyedProcessFunction};
     pub use crate::record::Data;

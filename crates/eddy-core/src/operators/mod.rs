@@ -2,5 +2,9 @@
 
 pub mod basic;
 pub mod co_process;
+pub mod dedup;
+pub mod join;
 pub mod keyed;
+pub mod lookup;
 pub mod process;
+pub mod topn;
