@@ -175,7 +175,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
     let wall_s = (now_us() - start_us) as f64 / 1e6;
     let cpu_s = cpu_seconds() - cpu_before;
     let histogram = merged.lock().expect("histogram lock");
-    let latency = args.rate.filter(|_| histogram.len() > 0).map(|_| {
+    let latency = args.rate.filter(|_| !histogram.is_empty()).map(|_| {
         let at = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / 1000.0;
         Latency { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: histogram.max() as f64 / 1000.0 }
     });

@@ -164,7 +164,21 @@ pub fn run_query(name: &str, tables: &[Vec<Event>], workers: usize) -> Result<Op
         })
         .map_err(|error| error.to_string())?;
     let rows = rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
-    Ok(Some(rows))
+    Ok(Some(match queries::upsert_key(name) {
+        Some(key) => latest_per_key(rows, key),
+        None => rows,
+    }))
+}
+
+/// The latest row per key of an upsert stream (rows of one key come from one worker, in order).
+fn latest_per_key(rows: Vec<Value>, key: &[&str]) -> Vec<Value> {
+    let mut latest: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+    for row in rows {
+        let id: Vec<String> =
+            key.iter().map(|column| row.get(*column).map(Value::to_string).unwrap_or_default()).collect();
+        latest.insert(id.join("\u{1}"), row);
+    }
+    latest.into_values().collect()
 }
 
 /// The canonical text of one cell, for multiset comparison; `Err` if it does not fit the type.

@@ -8,9 +8,11 @@
 //! Queries still missing are listed in the crate's README section of `benches/README.md` and
 //! the Nexmark issue's closing note.
 
+mod auctions;
 mod stateless;
 mod windowed;
 
+pub use auctions::*;
 pub use stateless::*;
 pub use windowed::*;
 
@@ -66,7 +68,18 @@ pub trait QueryOutput {
 }
 
 /// The implemented queries, by name.
-pub const QUERIES: &[&str] = &["q0", "q1", "q2", "q5", "q7", "q11", "q12", "q14", "q21", "q22"];
+pub const QUERIES: &[&str] =
+    &["q0", "q1", "q2", "q4", "q5", "q6", "q7", "q9", "q11", "q12", "q14", "q21", "q22"];
+
+/// For queries whose result is an upsert stream: the columns that key it. The result is then
+/// the latest row per key.
+pub fn upsert_key(name: &str) -> Option<&'static [&'static str]> {
+    match name {
+        "q4" => Some(&["category"]),
+        "q6" => Some(&["seller"]),
+        _ => None,
+    }
+}
 
 /// Builds query `name` over `events` and hands its result to `output`. `Ok(false)` if the
 /// query is not implemented.
@@ -75,8 +88,11 @@ pub fn build(name: &str, events: DataStream<'_, Event>, output: &impl QueryOutpu
         "q0" => output.output(q0(events)),
         "q1" => output.output(q1(events)),
         "q2" => output.output(q2(events)),
+        "q4" => output.output(q4(events)),
         "q5" => output.output(q5(events)),
+        "q6" => output.output(q6(events)),
         "q7" => output.output(q7(events)),
+        "q9" => output.output(q9(events)),
         "q11" => output.output(q11(events)),
         "q12" => output.output(q12(events)),
         "q14" => output.output(q14(events)),
