@@ -163,11 +163,36 @@ pub fn run_query(name: &str, tables: &[Vec<Event>], workers: usize) -> Result<Op
             Ok(())
         })
         .map_err(|error| error.to_string())?;
-    let rows = rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let rows = consolidate_changes(rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone());
     Ok(Some(match queries::upsert_key(name) {
         Some(key) => latest_per_key(rows, key),
         None => rows,
     }))
+}
+
+/// Applies the changes of a [`Change`] changelog (rows `{"Upsert":[key,value]}` and
+/// `{"Delete":key}`, in each key's order) and returns the values left; other rows pass.
+fn consolidate_changes(rows: Vec<Value>) -> Vec<Value> {
+    let mut plain = Vec::new();
+    let mut current: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+    for row in rows {
+        match row {
+            Value::Object(map) if map.len() == 1 && map.contains_key("Upsert") => {
+                if let Some(Value::Array(mut pair)) = map.get("Upsert").cloned() {
+                    if pair.len() == 2 {
+                        let value = pair.pop().unwrap_or(Value::Null);
+                        current.insert(pair[0].to_string(), value);
+                    }
+                }
+            }
+            Value::Object(map) if map.len() == 1 && map.contains_key("Delete") => {
+                current.remove(&map["Delete"].to_string());
+            }
+            other => plain.push(other),
+        }
+    }
+    plain.extend(current.into_values());
+    plain
 }
 
 /// The latest row per key of an upsert stream (rows of one key come from one worker, in order).

@@ -8,11 +8,15 @@
 //! Queries still missing are listed in the crate's README section of `benches/README.md` and
 //! the Nexmark issue's closing note.
 
+mod aggregates;
 mod auctions;
+mod joins;
 mod stateless;
 mod windowed;
 
+pub use aggregates::*;
 pub use auctions::*;
+pub use joins::*;
 pub use stateless::*;
 pub use windowed::*;
 
@@ -68,11 +72,14 @@ pub trait QueryOutput {
 }
 
 /// The implemented queries, by name.
-pub const QUERIES: &[&str] =
-    &["q0", "q1", "q2", "q4", "q5", "q6", "q7", "q9", "q11", "q12", "q14", "q21", "q22"];
+pub const QUERIES: &[&str] = &[
+    "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q11", "q12", "q13", "q14", "q15", "q17",
+    "q18", "q19", "q20", "q21", "q22",
+];
 
-/// For queries whose result is an upsert stream: the columns that key it. The result is then
-/// the latest row per key.
+/// For queries whose result rows are upserts without being a [`Change`] stream: the columns
+/// that key them. The result is then the latest row per key. ([`Change`] streams carry their
+/// keys.)
 pub fn upsert_key(name: &str) -> Option<&'static [&'static str]> {
     match name {
         "q4" => Some(&["category"]),
@@ -89,10 +96,18 @@ pub fn build(name: &str, events: DataStream<'_, Event>, output: &impl QueryOutpu
         "q1" => output.output(q1(events)),
         "q2" => output.output(q2(events)),
         "q4" => output.output(q4(events)),
+        "q3" => output.output(q3(events)),
         "q5" => output.output(q5(events)),
         "q6" => output.output(q6(events)),
         "q7" => output.output(q7(events)),
+        "q8" => output.output(q8(events)),
         "q9" => output.output(q9(events)),
+        "q13" => output.output(q13(events)),
+        "q15" => output.output(q15(events)),
+        "q17" => output.output(q17(events)),
+        "q18" => output.output(q18(events)),
+        "q19" => output.output(q19(events)),
+        "q20" => output.output(q20(events)),
         "q11" => output.output(q11(events)),
         "q12" => output.output(q12(events)),
         "q14" => output.output(q14(events)),
