@@ -80,12 +80,17 @@ pub struct Latency {
 #[derive(Clone)]
 struct BenchOutput {
     rows: Arc<AtomicU64>,
+    /// Where q10 writes its files (deleted after the run).
+    files: Option<std::path::PathBuf>,
     latency: Option<(Arc<Mutex<Histogram<u64>>>, u64, u64)>,
 }
 
 impl QueryOutput for BenchOutput {
     fn output<T: QueryRow>(&self, rows: DataStream<'_, T>) {
         rows.sink(self.clone());
+    }
+    fn file_directory(&self) -> Option<std::path::PathBuf> {
+        self.files.clone()
     }
 }
 
@@ -157,8 +162,10 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
     let rows = Arc::new(AtomicU64::new(0));
     let merged = Arc::new(Mutex::new(new_histogram()));
     let start_us = now_us();
+    let files = std::env::temp_dir().join(format!("eddy-bench-{}-{}", args.query, std::process::id()));
     let output = BenchOutput {
         rows: Arc::clone(&rows),
+        files: Some(files.clone()),
         latency: args.rate.map(|_| (Arc::clone(&merged), start_us, config.base_time_ms)),
     };
     let (query, events, rate, delay) = (args.query.clone(), args.events, args.rate, args.out_of_orderness_ms);
@@ -173,6 +180,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
         Ok(())
     })?;
     let wall_s = (now_us() - start_us) as f64 / 1e6;
+    let _ = std::fs::remove_dir_all(&files);
     let cpu_s = cpu_seconds() - cpu_before;
     let histogram = merged.lock().expect("histogram lock");
     let latency = args.rate.filter(|_| !histogram.is_empty()).map(|_| {

@@ -20,6 +20,7 @@
 //!   start or restore of the job. On restore, pending files of the restored checkpoint are
 //!   committed and every other in-progress or pending file of earlier runs is deleted.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::marker::PhantomData;
@@ -394,22 +395,59 @@ impl<T: DeserializeOwned> SplitReader<T> for JsonLinesReader<T> {
 }
 
 /// Writes records as CSV (with a header) or JSON lines, one part file per worker.
-#[derive(Clone, Debug)]
 pub struct FileSink<T> {
     directory: PathBuf,
     format: FileFormat,
-    _type: PhantomData<fn(T)>,
+    partition: Option<Partitioner<T>>,
+}
+
+/// Names the partition (a relative directory such as `dt=2015-07-15/hm=00:00`) of a record.
+type Partitioner<T> = Arc<dyn Fn(&T) -> String + Send + Sync>;
+
+impl<T> Clone for FileSink<T> {
+    fn clone(&self) -> Self {
+        FileSink { directory: self.directory.clone(), format: self.format, partition: self.partition.clone() }
+    }
+}
+
+impl<T> std::fmt::Debug for FileSink<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("directory", &self.directory)
+            .field("format", &self.format)
+            .field("partitioned", &self.partition.is_some())
+            .finish()
+    }
 }
 
 impl<T: Serialize + 'static> FileSink<T> {
     /// CSV part files with a header row from `T`'s field names.
     pub fn csv(directory: impl Into<PathBuf>) -> Self {
-        FileSink { directory: directory.into(), format: FileFormat::Csv, _type: PhantomData }
+        FileSink { directory: directory.into(), format: FileFormat::Csv, partition: None }
     }
 
     /// JSON-lines part files.
     pub fn json_lines(directory: impl Into<PathBuf>) -> Self {
-        FileSink { directory: directory.into(), format: FileFormat::JsonLines, _type: PhantomData }
+        FileSink { directory: directory.into(), format: FileFormat::JsonLines, partition: None }
+    }
+
+    /// Writes each record under the subdirectory `partition(record)` (for example
+    /// `dt=2015-07-15/hm=00:00`, as Flink's filesystem sink partitions), with part files per
+    /// partition named as without partitioning. The name must be a relative path without `..`.
+    pub fn partitioned_by(mut self, partition: impl Fn(&T) -> String + Send + Sync + 'static) -> Self {
+        self.partition = Some(Arc::new(partition));
+        self
+    }
+}
+
+/// Checks a partition name: a relative path of normal components.
+fn partition_path(name: &str) -> Result<&Path> {
+    let path = Path::new(name);
+    let normal = path.components().all(|component| matches!(component, std::path::Component::Normal(_)));
+    if normal {
+        Ok(path)
+    } else {
+        Err(Error::User(format!("file sink: partition `{name}` is not a relative path of plain names")))
     }
 }
 
@@ -479,26 +517,51 @@ fn sync_parent(path: &Path) -> Result<()> {
 }
 
 /// Without checkpoints: one part file per worker, renamed when the input ends.
-struct FileWriter {
-    part: Option<OpenPart>,
-    final_path: PathBuf,
+struct FileWriter<T> {
+    directory: PathBuf,
+    format: FileFormat,
+    worker: usize,
+    partition: Option<Partitioner<T>>,
+    /// Open part files by partition (`""` without partitioning).
+    parts: BTreeMap<String, OpenPart>,
+    finished: bool,
+}
+
+impl<T> FileWriter<T> {
+    /// The in-progress and final paths of this worker's file in `partition`.
+    fn paths(&self, partition: &str) -> Result<(PathBuf, PathBuf)> {
+        let directory = self.directory.join(partition_path(partition)?);
+        let extension = self.format.extension();
+        Ok((
+            directory.join(format!(".part-{}.{extension}.inprogress", self.worker)),
+            directory.join(format!("part-{}.{extension}", self.worker)),
+        ))
+    }
 }
 
 /// With checkpoints: a new part file per checkpoint, pre-committed as a pending file.
-struct StagedFileWriter {
+struct StagedFileWriter<T> {
     directory: PathBuf,
     format: FileFormat,
     /// `<worker>-<run>`: names this writer's files.
     stem: String,
     sequence: u64,
-    part: Option<OpenPart>,
+    partition: Option<Partitioner<T>>,
+    /// Open part files by partition (`""` without partitioning).
+    parts: BTreeMap<String, OpenPart>,
 }
 
-impl StagedFileWriter {
-    /// The name of the current part file with `prefix` and `suffix` (relative to the
-    /// directory, so checkpoints stay valid when the output directory moves).
-    fn name(&self, prefix: &str, suffix: &str) -> String {
-        format!("{prefix}part-{}-{}.{}{suffix}", self.stem, self.sequence, self.format.extension())
+impl<T> StagedFileWriter<T> {
+    /// The name of the current part file of `partition` with `prefix` and `suffix`, relative to
+    /// the directory (so checkpoints stay valid when the output directory moves).
+    fn name(&self, partition: &str, prefix: &str, suffix: &str) -> String {
+        let file =
+            format!("{prefix}part-{}-{}.{}{suffix}", self.stem, self.sequence, self.format.extension());
+        if partition.is_empty() {
+            file
+        } else {
+            format!("{partition}/{file}")
+        }
     }
 }
 
@@ -516,20 +579,30 @@ impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
         std::fs::create_dir_all(&self.directory).map_err(|error| {
             Error::io(format!("creating output directory {}", self.directory.display()), error)
         })?;
-        let extension = self.format.extension();
         if let Some(run) = &context.run_id {
             return Ok(Box::new(StagedFileWriter {
                 directory: self.directory.clone(),
                 format: self.format,
                 stem: format!("{}-{run}", context.worker_index),
                 sequence: 0,
-                part: None,
+                partition: self.partition.clone(),
+                parts: BTreeMap::new(),
             }));
         }
-        let final_path = self.directory.join(format!("part-{}.{extension}", context.worker_index));
-        let in_progress =
-            self.directory.join(format!(".part-{}.{extension}.inprogress", context.worker_index));
-        Ok(Box::new(FileWriter { part: Some(OpenPart::create(in_progress, self.format)?), final_path }))
+        let mut writer = FileWriter {
+            directory: self.directory.clone(),
+            format: self.format,
+            worker: context.worker_index,
+            partition: self.partition.clone(),
+            parts: BTreeMap::new(),
+            finished: false,
+        };
+        if writer.partition.is_none() {
+            // Unpartitioned output always has this worker's part file, even if empty.
+            let (in_progress, _) = writer.paths("")?;
+            writer.parts.insert(String::new(), OpenPart::create(in_progress, self.format)?);
+        }
+        Ok(Box::new(writer))
     }
 
     fn committer(&self) -> Option<Arc<dyn Committer>> {
@@ -537,37 +610,63 @@ impl<T: Serialize + 'static> Sink<T> for FileSink<T> {
     }
 }
 
-impl<T: Serialize> SinkWriter<T> for FileWriter {
+impl<T: Serialize> SinkWriter<T> for FileWriter<T> {
     fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
-        match self.part.as_mut() {
-            Some(part) => part.write(&value),
-            None => Err(Error::Internal("write after finish".into())),
+        if self.finished {
+            return Err(Error::Internal("write after finish".into()));
         }
+        let partition = self.partition.as_ref().map_or_else(String::new, |partition| partition(&value));
+        if !self.parts.contains_key(&partition) {
+            let (in_progress, _) = self.paths(&partition)?;
+            create_parent(&in_progress)?;
+            self.parts.insert(partition.clone(), OpenPart::create(in_progress, self.format)?);
+        }
+        self.parts.get_mut(&partition).expect("opened").write(&value)
     }
 
     fn finish(&mut self) -> Result<()> {
-        match self.part.take() {
-            Some(part) => part.close_into(&self.final_path),
-            None => Ok(()),
+        self.finished = true;
+        for (partition, part) in std::mem::take(&mut self.parts) {
+            let (_, final_path) = self.paths(&partition)?;
+            part.close_into(&final_path)?;
         }
+        Ok(())
     }
 }
 
-impl<T: Serialize> SinkWriter<T> for StagedFileWriter {
+/// Creates the directory a file goes into.
+fn create_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::create_dir_all(parent)
+            .map_err(|error| Error::io(format!("creating {}", parent.display()), error)),
+        None => Ok(()),
+    }
+}
+
+impl<T: Serialize> SinkWriter<T> for StagedFileWriter<T> {
     fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
-        if self.part.is_none() {
-            self.part =
-                Some(OpenPart::create(self.directory.join(self.name(".", ".inprogress")), self.format)?);
+        let partition = self.partition.as_ref().map_or_else(String::new, |partition| partition(&value));
+        if !self.parts.contains_key(&partition) {
+            partition_path(&partition)?;
+            let path = self.directory.join(self.name(&partition, ".", ".inprogress"));
+            create_parent(&path)?;
+            self.parts.insert(partition.clone(), OpenPart::create(path, self.format)?);
         }
-        self.part.as_mut().expect("opened").write(&value)
+        self.parts.get_mut(&partition).expect("opened").write(&value)
     }
 
     fn prepare_commit(&mut self) -> Result<Vec<Committable>> {
-        let Some(part) = self.part.take() else { return Ok(Vec::new()) };
-        let (pending, committed) = (self.name(".", ".pending"), self.name("", ""));
-        part.close_into(&self.directory.join(&pending))?;
-        self.sequence += 1;
-        Ok(vec![serde_json::json!({ "pending": pending, "committed": committed })])
+        let mut committables = Vec::new();
+        for (partition, part) in std::mem::take(&mut self.parts) {
+            let (pending, committed) =
+                (self.name(&partition, ".", ".pending"), self.name(&partition, "", ""));
+            part.close_into(&self.directory.join(&pending))?;
+            committables.push(serde_json::json!({ "pending": pending, "committed": committed }));
+        }
+        if !committables.is_empty() {
+            self.sequence += 1;
+        }
+        Ok(committables)
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -614,6 +713,31 @@ impl FileCommitter {
     }
 }
 
+/// Deletes the staged files under `directory` (recursively: partitions) whose names do not
+/// contain `current` (the current run's id).
+fn remove_stale(directory: &Path, current: &str) -> Result<()> {
+    let entries = match std::fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(Error::io(format!("listing {}", directory.display()), error)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|error| Error::io(format!("listing {}", directory.display()), error))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            remove_stale(&entry.path(), current)?;
+            continue;
+        }
+        let staged =
+            name.starts_with(".part-") && (name.ends_with(".inprogress") || name.ends_with(".pending"));
+        if staged && !name.contains(current) {
+            std::fs::remove_file(entry.path())
+                .map_err(|error| Error::io(format!("removing {}", entry.path().display()), error))?;
+        }
+    }
+    Ok(())
+}
+
 impl Committer for FileCommitter {
     fn commit(&self, committables: &[Committable]) -> Result<()> {
         self.rename_all(committables, false)
@@ -621,24 +745,7 @@ impl Committer for FileCommitter {
 
     fn recover(&self, committables: &[Committable], run_id: &str) -> Result<()> {
         self.rename_all(committables, true)?;
-        let entries = match std::fs::read_dir(&self.directory) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(error) => return Err(Error::io(format!("listing {}", self.directory.display()), error)),
-        };
-        let current = format!("-{run_id}-");
-        for entry in entries {
-            let entry =
-                entry.map_err(|error| Error::io(format!("listing {}", self.directory.display()), error))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let staged =
-                name.starts_with(".part-") && (name.ends_with(".inprogress") || name.ends_with(".pending"));
-            if staged && !name.contains(&current) {
-                std::fs::remove_file(entry.path())
-                    .map_err(|error| Error::io(format!("removing {}", entry.path().display()), error))?;
-            }
-        }
-        Ok(())
+        remove_stale(&self.directory, &format!("-{run_id}-"))
     }
 }
 
@@ -717,5 +824,46 @@ mod tests {
         assert_eq!(names, vec!["part-1-r1-0.jsonl".to_string()]);
         assert!(committer.commit(&second).is_err(), "a discarded staged file cannot be committed");
         committer.recover(&second, "r3").unwrap(); // On restore, only a warning.
+    }
+
+    #[test]
+    fn partitioned_output_goes_to_subdirectories_and_commits_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = FileSink::<Row>::json_lines(dir.path())
+            .partitioned_by(|row: &Row| format!("v={}", row.value % 2));
+        let mut plain = sink.writer(&SinkContext { worker_index: 0, workers: 1, run_id: None }).unwrap();
+        for value in 0..4 {
+            plain.write(row(value), value, 0).unwrap();
+        }
+        plain.finish().unwrap();
+        for partition in ["v=0", "v=1"] {
+            let text = std::fs::read_to_string(dir.path().join(partition).join("part-0.jsonl")).unwrap();
+            assert_eq!(text.lines().count(), 2);
+        }
+        let staged_dir = tempfile::tempdir().unwrap();
+        let sink = FileSink::<Row>::json_lines(staged_dir.path())
+            .partitioned_by(|row: &Row| format!("v={}", row.value % 2));
+        let committer = <FileSink<Row> as Sink<Row>>::committer(&sink).unwrap();
+        let mut staged =
+            sink.writer(&SinkContext { worker_index: 1, workers: 2, run_id: Some("r1".into()) }).unwrap();
+        for value in 0..3 {
+            staged.write(row(value), value, 0).unwrap();
+        }
+        let committables = staged.prepare_commit().unwrap();
+        assert_eq!(committables.len(), 2, "one staged file per partition");
+        staged.write(row(9), 9, 0).unwrap();
+        drop(staged);
+        committer.commit(&committables).unwrap();
+        assert!(staged_dir.path().join("v=0/part-1-r1-0.jsonl").exists());
+        assert!(staged_dir.path().join("v=1/.part-1-r1-1.jsonl.inprogress").exists());
+        committer.recover(&committables, "r2").unwrap();
+        assert!(
+            !staged_dir.path().join("v=1/.part-1-r1-1.jsonl.inprogress").exists(),
+            "stale files in partitions are removed"
+        );
+        let bad =
+            FileSink::<Row>::json_lines(staged_dir.path()).partitioned_by(|_: &Row| "../escape".to_string());
+        let mut writer = bad.writer(&SinkContext { worker_index: 0, workers: 1, run_id: None }).unwrap();
+        assert!(writer.write(row(1), 1, 0).is_err());
     }
 }

@@ -133,6 +133,73 @@ pub fn q15(events: DataStream<'_, Event>) -> DataStream<'_, Change<String, Q15>>
     bids(events).key_by(|bid: &Bid| day_string(bid.date_time)).aggregate(Q15Aggregate).uid("q15-daily")
 }
 
+/// Daily bid statistics per channel (q16), an upsert row keyed by (`channel`, `day`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Q16 {
+    /// The channel.
+    pub channel: String,
+    /// The latest `HH:mm` (UTC, 24-hour clock, as Flink's `DATE_FORMAT`) of the day's bids.
+    pub minute: String,
+    /// The statistics, as in q15.
+    #[serde(flatten)]
+    pub statistics: Q15,
+}
+
+/// The accumulator of q16: q15's, plus the channel and the latest minute.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStatistics {
+    channel: String,
+    minute: String,
+    daily: DailyStatistics,
+}
+
+/// `HH:mm` (UTC, 24-hour clock) of an epoch-milliseconds time.
+pub fn minute_string(epoch_ms: u64) -> String {
+    let minutes = epoch_ms / 60_000;
+    format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60)
+}
+
+/// q16's aggregate function.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Q16Aggregate;
+
+impl AggregateFunction<Bid> for Q16Aggregate {
+    type Acc = ChannelStatistics;
+    type Out = Q16;
+    fn create_accumulator(&self) -> ChannelStatistics {
+        ChannelStatistics::default()
+    }
+    fn add(&self, acc: &mut ChannelStatistics, bid: Bid) {
+        if acc.channel.is_empty() {
+            acc.channel = bid.channel.clone();
+        }
+        acc.minute = acc.minute.clone().max(minute_string(bid.date_time));
+        Q15Aggregate.add(&mut acc.daily, bid);
+    }
+    fn merge(&self, left: ChannelStatistics, right: ChannelStatistics) -> ChannelStatistics {
+        ChannelStatistics {
+            channel: if left.channel.is_empty() { right.channel } else { left.channel },
+            minute: left.minute.max(right.minute),
+            daily: Q15Aggregate.merge(left.daily, right.daily),
+        }
+    }
+    fn get_result(&self, acc: &ChannelStatistics) -> Q16 {
+        Q16 {
+            channel: acc.channel.clone(),
+            minute: acc.minute.clone(),
+            statistics: Q15Aggregate.get_result(&acc.daily),
+        }
+    }
+}
+
+/// q16: q15's statistics per channel and day, with the day's latest minute.
+pub fn q16(events: DataStream<'_, Event>) -> DataStream<'_, Change<(String, String), Q16>> {
+    bids(events)
+        .key_by(|bid: &Bid| (bid.channel.clone(), day_string(bid.date_time)))
+        .aggregate(Q16Aggregate)
+        .uid("q16-channel-daily")
+}
+
 /// Per auction and day bid statistics (q17), an upsert row keyed by `(auction, day)`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Q17 {
@@ -285,5 +352,6 @@ mod tests {
         assert_eq!(band(9_999), 0);
         assert_eq!(band(10_000), 1);
         assert_eq!(band(1_000_000), 2);
+        assert_eq!(minute_string(1_436_918_400_000 + 13 * 3_600_000 + 7 * 60_000 + 59_999), "13:07");
     }
 }

@@ -69,12 +69,17 @@ impl<T: Data + Serialize + std::fmt::Debug> QueryRow for T {}
 pub trait QueryOutput {
     /// Consumes the result stream of the query.
     fn output<T: QueryRow>(&self, rows: DataStream<'_, T>);
+    /// Where q10 writes its partitioned files (it also hands its rows to
+    /// [`output`](Self::output)); `None` writes none.
+    fn file_directory(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// The implemented queries, by name.
 pub const QUERIES: &[&str] = &[
-    "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q11", "q12", "q13", "q14", "q15", "q17",
-    "q18", "q19", "q20", "q21", "q22",
+    "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "q12", "q13", "q14", "q15",
+    "q17", "q18", "q19", "q20", "q21", "q22",
 ];
 
 /// For queries whose result rows are upserts without being a [`Change`] stream: the columns
@@ -104,10 +109,18 @@ pub fn build(name: &str, events: DataStream<'_, Event>, output: &impl QueryOutpu
         "q9" => output.output(q9(events)),
         "q13" => output.output(q13(events)),
         "q15" => output.output(q15(events)),
+        "q16" => output.output(q16(events)),
         "q17" => output.output(q17(events)),
         "q18" => output.output(q18(events)),
         "q19" => output.output(q19(events)),
         "q20" => output.output(q20(events)),
+        "q10" => {
+            let rows = q10(events);
+            if let Some(directory) = output.file_directory() {
+                rows.clone().sink(q10_sink(directory)).uid("q10-files");
+            }
+            output.output(rows)
+        }
         "q11" => output.output(q11(events)),
         "q12" => output.output(q12(events)),
         "q14" => output.output(q14(events)),

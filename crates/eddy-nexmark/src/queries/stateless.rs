@@ -245,3 +245,42 @@ mod tests {
         assert_eq!(hour_of_day(1_436_918_400_000 + 9 * 3_600_000 + 1), 9);
     }
 }
+
+/// A bid with its partition columns (q10).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Q10 {
+    /// The auction.
+    pub auction: u64,
+    /// The bidder.
+    pub bidder: u64,
+    /// The price.
+    pub price: u64,
+    /// Event time.
+    pub date_time: u64,
+    /// Padding.
+    pub extra: String,
+    /// `yyyy-MM-dd` of the bid (UTC).
+    pub dt: String,
+    /// `HH:mm` of the bid (UTC, 24-hour clock, as Flink's `DATE_FORMAT`).
+    pub hm: String,
+}
+
+/// q10: every bid with its day and minute, to be logged to files partitioned by them (see
+/// [`q10_sink`]).
+pub fn q10(events: DataStream<'_, Event>) -> DataStream<'_, Q10> {
+    bids(events).map(|bid| Q10 {
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price: bid.price,
+        date_time: bid.date_time,
+        dt: super::day_string(bid.date_time),
+        hm: super::minute_string(bid.date_time),
+        extra: bid.extra,
+    })
+}
+
+/// q10's sink: JSON-lines files under `directory/dt=<dt>/hm=<hm>/` (exactly once with
+/// checkpoints).
+pub fn q10_sink(directory: impl Into<std::path::PathBuf>) -> FileSink<Q10> {
+    FileSink::json_lines(directory).partitioned_by(|row: &Q10| format!("dt={}/hm={}", row.dt, row.hm))
+}
