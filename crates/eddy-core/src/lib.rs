@@ -28,6 +28,7 @@ pub mod prelude {
     pub use crate::checkpoint::{CheckpointConfig, ControlRequest, ControlResponse, JobControl, RestoreFrom};
     pub use crate::error::{Error, Result};
     pub use crate::job::{Env, Job, JobConfig, JobSummary, RecordOrder, StopHandle};
+    pub use crate::operators::basic::Route;
     pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
     pub use crate::operators::dedup::{CountDistinct, CountDistinctBy};
     pub use crate::operators::join::{

@@ -447,3 +447,43 @@ fn a_panicking_worker_fails_the_job_instead_of_hanging_it() {
     let message = error.to_string();
     assert!(message.contains("panicked: user code fails on 5000"), "{message}");
 }
+
+/// `split` moves every value to one of two streams (or drops it), keeping event times, and
+/// both streams can be keyed and windowed downstream, at any worker count.
+#[test]
+fn split_routes_values_without_copying() {
+    for workers in [1, 2] {
+        let (evens, even_handle) = CollectSink::new();
+        let (odds, odd_handle) = CollectSink::new();
+        Job::new(JobConfig::with_workers(workers))
+            .run(move |env| {
+                let numbers = env.from_source(
+                    CollectionSource::from_partitions(vec![(0..50u64).collect(), (50..100u64).collect()]),
+                    WatermarkStrategy::monotonous_timestamps().with_timestamps(|n: &u64| *n),
+                );
+                let (even, odd) = numbers.split(|n| match n % 3 {
+                    0 => Route::Left(n),
+                    1 => Route::Right(format!("odd-{n}")),
+                    _ => Route::Drop,
+                });
+                even.key_by(|n: &u64| n % 2).sum(|n: &u64| *n).sink(evens.clone());
+                odd.sink(odds.clone());
+                Ok(())
+            })
+            .unwrap();
+        let mut totals = std::collections::BTreeMap::new();
+        for (key, total) in even_handle.values() {
+            totals.insert(key, total);
+        }
+        let expected_even: u64 = (0..100u64).filter(|n| n % 3 == 0 && n % 2 == 0).sum();
+        let expected_odd: u64 = (0..100u64).filter(|n| n % 3 == 0 && n % 2 == 1).sum();
+        assert_eq!(totals.get(&0), Some(&expected_even));
+        assert_eq!(totals.get(&1), Some(&expected_odd));
+        let mut routed: Vec<(String, u64)> = odd_handle.records();
+        routed.sort();
+        let mut expected: Vec<(String, u64)> =
+            (0..100u64).filter(|n| n % 3 == 1).map(|n| (format!("odd-{n}"), n)).collect();
+        expected.sort();
+        assert_eq!(routed, expected, "values with their event times");
+    }
+}

@@ -3,11 +3,24 @@
 //! Element-wise operators are fused: a chain of them runs inside one timely operator, batch by
 //! batch, with one dynamic call per stage per batch.
 
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Concatenate;
 
 use crate::hash::mix;
 use crate::record::Record;
 use crate::stream::DataStream;
+
+/// Where [`DataStream::split`] sends a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route<A, B> {
+    /// To the first stream.
+    Left(A),
+    /// To the second stream.
+    Right(B),
+    /// Nowhere.
+    Drop,
+}
 
 impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     /// Applies `function` to every value; event times are kept.
@@ -68,6 +81,54 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                 batch.iter().for_each(|record| observe(&record.value, record.timestamp));
                 std::mem::swap(batch, out);
             }),
+        )
+    }
+
+    /// Sends every value to one of two streams (or drops it), moving it rather than copying:
+    /// cheaper than consuming one stream twice with two filters, which copies every record.
+    /// Event times and tags are kept.
+    pub fn split<A: Clone + 'static, B: Clone + 'static>(
+        self,
+        mut route: impl FnMut(T) -> Route<A, B> + 'static,
+    ) -> (DataStream<'scope, A>, DataStream<'scope, B>) {
+        let context = self.context.clone();
+        let mut builder = OperatorBuilder::new("Split".to_owned(), context.scope);
+        let mut driver = self.into_chain().attach(&mut builder);
+        let (left_output, left_stream) = builder.new_output::<Vec<Record<A>>>();
+        let (right_output, right_stream) = builder.new_output::<Vec<Record<B>>>();
+        let mut left_output = OutputBuilder::from(left_output);
+        let mut right_output = OutputBuilder::from(right_output);
+        builder.build(move |_capabilities| {
+            let (mut lefts, mut rights) = (Vec::new(), Vec::new());
+            move |_frontiers| {
+                let mut left = left_output.activate();
+                let mut right = right_output.activate();
+                driver(&mut |capability, batch| {
+                    for record in batch.drain(..) {
+                        match route(record.value) {
+                            Route::Left(value) => {
+                                lefts.push(Record::new(record.timestamp, record.tag, value))
+                            }
+                            Route::Right(value) => {
+                                rights.push(Record::new(record.timestamp, record.tag, value))
+                            }
+                            Route::Drop => {}
+                        }
+                    }
+                    if !lefts.is_empty() {
+                        left.session(capability).give_container(&mut lefts);
+                        lefts.clear();
+                    }
+                    if !rights.is_empty() {
+                        right.session(capability).give_container(&mut rights);
+                        rights.clear();
+                    }
+                });
+            }
+        });
+        (
+            DataStream::from_stream(context.clone(), left_stream),
+            DataStream::from_stream(context, right_stream),
         )
     }
 

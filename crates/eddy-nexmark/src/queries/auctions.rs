@@ -11,7 +11,7 @@
 use eddy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Auction, Bid, Event};
+use crate::model::{Auction, Bid, Event, Person};
 
 /// An auction with its winning bid (q9).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,13 +118,24 @@ impl KeyedCoProcessFunction<u64, Auction, Bid, Q9> for WinningBid {
     }
 }
 
-/// The auctions and the bids of an event stream.
+/// The auctions and the bids of an event stream (moved, not copied, into two streams).
 pub fn auctions_and_bids(events: DataStream<'_, Event>) -> (DataStream<'_, Auction>, DataStream<'_, Bid>) {
-    let auctions = events.clone().flat_map(|event| match event {
-        Event::Auction(auction) => Some(auction),
-        _ => None,
-    });
-    (auctions, super::bids(events))
+    events.split(|event| match event {
+        Event::Auction(auction) => Route::Left(auction),
+        Event::Bid(bid) => Route::Right(bid),
+        Event::Person(_) => Route::Drop,
+    })
+}
+
+/// The people and the auctions of an event stream (moved, not copied, into two streams).
+pub fn persons_and_auctions(
+    events: DataStream<'_, Event>,
+) -> (DataStream<'_, Person>, DataStream<'_, Auction>) {
+    events.split(|event| match event {
+        Event::Person(person) => Route::Left(person),
+        Event::Auction(auction) => Route::Right(auction),
+        Event::Bid(_) => Route::Drop,
+    })
 }
 
 /// q9: every auction with its winning bid, when it closes (auctions without an in-time bid

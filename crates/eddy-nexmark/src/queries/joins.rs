@@ -7,7 +7,7 @@ use eddy::core::hash::HashMap;
 use eddy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::auctions::auctions_and_bids;
+use super::auctions::{auctions_and_bids, persons_and_auctions};
 use super::stateless::bids;
 use super::windowed::TUMBLE_MS;
 use crate::model::{Auction, Bid, Event, Person};
@@ -68,8 +68,7 @@ pub struct Q8 {
 /// q8: people who registered and opened an auction within the same 10-second tumbling window
 /// (a window join on person id = seller, one row per person and window).
 pub fn q8(events: DataStream<'_, Event>) -> DataStream<'_, Q8> {
-    let people = persons(events.clone());
-    let (auctions, _) = auctions_and_bids(events);
+    let (people, auctions) = persons_and_auctions(events);
     people
         .join(auctions)
         .where_key(|person: &Person| person.id)

@@ -79,7 +79,7 @@ pub trait QueryOutput {
 /// The implemented queries, by name.
 pub const QUERIES: &[&str] = &[
     "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "q12", "q13", "q14", "q15",
-    "q17", "q18", "q19", "q20", "q21", "q22",
+    "q16", "q17", "q18", "q19", "q20", "q21", "q22",
 ];
 
 /// For queries whose result rows are upserts without being a [`Change`] stream: the columns
