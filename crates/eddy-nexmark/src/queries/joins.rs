@@ -37,9 +37,9 @@ pub struct Q3 {
 /// on seller; states compared without case, since the known answers' data writes them in
 /// lower case).
 pub fn q3(events: DataStream<'_, Event>) -> DataStream<'_, Q3> {
-    let people = persons(events.clone())
+    let (people, auctions) = persons_and_auctions(events);
+    let people = people
         .filter(|person| ["OR", "ID", "CA"].iter().any(|state| person.state.eq_ignore_ascii_case(state)));
-    let (auctions, _) = auctions_and_bids(events);
     auctions
         .filter(|auction| auction.category == 10)
         .join(people)
