@@ -160,13 +160,21 @@ impl<C> KeyWindows<C> {
     ) {
         for request in requests.drain(..) {
             match request {
+                // The engine holds one timer per (key, time): register it only for the first
+                // window that needs the time (registering again would change nothing).
                 TimerRequest::RegisterEventTime(time) => {
-                    self.event_timers.entry(time).or_default().insert(window);
-                    ctx.register_event_time_timer(time);
+                    let windows = self.event_timers.entry(time).or_default();
+                    if windows.is_empty() {
+                        ctx.register_event_time_timer(time);
+                    }
+                    windows.insert(window);
                 }
                 TimerRequest::RegisterProcessingTime(time) => {
-                    self.processing_timers.entry(time).or_default().insert(window);
-                    ctx.register_processing_time_timer(time);
+                    let windows = self.processing_timers.entry(time).or_default();
+                    if windows.is_empty() {
+                        ctx.register_processing_time_timer(time);
+                    }
+                    windows.insert(window);
                 }
                 TimerRequest::DeleteEventTime(time) => {
                     if remove_timer(&mut self.event_timers, time, &window) {
