@@ -211,6 +211,29 @@ fn failures_and_restores_commit_exactly_the_failure_free_output() {
     }
 }
 
+/// Runs the job paced at 2 workers without periodic checkpoints and stops it with a savepoint
+/// into `savepoint` after `delay`; asserts the savepoint succeeded and the job stopped on it.
+fn run_until_savepoint(per_split: u64, checkpoints: &Path, output: &Path, savepoint: &Path, delay: Duration) {
+    let job = Job::new(JobConfig {
+        checkpoint: Some(CheckpointConfig {
+            interval: None,
+            ..CheckpointConfig::new(checkpoints, Duration::ZERO)
+        }),
+        ..JobConfig::with_workers(2)
+    });
+    let control = job.control();
+    let target = savepoint.to_path_buf();
+    let requester = std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        control.request(ControlRequest::Savepoint { target: Some(target), stop: true })
+    });
+    let out = output.to_path_buf();
+    let summary = job.run(move |env| build(env, per_split, Some(10_000), &out, &never())).unwrap();
+    let response = requester.join().unwrap().unwrap();
+    assert!(response.ok, "{response:?}");
+    assert!(summary.stopped_with_savepoint);
+}
+
 #[test]
 fn stop_with_savepoint_and_resume_at_another_parallelism() {
     let per_split = 2_000;
@@ -218,24 +241,7 @@ fn stop_with_savepoint_and_resume_at_another_parallelism() {
     let dir = tempfile::tempdir().unwrap();
     let (checkpoints, output, savepoint) =
         (dir.path().join("chk"), dir.path().join("out"), dir.path().join("sp"));
-    let job = Job::new(JobConfig {
-        checkpoint: Some(CheckpointConfig {
-            interval: None,
-            ..CheckpointConfig::new(&checkpoints, Duration::ZERO)
-        }),
-        ..JobConfig::with_workers(2)
-    });
-    let control = job.control();
-    let target = savepoint.clone();
-    let requester = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        control.request(ControlRequest::Savepoint { target: Some(target), stop: true })
-    });
-    let out = output.clone();
-    let summary = job.run(move |env| build(env, per_split, Some(10_000), &out, &never())).unwrap();
-    let response = requester.join().unwrap().unwrap();
-    assert!(response.ok, "{response:?}");
-    assert!(summary.stopped_with_savepoint);
+    run_until_savepoint(per_split, &checkpoints, &output, &savepoint, Duration::from_millis(100));
     let partial = committed(&output);
     assert!(partial.len() < expected.len(), "stopped before the end");
     let restore =
@@ -292,26 +298,7 @@ fn a_savepoint_restores_into_a_changed_job_by_uid() {
     let dir = tempfile::tempdir().unwrap();
     let (checkpoints, output, savepoint) =
         (dir.path().join("chk"), dir.path().join("out"), dir.path().join("sp"));
-    let job = Job::new(JobConfig {
-        checkpoint: Some(CheckpointConfig {
-            interval: None,
-            ..CheckpointConfig::new(&checkpoints, Duration::ZERO)
-        }),
-        ..JobConfig::with_workers(2)
-    });
-    let control = job.control();
-    let target = savepoint.clone();
-    let requester = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(80));
-        control.request(ControlRequest::Savepoint { target: Some(target), stop: true })
-    });
-    let out = output.clone();
-    assert!(
-        job.run(move |env| build(env, per_split, Some(10_000), &out, &never()))
-            .unwrap()
-            .stopped_with_savepoint
-    );
-    assert!(requester.join().unwrap().unwrap().ok);
+    run_until_savepoint(per_split, &checkpoints, &output, &savepoint, Duration::from_millis(80));
     let before = committed(&output);
 
     // The changed job: no `inspect` stage, the same "events", "check" and "out" uids, the

@@ -152,6 +152,23 @@ struct InFlight {
 }
 
 impl InFlight {
+    /// A checkpoint started at clock time `now`, with no parts yet.
+    fn new(id: u64, time: u64, kind: CheckpointKind, dir: PathBuf, now: u64) -> InFlight {
+        InFlight {
+            id,
+            time,
+            kind,
+            dir,
+            started_ms: now,
+            last_part_ms: now,
+            operators: Vec::new(),
+            count: 0,
+            bytes: 0,
+            replies: Vec::new(),
+            stop: false,
+        }
+    }
+
     fn has(&self, uid: &str, worker: usize) -> bool {
         self.operators
             .iter()
@@ -392,19 +409,9 @@ impl State {
         self.next_id += 1;
         std::fs::create_dir_all(&dir)
             .map_err(|error| Error::io(format!("creating {}", dir.display()), error))?;
-        let mut in_flight = InFlight {
-            id,
-            time,
-            kind,
-            dir,
-            started_ms: now,
-            last_part_ms: now,
-            operators: Vec::new(),
-            count: 0,
-            bytes: 0,
-            replies: reply.into_iter().collect(),
-            stop,
-        };
+        let mut in_flight = InFlight::new(id, time, kind, dir, now);
+        in_flight.replies.extend(reply);
+        in_flight.stop = stop;
         for part in &self.final_parts {
             in_flight.add(part.clone(), now)?;
         }
@@ -466,19 +473,8 @@ impl State {
         let id = self.next_id;
         self.next_id += 1;
         let now = self.clock.now_ms();
-        let mut in_flight = InFlight {
-            id,
-            time: u64::MAX,
-            kind: CheckpointKind::Final,
-            dir: self.config.dir.join(checkpoint_dir_name(id)),
-            started_ms: now,
-            last_part_ms: now,
-            operators: Vec::new(),
-            count: 0,
-            bytes: 0,
-            replies: Vec::new(),
-            stop: false,
-        };
+        let dir = self.config.dir.join(checkpoint_dir_name(id));
+        let mut in_flight = InFlight::new(id, u64::MAX, CheckpointKind::Final, dir, now);
         for part in std::mem::take(&mut self.final_parts) {
             in_flight.add(part, now)?;
         }

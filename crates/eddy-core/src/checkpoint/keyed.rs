@@ -201,9 +201,8 @@ pub fn parse_keyed(bytes: &[u8]) -> Result<KeyedPart<'_>> {
     if cursor.take(8)? != MAGIC {
         return Err(Error::Checkpoint("not a keyed state part (bad magic)".into()));
     }
-    let version = cursor.take(4)?;
-    let version = u32::from_le_bytes(version.try_into().expect("four bytes"));
-    if version > KEYED_VERSION {
+    let version = cursor.u32()?;
+    if version > KEYED_VERSION as usize {
         return Err(Error::Checkpoint(format!("keyed part version {version} is newer than {KEYED_VERSION}")));
     }
     let mut names = Vec::new();

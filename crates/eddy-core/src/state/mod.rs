@@ -36,7 +36,15 @@ impl<T: Clone + Serialize + DeserializeOwned + Send + 'static> StateValue for T 
 
 /// Encodes a value for a checkpoint.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    rmp_serde::to_vec_named(value).map_err(|error| Error::Checkpoint(format!("encoding state: {error}")))
+    let mut bytes = Vec::new();
+    encode_into(&mut bytes, value)?;
+    Ok(bytes)
+}
+
+/// Appends a value's checkpoint encoding (MessagePack with field names) to `buffer`.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(buffer: &mut Vec<u8>, value: &T) -> Result<()> {
+    rmp_serde::encode::write_named(buffer, value)
+        .map_err(|error| Error::Checkpoint(format!("encoding state: {error}")))
 }
 
 /// Decodes a value from a checkpoint; `what` names it in the error.
@@ -213,8 +221,7 @@ impl<K: Send, S: Serialize + Send> RowsCopy<K> for Vec<(K, S)> {
     fn encode(&self, buffer: &mut Vec<u8>, out: &mut dyn FnMut(&K, &[u8])) -> Result<()> {
         for (key, row) in self {
             buffer.clear();
-            rmp_serde::encode::write_named(buffer, row)
-                .map_err(|error| Error::Checkpoint(format!("encoding state: {error}")))?;
+            encode_into(buffer, row)?;
             out(key, buffer);
         }
         Ok(())

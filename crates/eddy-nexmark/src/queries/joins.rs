@@ -12,14 +12,6 @@ use super::stateless::bids;
 use super::windowed::TUMBLE_MS;
 use crate::model::{Auction, Bid, Event, Person};
 
-/// The people of an event stream.
-pub fn persons(events: DataStream<'_, Event>) -> DataStream<'_, Person> {
-    events.flat_map(|event| match event {
-        Event::Person(person) => Some(person),
-        _ => None,
-    })
-}
-
 /// A seller in one of three states with an auction in category 10 (q3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Q3 {
