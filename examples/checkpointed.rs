@@ -22,7 +22,12 @@
 //!
 //! After a crash (even `kill -9`), running the same command with `--restore latest` (at any
 //! `--workers`) until it exits 0 leaves exactly the committed output of a run without
-//! failures.
+//! failures. As a multi-process job under the supervisor, which restarts it for you:
+//!
+//! ```text
+//! eddy run --processes 3 --workers 1 -- target/release/checkpointed-pipeline \
+//!     --input in/ --output out/ --checkpoint-dir chk/ --checkpoint-interval 1s
+//! ```
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,8 +35,6 @@ use std::sync::Arc;
 use clap::Parser;
 use eddy::prelude::*;
 use serde::{Deserialize, Serialize};
-
-use crate::cli::CheckpointArgs;
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -43,15 +46,12 @@ pub struct Args {
     /// Output directory (committed files do not start with a dot).
     #[arg(long)]
     pub output: PathBuf,
-    /// Worker threads.
-    #[arg(long, default_value_t = 1)]
-    pub workers: usize,
+    /// Workers, processes (a multi-process job) and checkpoints.
+    #[command(flatten)]
+    pub run: eddy::cli::RunArgs,
     /// Read at most this many events per second in total.
     #[arg(long)]
     pub max_rate: Option<u64>,
-    /// Checkpoint flags.
-    #[command(flatten)]
-    pub checkpoints: CheckpointArgs,
 }
 
 /// An input event.
@@ -192,11 +192,7 @@ pub fn build(env: &mut Env<'_>, args: &Args) -> Result<()> {
 
 /// Runs the job with `args`.
 pub fn run(args: Args) -> anyhow::Result<JobSummary> {
-    let config = JobConfig {
-        checkpoint: args.checkpoints.config()?,
-        stop_on_ctrl_c: true,
-        ..JobConfig::with_workers(args.workers)
-    };
+    let config = args.run.job_config()?;
     let args = Arc::new(args);
     let summary = Job::new(config).run(move |env| build(env, &args))?;
     Ok(summary)

@@ -44,9 +44,9 @@ struct Args {
     /// printing them.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Number of worker threads.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
+    /// Workers, processes (a multi-process job) and checkpoints.
+    #[command(flatten)]
+    run: eddy::cli::RunArgs,
     /// Instead of reading `--input`, generate this many clicks per second (per split, two
     /// splits) without end; stop with Ctrl-C.
     #[arg(long)]
@@ -176,9 +176,9 @@ fn generated_clicks(rate: u64, start_ms: u64) -> GeneratorSource<Click> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Args { input, output, workers, generate } = Args::parse();
+    let Args { input, output, run, generate } = Args::parse();
     let start_ms = SystemClock.now_ms();
-    let config = JobConfig { workers, stop_on_ctrl_c: true, ..JobConfig::default() };
+    let config = run.job_config()?;
     let summary = Job::new(config)
         .run(move |env| {
             let strategy = WatermarkStrategy::bounded_out_of_orderness(MAX_OUT_OF_ORDERNESS)

@@ -38,9 +38,9 @@ struct Args {
     /// Write alerts as CSV part files into this directory instead of printing them.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Number of worker threads.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
+    /// Workers, processes (a multi-process job) and checkpoints.
+    #[command(flatten)]
+    run: eddy::cli::RunArgs,
 }
 
 /// A card transaction.
@@ -145,8 +145,8 @@ impl KeyedProcessFunction<String, Transaction, Alert> for FraudDetector {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Args { input, output, workers } = Args::parse();
-    let config = JobConfig { workers, stop_on_ctrl_c: true, ..JobConfig::default() };
+    let Args { input, output, run } = Args::parse();
+    let config = run.job_config()?;
     let summary = Job::new(config)
         .run(move |env| {
             let strategy = WatermarkStrategy::bounded_out_of_orderness(MAX_OUT_OF_ORDERNESS)

@@ -1,5 +1,4 @@
-//! Shared code of eddy's example jobs: command-line flags every checkpointed job accepts, and
-//! the jobs that tests drive as child processes.
+//! Shared code of eddy's example jobs: the jobs that tests drive as child processes. The
+//! command-line flags every job accepts are `eddy::cli::RunArgs`.
 
 pub mod checkpointed;
-pub mod cli;

@@ -33,9 +33,9 @@ struct Args {
     /// Write the counts as CSV part files into this directory instead of printing them.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Number of worker threads.
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
+    /// Workers, processes (a multi-process job) and checkpoints.
+    #[command(flatten)]
+    run: eddy::cli::RunArgs,
 }
 
 /// The final count of one word.
@@ -144,8 +144,8 @@ impl KeyedProcessFunction<String, String, WordCount> for CountWords {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let Args { input, output, workers } = args;
-    let config = JobConfig { workers, stop_on_ctrl_c: true, ..JobConfig::default() };
+    let Args { input, output, run } = args;
+    let config = run.job_config()?;
     let summary = Job::new(config)
         .run(move |env| {
             // No event time in a text file: every line gets timestamp 0, so the only timer

@@ -230,7 +230,7 @@ fn a_corrupt_checkpoint_is_skipped() {
     let part = std::fs::read_dir(&newest)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .find(|path| path.is_dir() && path.file_name().unwrap().to_string_lossy().ends_with("-activity"))
+        .find(|path| path.is_dir() && path.file_name().unwrap().to_string_lossy().starts_with("activity-"))
         .unwrap()
         .join("worker-0.part");
     let mut bytes = std::fs::read(&part).unwrap();

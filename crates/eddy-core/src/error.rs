@@ -44,6 +44,9 @@ pub enum Error {
     /// A checkpoint or savepoint could not be written, read or restored.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// The processes of a multi-process job could not connect, or one of them was lost.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// User code reported a failure.
     #[error("user function failed: {0}")]
     User(String),
@@ -62,7 +65,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::BadRecord { .. } | Error::Config(_) | Error::User(_) => ErrorClass::User,
-            Error::Io { .. } | Error::Checkpoint(_) => ErrorClass::External,
+            Error::Io { .. } | Error::Checkpoint(_) | Error::Cluster(_) => ErrorClass::External,
             Error::Internal(_) => ErrorClass::Internal,
         }
     }

@@ -10,8 +10,10 @@ use std::time::Duration;
 use timely::dataflow::Scope;
 
 use crate::checkpoint::control::{Control, Message};
+use crate::checkpoint::link::{self, Peer, PeerReader, Wire};
 use crate::checkpoint::restore::Restored;
-use crate::checkpoint::{CheckpointConfig, Coordinator, JobControl};
+use crate::checkpoint::{CheckpointConfig, Coordinator, JobControl, Link, RestoreFrom};
+use crate::cluster::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::stream::UidSlot;
 use crate::time::{Clock, SystemClock};
@@ -44,6 +46,12 @@ pub struct JobConfig {
     pub record_order: RecordOrder,
     /// Checkpoints (and restore); `None` runs without.
     pub checkpoint: Option<CheckpointConfig>,
+    /// The processes of a multi-process job and which one this is; `None` runs in this
+    /// process only. `workers` is then the number of workers *per process*.
+    pub cluster: Option<ClusterConfig>,
+    /// Log a progress line (watermark, records in and out, last checkpoint) to stderr at this
+    /// interval; `None` logs none.
+    pub progress_interval: Option<Duration>,
 }
 
 impl Default for JobConfig {
@@ -54,6 +62,8 @@ impl Default for JobConfig {
             stop_on_ctrl_c: false,
             record_order: RecordOrder::default(),
             checkpoint: None,
+            cluster: None,
+            progress_interval: None,
         }
     }
 }
@@ -86,6 +96,12 @@ pub(crate) struct JobShared {
     error: Mutex<Option<Error>>,
     pub(crate) records_read: AtomicU64,
     pub(crate) dead_letters: AtomicU64,
+    /// Records handed to sinks.
+    pub(crate) records_out: AtomicU64,
+    /// The id of the last checkpoint completed (leader) or committed (followers); 0: none.
+    pub(crate) last_checkpoint: AtomicU64,
+    /// The watermark of every source instance of this process (for progress logs).
+    pub(crate) source_watermarks: AlignmentGroup,
     alignment_groups: Mutex<crate::hash::HashMap<String, Arc<AlignmentGroup>>>,
 }
 
@@ -101,6 +117,12 @@ impl AlignmentGroup {
         let mut watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         watermarks.push(0);
         watermarks.len() - 1
+    }
+
+    /// The group's minimum (`u64::MAX` when it has no members or all have ended).
+    pub(crate) fn minimum(&self) -> u64 {
+        let watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        watermarks.iter().copied().min().unwrap_or(u64::MAX)
     }
 
     /// Publishes a member's watermark (`u64::MAX` once it has ended) and returns the group's
@@ -122,6 +144,9 @@ impl JobShared {
             error: Mutex::new(None),
             records_read: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
+            records_out: AtomicU64::new(0),
+            last_checkpoint: AtomicU64::new(0),
+            source_watermarks: AlignmentGroup::default(),
             alignment_groups: Mutex::default(),
         }
     }
@@ -218,26 +243,44 @@ impl Job {
         }
         let workers = self.config.workers;
         let (sender, receiver) = self.control;
+        let cluster = self.config.cluster.clone().filter(|cluster| cluster.processes > 1);
+        let process = cluster.as_ref().map_or(0, |cluster| cluster.process);
+        crate::checkpoint::set_process(process);
+        let mut network = match &cluster {
+            Some(cluster) => {
+                // A panic anywhere must end the process, so that its peers notice and the
+                // supervisor restarts the whole job, rather than leave it half alive.
+                abort_on_panic();
+                Some(Network::connect(cluster, workers, self.config.checkpoint.as_ref())?)
+            }
+            None => None,
+        };
         let coordinator = match &self.config.checkpoint {
             Some(checkpoint) => {
-                let restored = match &checkpoint.restore {
-                    Some(from) => Restored::find(&checkpoint.dir, from)?.map(Arc::new),
-                    None => None,
+                let (restored, run_id) = match network.as_mut() {
+                    Some(network) => network.agree(checkpoint)?,
+                    None => (restore(checkpoint)?, run_id()),
                 };
                 if let Some(restored) = &restored {
                     eprintln!(
-                        "eddy: restoring from {} ({:?} {}, written by {} workers, restoring at {workers})",
+                        "eddy: restoring from {} ({:?} {}, written by {} workers, restoring at {})",
                         restored.path.display(),
                         restored.manifest.kind,
                         restored.manifest.id,
-                        restored.manifest.workers
+                        restored.manifest.workers,
+                        workers * cluster.as_ref().map_or(1, |cluster| cluster.processes)
                     );
                 }
-                let control = Arc::new(Control::new(sender.clone(), restored, run_id()));
+                let control = Arc::new(Control::new(sender.clone(), restored, run_id));
                 let _ = self.shared.checkpoints.set(Arc::clone(&control));
+                let link = match network.as_mut() {
+                    Some(network) => network.link(workers, &sender)?,
+                    None => Link::single(workers),
+                };
                 Some(Coordinator::start(
                     checkpoint.clone(),
                     workers,
+                    link,
                     control,
                     sender,
                     receiver,
@@ -247,17 +290,20 @@ impl Job {
             }
             None => None,
         };
+        let progress = self.config.progress_interval.map(|interval| {
+            Progress::start(
+                Arc::clone(&self.shared),
+                interval,
+                process,
+                cluster.as_ref().map_or(1, |cluster| cluster.processes),
+            )
+        });
         let allow_non_restored =
             self.config.checkpoint.as_ref().is_some_and(|checkpoint| checkpoint.allow_non_restored_state);
         let shared = Arc::clone(&self.shared);
         let clock = Arc::clone(&self.config.clock);
         let record_order = self.config.record_order;
-        let timely_config = if self.config.workers == 1 {
-            timely::Config::thread()
-        } else {
-            timely::Config::process(self.config.workers)
-        };
-        let guards = timely::execute(timely_config, move |worker| {
+        let run_worker = move |worker: &mut timely::worker::Worker| {
             let index = worker.index();
             // With `panic = "abort"` (release builds) a panic ends the process, and the
             // supervisor restarts the job. Where panics unwind (tests, debug builds), a panicking
@@ -304,7 +350,12 @@ impl Job {
                     worker.drop_dataflow(dataflow);
                 }
             }
-        })
+        };
+        let guards = match network {
+            Some(network) => network.execute(workers, run_worker)?,
+            None if workers == 1 => timely::execute(timely::Config::thread(), run_worker),
+            None => timely::execute(timely::Config::process(workers), run_worker),
+        }
         .map_err(Error::Internal)?;
         let mut joined = Ok(());
         for result in guards.join() {
@@ -315,6 +366,9 @@ impl Job {
         if let Some(coordinator) = coordinator {
             coordinator.finish(joined.is_ok() && !self.shared.failed() && !self.shared.halted());
         }
+        if let Some(progress) = progress {
+            progress.stop();
+        }
         joined?;
         if let Some(error) = self.shared.take_error() {
             return Err(error);
@@ -324,6 +378,196 @@ impl Job {
             dead_letters: self.shared.dead_letters.load(Ordering::SeqCst),
             stopped_with_savepoint: self.shared.halted(),
         })
+    }
+}
+
+/// Finds the checkpoint to restore from, if the job restores.
+fn restore(checkpoint: &CheckpointConfig) -> Result<Option<Arc<Restored>>> {
+    match &checkpoint.restore {
+        Some(from) => Ok(Restored::find(&checkpoint.dir, from)?.map(Arc::new)),
+        None => Ok(None),
+    }
+}
+
+/// The connections of one process of a multi-process job.
+struct Network {
+    cluster: ClusterConfig,
+    data: Vec<Option<std::net::TcpStream>>,
+    /// Followers: the leader's link. Leader: every follower's link.
+    leader: Option<(Peer, PeerReader)>,
+    followers: Vec<(Peer, PeerReader)>,
+}
+
+impl Network {
+    fn connect(
+        cluster: &ClusterConfig,
+        workers: usize,
+        checkpoint: Option<&CheckpointConfig>,
+    ) -> Result<Network> {
+        let connections = crate::cluster::connect(cluster, workers)?;
+        let mut leader = None;
+        let mut followers = Vec::new();
+        for (peer, stream) in connections.control.into_iter().enumerate() {
+            let Some(stream) = stream else { continue };
+            let halves = link::split(peer, stream)?;
+            if cluster.is_leader() {
+                followers.push(halves);
+            } else {
+                leader = Some(halves);
+            }
+        }
+        let mut network = Network { cluster: cluster.clone(), data: connections.data, leader, followers };
+        if checkpoint.is_none() {
+            // Without checkpoints, the processes agree only on that.
+            network.hello(Wire::Hello { run_id: String::new(), restore: None, checkpoints: false })?;
+        }
+        Ok(network)
+    }
+
+    /// Leader: sends `hello` to every follower. Follower: reads the leader's and returns it.
+    /// Fails when the leader and this process disagree on whether the job checkpoints.
+    fn hello(&mut self, hello: Wire) -> Result<Wire> {
+        for (peer, _) in &mut self.followers {
+            peer.send(&hello)?;
+        }
+        let Some((_, reader)) = self.leader.as_mut() else { return Ok(hello) };
+        let received = reader.read()?;
+        let (Wire::Hello { checkpoints: leader, .. }, Wire::Hello { checkpoints: own, .. }) =
+            (&received, &hello)
+        else {
+            return Err(Error::Cluster(format!("process 0 sent {received:?} instead of its hello")));
+        };
+        if leader != own {
+            let with = |yes: bool| if yes { "with" } else { "without" };
+            return Err(Error::Config(format!(
+                "process 0 runs {} checkpoints, process {} {}; start every process with the same flags",
+                with(*leader),
+                self.cluster.process,
+                with(*own),
+            )));
+        }
+        Ok(received)
+    }
+
+    /// Agrees with the other processes on the checkpoint to restore from (the leader's choice)
+    /// and on the run id.
+    fn agree(&mut self, checkpoint: &CheckpointConfig) -> Result<(Option<Arc<Restored>>, String)> {
+        if self.cluster.is_leader() {
+            let restored = restore(checkpoint)?;
+            let run_id = run_id();
+            let hello = Wire::Hello {
+                run_id: run_id.clone(),
+                restore: restored.as_ref().map(|restored| restored.path.clone()),
+                checkpoints: true,
+            };
+            self.hello(hello)?;
+            return Ok((restored, run_id));
+        }
+        let hello = self.hello(Wire::Hello { run_id: String::new(), restore: None, checkpoints: true })?;
+        let Wire::Hello { run_id, restore, .. } = hello else {
+            return Err(Error::Cluster(format!("process 0 sent {hello:?} instead of its hello")));
+        };
+        let restored =
+            match restore {
+                Some(path) => {
+                    if checkpoint.restore.is_none() {
+                        eprintln!("eddy: process 0 restores from {}; so does this process", path.display());
+                    }
+                    Some(Arc::new(Restored::find(&checkpoint.dir, &RestoreFrom::Path(path))?.ok_or_else(
+                        || Error::Checkpoint("process 0's checkpoint could not be found".into()),
+                    )?))
+                }
+                None => None,
+            };
+        Ok((restored, run_id))
+    }
+
+    /// The coordinator's link; starts forwarding the peers' messages to `sender`.
+    fn link(&mut self, workers: usize, sender: &mpsc::Sender<Message>) -> Result<Link> {
+        let mut link = Link::single(workers * self.cluster.processes);
+        link.process = self.cluster.process;
+        if let Some((peer, reader)) = self.leader.take() {
+            reader.forward(sender.clone())?;
+            link.leader = Some(peer);
+        }
+        for (peer, reader) in self.followers.drain(..) {
+            reader.forward(sender.clone())?;
+            link.followers.push(peer);
+        }
+        Ok(link)
+    }
+
+    /// Runs timely's workers over the data connections.
+    fn execute<F>(
+        self,
+        workers: usize,
+        run_worker: F,
+    ) -> Result<std::result::Result<timely::communication::WorkerGuards<()>, String>>
+    where
+        F: Fn(&mut timely::worker::Worker) + Send + Sync + 'static,
+    {
+        use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+        use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
+        let hooks = timely::communication::Hooks::default();
+        let allocators = ProcessBuilder::new_typed_vector(workers, hooks.refill.clone(), hooks.spill.clone());
+        let (builders, guard) =
+            initialize_networking_from_sockets(allocators, self.data, self.cluster.process, workers, hooks)
+                .map_err(|error| Error::Cluster(format!("starting timely's network threads: {error}")))?;
+        Ok(timely::execute::execute_from(
+            builders.into_iter().map(AllocatorBuilder::Tcp).collect(),
+            Box::new(guard),
+            timely::WorkerConfig::default(),
+            run_worker,
+        ))
+    }
+}
+
+/// Makes every panic abort the process (after the usual message).
+fn abort_on_panic() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            eprintln!("eddy: a thread panicked; aborting this process so that the job restarts");
+            std::process::abort();
+        }));
+    });
+}
+
+/// The thread that logs a progress line at a fixed interval.
+struct Progress {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start(shared: Arc<JobShared>, interval: Duration, process: usize, processes: usize) -> Progress {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || loop {
+            let ended = !matches!(stopped.recv_timeout(interval), Err(mpsc::RecvTimeoutError::Timeout));
+            let watermark = shared.source_watermarks.minimum();
+            let checkpoint = shared.last_checkpoint.load(Ordering::SeqCst);
+            let line = serde_json::json!({
+                "process": process,
+                "processes": processes,
+                "watermark": (watermark != u64::MAX).then_some(watermark),
+                "records_in": shared.records_read.load(Ordering::Relaxed),
+                "records_out": shared.records_out.load(Ordering::Relaxed),
+                "checkpoint": (checkpoint != 0).then_some(checkpoint),
+            });
+            eprintln!("eddy: progress {line}");
+            if ended {
+                break;
+            }
+        });
+        Progress { stop, thread }
+    }
+
+    /// Logs a last line and stops.
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
     }
 }
 

@@ -154,6 +154,10 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                     participant.as_ref().and_then(|participant| participant.next()).map(|next| next.time);
                 let mut result: Result<()> = Ok(());
                 driver(&mut |capability, batch| {
+                    runtime
+                        .shared
+                        .records_out
+                        .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     let logical_time = capability.least().copied().unwrap_or(0);
                     if hold_from.is_some_and(|from| logical_time >= from) {
                         let slot = held.entry(logical_time).or_default();

@@ -319,6 +319,7 @@ impl<'scope> Env<'scope> {
             let member = group.join();
             (group, member, *max_drift)
         });
+        let progress_member = runtime.shared.source_watermarks.join();
         builder.build(move |mut capabilities| {
             let side_capability = capabilities.pop();
             let main_capability = capabilities.pop();
@@ -333,6 +334,7 @@ impl<'scope> Env<'scope> {
                     if let Some((group, member, _)) = &alignment {
                         group.publish(*member, u64::MAX);
                     }
+                    runtime.shared.source_watermarks.publish(progress_member, u64::MAX);
                     return;
                 };
                 let shared = &runtime.shared;
@@ -437,6 +439,9 @@ impl<'scope> Env<'scope> {
                         }
                     };
                     budget = budget.saturating_sub(output.records.len());
+                    if crate::checkpoint::failpoint_hit("worker-panic") {
+                        panic!("failpoint `worker-panic` hit in source `{}`", split.reader.split_id());
+                    }
                     shared
                         .records_read
                         .fetch_add(output.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -511,6 +516,7 @@ impl<'scope> Env<'scope> {
                     group.publish(*member, low);
                 }
                 if low > *main_capability.time() {
+                    shared.source_watermarks.publish(progress_member, low);
                     main_capability.downgrade(&low);
                     side_capability.downgrade(&low);
                 }

@@ -24,6 +24,9 @@ pub use eddy_connectors as connectors;
 pub use eddy_core as core;
 pub use eddy_core::error::{Error, Result};
 
+pub mod cli;
+pub mod supervisor;
+
 /// The README's code, compiled as a doctest so that the README stays true.
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]

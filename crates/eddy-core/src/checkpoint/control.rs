@@ -12,9 +12,10 @@
 //! of `E` at its next activation, before it handles the record.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::coordinator::{ControlRequest, Reply};
+use super::link::Wire;
 use super::restore::Restored;
 use super::Committer;
 use crate::hash::HashMap;
@@ -103,6 +104,8 @@ pub(crate) enum Message {
     Request(ControlRequest, Reply),
     /// The workers are done; `succeeded` if the input ended (rather than failing or halting).
     Finish { succeeded: bool },
+    /// A message from another process's coordinator, or the error that ended its link.
+    Peer { process: usize, message: crate::error::Result<Wire> },
 }
 
 struct ControlState {
@@ -111,11 +114,15 @@ struct ControlState {
     pending: Vec<Pending>,
     /// No new checkpoint may start (stopping or ended).
     closed: bool,
+    /// A checkpoint is being prepared across processes: claims above the reported time wait.
+    frozen: bool,
 }
 
 /// Shared by all workers of a process and its coordinator.
 pub(crate) struct Control {
     state: Mutex<ControlState>,
+    /// Signalled when claims thaw.
+    thawed: Condvar,
     /// Bumped whenever the pending list changes, so operators can skip the lock.
     generation: AtomicU64,
     sender: Mutex<mpsc::Sender<Message>>,
@@ -146,7 +153,9 @@ impl Control {
                 last_time,
                 pending: Vec::new(),
                 closed: false,
+                frozen: false,
             }),
+            thawed: Condvar::new(),
             generation: AtomicU64::new(0),
             sender: Mutex::new(sender),
             registered: AtomicUsize::new(0),
@@ -157,17 +166,34 @@ impl Control {
         }
     }
 
-    /// Starts checkpoint `id` at a logical time above every claim; `None` once closed.
-    pub(crate) fn trigger(&self, id: u64) -> Option<u64> {
+    /// Freezes claims for a checkpoint being prepared and returns the highest time claimed so
+    /// far (or used by a checkpoint); the checkpoint's time must be above it. `None` when no
+    /// checkpoint can start (closed, or the input has ended). Until [`Control::announce`] or
+    /// [`Control::thaw`], a claim above the returned time waits.
+    pub(crate) fn freeze(&self) -> Option<u64> {
         let mut state = lock(&self.state);
         if state.closed || state.max_claimed >= u64::MAX - 1 {
             return None;
         }
-        let time = state.max_claimed.max(state.last_time) + 1;
-        state.last_time = time;
+        state.frozen = true;
+        Some(state.max_claimed.max(state.last_time))
+    }
+
+    /// Announces checkpoint `id` at logical time `time` (above what [`Control::freeze`]
+    /// returned, in every process) and thaws claims.
+    pub(crate) fn announce(&self, id: u64, time: u64) {
+        let mut state = lock(&self.state);
+        state.last_time = state.last_time.max(time);
         state.pending.push(Pending { id, time });
+        state.frozen = false;
         self.generation.fetch_add(1, Ordering::SeqCst);
-        Some(time)
+        self.thawed.notify_all();
+    }
+
+    /// Thaws claims without starting a checkpoint.
+    pub(crate) fn thaw(&self) {
+        lock(&self.state).frozen = false;
+        self.thawed.notify_all();
     }
 
     /// Starts checkpoint `id` at the given logical `time`, bypassing the claim rule. Only for a
@@ -195,7 +221,10 @@ impl Control {
 
     /// No checkpoint starts after this.
     pub(crate) fn close(&self) {
-        lock(&self.state).closed = true;
+        let mut state = lock(&self.state);
+        state.closed = true;
+        state.frozen = false;
+        self.thawed.notify_all();
     }
 
     /// Registers a sink's committer under its uid (the first registration wins).
@@ -252,8 +281,13 @@ impl Participant {
 
     /// Claims logical times up to `time` before emitting at them (see the module docs), and
     /// picks up every checkpoint announced so far.
+    /// While a checkpoint is being prepared (see [`Control::freeze`]), a claim above the
+    /// highest claimed time waits for its announcement.
     pub(crate) fn claim(&mut self, time: u64) {
         let mut state = lock(&self.control.state);
+        while state.frozen && time > state.max_claimed.max(state.last_time) {
+            state = self.control.thawed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
         state.max_claimed = state.max_claimed.max(time);
         self.generation = self.control.generation.load(Ordering::SeqCst);
         Self::copy_pending(&mut self.pending, self.handled, &state);

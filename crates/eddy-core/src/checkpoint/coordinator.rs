@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::control::{Control, Message, Part, PartKind, FINAL};
+use super::link::{Peer, Wire};
 use super::store::{
     apply_retention, checkpoint_dir_name, list_checkpoints, operator_dir_name, write_manifest, write_part,
     CheckpointKind, CheckpointStats, Manifest, OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION,
@@ -149,6 +150,10 @@ struct InFlight {
     bytes: u64,
     replies: Vec<Reply>,
     stop: bool,
+    /// Parts of other processes (leader): how many processes are done, and their entries.
+    remote_done: usize,
+    remote_operators: Vec<OperatorEntry>,
+    remote_parts: usize,
 }
 
 impl InFlight {
@@ -166,7 +171,31 @@ impl InFlight {
             bytes: 0,
             replies: Vec::new(),
             stop: false,
+            remote_done: 0,
+            remote_operators: Vec::new(),
+            remote_parts: 0,
         }
+    }
+
+    /// This process's operators and their parts, as manifest entries.
+    fn local_entries(&self) -> Vec<OperatorEntry> {
+        self.operators
+            .iter()
+            .map(|operator| OperatorEntry {
+                uid: operator.uid.clone(),
+                kind: operator.kind,
+                parts: operator.parts.clone(),
+            })
+            .collect()
+    }
+
+    /// This process's sinks and what they staged.
+    fn staged(&self) -> Vec<(String, Vec<Committable>)> {
+        self.operators
+            .iter()
+            .filter(|operator| operator.kind == PartKind::Sink)
+            .map(|operator| (operator.uid.clone(), operator.committables.clone()))
+            .collect()
     }
 
     fn has(&self, uid: &str, worker: usize) -> bool {
@@ -193,7 +222,7 @@ impl InFlight {
                 self.operators.len() - 1
             }
         };
-        let relative = format!("{}/worker-{}.part", operator_dir_name(index, &part.uid), part.worker);
+        let relative = format!("{}/worker-{}.part", operator_dir_name(&part.uid), part.worker);
         let entry = write_part(&self.dir, &relative, part.worker, &part.bytes, part.entries)?;
         let operator = &mut self.operators[index];
         if part.kind == PartKind::Sink {
@@ -209,10 +238,41 @@ impl InFlight {
     }
 }
 
+/// How this process's coordinator is connected to the others.
+pub(crate) struct Link {
+    /// This process's index.
+    pub(crate) process: usize,
+    /// Workers of the whole job.
+    pub(crate) total_workers: usize,
+    /// On followers: the leader.
+    pub(crate) leader: Option<Peer>,
+    /// On the leader: every follower.
+    pub(crate) followers: Vec<Peer>,
+}
+
+impl Link {
+    /// A job of one process.
+    pub(crate) fn single(workers: usize) -> Link {
+        Link { process: 0, total_workers: workers, leader: None, followers: Vec::new() }
+    }
+}
+
 /// The coordinator thread of a job.
 pub(crate) struct Coordinator {
     thread: JoinHandle<()>,
     sender: mpsc::Sender<Message>,
+}
+
+/// A checkpoint the leader is preparing: it waits for every follower's highest claim.
+struct Preparing {
+    id: u64,
+    kind: CheckpointKind,
+    dir: PathBuf,
+    reply: Option<Reply>,
+    stop: bool,
+    /// The highest claim so far; `None` once some process cannot start a checkpoint.
+    claimed: Option<u64>,
+    answers: usize,
 }
 
 struct State {
@@ -221,13 +281,25 @@ struct State {
     shared: Arc<JobShared>,
     clock: Arc<dyn Clock>,
     workers: usize,
+    link: Link,
     next_id: u64,
     in_flight: VecDeque<InFlight>,
+    preparing: Option<Preparing>,
+    /// Followers: checkpoints whose parts are durable, waiting for the leader's commit.
+    awaiting_commit: Vec<(u64, CheckpointKind, Vec<(String, Vec<Committable>)>)>,
     requests: VecDeque<(ControlRequest, Reply)>,
     final_parts: Vec<Part>,
     next_trigger: u64,
     listener: Option<UnixListener>,
     last_completed: Option<PathBuf>,
+    /// Whether this process's workers are done (and whether the input ended).
+    local_finished: Option<bool>,
+    /// Leader: which followers' workers are done.
+    followers_finished: Vec<Option<bool>>,
+    /// Leader: the final checkpoint has been started.
+    final_started: bool,
+    /// The coordinator's work is done: exit the loop.
+    exit: bool,
 }
 
 impl Coordinator {
@@ -235,6 +307,7 @@ impl Coordinator {
     pub(crate) fn start(
         config: CheckpointConfig,
         workers: usize,
+        link: Link,
         control: Arc<Control>,
         sender: mpsc::Sender<Message>,
         receiver: mpsc::Receiver<Message>,
@@ -245,12 +318,18 @@ impl Coordinator {
             .map_err(|error| Error::io(format!("creating {}", config.dir.display()), error))?;
         let newest = list_checkpoints(&config.dir)?.first().map_or(0, |(id, _)| *id);
         let restored_id = control.restored.as_ref().map_or(0, |restored| restored.manifest.id);
-        let socket = config.dir.join(CONTROL_SOCKET);
-        let _ = std::fs::remove_file(&socket);
-        let listener = UnixListener::bind(&socket)
-            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-            .map_err(|error| Error::io(format!("listening on {}", socket.display()), error))?;
+        let listener = if link.leader.is_none() {
+            let socket = config.dir.join(CONTROL_SOCKET);
+            let _ = std::fs::remove_file(&socket);
+            let listener = UnixListener::bind(&socket)
+                .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+                .map_err(|error| Error::io(format!("listening on {}", socket.display()), error))?;
+            Some(listener)
+        } else {
+            None
+        };
         let now = clock.now_ms();
+        let followers = link.followers.len();
         let mut state = State {
             next_trigger: now + config.interval.map_or(u64::MAX / 2, |interval| interval.as_millis() as u64),
             config,
@@ -258,12 +337,19 @@ impl Coordinator {
             shared,
             clock,
             workers,
+            link,
             next_id: newest.max(restored_id) + 1,
             in_flight: VecDeque::new(),
+            preparing: None,
+            awaiting_commit: Vec::new(),
             requests: VecDeque::new(),
             final_parts: Vec::new(),
-            listener: Some(listener),
+            listener,
             last_completed: None,
+            local_finished: None,
+            followers_finished: vec![None; followers],
+            final_started: false,
+            exit: false,
         };
         let thread = std::thread::Builder::new()
             .name("eddy-checkpoints".into())
@@ -279,10 +365,10 @@ impl Coordinator {
                 for (_, reply) in state.requests.drain(..) {
                     reply.send(ControlResponse::failed("the job ended"));
                 }
-                for in_flight in state.in_flight.drain(..) {
-                    for reply in in_flight.replies {
-                        reply.send(ControlResponse::failed("the job ended before the savepoint completed"));
-                    }
+                let preparing = state.preparing.take().and_then(|preparing| preparing.reply);
+                let replies = state.in_flight.drain(..).flat_map(|in_flight| in_flight.replies);
+                for reply in replies.chain(preparing) {
+                    reply.send(ControlResponse::failed("the job ended before the savepoint completed"));
                 }
             })
             .map_err(|error| Error::io("starting the checkpoint coordinator", error))?;
@@ -298,6 +384,10 @@ impl Coordinator {
 }
 
 impl State {
+    fn is_follower(&self) -> bool {
+        self.link.leader.is_some()
+    }
+
     fn run(&mut self, receiver: &mpsc::Receiver<Message>) -> Result<()> {
         loop {
             match receiver.recv_timeout(Duration::from_millis(10)) {
@@ -306,27 +396,146 @@ impl State {
                 Ok(Message::Finish { succeeded }) => {
                     // Parts sent before the workers ended are already queued.
                     while let Ok(message) = receiver.try_recv() {
-                        if let Message::Part(submission) = message {
-                            self.on_part(submission.resolve()?)?;
+                        match message {
+                            Message::Part(submission) => self.on_part(submission.resolve()?)?,
+                            Message::Peer { process, message } => self.on_peer(process, message)?,
+                            Message::Request(request, reply) => self.requests.push_back((request, reply)),
+                            Message::Finish { .. } => {}
                         }
                     }
                     self.try_complete()?;
-                    if succeeded && !self.shared.halted() {
-                        self.complete_final()?;
+                    self.local_finished = Some(succeeded);
+                    if let Some(leader) = self.link.leader.as_mut() {
+                        leader.send(&Wire::Finished { succeeded })?;
+                        if !succeeded || self.shared.halted() {
+                            return Ok(());
+                        }
                     }
-                    return Ok(());
                 }
+                Ok(Message::Peer { process, message }) => self.on_peer(process, message)?,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
             }
-            if self.shared.failed() || self.shared.halted() {
+            if self.exit {
+                return Ok(());
+            }
+            if !self.is_follower() && self.local_finished.is_some() && !self.final_started {
+                if self.followers_finished.iter().any(Option::is_none) {
+                    continue;
+                }
+                let succeeded = self.local_finished == Some(true)
+                    && self.followers_finished.iter().all(|finished| *finished == Some(true));
+                if !succeeded || self.shared.halted() || self.shared.failed() {
+                    return Ok(());
+                }
+                self.start_final()?;
+            }
+            if self.shared.failed() || (self.shared.halted() && self.local_finished.is_none()) {
                 continue;
             }
             self.poll_socket();
             self.answer_status();
             self.maybe_trigger()?;
             self.try_complete()?;
+            if self.exit {
+                return Ok(());
+            }
         }
+    }
+
+    fn on_peer(&mut self, process: usize, message: Result<Wire>) -> Result<()> {
+        let message = match message {
+            Ok(message) => message,
+            // A follower that stopped after a savepoint, or after its final commit, closes its
+            // link; so does the leader once everything is committed.
+            Err(_) if self.shared.halted() || self.exit => return Ok(()),
+            Err(_)
+                if !self.is_follower()
+                    && self.followers_finished.get(process - 1).is_some_and(Option::is_some) =>
+            {
+                return Ok(())
+            }
+            Err(error) => return Err(error),
+        };
+        match message {
+            Wire::Prepare { id } => {
+                let claimed = self.control.freeze();
+                self.send_leader(&Wire::Prepared { id, claimed })
+            }
+            Wire::Prepared { id, claimed } => self.on_prepared(id, claimed),
+            Wire::Announce { id, time, kind, dir } => {
+                let now = self.clock.now_ms();
+                let mut in_flight = InFlight::new(id, time, kind, self.config.dir.join(dir), now);
+                std::fs::create_dir_all(&in_flight.dir)
+                    .map_err(|error| Error::io(format!("creating {}", in_flight.dir.display()), error))?;
+                for part in &self.final_parts {
+                    in_flight.add(part.clone(), now)?;
+                }
+                self.in_flight.push_back(in_flight);
+                self.control.announce(id, time);
+                Ok(())
+            }
+            Wire::Cancel { .. } => {
+                self.control.thaw();
+                Ok(())
+            }
+            Wire::Done { id, operators, parts, bytes } => {
+                if let Some(in_flight) = self.in_flight.iter_mut().find(|in_flight| in_flight.id == id) {
+                    in_flight.remote_done += 1;
+                    in_flight.remote_parts += parts;
+                    in_flight.bytes += bytes;
+                    in_flight.remote_operators.extend(operators);
+                    in_flight.last_part_ms = self.clock.now_ms();
+                }
+                Ok(())
+            }
+            Wire::Commit { id } => self.on_commit(id),
+            Wire::Halt => {
+                self.control.close();
+                self.shared.halt();
+                Ok(())
+            }
+            Wire::Finished { succeeded } => {
+                if let Some(slot) = self.followers_finished.get_mut(process - 1) {
+                    *slot = Some(succeeded);
+                }
+                if !succeeded && !self.shared.halted() {
+                    return Err(Error::Cluster(format!("process {process} failed; stopping the job")));
+                }
+                Ok(())
+            }
+            Wire::Final { id, dir } => {
+                for abandoned in self.in_flight.drain(..) {
+                    self.control.retire(abandoned.id);
+                }
+                let now = self.clock.now_ms();
+                let dir = self.config.dir.join(dir);
+                let mut in_flight = InFlight::new(id, u64::MAX, CheckpointKind::Final, dir, now);
+                std::fs::create_dir_all(&in_flight.dir)
+                    .map_err(|error| Error::io(format!("creating {}", in_flight.dir.display()), error))?;
+                self.check_final_parts()?;
+                for part in std::mem::take(&mut self.final_parts) {
+                    in_flight.add(part, now)?;
+                }
+                self.in_flight.push_back(in_flight);
+                self.try_complete()
+            }
+            Wire::Hello { .. } => Ok(()),
+        }
+    }
+
+    fn send_leader(&mut self, message: &Wire) -> Result<()> {
+        match self.link.leader.as_mut() {
+            Some(leader) => leader.send(message),
+            None => Ok(()),
+        }
+    }
+
+    fn broadcast(&mut self, message: &Wire) -> Result<()> {
+        for follower in &mut self.link.followers {
+            follower.send(message)?;
+        }
+        Ok(())
     }
 
     fn poll_socket(&mut self) {
@@ -359,7 +568,11 @@ impl State {
     }
 
     fn maybe_trigger(&mut self) -> Result<()> {
-        if !self.in_flight.is_empty() {
+        if self.is_follower()
+            || !self.in_flight.is_empty()
+            || self.preparing.is_some()
+            || self.local_finished.is_some()
+        {
             return Ok(());
         }
         let now = self.clock.now_ms();
@@ -376,47 +589,81 @@ impl State {
                 reply.send(ControlResponse::failed(format!("{} exists and is not empty", dir.display())));
                 return Ok(());
             }
-            if let Err(reply) = self.start(CheckpointKind::Savepoint, dir, now, Some(reply), stop)? {
-                reply.send(ControlResponse::failed("the input has ended; no savepoint can be taken"));
-            }
-            return Ok(());
+            return self.prepare(CheckpointKind::Savepoint, dir, Some(reply), stop);
         }
         if now >= self.next_trigger {
             let interval = self.config.interval.map_or(u64::MAX / 2, |interval| interval.as_millis() as u64);
             self.next_trigger = now.saturating_add(interval);
             let dir = self.config.dir.join(checkpoint_dir_name(self.next_id));
-            let _ = self.start(CheckpointKind::Checkpoint, dir, now, None, false)?;
+            return self.prepare(CheckpointKind::Checkpoint, dir, None, false);
         }
         Ok(())
     }
 
-    /// Announces a checkpoint; gives the reply back if none can start (the input ended).
-    fn start(
+    /// Freezes claims here and asks every follower for its highest claim (see `link`).
+    fn prepare(
         &mut self,
         kind: CheckpointKind,
         dir: PathBuf,
-        now: u64,
         reply: Option<Reply>,
         stop: bool,
-    ) -> Result<std::result::Result<(), Reply>> {
+    ) -> Result<()> {
         let id = self.next_id;
-        let Some(time) = self.control.trigger(id) else {
-            return Ok(match reply {
-                Some(reply) => Err(reply),
-                None => Ok(()),
-            });
+        let Some(claimed) = self.control.freeze() else {
+            if let Some(reply) = reply {
+                reply.send(ControlResponse::failed("the input has ended; no savepoint can be taken"));
+            }
+            return Ok(());
         };
         self.next_id += 1;
-        std::fs::create_dir_all(&dir)
-            .map_err(|error| Error::io(format!("creating {}", dir.display()), error))?;
-        let mut in_flight = InFlight::new(id, time, kind, dir, now);
-        in_flight.replies.extend(reply);
-        in_flight.stop = stop;
+        self.preparing = Some(Preparing { id, kind, dir, reply, stop, claimed: Some(claimed), answers: 0 });
+        self.broadcast(&Wire::Prepare { id })?;
+        self.settle(id)
+    }
+
+    /// A follower's answer to `Prepare`.
+    fn on_prepared(&mut self, id: u64, claimed: Option<u64>) -> Result<()> {
+        let Some(preparing) = self.preparing.as_mut().filter(|preparing| preparing.id == id) else {
+            return Ok(());
+        };
+        preparing.answers += 1;
+        preparing.claimed = preparing.claimed.zip(claimed).map(|(a, b)| a.max(b));
+        self.settle(id)
+    }
+
+    /// Once every follower has answered, announces the checkpoint above every claim, or
+    /// cancels it when some process cannot take it.
+    fn settle(&mut self, id: u64) -> Result<()> {
+        if self.preparing.as_ref().is_none_or(|preparing| preparing.answers < self.link.followers.len()) {
+            return Ok(());
+        }
+        let preparing = self.preparing.take().expect("checked");
+        let Some(claimed) = preparing.claimed else {
+            self.control.thaw();
+            self.broadcast(&Wire::Cancel { id })?;
+            if let Some(reply) = preparing.reply {
+                reply.send(ControlResponse::failed("the input has ended; no savepoint can be taken"));
+            }
+            return Ok(());
+        };
+        let time = claimed + 1;
+        let now = self.clock.now_ms();
+        std::fs::create_dir_all(&preparing.dir)
+            .map_err(|error| Error::io(format!("creating {}", preparing.dir.display()), error))?;
+        let mut in_flight = InFlight::new(id, time, preparing.kind, preparing.dir.clone(), now);
+        in_flight.replies.extend(preparing.reply);
+        in_flight.stop = preparing.stop;
         for part in &self.final_parts {
             in_flight.add(part.clone(), now)?;
         }
         self.in_flight.push_back(in_flight);
-        Ok(Ok(()))
+        self.control.announce(id, time);
+        // Followers resolve checkpoint names against their own checkpoint directory.
+        let dir = match preparing.kind {
+            CheckpointKind::Savepoint => preparing.dir,
+            _ => PathBuf::from(checkpoint_dir_name(id)),
+        };
+        self.broadcast(&Wire::Announce { id, time, kind: preparing.kind, dir })
     }
 
     fn on_part(&mut self, part: Part) -> Result<()> {
@@ -448,14 +695,70 @@ impl State {
             if !self.all_parts(front.count) {
                 break;
             }
+            if self.is_follower() {
+                let in_flight = self.in_flight.pop_front().expect("checked");
+                self.send_leader(&Wire::Done {
+                    id: in_flight.id,
+                    operators: in_flight.local_entries(),
+                    parts: in_flight.count,
+                    bytes: in_flight.bytes,
+                })?;
+                self.awaiting_commit.push((in_flight.id, in_flight.kind, in_flight.staged()));
+                continue;
+            }
+            if front.remote_done < self.link.followers.len() {
+                break;
+            }
             let in_flight = self.in_flight.pop_front().expect("checked");
-            self.complete(in_flight, false)?;
+            let finished = in_flight.kind == CheckpointKind::Final;
+            self.complete(in_flight, finished)?;
+            if finished {
+                self.exit = true;
+            }
         }
         Ok(())
     }
 
-    fn complete_final(&mut self) -> Result<()> {
-        // Checkpoints still missing parts can never complete now.
+    /// Follower: the leader wrote the manifest of `id`; commit what this process staged.
+    fn on_commit(&mut self, id: u64) -> Result<()> {
+        let Some(index) = self.awaiting_commit.iter().position(|(awaiting, _, _)| *awaiting == id) else {
+            return Ok(());
+        };
+        let (_, kind, staged) = self.awaiting_commit.remove(index);
+        self.commit(&staged)?;
+        self.control.retire(id);
+        self.shared.last_checkpoint.store(id, Ordering::SeqCst);
+        if kind == CheckpointKind::Final {
+            self.exit = true;
+        }
+        Ok(())
+    }
+
+    fn commit(&self, staged: &[(String, Vec<Committable>)]) -> Result<()> {
+        for (uid, committables) in staged {
+            let committer = self.control.committer(uid).ok_or_else(|| {
+                Error::Internal(format!("sink `{uid}` staged output but registered no committer"))
+            })?;
+            committer.commit(committables)?;
+        }
+        Ok(())
+    }
+
+    fn check_final_parts(&self) -> Result<()> {
+        if self.all_parts(self.final_parts.len()) {
+            return Ok(());
+        }
+        Err(Error::Internal(format!(
+            "the final checkpoint has {} of {} parts",
+            self.final_parts.len(),
+            self.control.registered.load(Ordering::SeqCst)
+        )))
+    }
+
+    /// Leader: every process's workers are done and the input ended. Abandons the checkpoints
+    /// still missing parts and starts the final one.
+    fn start_final(&mut self) -> Result<()> {
+        self.final_started = true;
         for abandoned in self.in_flight.drain(..) {
             self.control.retire(abandoned.id);
             let _ = std::fs::remove_dir_all(&abandoned.dir);
@@ -463,36 +766,35 @@ impl State {
                 reply.send(ControlResponse::failed("the input ended before the savepoint completed"));
             }
         }
-        if !self.all_parts(self.final_parts.len()) {
-            return Err(Error::Internal(format!(
-                "the final checkpoint has {} of {} parts",
-                self.final_parts.len(),
-                self.control.registered.load(Ordering::SeqCst)
-            )));
-        }
+        self.check_final_parts()?;
         let id = self.next_id;
         self.next_id += 1;
         let now = self.clock.now_ms();
         let dir = self.config.dir.join(checkpoint_dir_name(id));
+        self.broadcast(&Wire::Final { id, dir: PathBuf::from(checkpoint_dir_name(id)) })?;
         let mut in_flight = InFlight::new(id, u64::MAX, CheckpointKind::Final, dir, now);
+        std::fs::create_dir_all(&in_flight.dir)
+            .map_err(|error| Error::io(format!("creating {}", in_flight.dir.display()), error))?;
         for part in std::mem::take(&mut self.final_parts) {
             in_flight.add(part, now)?;
         }
-        self.complete(in_flight, true)
+        self.in_flight.push_back(in_flight);
+        self.try_complete()
     }
 
     fn complete(&mut self, in_flight: InFlight, finished: bool) -> Result<()> {
         failpoint("before-manifest");
         let now = self.clock.now_ms();
-        let mut operators: Vec<OperatorEntry> = in_flight
-            .operators
-            .iter()
-            .map(|operator| {
-                let mut parts = operator.parts.clone();
-                parts.sort_by_key(|part| part.worker);
-                OperatorEntry { uid: operator.uid.clone(), kind: operator.kind, parts }
-            })
-            .collect();
+        let mut operators: Vec<OperatorEntry> = Vec::new();
+        for entry in in_flight.local_entries().into_iter().chain(in_flight.remote_operators.iter().cloned()) {
+            match operators.iter_mut().find(|operator| operator.uid == entry.uid) {
+                Some(operator) => operator.parts.extend(entry.parts),
+                None => operators.push(entry),
+            }
+        }
+        for operator in &mut operators {
+            operator.parts.sort_by_key(|part| part.worker);
+        }
         operators.sort_by(|a, b| a.uid.cmp(&b.uid));
         let stats = CheckpointStats {
             duration_ms: now.saturating_sub(in_flight.started_ms),
@@ -506,20 +808,17 @@ impl State {
             kind: in_flight.kind,
             logical_time: in_flight.time,
             finished,
-            workers: self.workers,
+            workers: self.link.total_workers,
             operators,
             stats: stats.clone(),
         };
         write_manifest(&in_flight.dir, &manifest)?;
         failpoint("after-manifest");
-        for operator in in_flight.operators.iter().filter(|operator| operator.kind == PartKind::Sink) {
-            let committer = self.control.committer(&operator.uid).ok_or_else(|| {
-                Error::Internal(format!("sink `{}` staged output but registered no committer", operator.uid))
-            })?;
-            committer.commit(&operator.committables)?;
-        }
+        self.commit(&in_flight.staged())?;
+        self.broadcast(&Wire::Commit { id: in_flight.id })?;
         failpoint("after-commit");
         self.control.retire(in_flight.id);
+        self.shared.last_checkpoint.store(in_flight.id, Ordering::SeqCst);
         let keep = self.control.restored.as_ref().map(|restored| restored.path.clone());
         if in_flight.kind != CheckpointKind::Savepoint {
             apply_retention(&self.config.dir, self.config.retain, keep.as_deref())?;
@@ -535,7 +834,7 @@ impl State {
                 CheckpointKind::Checkpoint => "checkpoint",
             },
             in_flight.id,
-            in_flight.count,
+            in_flight.count + in_flight.remote_parts,
             stats.bytes,
             stats.snapshot_ms,
             stats.duration_ms,
@@ -544,6 +843,7 @@ impl State {
             reply.send(ControlResponse { ok: true, path: Some(in_flight.dir.clone()), error: None });
         }
         if in_flight.stop {
+            self.broadcast(&Wire::Halt)?;
             self.control.close();
             self.shared.halt();
         }

@@ -24,6 +24,7 @@ pub(crate) mod control;
 mod coordinator;
 pub mod inspect;
 pub mod keyed;
+pub(crate) mod link;
 pub(crate) mod restore;
 pub mod store;
 
@@ -32,8 +33,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use control::PartKind;
-pub(crate) use coordinator::Coordinator;
 pub use coordinator::{send_request, ControlRequest, ControlResponse, JobControl, CONTROL_SOCKET};
+pub(crate) use coordinator::{Coordinator, Link};
 pub use restore::RestoreFrom;
 pub use store::{CheckpointKind, CheckpointStats, Manifest, OperatorEntry, PartEntry};
 
@@ -91,27 +92,52 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// This process's index in a multi-process job (for [`failpoint`]'s process filter).
+static PROCESS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+pub(crate) fn set_process(process: usize) {
+    PROCESS.store(process, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Aborts the process at a named step of the checkpoint protocol when the environment
-/// variable `EDDY_FAILPOINT` names it (`name`, or `name:N` for its N-th hit), for
-/// fault-injection tests. The points are `before-manifest` (parts durable, no manifest),
+/// variable `EDDY_FAILPOINT` names it (`name`, or `name:N` for its N-th hit in this process),
+/// for fault-injection tests. The points are `before-manifest` (parts durable, no manifest),
 /// `after-manifest` (manifest durable, sinks not committed), `after-commit` and `restore`
 /// (state loaded, sinks not yet recovered).
+///
+/// In a multi-process job, `EDDY_FAILPOINT_PROCESS=I` limits the failpoint to process `I`,
+/// and `EDDY_FAILPOINT_ATTEMPT=K` to the attempt the supervisor numbers `EDDY_ATTEMPT=K`.
 pub fn failpoint(name: &str) {
+    if failpoint_hit(name) {
+        eprintln!("eddy: failpoint `{name}` hit, aborting");
+        std::process::abort();
+    }
+}
+
+/// Whether the failpoint `name` (see [`failpoint`]) fires now.
+pub fn failpoint_hit(name: &str) -> bool {
     static SPEC: OnceLock<Option<(String, u64)>> = OnceLock::new();
     static HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let spec = SPEC.get_or_init(|| {
         let text = std::env::var("EDDY_FAILPOINT").ok()?;
+        let wanted =
+            |variable: &str, actual: String| std::env::var(variable).map_or(true, |wanted| wanted == actual);
+        let process = PROCESS.load(std::sync::atomic::Ordering::SeqCst).to_string();
+        let attempt = std::env::var("EDDY_ATTEMPT").unwrap_or_else(|_| "0".into());
+        if !wanted("EDDY_FAILPOINT_PROCESS", process) || !wanted("EDDY_FAILPOINT_ATTEMPT", attempt) {
+            return None;
+        }
         let (point, nth) = match text.split_once(':') {
             Some((point, nth)) => (point.to_owned(), nth.parse().unwrap_or(1)),
             None => (text, 1),
         };
         Some((point, nth))
     });
-    if let Some((point, nth)) = spec {
-        if point == name && HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == *nth {
-            eprintln!("eddy: failpoint `{name}` hit, aborting");
-            std::process::abort();
+    match spec {
+        Some((point, nth)) => {
+            point == name && HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == *nth
         }
+        None => false,
     }
 }
 

@@ -123,14 +123,16 @@ pub(crate) fn sync_dir(path: &Path) -> Result<()> {
         .map_err(|error| io_error("syncing directory", path, error))
 }
 
-/// A file-system-safe directory name for operator number `index` with `uid`.
-pub(crate) fn operator_dir_name(index: usize, uid: &str) -> String {
+/// A file-system-safe directory name for the operator with `uid`: its uid made safe, and a
+/// hash of the full uid so that uids made equal stay apart. Every process of a job derives
+/// the same name.
+pub(crate) fn operator_dir_name(uid: &str) -> String {
     let safe: String = uid
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .take(60)
         .collect();
-    format!("{index}-{safe}")
+    format!("{safe}-{:08x}", xxh3_64(uid.as_bytes()) as u32)
 }
 
 /// Writes and fsyncs one part file; returns its manifest entry.
