@@ -52,6 +52,10 @@ pub struct Args {
     /// Read at most this many events per second in total.
     #[arg(long)]
     pub max_rate: Option<u64>,
+    /// Move each file's watermark every this many events (checkpoints complete once every
+    /// split's watermark has passed their time).
+    #[arg(long, default_value_t = 1024)]
+    pub emit_every: u64,
 }
 
 /// An input event.
@@ -177,7 +181,8 @@ pub fn build(env: &mut Env<'_>, args: &Args) -> Result<()> {
         source = source.with_max_rate(rate);
     }
     let strategy = WatermarkStrategy::bounded_out_of_orderness(MAX_OUT_OF_ORDERNESS_MS)
-        .with_timestamps(|event: &Event| event.ts);
+        .with_timestamps(|event: &Event| event.ts)
+        .with_emit_every(args.emit_every);
     let events = env.from_source(source, strategy).uid("events");
     let idle =
         events.clone().key_by(|event: &Event| event.key.clone()).process(Activity::default()).uid("activity");

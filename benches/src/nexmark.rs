@@ -32,10 +32,14 @@ pub struct NexmarkArgs {
     /// Events to generate.
     #[arg(long, default_value_t = 10_000_000)]
     pub events: u64,
-    /// Worker threads.
+    /// Worker threads (per process).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
-    /// Source splits (default: one per worker).
+    /// A multi-process run: `--processes N --process I [--hostfile FILE]`; each process
+    /// prints its own report (its share of the events and its own CPU time).
+    #[command(flatten)]
+    pub cluster: eddy::cli::ClusterArgs,
+    /// Source splits (default: one per worker of the job).
     #[arg(long)]
     pub splits: Option<usize>,
     /// Offered load in events per second (open loop); also the generator's event-time rate.
@@ -53,6 +57,8 @@ pub struct Report {
     pub query: String,
     pub events: u64,
     pub workers: usize,
+    pub processes: usize,
+    pub process: usize,
     pub splits: usize,
     pub rate: Option<u64>,
     pub wall_s: f64,
@@ -152,13 +158,19 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
     let generator = NexmarkGenerator::new(config.clone());
     let before = cpu_seconds();
     let mut checksum = 0u64;
-    for n in 0..args.events {
+    let processes = args.cluster.processes.max(1);
+    for n in (args.cluster.process as u64..args.events).step_by(processes) {
         checksum = checksum.wrapping_add(std::hint::black_box(generator.event(n)).date_time());
     }
     std::hint::black_box(checksum);
     let generator_cpu_s = cpu_seconds() - before;
 
-    let splits = args.splits.unwrap_or(args.workers).max(1);
+    let splits = args.splits.unwrap_or(args.workers * processes).max(1);
+    let job_config = JobConfig {
+        cluster: args.cluster.config()?,
+        progress_interval: args.cluster.progress_interval.filter(|interval| !interval.is_zero()),
+        ..JobConfig::with_workers(args.workers)
+    };
     let rows = Arc::new(AtomicU64::new(0));
     let merged = Arc::new(Mutex::new(new_histogram()));
     let start_us = now_us();
@@ -170,7 +182,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
     };
     let (query, events, rate, delay) = (args.query.clone(), args.events, args.rate, args.out_of_orderness_ms);
     let cpu_before = cpu_seconds();
-    let summary = Job::new(JobConfig::with_workers(args.workers)).run(move |env| {
+    let summary = Job::new(job_config).run(move |env| {
         let mut source = NexmarkSource::new(config.clone(), Some(events), splits);
         if let Some(rate) = rate {
             source = source.with_max_rate(rate);
@@ -192,6 +204,8 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
         query: args.query.clone(),
         events: summary.records_read,
         workers: args.workers,
+        processes,
+        process: args.cluster.process,
         splits,
         rate: args.rate,
         wall_s,

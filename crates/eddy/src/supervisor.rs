@@ -91,6 +91,8 @@ pub struct SupervisorConfig {
     pub progress_interval: Duration,
     /// Fault injection: kill random processes to exercise recovery.
     pub chaos: Option<Chaos>,
+    /// Extra environment variables for every process (such as `EDDY_FAILPOINT`).
+    pub env: Vec<(String, String)>,
 }
 
 impl SupervisorConfig {
@@ -110,6 +112,7 @@ impl SupervisorConfig {
             connect_timeout: None,
             progress_interval: Duration::from_secs(5),
             chaos: None,
+            env: Vec::new(),
         }
     }
 
@@ -760,6 +763,7 @@ impl Attempt {
             flags.extend(["--progress-interval".into(), duration_flag(config.progress_interval)]);
             let spawned = Command::new(&config.program)
                 .args(with_flags(args, flags))
+                .envs(config.env.iter().map(|(name, value)| (name, value)))
                 .env("EDDY_PROCESS", process.to_string())
                 .env("EDDY_ATTEMPT", number.to_string())
                 .stdin(Stdio::null())

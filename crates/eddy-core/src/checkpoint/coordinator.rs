@@ -446,16 +446,7 @@ impl State {
     fn on_peer(&mut self, process: usize, message: Result<Wire>) -> Result<()> {
         let message = match message {
             Ok(message) => message,
-            // A follower that stopped after a savepoint, or after its final commit, closes its
-            // link; so does the leader once everything is committed.
-            Err(_) if self.shared.halted() || self.exit => return Ok(()),
-            Err(_)
-                if !self.is_follower()
-                    && self.followers_finished.get(process - 1).is_some_and(Option::is_some) =>
-            {
-                return Ok(())
-            }
-            Err(error) => return Err(error),
+            Err(error) => return self.on_peer_lost(process, error),
         };
         match message {
             Wire::Prepare { id } => {
@@ -493,10 +484,14 @@ impl State {
             Wire::Halt => {
                 self.control.close();
                 self.shared.halt();
+                // Workers that already ended (their input ended meanwhile) have nothing to stop.
+                if self.local_finished.is_some() {
+                    self.exit = true;
+                }
                 Ok(())
             }
             Wire::Finished { succeeded } => {
-                if let Some(slot) = self.followers_finished.get_mut(process - 1) {
+                if let Some(slot) = self.followers_finished.get_mut(process.wrapping_sub(1)) {
                     *slot = Some(succeeded);
                 }
                 if !succeeded && !self.shared.halted() {
@@ -522,6 +517,26 @@ impl State {
             }
             Wire::Hello { .. } => Ok(()),
         }
+    }
+
+    /// A link ended. Expected once the job stopped after a savepoint or the final commit, and
+    /// from a follower that reported its end; otherwise the job cannot go on.
+    fn on_peer_lost(&mut self, process: usize, error: Error) -> Result<()> {
+        if self.shared.halted() || self.exit {
+            if let Some(finished) = self.followers_finished.get_mut(process.wrapping_sub(1)) {
+                finished.get_or_insert(false);
+            }
+            if self.is_follower() && self.local_finished.is_some() {
+                self.exit = true;
+            }
+            return Ok(());
+        }
+        if !self.is_follower()
+            && self.followers_finished.get(process.wrapping_sub(1)).is_some_and(Option::is_some)
+        {
+            return Ok(());
+        }
+        Err(error)
     }
 
     fn send_leader(&mut self, message: &Wire) -> Result<()> {

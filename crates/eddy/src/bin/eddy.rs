@@ -6,6 +6,8 @@
 //!   the job over its control socket, `<checkpoint-dir>/control.sock`.
 //! * `eddy inspect <dir>` verifies a checkpoint or savepoint (every part's size and checksum)
 //!   and summarizes it; `--uid UID` dumps one operator's state as JSON lines.
+//! * `eddy run --processes N -- <program> <args>` runs a multi-process job on this machine and
+//!   restarts it from its latest checkpoint when a process fails (`eddy::supervisor`).
 //!
 //! Errors go to stderr as `eddy: <error>` and exit with status 1 (usage errors: status 2).
 
@@ -20,6 +22,8 @@ use eddy::core::checkpoint::{
     inspect, parse_duration, send_request, CheckpointKind, ControlRequest, ControlResponse, Manifest,
     PartKind, CONTROL_SOCKET,
 };
+use eddy::core::time::{Clock, SystemClock};
+use eddy::supervisor::{self, Chaos, SupervisorConfig};
 use eddy::Error;
 
 #[derive(Parser)]
@@ -83,6 +87,60 @@ enum Command {
         #[arg(long, conflicts_with = "uid")]
         json: bool,
     },
+    /// Run a multi-process job on this machine, restarting it from its latest checkpoint when
+    /// a process fails.
+    ///
+    /// Starts N processes of PROGRAM, each with ARGS followed by `--processes N --process I
+    /// --workers W --hostfile FILE --progress-interval D`, and the environment variables
+    /// EDDY_PROCESS=I and EDDY_ATTEMPT=k (k = 0, 1, ... for each restart). Their output goes to
+    /// `<log-dir>/process-I.log`, each line prefixed `[pI] `. When a process fails, the others
+    /// are killed and the job restarts after a back-off, with `--restore latest` once its
+    /// `--checkpoint-dir` holds a complete checkpoint. Exits 0 when every process has exited 0,
+    /// and 1 when the job failed more often than the restart budget allows.
+    #[command(after_help = "Example: eddy run --processes 3 --workers 4 -- ./my-job --checkpoint-dir chk")]
+    Run {
+        /// How many processes the job has.
+        #[arg(long, value_name = "N")]
+        processes: usize,
+        /// Worker threads per process.
+        #[arg(long, value_name = "W", default_value_t = 1)]
+        workers: usize,
+        /// One `host:port` per process, in process order; every host must be this machine
+        /// (for other hosts, use scripts/launch.sh). Default: free ports on 127.0.0.1, chosen
+        /// anew for each attempt and written to `<log-dir>/hostfile`.
+        #[arg(long, value_name = "FILE")]
+        hostfile: Option<PathBuf>,
+        /// How many times the job may be restarted after failures (chaos kills do not count).
+        #[arg(long, value_name = "K", default_value_t = 3)]
+        restart_attempts: u32,
+        /// The delay before the first restart; it doubles with each further one.
+        #[arg(long, value_name = "D", default_value = "1s", value_parser = parse_duration)]
+        restart_delay: Duration,
+        /// The longest delay before a restart.
+        #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_duration)]
+        max_restart_delay: Duration,
+        /// Where the processes' logs go (appended to).
+        #[arg(long, value_name = "DIR", default_value = "eddy-logs")]
+        log_dir: PathBuf,
+        /// How long each process waits for its peers at start-up (default: the job's).
+        #[arg(long, value_name = "D", value_parser = timeout)]
+        connect_timeout: Option<Duration>,
+        /// How often the processes report progress, and the supervisor prints a summary.
+        #[arg(long, value_name = "D", default_value = "5s", value_parser = timeout)]
+        progress_interval: Duration,
+        /// Fault injection: kill this many random processes in all (SIGKILL), one per attempt.
+        #[arg(long, value_name = "K")]
+        chaos_kills: Option<u32>,
+        /// When chaos strikes after each start: a random delay in MIN..MAX (or exactly D).
+        #[arg(long, value_name = "MIN..MAX", default_value = "1s..10s", value_parser = interval, requires = "chaos_kills")]
+        chaos_interval: (Duration, Duration),
+        /// The seed of chaos's random choices (default: from the clock; it is printed).
+        #[arg(long, value_name = "S", requires = "chaos_kills")]
+        chaos_seed: Option<u64>,
+        /// The job's program and its own arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
+        command: Vec<String>,
+    },
 }
 
 /// A positive duration, like 500ms, 30s or 2m.
@@ -91,6 +149,21 @@ fn timeout(text: &str) -> Result<Duration, String> {
         Duration::ZERO => Err("the timeout must be more than zero".into()),
         timeout => Ok(timeout),
     }
+}
+
+/// A delay range `MIN..MAX` (like `500ms..5s`), or one duration `D` meaning `D..D`.
+fn interval(text: &str) -> Result<(Duration, Duration), String> {
+    let (min, max) = match text.split_once("..") {
+        Some((min, max)) => (parse_duration(min)?, parse_duration(max)?),
+        None => {
+            let delay = parse_duration(text)?;
+            (delay, delay)
+        }
+    };
+    if max < min {
+        return Err(format!("`{text}` ends before it starts"));
+    }
+    Ok((min, max))
 }
 
 /// Why a command failed.
@@ -162,6 +235,44 @@ fn run(command: Command) -> Result<(), Failure> {
                 None if json => print_json(&checkpoint, &manifest),
                 None => print_table(&checkpoint, &manifest),
             }
+        }
+        Command::Run {
+            processes,
+            workers,
+            hostfile,
+            restart_attempts,
+            restart_delay,
+            max_restart_delay,
+            log_dir,
+            connect_timeout,
+            progress_interval,
+            chaos_kills,
+            chaos_interval: (min_interval, max_interval),
+            chaos_seed,
+            command,
+        } => {
+            let (program, args) = command.split_first().ok_or_else(|| "no program to run".to_string())?;
+            let chaos = chaos_kills.map(|kills| Chaos {
+                kills,
+                min_interval,
+                max_interval,
+                seed: chaos_seed.unwrap_or_else(|| SystemClock.now_ms()),
+            });
+            let config = SupervisorConfig {
+                processes,
+                workers,
+                hostfile,
+                log_dir,
+                restart_attempts,
+                restart_delay,
+                max_restart_delay,
+                connect_timeout,
+                progress_interval,
+                chaos,
+                ..SupervisorConfig::new(program, args.to_vec())
+            };
+            supervisor::run(&config).map_err(|error| Failure::Message(error.to_string()))?;
+            Ok(())
         }
     }
 }
