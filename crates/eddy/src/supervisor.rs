@@ -276,6 +276,11 @@ pub enum SupervisorError {
         /// The underlying error (part of the message, so not repeated as a source).
         cause: io::Error,
     },
+    /// The job failed after [`interrupt`] was called (Ctrl-C): it is not restarted.
+    Interrupted {
+        /// The failure after the interrupt.
+        last_failure: Failure,
+    },
     /// The job failed once more than the restart budget allows.
     BudgetExhausted {
         /// How many attempts failed, chaos kills not counted.
@@ -301,6 +306,9 @@ impl fmt::Display for SupervisorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SupervisorError::Config(message) => write!(f, "{message}"),
+            SupervisorError::Interrupted { last_failure } => {
+                write!(f, "interrupted; not restarting after: {last_failure}")
+            }
             SupervisorError::Io { context, cause } => write!(f, "{context}: {cause}"),
             SupervisorError::BudgetExhausted { failures, chaos_kills, budget, last_failure, log_dir } => {
                 write!(f, "job failed {failures} time{}", if *failures == 1 { "" } else { "s" })?;
@@ -318,6 +326,15 @@ impl fmt::Display for SupervisorError {
 }
 
 impl std::error::Error for SupervisorError {}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells [`run`] not to restart the job any more (`eddy run` calls it on Ctrl-C, which the
+/// job's processes receive too and answer by draining). `run` still waits for the processes
+/// and returns `Ok` if they all finish cleanly.
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
 
 /// Runs the job until it finishes, restarting it after failures as long as the budget allows.
 ///
@@ -403,6 +420,9 @@ pub fn run(config: &SupervisorConfig) -> Result<Outcome, SupervisorError> {
         };
         report(&failure, &config.log_dir);
         outcome.failures.push(failure.clone());
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SupervisorError::Interrupted { last_failure: failure });
+        }
         if failure.by_chaos {
             outcome.chaos_kills += 1;
         } else {

@@ -271,6 +271,16 @@ fn run(command: Command) -> Result<(), Failure> {
                 chaos,
                 ..SupervisorConfig::new(program, args.to_vec())
             };
+            // Ctrl-C reaches the job's processes too (they drain and exit); the supervisor
+            // stays to collect their output and only stops restarting. A second one exits.
+            let pressed = std::sync::atomic::AtomicBool::new(false);
+            let _ = ctrlc::set_handler(move || {
+                if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+                eprintln!("eddy run: interrupt: the job drains; no more restarts (Ctrl-C again to exit now)");
+                supervisor::interrupt();
+            });
             supervisor::run(&config).map_err(|error| Failure::Message(error.to_string()))?;
             Ok(())
         }
