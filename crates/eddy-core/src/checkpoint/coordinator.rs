@@ -419,26 +419,44 @@ impl State {
             if self.exit {
                 return Ok(());
             }
-            if !self.is_follower() && self.local_finished.is_some() && !self.final_started {
-                if self.followers_finished.iter().any(Option::is_none) {
-                    continue;
+            if self.shared.failed() {
+                if self.local_finished.is_some() {
+                    return Ok(());
                 }
+                continue;
+            }
+            if self.shared.halted() && self.local_finished.is_none() {
+                continue;
+            }
+            self.poll_socket();
+            self.answer_status();
+            self.maybe_trigger()?;
+            // Before the final checkpoint: a checkpoint whose parts are all in (a follower's
+            // `Done` arrives before its `Finished`) must complete, not be abandoned, since its
+            // sinks' staged output is committed by no later checkpoint.
+            self.try_complete()?;
+            if self.exit {
+                return Ok(());
+            }
+            // The final checkpoint waits for checkpoints still being prepared or in flight: a
+            // follower whose workers are done still answers them, from its final parts.
+            if !self.is_follower()
+                && self.local_finished.is_some()
+                && !self.final_started
+                && self.followers_finished.iter().all(Option::is_some)
+                && (self.in_flight.is_empty() && self.preparing.is_none()
+                    || self.local_finished == Some(false)
+                    || self.followers_finished.iter().any(|finished| *finished == Some(false)))
+            {
                 let succeeded = self.local_finished == Some(true)
                     && self.followers_finished.iter().all(|finished| *finished == Some(true));
                 if !succeeded || self.shared.halted() || self.shared.failed() {
                     return Ok(());
                 }
                 self.start_final()?;
-            }
-            if self.shared.failed() || (self.shared.halted() && self.local_finished.is_none()) {
-                continue;
-            }
-            self.poll_socket();
-            self.answer_status();
-            self.maybe_trigger()?;
-            self.try_complete()?;
-            if self.exit {
-                return Ok(());
+                if self.exit {
+                    return Ok(());
+                }
             }
         }
     }
@@ -774,6 +792,18 @@ impl State {
     /// still missing parts and starts the final one.
     fn start_final(&mut self) -> Result<()> {
         self.final_started = true;
+        if let Some(staging) = self
+            .in_flight
+            .iter()
+            .find(|in_flight| in_flight.staged().iter().any(|(_, committables)| !committables.is_empty()))
+        {
+            // Its staged output would be committed by no checkpoint: fail, so that a restore
+            // from the last complete checkpoint produces it again.
+            return Err(Error::Internal(format!(
+                "checkpoint {} holds staged output but could not complete before the end of input",
+                staging.id
+            )));
+        }
         for abandoned in self.in_flight.drain(..) {
             self.control.retire(abandoned.id);
             let _ = std::fs::remove_dir_all(&abandoned.dir);
