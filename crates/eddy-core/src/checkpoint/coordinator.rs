@@ -446,7 +446,7 @@ impl State {
                 && self.followers_finished.iter().all(Option::is_some)
                 && (self.in_flight.is_empty() && self.preparing.is_none()
                     || self.local_finished == Some(false)
-                    || self.followers_finished.iter().any(|finished| *finished == Some(false)))
+                    || self.followers_finished.contains(&Some(false)))
             {
                 let succeeded = self.local_finished == Some(true)
                     && self.followers_finished.iter().all(|finished| *finished == Some(true));
