@@ -2,3 +2,4 @@
 //! command-line flags every job accepts are `eddy::cli::RunArgs`.
 
 pub mod checkpointed;
+pub mod kafka;

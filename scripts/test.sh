@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: formatting, lints, then all tests (unit, integration, the
 # examples' smoke tests, the conformance cases, doc tests). `.ci/run` calls exactly this.
+# The Kafka tests need a broker: a local Tansu is installed and started (scripts/kafka.sh)
+# unless EDDY_KAFKA_BROKERS names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,16 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== Kafka broker (for the Kafka connector's tests)"
+if [[ -z "${EDDY_KAFKA_BROKERS:-}" ]]; then
+    if ! bash scripts/kafka.sh address > /dev/null; then
+        trap 'bash scripts/kafka.sh stop' EXIT
+    fi
+    EDDY_KAFKA_BROKERS=$(bash scripts/kafka.sh start | tail -n 1)
+    export EDDY_KAFKA_BROKERS
+fi
+echo "brokers: $EDDY_KAFKA_BROKERS"
 
 echo "== cargo test"
 cargo test --workspace --all-targets --locked

@@ -141,6 +141,12 @@ impl<T> SplitOutput<T> {
         self.dead_letters.push(dead_letter);
     }
 
+    /// Takes the records (with their positions) and bad records pushed so far: for tests of
+    /// split readers and for readers that wrap others.
+    pub fn take(&mut self) -> (Vec<(u64, T)>, Vec<DeadLetter>) {
+        (std::mem::take(&mut self.records), std::mem::take(&mut self.dead_letters))
+    }
+
     /// How many records were pushed since the last drain.
     pub fn len(&self) -> usize {
         self.records.len()

@@ -23,6 +23,9 @@
 pub use eddy_connectors as connectors;
 pub use eddy_core as core;
 pub use eddy_core::error::{Error, Result};
+/// The Kafka connector (feature `kafka`, on by default).
+#[cfg(feature = "kafka")]
+pub use eddy_kafka as kafka;
 
 pub mod cli;
 pub mod supervisor;

@@ -35,6 +35,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Produce to or consume from a Kafka topic (JSON lines on stdin / stdout).
+    #[cfg(feature = "kafka")]
+    #[command(subcommand)]
+    Kafka(KafkaCommand),
     /// Take a savepoint of a running job; prints the savepoint's path.
     Savepoint {
         /// The job's checkpoint directory (its `--checkpoint-dir`, which holds `control.sock`).
@@ -143,6 +147,46 @@ enum Command {
     },
 }
 
+/// `eddy kafka ...`
+#[cfg(feature = "kafka")]
+#[derive(Subcommand)]
+enum KafkaCommand {
+    /// Produce every line of standard input as one record (round-robin over the partitions),
+    /// creating the topic if needed; prints the number of records produced to stderr.
+    Produce {
+        /// Bootstrap servers (`host:port`).
+        #[arg(long)]
+        brokers: String,
+        /// The topic.
+        #[arg(long)]
+        topic: String,
+        /// Partitions of the topic if it has to be created.
+        #[arg(long, default_value_t = 1)]
+        partitions: i32,
+        /// Produce every record to this partition (default: round-robin).
+        #[arg(long)]
+        partition: Option<i32>,
+    },
+    /// Print records as JSON lines: topic, partition, offset, timestamp, key, value.
+    Consume {
+        /// Bootstrap servers (`host:port`).
+        #[arg(long)]
+        brokers: String,
+        /// The topic.
+        #[arg(long)]
+        topic: String,
+        /// Only records of committed transactions.
+        #[arg(long)]
+        read_committed: bool,
+        /// Start at the earliest offset (default: only new records).
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop after this long without a record (like 5s); default: run until interrupted.
+        #[arg(long, value_parser = parse_duration)]
+        until_idle: Option<Duration>,
+    },
+}
+
 /// A positive duration, like 500ms, 30s or 2m.
 fn timeout(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
@@ -211,6 +255,30 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
+        #[cfg(feature = "kafka")]
+        Command::Kafka(KafkaCommand::Produce { brokers, topic, partitions, partition }) => {
+            let count = eddy::kafka::tools::produce_lines(
+                &brokers,
+                &topic,
+                partitions,
+                partition,
+                io::stdin().lock(),
+            )?;
+            eprintln!("eddy: produced {count} records to {topic}");
+            Ok(())
+        }
+        #[cfg(feature = "kafka")]
+        Command::Kafka(KafkaCommand::Consume {
+            brokers,
+            topic,
+            read_committed,
+            from_beginning,
+            until_idle,
+        }) => {
+            let options = eddy::kafka::tools::ConsumeOptions { read_committed, from_beginning, until_idle };
+            eddy::kafka::tools::consume(&brokers, &topic, &options, io::stdout().lock())?;
+            Ok(())
+        }
         Command::Savepoint { checkpoint_dir, target, timeout } => {
             let target = target.map(|target| absolute(&target)).transpose()?;
             savepoint(&checkpoint_dir, target, false, timeout)

@@ -1,0 +1,512 @@
+//! The Kafka source: one split per partition, assigned to workers by eddy (partition `i` of
+//! the sorted `(topic, partition)` list goes to worker `i % workers`), never by consumer-group
+//! rebalancing, so that restores and replays read the same partitions in the same places.
+//!
+//! A split's position is the offset of the next record (and, in bounded mode, the offset it
+//! stops at), kept in eddy's checkpoints: they are the source of truth for where to resume.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_core::error::{Error, Result};
+use eddy_core::source::{DeadLetter, ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// How long metadata and offset requests may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A record read from Kafka, with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaRecord<T> {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset in its partition.
+    pub offset: i64,
+    /// The record's Kafka timestamp (milliseconds since the epoch), if it has one.
+    pub timestamp: Option<i64>,
+    /// The record's key.
+    pub key: Option<Vec<u8>>,
+    /// The record's headers.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The deserialized value.
+    pub value: T,
+}
+
+/// Where a partition starts when the job does not restore it from a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartFrom {
+    /// The earliest offset.
+    Earliest,
+    /// The end of the partition (only records produced from now on).
+    Latest,
+    /// The first record with a timestamp at or after this one (milliseconds).
+    Timestamp(i64),
+    /// The consumer group's committed offsets (earliest where the group has none).
+    GroupOffsets,
+    /// Explicit offsets per (topic, partition); earliest for partitions not listed.
+    Offsets(BTreeMap<(String, i32), i64>),
+}
+
+/// What to do with a record whose value cannot be deserialized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadRecords {
+    /// Fail the job with an error naming the topic, partition and offset.
+    #[default]
+    Fail,
+    /// Route it to the source stream's `DEAD_LETTERS` side output (split `topic/partition`,
+    /// `line` = offset) and go on.
+    DeadLetter,
+}
+
+type Decode<T> = Arc<dyn Fn(&[u8]) -> std::result::Result<T, String> + Send + Sync>;
+
+/// Reads one or more topics.
+pub struct KafkaSource<T> {
+    brokers: String,
+    topics: Vec<String>,
+    group: Option<String>,
+    start: StartFrom,
+    bounded: bool,
+    bad_records: BadRecords,
+    properties: Vec<(String, String)>,
+    decode: Decode<T>,
+}
+
+impl<T> Clone for KafkaSource<T> {
+    fn clone(&self) -> Self {
+        KafkaSource {
+            brokers: self.brokers.clone(),
+            topics: self.topics.clone(),
+            group: self.group.clone(),
+            start: self.start.clone(),
+            bounded: self.bounded,
+            bad_records: self.bad_records,
+            properties: self.properties.clone(),
+            decode: Arc::clone(&self.decode),
+        }
+    }
+}
+
+impl KafkaSource<Vec<u8>> {
+    /// Values as raw bytes.
+    pub fn bytes(brokers: &str, topics: &[&str]) -> Self {
+        KafkaSource::with_decoder(brokers, topics, |bytes| Ok(bytes.to_vec()))
+    }
+}
+
+impl KafkaSource<String> {
+    /// Values as UTF-8 strings.
+    pub fn strings(brokers: &str, topics: &[&str]) -> Self {
+        KafkaSource::with_decoder(brokers, topics, |bytes| {
+            String::from_utf8(bytes.to_vec()).map_err(|error| format!("not UTF-8: {error}"))
+        })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> KafkaSource<T> {
+    /// Values as JSON documents deserialized into `T`.
+    pub fn json(brokers: &str, topics: &[&str]) -> Self {
+        KafkaSource::with_decoder(brokers, topics, |bytes| {
+            serde_json::from_slice(bytes).map_err(|error| format!("bad JSON: {error}"))
+        })
+    }
+}
+
+impl<T> KafkaSource<T> {
+    /// Values decoded by `decode` (an `Err` is a bad record).
+    pub fn with_decoder(
+        brokers: &str,
+        topics: &[&str],
+        decode: impl Fn(&[u8]) -> std::result::Result<T, String> + Send + Sync + 'static,
+    ) -> Self {
+        KafkaSource {
+            brokers: brokers.to_owned(),
+            topics: topics.iter().map(|topic| (*topic).to_owned()).collect(),
+            group: None,
+            start: StartFrom::Earliest,
+            bounded: false,
+            bad_records: BadRecords::Fail,
+            properties: Vec::new(),
+            decode: Arc::new(decode),
+        }
+    }
+
+    /// Where partitions start without a checkpoint (default: earliest).
+    pub fn start_from(mut self, start: StartFrom) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Stops each partition at the offset that was its end when the job started, so the same
+    /// program runs as a batch job. The stop offsets are kept in checkpoints.
+    pub fn bounded(mut self) -> Self {
+        self.bounded = true;
+        self
+    }
+
+    /// The consumer group (for `StartFrom::GroupOffsets`).
+    pub fn group(mut self, group: &str) -> Self {
+        self.group = Some(group.to_owned());
+        self
+    }
+
+    /// What to do with records whose value cannot be decoded (default: fail the job).
+    pub fn bad_records(mut self, bad_records: BadRecords) -> Self {
+        self.bad_records = bad_records;
+        self
+    }
+
+    /// Sets a librdkafka consumer property.
+    pub fn property(mut self, name: &str, value: &str) -> Self {
+        self.properties.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn consumer(&self) -> Result<BaseConsumer> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("isolation.level", "read_committed")
+            .set("group.id", self.group.as_deref().unwrap_or("eddy"));
+        for (name, value) in &self.properties {
+            config.set(name, value);
+        }
+        config
+            .create()
+            .map_err(|error| Error::Config(format!("Kafka consumer for {}: {error}", self.brokers)))
+    }
+
+    /// Every (topic, partition) of the source's topics, sorted.
+    fn partitions(&self, consumer: &BaseConsumer) -> Result<Vec<(String, i32)>> {
+        let mut partitions = Vec::new();
+        for topic in &self.topics {
+            let metadata = consumer.fetch_metadata(Some(topic), REQUEST_TIMEOUT).map_err(|error| {
+                Error::io(
+                    format!("Kafka metadata of topic `{topic}` at {}", self.brokers),
+                    std::io::Error::other(error),
+                )
+            })?;
+            for found in metadata.topics() {
+                if let Some(error) = found.error() {
+                    return Err(Error::Config(format!("Kafka topic `{topic}`: {error:?}")));
+                }
+                partitions.extend(found.partitions().iter().map(|partition| (topic.clone(), partition.id())));
+            }
+        }
+        partitions.sort();
+        Ok(partitions)
+    }
+
+    fn start_offset(&self, consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<i64> {
+        let (low, high) = watermarks(consumer, topic, partition)?;
+        let offset = match &self.start {
+            StartFrom::Earliest => low,
+            StartFrom::Latest => high,
+            StartFrom::Offsets(offsets) => {
+                offsets.get(&(topic.to_owned(), partition)).copied().unwrap_or(low)
+            }
+            StartFrom::Timestamp(timestamp) => {
+                let mut list = TopicPartitionList::new();
+                list.add_partition_offset(topic, partition, Offset::Offset(*timestamp))
+                    .map_err(|error| Error::Internal(error.to_string()))?;
+                let found = consumer.offsets_for_times(list, REQUEST_TIMEOUT).map_err(|error| {
+                    Error::io(format!("Kafka offsets of {topic}/{partition}"), std::io::Error::other(error))
+                })?;
+                match found.find_partition(topic, partition).map(|element| element.offset()) {
+                    Some(Offset::Offset(offset)) => offset,
+                    _ => high,
+                }
+            }
+            StartFrom::GroupOffsets => {
+                let mut list = TopicPartitionList::new();
+                list.add_partition(topic, partition);
+                let committed = consumer.committed_offsets(list, REQUEST_TIMEOUT).map_err(|error| {
+                    Error::io(
+                        format!("Kafka group offsets of {topic}/{partition}"),
+                        std::io::Error::other(error),
+                    )
+                })?;
+                match committed.find_partition(topic, partition).map(|element| element.offset()) {
+                    Some(Offset::Offset(offset)) => offset,
+                    _ => low,
+                }
+            }
+        };
+        Ok(offset.clamp(low, high))
+    }
+}
+
+/// The low and high watermark offsets of a partition.
+fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<(i64, i64)> {
+    consumer.fetch_watermarks(topic, partition, REQUEST_TIMEOUT).map_err(|error| {
+        Error::io(format!("Kafka offsets of {topic}/{partition}"), std::io::Error::other(error))
+    })
+}
+
+impl<T: 'static> Source<KafkaRecord<T>> for KafkaSource<T> {
+    fn name(&self) -> String {
+        format!("kafka:{}", self.topics.join(","))
+    }
+
+    fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<KafkaRecord<T>>>>> {
+        let probe = self.consumer()?;
+        let partitions = self.partitions(&probe)?;
+        let mut readers: Vec<Box<dyn SplitReader<KafkaRecord<T>>>> = Vec::new();
+        for (index, (topic, partition)) in partitions.into_iter().enumerate() {
+            if index % context.workers != context.worker_index {
+                continue;
+            }
+            let next = self.start_offset(&probe, &topic, partition)?;
+            let end = if self.bounded { Some(watermarks(&probe, &topic, partition)?.1) } else { None };
+            readers.push(Box::new(PartitionReader {
+                id: format!("{topic}/{partition}"),
+                topic,
+                partition,
+                position: Position { next, end },
+                consumer: None,
+                source: self.clone(),
+            }));
+        }
+        Ok(readers)
+    }
+}
+
+/// Where a partition reader is: the next offset to read and, when bounded, where to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Position {
+    next: i64,
+    end: Option<i64>,
+}
+
+struct PartitionReader<T> {
+    id: String,
+    topic: String,
+    partition: i32,
+    position: Position,
+    /// Assigned on the first read (after a restore may have moved `position`).
+    consumer: Option<BaseConsumer>,
+    source: KafkaSource<T>,
+}
+
+impl<T> PartitionReader<T> {
+    fn assigned(&mut self) -> Result<&BaseConsumer> {
+        if self.consumer.is_none() {
+            let consumer = self.source.consumer()?;
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(&self.topic, self.partition, Offset::Offset(self.position.next))
+                .map_err(|error| Error::Internal(error.to_string()))?;
+            consumer
+                .assign(&list)
+                .map_err(|error| Error::Config(format!("assigning Kafka partition {}: {error}", self.id)))?;
+            self.consumer = Some(consumer);
+        }
+        Ok(self.consumer.as_ref().expect("assigned above"))
+    }
+}
+
+impl<T> SplitReader<KafkaRecord<T>> for PartitionReader<T> {
+    fn split_id(&self) -> &str {
+        &self.id
+    }
+
+    fn read(&mut self, output: &mut SplitOutput<KafkaRecord<T>>, max_records: usize) -> Result<ReadStatus> {
+        if self.position.end.is_some_and(|end| self.position.next >= end) {
+            return Ok(ReadStatus::Finished);
+        }
+        let id = self.id.clone();
+        let bad_records = self.source.bad_records;
+        let decode = Arc::clone(&self.source.decode);
+        let end = self.position.end;
+        let consumer = self.assigned()?;
+        let mut read = 0;
+        let mut next = None;
+        while read < max_records {
+            let Some(message) = consumer.poll(Duration::ZERO) else { break };
+            let message = message.map_err(|error| {
+                Error::io(format!("reading Kafka partition {id}"), std::io::Error::other(error))
+            })?;
+            read += 1;
+            let offset = message.offset();
+            next = Some(offset + 1);
+            let payload = message.payload().unwrap_or_default();
+            match decode(payload) {
+                Ok(value) => {
+                    let headers = message
+                        .headers()
+                        .map(|headers| {
+                            headers
+                                .iter()
+                                .map(|header| {
+                                    (header.key.to_owned(), header.value.unwrap_or_default().to_vec())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    output.push(
+                        offset as u64,
+                        KafkaRecord {
+                            topic: message.topic().to_owned(),
+                            partition: message.partition(),
+                            offset,
+                            timestamp: message.timestamp().to_millis(),
+                            key: message.key().map(<[u8]>::to_vec),
+                            headers,
+                            value,
+                        },
+                    );
+                }
+                Err(reason) => match bad_records {
+                    BadRecords::Fail => {
+                        return Err(Error::BadRecord { path: id.clone().into(), line: offset as u64, reason })
+                    }
+                    BadRecords::DeadLetter => output.dead_letter(DeadLetter {
+                        split: id.clone(),
+                        line: offset as u64,
+                        reason,
+                        raw: String::from_utf8_lossy(payload).into_owned(),
+                    }),
+                },
+            }
+            if end.is_some_and(|end| offset + 1 >= end) {
+                break;
+            }
+        }
+        if let Some(next) = next {
+            self.position.next = next;
+        }
+        Ok(match self.position.end {
+            Some(end) if self.position.next >= end => ReadStatus::Finished,
+            _ if read == max_records => ReadStatus::More,
+            _ => ReadStatus::Pending,
+        })
+    }
+
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        serde_json::to_value(self.position).map(Some).map_err(|error| Error::Internal(error.to_string()))
+    }
+
+    fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {
+        self.position = serde_json::from_value(position).map_err(|error| {
+            Error::Checkpoint(format!("Kafka partition {}: bad position: {error}", self.id))
+        })?;
+        self.consumer = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use eddy_core::time::SystemClock;
+    use rdkafka::mocking::MockCluster;
+
+    use super::*;
+
+    /// Produces `lines` round-robin over `partitions` partitions (the mock cluster has no
+    /// admin API, so no topic creation).
+    fn produce_lines(
+        brokers: &str,
+        topic: &str,
+        partitions: i32,
+        _to: Option<i32>,
+        lines: &[u8],
+    ) -> Result<u64> {
+        use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+        let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
+        let text = String::from_utf8_lossy(lines).into_owned();
+        for (index, line) in text.lines().enumerate() {
+            producer
+                .send(BaseRecord::<str, str>::to(topic).payload(line).partition(index as i32 % partitions))
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+        Ok(text.lines().count() as u64)
+    }
+
+    fn context(worker_index: usize, workers: usize) -> SplitContext {
+        SplitContext { worker_index, workers, clock: Arc::new(SystemClock) }
+    }
+
+    /// Reads a split until it is finished (bounded) or `limit` records came.
+    fn drain<T>(reader: &mut dyn SplitReader<KafkaRecord<T>>, limit: usize) -> (Vec<i64>, Vec<DeadLetter>) {
+        let mut offsets = Vec::new();
+        let mut dead = Vec::new();
+        for _ in 0..500 {
+            let mut output = SplitOutput::default();
+            let status = reader.read(&mut output, 100).unwrap();
+            let (records, dead_letters) = output.take();
+            offsets.extend(records.into_iter().map(|(_, record)| record.offset));
+            dead.extend(dead_letters);
+            if status == ReadStatus::Finished || offsets.len() >= limit {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (offsets, dead)
+    }
+
+    #[test]
+    fn partitions_are_assigned_by_index_and_positions_resume() {
+        let cluster = MockCluster::new(1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        cluster.create_topic("events", 4, 1).unwrap();
+        let lines: String = (0..40).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        produce_lines(&brokers, "events", 4, None, lines.as_bytes()).unwrap();
+        let source = KafkaSource::<serde_json::Value>::json(&brokers, &["events"]).bounded();
+        let ids = |worker| {
+            let splits = source.splits(&context(worker, 3)).unwrap();
+            splits.iter().map(|split| split.split_id().to_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(0), vec!["events/0", "events/3"]);
+        assert_eq!(ids(1), vec!["events/1"]);
+        assert_eq!(ids(2), vec!["events/2"]);
+        let mut split = source.splits(&context(1, 3)).unwrap().remove(0);
+        let (first, _) = drain(split.as_mut(), 4);
+        let position = split.snapshot_position().unwrap().unwrap();
+        let (rest, _) = drain(split.as_mut(), usize::MAX);
+        assert_eq!(first.len() + rest.len(), 10, "bounded: stops at the end offset at start");
+        // A fresh reader restored to the position reads exactly the rest.
+        let mut restored = source.splits(&context(1, 3)).unwrap().remove(0);
+        restored.restore_position(position).unwrap();
+        assert_eq!(drain(restored.as_mut(), usize::MAX).0, rest);
+    }
+
+    #[test]
+    fn bad_values_become_dead_letters_with_their_offsets_or_fail() {
+        let cluster = MockCluster::new(1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        cluster.create_topic("mixed", 1, 1).unwrap();
+        produce_lines(&brokers, "mixed", 1, None, "{\"n\":1}\nnot json\n{\"n\":2}\n".as_bytes()).unwrap();
+        let source = KafkaSource::<serde_json::Value>::json(&brokers, &["mixed"]).bounded();
+        let mut split =
+            source.clone().bad_records(BadRecords::DeadLetter).splits(&context(0, 1)).unwrap().remove(0);
+        let (offsets, dead) = drain(split.as_mut(), usize::MAX);
+        assert_eq!(offsets, vec![0, 2]);
+        assert_eq!((dead[0].split.as_str(), dead[0].line, dead[0].raw.as_str()), ("mixed/0", 1, "not json"));
+        let mut failing = source.splits(&context(0, 1)).unwrap().remove(0);
+        let mut output = SplitOutput::default();
+        let mut error = None;
+        for _ in 0..200 {
+            match failing.read(&mut output, 100) {
+                Err(failure) => {
+                    error = Some(failure.to_string());
+                    break;
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        let error = error.expect("the bad record fails the job");
+        assert!(error.contains("mixed/0:1") && error.contains("bad JSON"), "{error}");
+    }
+}
