@@ -48,6 +48,20 @@ pub trait Source<T> {
     /// The splits this worker reads. Every split must be read by exactly one worker, and the
     /// assignment must depend only on `context`, so that runs are reproducible.
     fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<T>>>>;
+
+    /// How often to look for new splits (such as partitions added to a topic) while the job
+    /// runs; `None` (the default) never looks.
+    fn discovery_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Splits that appeared since this worker's splits were opened and that this worker must
+    /// read; `known` names the splits it already reads. The assignment rule must give every new
+    /// split to exactly one worker, whichever worker sees it first. A new split starts at the
+    /// source's current watermark.
+    fn discover(&self, _context: &SplitContext, _known: &[String]) -> Result<Vec<Box<dyn SplitReader<T>>>> {
+        Ok(Vec::new())
+    }
 }
 
 /// What a split reader reports after a read.
@@ -335,6 +349,8 @@ impl<'scope> Env<'scope> {
             let mut output = SplitOutput::default();
             let mut batch: Vec<Record<T>> = Vec::new();
             let follow_clock = strategy.is_ingestion_time();
+            let discovery = source.discovery_interval();
+            let mut next_discovery = 0u64;
             move |_frontiers| {
                 let Some((main_capability, side_capability)) = capabilities.as_mut() else {
                     if let Some((group, member, _)) = &alignment {
@@ -389,6 +405,33 @@ impl<'scope> Env<'scope> {
                         }
                     }
                 };
+                if let Some(interval) = discovery {
+                    let now = runtime.clock.now_ms();
+                    if now >= next_discovery && !shared.stop_requested() {
+                        next_discovery = now.saturating_add(interval.as_millis() as u64);
+                        let known: Vec<String> =
+                            splits.iter().map(|split| split.reader.split_id().to_owned()).collect();
+                        match source.discover(&split_context, &known) {
+                            Ok(found) => {
+                                for reader in found {
+                                    let mut watermarks = strategy.new_split_watermarks();
+                                    watermarks.start_at(*main_capability.time());
+                                    splits.push(OpenSplit {
+                                        split_hash: mix(source_id, key_hash(reader.split_id())),
+                                        reader,
+                                        watermarks,
+                                        finished: false,
+                                    });
+                                }
+                            }
+                            Err(error) => {
+                                shared.fail(error);
+                                capabilities = None;
+                                return;
+                            }
+                        }
+                    }
+                }
                 if let Some(checkpoints) = checkpoints.as_mut() {
                     checkpoints.participant.refresh();
                     for split in splits.iter() {

@@ -279,6 +279,12 @@ impl<T> SplitWatermarks<T> {
         }
     }
 
+    /// Starts a split found while the job runs at `watermark` (the source's current time), so
+    /// that its records are never carried below times the source has already passed.
+    pub(crate) fn start_at(&mut self, watermark: u64) {
+        self.watermark = self.watermark.max(watermark);
+    }
+
     /// When the idle check next needs to run, in clock time.
     pub(crate) fn next_idle_check(&self) -> Option<u64> {
         Some(self.last_record_at? + self.idle_timeout_ms?)

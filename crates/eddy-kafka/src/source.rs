@@ -1,6 +1,8 @@
-//! The Kafka source: one split per partition, assigned to workers by eddy (partition `i` of
-//! the sorted `(topic, partition)` list goes to worker `i % workers`), never by consumer-group
-//! rebalancing, so that restores and replays read the same partitions in the same places.
+//! The Kafka source: one split per partition, assigned to workers by eddy, never by
+//! consumer-group rebalancing, so that restores and replays read the same partitions in the
+//! same places. Partition `p` of topic `t` goes to worker `(hash(t) + p) % workers` (as Flink
+//! assigns them): the partitions of a topic spread evenly from a topic-dependent start, and a
+//! partition added later lands on the same worker whoever discovers it.
 //!
 //! A split's position is the offset of the next record (and, in bounded mode, the offset it
 //! stops at), kept in eddy's checkpoints: they are the source of truth for where to resume.
@@ -72,9 +74,12 @@ type Decode<T> = Arc<dyn Fn(&[u8]) -> std::result::Result<T, String> + Send + Sy
 pub struct KafkaSource<T> {
     brokers: String,
     topics: Vec<String>,
+    /// A glob (`*`, `?`) over topic names, instead of `topics`.
+    pattern: Option<String>,
     group: Option<String>,
     start: StartFrom,
     bounded: bool,
+    discovery: Option<Duration>,
     bad_records: BadRecords,
     properties: Vec<(String, String)>,
     decode: Decode<T>,
@@ -85,9 +90,11 @@ impl<T> Clone for KafkaSource<T> {
         KafkaSource {
             brokers: self.brokers.clone(),
             topics: self.topics.clone(),
+            pattern: self.pattern.clone(),
             group: self.group.clone(),
             start: self.start.clone(),
             bounded: self.bounded,
+            discovery: self.discovery,
             bad_records: self.bad_records,
             properties: self.properties.clone(),
             decode: Arc::clone(&self.decode),
@@ -130,13 +137,23 @@ impl<T> KafkaSource<T> {
         KafkaSource {
             brokers: brokers.to_owned(),
             topics: topics.iter().map(|topic| (*topic).to_owned()).collect(),
+            pattern: None,
             group: None,
             start: StartFrom::Earliest,
             bounded: false,
+            discovery: None,
             bad_records: BadRecords::Fail,
             properties: Vec::new(),
             decode: Arc::new(decode),
         }
+    }
+
+    /// Reads every topic whose name matches `pattern` when the job starts (a glob: `*` matches
+    /// any run of characters, `?` one character; topics starting with `__` are never matched),
+    /// instead of the topics given.
+    pub fn pattern(mut self, pattern: &str) -> Self {
+        self.pattern = Some(pattern.to_owned());
+        self
     }
 
     /// Where partitions start without a checkpoint (default: earliest).
@@ -149,6 +166,16 @@ impl<T> KafkaSource<T> {
     /// program runs as a batch job. The stop offsets are kept in checkpoints.
     pub fn bounded(mut self) -> Self {
         self.bounded = true;
+        self
+    }
+
+    /// Looks for new partitions (and, with a pattern, new topics) every `interval` while the
+    /// job runs; they are read from their earliest offset. Not with [`bounded`](Self::bounded).
+    /// Workers that read no partition then wait for one with an empty split: give the
+    /// watermark strategy `with_idleness`, as for idle partitions, so that it does not hold
+    /// the job's watermark back.
+    pub fn discover_partitions(mut self, interval: Duration) -> Self {
+        self.discovery = Some(interval);
         self
     }
 
@@ -188,19 +215,35 @@ impl<T> KafkaSource<T> {
 
     /// Every (topic, partition) of the source's topics, sorted.
     fn partitions(&self, consumer: &BaseConsumer) -> Result<Vec<(String, i32)>> {
-        let mut partitions = Vec::new();
-        for topic in &self.topics {
-            let metadata = consumer.fetch_metadata(Some(topic), REQUEST_TIMEOUT).map_err(|error| {
+        let fetch = |topic: Option<&str>| {
+            consumer.fetch_metadata(topic, REQUEST_TIMEOUT).map_err(|error| {
+                let what = topic.map_or("all topics".to_owned(), |topic| format!("topic `{topic}`"));
                 Error::io(
-                    format!("Kafka metadata of topic `{topic}` at {}", self.brokers),
+                    format!("Kafka metadata of {what} at {}", self.brokers),
                     std::io::Error::other(error),
                 )
-            })?;
-            for found in metadata.topics() {
+            })
+        };
+        let mut partitions = Vec::new();
+        let mut add = |metadata: rdkafka::metadata::Metadata, wanted: &dyn Fn(&str) -> bool| -> Result<()> {
+            for found in metadata.topics().iter().filter(|found| wanted(found.name())) {
                 if let Some(error) = found.error() {
-                    return Err(Error::Config(format!("Kafka topic `{topic}`: {error:?}")));
+                    return Err(Error::Config(format!("Kafka topic `{}`: {error:?}", found.name())));
                 }
-                partitions.extend(found.partitions().iter().map(|partition| (topic.clone(), partition.id())));
+                partitions.extend(
+                    found.partitions().iter().map(|partition| (found.name().to_owned(), partition.id())),
+                );
+            }
+            Ok(())
+        };
+        match &self.pattern {
+            Some(pattern) => add(fetch(None)?, &|name| {
+                !name.starts_with("__") && glob(pattern.as_bytes(), name.as_bytes())
+            })?,
+            None => {
+                for topic in &self.topics {
+                    add(fetch(Some(topic))?, &|name| name == topic)?;
+                }
             }
         }
         partitions.sort();
@@ -246,6 +289,17 @@ impl<T> KafkaSource<T> {
     }
 }
 
+/// Whether `name` matches the glob `pattern` (`*`: any run, `?`: one character).
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..])),
+        (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
+        (Some(expected), Some(actual)) if expected == actual => glob(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
 /// The low and high watermark offsets of a partition.
 fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<(i64, i64)> {
     consumer.fetch_watermarks(topic, partition, REQUEST_TIMEOUT).map_err(|error| {
@@ -255,29 +309,99 @@ fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<(i
 
 impl<T: 'static> Source<KafkaRecord<T>> for KafkaSource<T> {
     fn name(&self) -> String {
-        format!("kafka:{}", self.topics.join(","))
+        match &self.pattern {
+            Some(pattern) => format!("kafka:{pattern}"),
+            None => format!("kafka:{}", self.topics.join(",")),
+        }
     }
 
     fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<KafkaRecord<T>>>>> {
         let probe = self.consumer()?;
-        let partitions = self.partitions(&probe)?;
         let mut readers: Vec<Box<dyn SplitReader<KafkaRecord<T>>>> = Vec::new();
-        for (index, (topic, partition)) in partitions.into_iter().enumerate() {
-            if index % context.workers != context.worker_index {
+        for (topic, partition) in self.partitions(&probe)? {
+            if owner(&topic, partition, context.workers) != context.worker_index {
                 continue;
             }
             let next = self.start_offset(&probe, &topic, partition)?;
             let end = if self.bounded { Some(watermarks(&probe, &topic, partition)?.1) } else { None };
-            readers.push(Box::new(PartitionReader {
-                id: format!("{topic}/{partition}"),
-                topic,
-                partition,
-                position: Position { next, end },
-                consumer: None,
-                source: self.clone(),
-            }));
+            readers.push(self.reader(topic, partition, Position { next, end }));
+        }
+        if readers.is_empty() && self.discovery.is_some() && !self.bounded {
+            readers
+                .push(Box::new(Waiting { id: format!("{}/waiting-w{}", self.name(), context.worker_index) }));
         }
         Ok(readers)
+    }
+
+    fn discovery_interval(&self) -> Option<Duration> {
+        self.discovery.filter(|_| !self.bounded)
+    }
+
+    fn discover(
+        &self,
+        context: &SplitContext,
+        known: &[String],
+    ) -> Result<Vec<Box<dyn SplitReader<KafkaRecord<T>>>>> {
+        let probe = self.consumer()?;
+        let mut readers: Vec<Box<dyn SplitReader<KafkaRecord<T>>>> = Vec::new();
+        for (topic, partition) in self.partitions(&probe)? {
+            let id = format!("{topic}/{partition}");
+            if owner(&topic, partition, context.workers) != context.worker_index || known.contains(&id) {
+                continue;
+            }
+            let next = watermarks(&probe, &topic, partition)?.0;
+            eprintln!("eddy: Kafka source: new partition {id}, reading from offset {next}");
+            readers.push(self.reader(topic, partition, Position { next, end: None }));
+        }
+        Ok(readers)
+    }
+}
+
+impl<T: 'static> KafkaSource<T> {
+    fn reader(
+        &self,
+        topic: String,
+        partition: i32,
+        position: Position,
+    ) -> Box<dyn SplitReader<KafkaRecord<T>>> {
+        Box::new(PartitionReader {
+            id: format!("{topic}/{partition}"),
+            topic,
+            partition,
+            position,
+            consumer: None,
+            source: self.clone(),
+        })
+    }
+}
+
+/// The worker that reads partition `partition` of `topic`.
+fn owner(topic: &str, partition: i32, workers: usize) -> usize {
+    let start = (eddy_core::hash::key_hash(&topic) % workers as u64) as usize;
+    (start + partition.max(0) as usize) % workers
+}
+
+/// The split of a worker that reads no partition yet (with partition discovery): it never
+/// has a record, so its watermark moves only by idleness.
+struct Waiting {
+    id: String,
+}
+
+impl<T> SplitReader<KafkaRecord<T>> for Waiting {
+    fn split_id(&self) -> &str {
+        &self.id
+    }
+
+    fn read(&mut self, _output: &mut SplitOutput<KafkaRecord<T>>, _max_records: usize) -> Result<ReadStatus> {
+        Ok(ReadStatus::Pending)
+    }
+
+    fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
+        Ok(Some(serde_json::Value::Null))
+    }
+
+    fn restore_position(&mut self, _position: serde_json::Value) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -468,18 +592,93 @@ mod tests {
             let splits = source.splits(&context(worker, 3)).unwrap();
             splits.iter().map(|split| split.split_id().to_owned()).collect::<Vec<_>>()
         };
-        assert_eq!(ids(0), vec!["events/0", "events/3"]);
-        assert_eq!(ids(1), vec!["events/1"]);
-        assert_eq!(ids(2), vec!["events/2"]);
-        let mut split = source.splits(&context(1, 3)).unwrap().remove(0);
+        let mut all: Vec<String> = (0..3).flat_map(ids).collect();
+        all.sort();
+        assert_eq!(all, vec!["events/0", "events/1", "events/2", "events/3"], "each partition once");
+        for partition in 0..4 {
+            let worker = owner("events", partition, 3);
+            assert!(ids(worker).contains(&format!("events/{partition}")));
+            assert_eq!(owner("events", partition + 1, 3), (worker + 1) % 3, "round-robin within a topic");
+        }
+        let reader = owner("events", 1, 3);
+        let mut split = source
+            .splits(&context(reader, 3))
+            .unwrap()
+            .into_iter()
+            .find(|split| split.split_id() == "events/1")
+            .unwrap();
         let (first, _) = drain(split.as_mut(), 4);
         let position = split.snapshot_position().unwrap().unwrap();
         let (rest, _) = drain(split.as_mut(), usize::MAX);
         assert_eq!(first.len() + rest.len(), 10, "bounded: stops at the end offset at start");
         // A fresh reader restored to the position reads exactly the rest.
-        let mut restored = source.splits(&context(1, 3)).unwrap().remove(0);
+        let mut restored = source
+            .splits(&context(reader, 3))
+            .unwrap()
+            .into_iter()
+            .find(|split| split.split_id() == "events/1")
+            .unwrap();
         restored.restore_position(position).unwrap();
         assert_eq!(drain(restored.as_mut(), usize::MAX).0, rest);
+    }
+
+    #[test]
+    fn globs_match_topic_names() {
+        assert!(glob(b"events-*", b"events-eu"));
+        assert!(glob(b"*-eu", b"events-eu"));
+        assert!(glob(b"ev?nts", b"events"));
+        assert!(!glob(b"events-*", b"clicks-eu"));
+        assert!(!glob(b"ev?nts", b"evnts"));
+        assert!(glob(b"*", b""));
+    }
+
+    #[test]
+    fn a_pattern_reads_every_matching_topic() {
+        let cluster = MockCluster::new(1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        for topic in ["orders-eu", "orders-us", "clicks"] {
+            cluster.create_topic(topic, 2, 1).unwrap();
+        }
+        let source = KafkaSource::bytes(&brokers, &[]).pattern("orders-*");
+        let splits = source.splits(&context(0, 1)).unwrap();
+        let ids: Vec<&str> = splits.iter().map(|split| split.split_id()).collect();
+        assert_eq!(ids, vec!["orders-eu/0", "orders-eu/1", "orders-us/0", "orders-us/1"]);
+    }
+
+    #[test]
+    fn new_partitions_are_found_by_their_owner_only() {
+        let cluster = MockCluster::new(1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        cluster.create_topic("grow", 1, 1).unwrap();
+        cluster.create_topic("grow-later", 2, 1).unwrap();
+        let source =
+            KafkaSource::bytes(&brokers, &[]).pattern("grow*").discover_partitions(Duration::from_millis(10));
+        let workers = 4;
+        let mut found = Vec::new();
+        for worker in 0..workers {
+            let known = vec!["grow/0".to_owned()];
+            found.extend(
+                source
+                    .discover(&context(worker, workers), &known)
+                    .unwrap()
+                    .iter()
+                    .map(|split| (worker, split.split_id().to_owned())),
+            );
+        }
+        found.sort_by(|a, b| a.1.cmp(&b.1));
+        let expected: Vec<(usize, String)> = (0..2)
+            .map(|partition| (owner("grow-later", partition, workers), format!("grow-later/{partition}")))
+            .collect();
+        assert_eq!(found, expected);
+        // A worker that reads nothing waits on an empty split (so it can take new partitions).
+        let idle = (0..workers).find(|&worker| {
+            worker != owner("grow", 0, workers) && !expected.iter().any(|(owner, _)| *owner == worker)
+        });
+        if let Some(worker) = idle {
+            let splits = source.splits(&context(worker, workers)).unwrap();
+            assert_eq!(splits.len(), 1);
+            assert!(splits[0].split_id().contains("waiting"));
+        }
     }
 
     #[test]
