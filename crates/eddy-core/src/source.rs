@@ -95,6 +95,14 @@ pub trait SplitReader<T> {
             self.split_id()
         )))
     }
+
+    /// A checkpoint that recorded this split at `position` (as returned by
+    /// [`snapshot_position`](Self::snapshot_position)) is complete: the reader may tell an
+    /// external system, as the Kafka source commits offsets to its consumer group for
+    /// monitoring. The checkpoint, not that system, stays the source of truth.
+    fn checkpoint_complete(&mut self, _position: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A split in a source's checkpoint part.
@@ -203,6 +211,8 @@ struct SourceCheckpoints {
     name: String,
     claimed: u64,
     recording: BTreeMap<u64, BTreeMap<String, SplitState>>,
+    /// Positions of submitted checkpoints, until they complete.
+    submitted: BTreeMap<u64, BTreeMap<String, serde_json::Value>>,
     ended: bool,
 }
 
@@ -271,10 +281,31 @@ impl SourceCheckpoints {
     }
 
     fn submit(&mut self, checkpoint: u64, splits: BTreeMap<String, SplitState>) -> Result<()> {
+        if checkpoint != FINAL {
+            let positions =
+                splits.iter().filter_map(|(id, state)| Some((id.clone(), state.position.clone()?))).collect();
+            self.submitted.insert(checkpoint, positions);
+        }
         let entries = splits.len() as u64;
         let part = SourcePart { version: 1, splits };
         let bytes = serde_json::to_vec(&part).map_err(|error| Error::Internal(error.to_string()))?;
         self.participant.submit(checkpoint, &self.uid.get(), PartKind::Source, bytes, entries);
+        Ok(())
+    }
+
+    /// Tells the readers about checkpoints completed since the last call.
+    fn notify_complete<T>(&mut self, completed: u64, splits: &mut [OpenSplit<T>]) -> Result<()> {
+        while let Some(entry) = self.submitted.first_entry() {
+            if *entry.key() > completed {
+                break;
+            }
+            let positions = entry.remove();
+            for split in splits.iter_mut() {
+                if let Some(position) = positions.get(split.reader.split_id()) {
+                    split.reader.checkpoint_complete(position)?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -322,6 +353,7 @@ impl<'scope> Env<'scope> {
             name: source.name(),
             claimed: 0,
             recording: BTreeMap::new(),
+            submitted: BTreeMap::new(),
             ended: false,
         });
         let source_id = key_hash(&source.name());
@@ -433,6 +465,12 @@ impl<'scope> Env<'scope> {
                     }
                 }
                 if let Some(checkpoints) = checkpoints.as_mut() {
+                    let completed = shared.last_checkpoint.load(std::sync::atomic::Ordering::Relaxed);
+                    if let Err(error) = checkpoints.notify_complete(completed, splits) {
+                        shared.fail(error);
+                        capabilities = None;
+                        return;
+                    }
                     checkpoints.participant.refresh();
                     for split in splits.iter() {
                         if let Err(error) = checkpoints.record(split, false) {

@@ -179,7 +179,9 @@ impl<T> KafkaSource<T> {
         self
     }
 
-    /// The consumer group (for `StartFrom::GroupOffsets`).
+    /// The consumer group: `StartFrom::GroupOffsets` starts from its committed offsets, and
+    /// the offsets of every completed checkpoint are committed to it (for monitoring; eddy's
+    /// checkpoints stay the source of truth).
     pub fn group(mut self, group: &str) -> Self {
         self.group = Some(group.to_owned());
         self
@@ -517,6 +519,22 @@ impl<T> SplitReader<KafkaRecord<T>> for PartitionReader<T> {
 
     fn snapshot_position(&self) -> Result<Option<serde_json::Value>> {
         serde_json::to_value(self.position).map(Some).map_err(|error| Error::Internal(error.to_string()))
+    }
+
+    fn checkpoint_complete(&mut self, position: &serde_json::Value) -> Result<()> {
+        // For monitoring only (lag per group); eddy's checkpoints stay the source of truth.
+        if self.source.group.is_none() {
+            return Ok(());
+        }
+        let Ok(position) = serde_json::from_value::<Position>(position.clone()) else { return Ok(()) };
+        let Some(consumer) = self.consumer.as_ref() else { return Ok(()) };
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&self.topic, self.partition, Offset::Offset(position.next))
+            .map_err(|error| Error::Internal(error.to_string()))?;
+        if let Err(error) = consumer.commit(&list, rdkafka::consumer::CommitMode::Async) {
+            eprintln!("eddy: committing offsets of Kafka partition {} to the group: {error}", self.id);
+        }
+        Ok(())
     }
 
     fn restore_position(&mut self, position: serde_json::Value) -> Result<()> {

@@ -11,6 +11,9 @@ use eddy_core::time::{Clock, SystemClock};
 use eddy_core::watermark::WatermarkStrategy;
 use eddy_kafka::tools::produce_lines;
 use eddy_kafka::{read_topic, Delivery, KafkaRecord, KafkaSink, KafkaSource};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 
 fn brokers() -> String {
     if let Ok(brokers) = std::env::var("EDDY_KAFKA_BROKERS") {
@@ -97,10 +100,14 @@ fn topics_and_partitions_added_while_running_are_read() {
     let job = Job::new(config);
     let stop = job.stop_handle();
     let (job_brokers, pattern, job_output) = (brokers.clone(), format!("disc-{suffix}-*"), output.clone());
+    let group = format!("disc-group-{suffix}");
+    let job_group = group.clone();
     let running = std::thread::spawn(move || {
+        let group = job_group;
         job.run(move |env| {
             let source = KafkaSource::<serde_json::Value>::json(&job_brokers, &[])
                 .pattern(&pattern)
+                .group(&group)
                 .discover_partitions(Duration::from_millis(200));
             let strategy = WatermarkStrategy::bounded_out_of_orderness(100)
                 .with_timestamps(|record: &KafkaRecord<serde_json::Value>| {
@@ -121,4 +128,11 @@ fn topics_and_partitions_added_while_running_are_read() {
     stop.stop();
     running.join().unwrap().unwrap();
     assert_eq!(seen, (0..80).collect::<Vec<_>>(), "the new topic's records arrived, each once");
+    // Completed checkpoints committed their offsets to the consumer group (for monitoring).
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &brokers).set("group.id", &group).create().unwrap();
+    let mut list = TopicPartitionList::new();
+    list.add_partition(&format!("disc-{suffix}-a"), 0);
+    let committed = consumer.committed_offsets(list, Duration::from_secs(10)).unwrap();
+    assert_eq!(committed.elements()[0].offset(), Offset::Offset(50), "the group's offset of topic a");
 }
