@@ -37,9 +37,11 @@ fn brokers() -> String {
         .clone()
 }
 
-/// A topic name unique to this test run.
+/// A topic name unique to this test run (tests run in parallel threads of one process).
 fn topic(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), SystemClock.now_ms())
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{name}-{}-{}-{n}", std::process::id(), SystemClock.now_ms())
 }
 
 fn event(i: u64) -> String {
