@@ -285,7 +285,11 @@ impl KafkaCommitter {
             state.committed = Some(progress.into_iter().filter_map(|record| record.key).collect());
         }
         let committed = state.committed.as_ref().expect("read above");
-        let todo: Vec<Staged> = staged.into_iter().filter(|staged| !committed.contains(&staged.id)).collect();
+        // An interval without records needs no transaction (and no progress record).
+        let todo: Vec<Staged> = staged
+            .into_iter()
+            .filter(|staged| !staged.records.is_empty() && !committed.contains(&staged.id))
+            .collect();
         if todo.is_empty() {
             return Ok(());
         }
@@ -426,8 +430,15 @@ pub fn read_topic(brokers: &str, topic: &str) -> Result<Vec<ReadRecord>> {
     }
     consumer.assign(&list).map_err(|error| kafka_error(format!("assigning `{topic}`"), error))?;
     let mut records = Vec::new();
-    let mut last = SystemClock.now_ms();
+    let started = SystemClock.now_ms();
+    let mut last = started;
     while SystemClock.now_ms().saturating_sub(last) < IDLE {
+        if SystemClock.now_ms().saturating_sub(started) > TIMEOUT.as_millis() as u64 {
+            return Err(Error::io(
+                format!("reading `{topic}`"),
+                std::io::Error::other(format!("records kept coming for {TIMEOUT:?}")),
+            ));
+        }
         let Some(message) = consumer.poll(Duration::from_millis(100)) else { continue };
         let message = message.map_err(|error| kafka_error(format!("reading `{topic}`"), error))?;
         last = SystemClock.now_ms();
