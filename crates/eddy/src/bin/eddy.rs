@@ -8,6 +8,8 @@
 //!   and summarizes it; `--uid UID` dumps one operator's state as JSON lines.
 //! * `eddy run --processes N -- <program> <args>` runs a multi-process job on this machine and
 //!   restarts it from its latest checkpoint when a process fails (`eddy::supervisor`).
+//! * `eddy kafka produce|consume` writes JSON lines from stdin to a topic and prints a topic's
+//!   records as JSON lines (feature `kafka`, `eddy::kafka::tools`).
 //!
 //! Errors go to stderr as `eddy: <error>` and exit with status 1 (usage errors: status 2).
 
@@ -27,7 +29,11 @@ use eddy::supervisor::{self, Chaos, SupervisorConfig};
 use eddy::Error;
 
 #[derive(Parser)]
-#[command(name = "eddy", version, about = "Control running eddy jobs and inspect their checkpoints")]
+#[command(
+    name = "eddy",
+    version,
+    about = "Run multi-process eddy jobs, control running ones, inspect their checkpoints, poke at Kafka topics"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
