@@ -1,6 +1,6 @@
 //! The Kafka pipeline against a real broker (Tansu, started by `scripts/kafka.sh start`):
-//! a bounded round trip, exactly-once under `kill -9` and failpoints, an idle partition, and
-//! bad records.
+//! a bounded round trip, exactly-once under `kill -9` and failpoints, an idle partition, bad
+//! records, and the pipeline as two processes under the supervisor.
 //!
 //! Tansu shows records of *aborted* transactions to `read_committed` readers. Where that
 //! matters (runs that crash mid-transaction) exactly-once is checked through the sink's own
@@ -180,4 +180,43 @@ fn an_idle_partition_does_not_hold_windows_back() {
     let _ = child.kill();
     child.wait().unwrap();
     assert!(seen > 0, "windows fired although partition 2 is idle");
+}
+
+#[test]
+fn two_processes_under_the_supervisor_write_every_window_once() {
+    let brokers = brokers();
+    let (input, output) = (topic("in"), topic("out"));
+    produce(&brokers, &input, &(0..EVENTS).map(event).collect::<Vec<_>>(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "--brokers",
+        &brokers,
+        "--input-topic",
+        &input,
+        "--output-topic",
+        &output,
+        "--checkpoint-dir",
+        &dir.path().join("chk").display().to_string(),
+        "--checkpoint-interval",
+        "100ms",
+        "--bounded",
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    let config = eddy::supervisor::SupervisorConfig {
+        processes: 2,
+        workers: 1,
+        log_dir: dir.path().join("logs"),
+        restart_attempts: 2,
+        restart_delay: Duration::from_millis(50),
+        max_restart_delay: Duration::from_millis(200),
+        progress_interval: Duration::from_secs(1),
+        ..eddy::supervisor::SupervisorConfig::new(BINARY, args)
+    };
+    let outcome = eddy::supervisor::run(&config).unwrap();
+    assert_eq!(outcome.restarts, 0, "{outcome:?}");
+    // Each process commits its own sink's transactions (process 1 after the leader's commit).
+    assert_eq!(windows(&committed_records(&brokers, &output).unwrap()), expected());
+    assert_eq!(windows(&read_topic(&brokers, &output).unwrap()), expected());
 }
