@@ -136,8 +136,8 @@ impl KeyedProcessFunction<String, Event, Output> for Activity {
     }
 }
 
-/// Count and sum of a window.
-struct CountSum;
+/// Count and sum of a window (the Kafka example uses it too).
+pub struct CountSum;
 
 impl AggregateFunction<Event> for CountSum {
     type Acc = (u64, i64);

@@ -26,6 +26,9 @@ use eddy::kafka::{BadRecords, Delivery, KafkaRecord, KafkaSink, KafkaSource};
 use eddy::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpointed::CountSum;
+pub use crate::checkpointed::Event;
+
 /// Command-line arguments.
 #[derive(Debug, Parser)]
 #[command(about = "Windows over a Kafka topic, written exactly once to another topic")]
@@ -50,17 +53,6 @@ pub struct Args {
     pub run: eddy::cli::RunArgs,
 }
 
-/// An input event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// The key.
-    pub key: String,
-    /// Event time, epoch milliseconds.
-    pub ts: u64,
-    /// A value to sum.
-    pub value: i64,
-}
-
 /// An output record: one key's events in one window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowSum {
@@ -78,26 +70,6 @@ pub struct WindowSum {
 
 /// Window length.
 pub const WINDOW_MS: u64 = 10_000;
-
-struct CountSum;
-
-impl AggregateFunction<Event> for CountSum {
-    type Acc = (u64, i64);
-    type Out = (u64, i64);
-    fn create_accumulator(&self) -> (u64, i64) {
-        (0, 0)
-    }
-    fn add(&self, accumulator: &mut (u64, i64), event: Event) {
-        accumulator.0 += 1;
-        accumulator.1 += event.value;
-    }
-    fn merge(&self, left: (u64, i64), right: (u64, i64)) -> (u64, i64) {
-        (left.0 + right.0, left.1 + right.1)
-    }
-    fn get_result(&self, accumulator: &(u64, i64)) -> (u64, i64) {
-        *accumulator
-    }
-}
 
 struct Emit;
 

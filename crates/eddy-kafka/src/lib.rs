@@ -12,6 +12,10 @@
 //!
 //! `scripts/kafka.sh start` starts a local broker (Tansu) for tests and examples.
 
+use eddy_core::error::{Error, Result};
+use rdkafka::message::ToBytes;
+use rdkafka::producer::{BaseProducer, BaseRecord};
+
 pub mod sink;
 pub mod source;
 pub mod tools;
@@ -19,4 +23,29 @@ pub mod tools;
 pub use sink::{committed_records, read_topic, Delivery, KafkaSink, ReadRecord};
 pub use source::{BadRecords, KafkaRecord, KafkaSource, StartFrom};
 
-type HashMapString = eddy_core::hash::HashMap<String, String>;
+/// A Kafka client error as an eddy I/O error, with what eddy was doing.
+pub(crate) fn kafka_error(what: String, error: impl std::fmt::Display) -> Error {
+    Error::io(what, std::io::Error::other(error.to_string()))
+}
+
+/// Sends `record`, waiting while the producer's local queue is full.
+pub(crate) fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(
+    producer: &BaseProducer,
+    mut record: BaseRecord<'_, K, P>,
+) -> Result<()> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                back,
+            )) => {
+                record = back;
+                producer.poll(std::time::Duration::from_millis(10));
+            }
+            Err((error, record)) => {
+                return Err(kafka_error(format!("producing to Kafka topic `{}`", record.topic), error))
+            }
+        }
+    }
+}

@@ -42,6 +42,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
+use crate::{kafka_error, send};
+
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the sink delivers.
@@ -113,10 +115,6 @@ fn producer(brokers: &str, transactional_id: Option<&str>) -> Result<BaseProduce
     config.create().map_err(|error| Error::Config(format!("Kafka producer for {brokers}: {error}")))
 }
 
-fn kafka_error(what: String, error: impl std::fmt::Display) -> Error {
-    Error::io(what, std::io::Error::other(error.to_string()))
-}
-
 /// Produces one record, waiting while the local queue is full.
 fn produce(
     producer: &BaseProducer,
@@ -129,19 +127,7 @@ fn produce(
     if let Some(key) = key {
         record = record.key(key);
     }
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((
-                rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
-                back,
-            )) => {
-                record = back;
-                producer.poll(Duration::from_millis(10));
-            }
-            Err((error, _)) => return Err(kafka_error(format!("producing to Kafka topic `{topic}`"), error)),
-        }
-    }
+    send(producer, record)
 }
 
 impl<T: 'static> Sink<T> for KafkaSink<T> {
@@ -471,7 +457,7 @@ pub fn read_topic(brokers: &str, topic: &str) -> Result<Vec<ReadRecord>> {
 /// `eddy-commit` id. Equal to all records on a broker that hides aborted transactions from
 /// `read_committed` readers; on one that does not (Tansu), it leaves out aborted attempts.
 pub fn committed_records(brokers: &str, topic: &str) -> Result<Vec<ReadRecord>> {
-    let mut attempts = crate::HashMapString::default();
+    let mut attempts: eddy_core::hash::HashMap<String, String> = eddy_core::hash::HashMap::default();
     for record in read_topic(brokers, &progress_topic(topic))? {
         let (Some(id), Ok(progress)) = (record.key, serde_json::from_slice::<Progress>(&record.value)) else {
             continue;

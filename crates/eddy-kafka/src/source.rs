@@ -20,6 +20,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::kafka_error;
+
 /// How long metadata and offset requests may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -220,10 +222,7 @@ impl<T> KafkaSource<T> {
         let fetch = |topic: Option<&str>| {
             consumer.fetch_metadata(topic, REQUEST_TIMEOUT).map_err(|error| {
                 let what = topic.map_or("all topics".to_owned(), |topic| format!("topic `{topic}`"));
-                Error::io(
-                    format!("Kafka metadata of {what} at {}", self.brokers),
-                    std::io::Error::other(error),
-                )
+                kafka_error(format!("Kafka metadata of {what} at {}", self.brokers), error)
             })
         };
         let mut partitions = Vec::new();
@@ -264,9 +263,9 @@ impl<T> KafkaSource<T> {
                 let mut list = TopicPartitionList::new();
                 list.add_partition_offset(topic, partition, Offset::Offset(*timestamp))
                     .map_err(|error| Error::Internal(error.to_string()))?;
-                let found = consumer.offsets_for_times(list, REQUEST_TIMEOUT).map_err(|error| {
-                    Error::io(format!("Kafka offsets of {topic}/{partition}"), std::io::Error::other(error))
-                })?;
+                let found = consumer
+                    .offsets_for_times(list, REQUEST_TIMEOUT)
+                    .map_err(|error| kafka_error(format!("Kafka offsets of {topic}/{partition}"), error))?;
                 match found.find_partition(topic, partition).map(|element| element.offset()) {
                     Some(Offset::Offset(offset)) => offset,
                     _ => high,
@@ -276,10 +275,7 @@ impl<T> KafkaSource<T> {
                 let mut list = TopicPartitionList::new();
                 list.add_partition(topic, partition);
                 let committed = consumer.committed_offsets(list, REQUEST_TIMEOUT).map_err(|error| {
-                    Error::io(
-                        format!("Kafka group offsets of {topic}/{partition}"),
-                        std::io::Error::other(error),
-                    )
+                    kafka_error(format!("Kafka group offsets of {topic}/{partition}"), error)
                 })?;
                 match committed.find_partition(topic, partition).map(|element| element.offset()) {
                     Some(Offset::Offset(offset)) => offset,
@@ -304,9 +300,9 @@ fn glob(pattern: &[u8], name: &[u8]) -> bool {
 
 /// The low and high watermark offsets of a partition.
 fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<(i64, i64)> {
-    consumer.fetch_watermarks(topic, partition, REQUEST_TIMEOUT).map_err(|error| {
-        Error::io(format!("Kafka offsets of {topic}/{partition}"), std::io::Error::other(error))
-    })
+    consumer
+        .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
+        .map_err(|error| kafka_error(format!("Kafka offsets of {topic}/{partition}"), error))
 }
 
 impl<T: 'static> Source<KafkaRecord<T>> for KafkaSource<T> {
@@ -458,9 +454,8 @@ impl<T> SplitReader<KafkaRecord<T>> for PartitionReader<T> {
         let mut next = None;
         while read < max_records {
             let Some(message) = consumer.poll(Duration::ZERO) else { break };
-            let message = message.map_err(|error| {
-                Error::io(format!("reading Kafka partition {id}"), std::io::Error::other(error))
-            })?;
+            let message =
+                message.map_err(|error| kafka_error(format!("reading Kafka partition {id}"), error))?;
             read += 1;
             let offset = message.offset();
             next = Some(offset + 1);

@@ -20,6 +20,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::{kafka_error, send};
+
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Unpark(std::thread::Thread);
@@ -44,10 +46,6 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn failed(what: String, error: impl std::fmt::Display) -> Error {
-    Error::io(what, std::io::Error::other(error.to_string()))
-}
-
 /// Creates `topic` with `partitions` partitions; a topic that exists already is left as it is.
 pub fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -57,11 +55,11 @@ pub fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<()> {
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
     let results = block_on(admin.create_topics([&new], &options))
-        .map_err(|error| failed(format!("creating Kafka topic `{topic}`"), error))?;
+        .map_err(|error| kafka_error(format!("creating Kafka topic `{topic}`"), error))?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(failed(format!("creating Kafka topic `{topic}`"), code)),
+            Err((_, code)) => return Err(kafka_error(format!("creating Kafka topic `{topic}`"), code)),
         }
     }
     Ok(())
@@ -95,22 +93,11 @@ pub fn produce_lines(
             continue;
         }
         let partition = to.unwrap_or((count % partitions as u64) as i32);
-        let mut record: BaseRecord<'_, [u8], str> =
-            BaseRecord::to(topic).payload(line.as_str()).partition(partition);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-                Err((error, _)) => return Err(failed(format!("producing to `{topic}`"), error)),
-            }
-        }
+        send(&producer, BaseRecord::<[u8], str>::to(topic).payload(line.as_str()).partition(partition))?;
         producer.poll(Duration::ZERO);
         count += 1;
     }
-    producer.flush(TIMEOUT).map_err(|error| failed(format!("flushing to `{topic}`"), error))?;
+    producer.flush(TIMEOUT).map_err(|error| kafka_error(format!("flushing to `{topic}`"), error))?;
     Ok(count)
 }
 
@@ -121,7 +108,7 @@ fn partition_count(brokers: &str, topic: &str) -> Result<i32> {
         .map_err(|error| Error::Config(format!("Kafka client for {brokers}: {error}")))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), TIMEOUT)
-        .map_err(|error| failed(format!("Kafka metadata of `{topic}`"), error))?;
+        .map_err(|error| kafka_error(format!("Kafka metadata of `{topic}`"), error))?;
     let count = metadata.topics().iter().map(|found| found.partitions().len()).sum::<usize>();
     if count == 0 {
         return Err(Error::Config(format!("Kafka topic `{topic}` has no partitions")));
@@ -157,14 +144,14 @@ pub fn consume(brokers: &str, topic: &str, options: &ConsumeOptions, mut output:
         list.add_partition_offset(topic, partition, start)
             .map_err(|error| Error::Internal(error.to_string()))?;
     }
-    consumer.assign(&list).map_err(|error| failed(format!("assigning `{topic}`"), error))?;
+    consumer.assign(&list).map_err(|error| kafka_error(format!("assigning `{topic}`"), error))?;
     let clock = SystemClock;
     let mut last = clock.now_ms();
     let mut count = 0;
     loop {
         match consumer.poll(Duration::from_millis(100)) {
             Some(message) => {
-                let message = message.map_err(|error| failed(format!("reading `{topic}`"), error))?;
+                let message = message.map_err(|error| kafka_error(format!("reading `{topic}`"), error))?;
                 let payload = message.payload().unwrap_or_default();
                 let value = serde_json::from_slice::<serde_json::Value>(payload).unwrap_or_else(|_| {
                     serde_json::Value::String(String::from_utf8_lossy(payload).into_owned())

@@ -327,6 +327,16 @@ impl fmt::Display for SupervisorError {
 
 impl std::error::Error for SupervisorError {}
 
+impl From<crate::Error> for SupervisorError {
+    fn from(error: crate::Error) -> Self {
+        match error {
+            crate::Error::Io { context, cause } => SupervisorError::Io { context, cause },
+            crate::Error::Config(message) => SupervisorError::Config(message),
+            other => SupervisorError::Config(other.to_string()),
+        }
+    }
+}
+
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Tells [`run`] not to restart the job any more (`eddy run` calls it on Ctrl-C, which the
@@ -484,42 +494,12 @@ fn log_path(log_dir: &Path, process: usize) -> PathBuf {
     log_dir.join(format!("process-{process}.log"))
 }
 
-/// The addresses of a hostfile, as the job reads them: one `host:port` per line, blank lines
-/// and `#` comments skipped, lines beyond `processes` ignored.
-fn hostfile_addresses(path: &Path, processes: usize) -> Result<Vec<String>, SupervisorError> {
-    let text = fs::read_to_string(path)
-        .map_err(|error| SupervisorError::io(format!("reading hostfile {}", path.display()), error))?;
-    let mut addresses = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        if !line.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
-        {
-            return Err(SupervisorError::Config(format!(
-                "{}:{}: `{line}` is not `host:port`",
-                path.display(),
-                number + 1
-            )));
-        }
-        addresses.push(line.to_owned());
-    }
-    if addresses.len() < processes {
-        return Err(SupervisorError::Config(format!(
-            "hostfile {} lists {} addresses, but the job has {processes} processes",
-            path.display(),
-            addresses.len()
-        )));
-    }
-    addresses.truncate(processes);
-    Ok(addresses)
-}
-
 /// Checks that every process of the hostfile runs on this machine: the supervisor starts
 /// processes locally only.
 fn check_local_hostfile(path: &Path, processes: usize) -> Result<(), SupervisorError> {
-    for (process, address) in hostfile_addresses(path, processes)?.iter().enumerate() {
+    // Parsed as the job parses it.
+    let addresses = eddy_core::cluster::ClusterConfig::from_hostfile(path, processes, 0)?.addresses;
+    for (process, address) in addresses.iter().enumerate() {
         let host = address.rsplit_once(':').map_or(address.as_str(), |(host, _)| host);
         if !is_local_host(host) {
             return Err(SupervisorError::Config(format!(
@@ -615,10 +595,7 @@ fn restart_args(args: &[String]) -> Result<Vec<String>, SupervisorError> {
     let Some(dir) = flag_value(args, "--checkpoint-dir").filter(|dir| !dir.is_empty()) else {
         return Ok(args.to_vec());
     };
-    let checkpoints = list_checkpoints(Path::new(dir)).map_err(|error| match error {
-        crate::Error::Io { context, cause } => SupervisorError::Io { context, cause },
-        other => SupervisorError::Config(other.to_string()),
-    })?;
+    let checkpoints = list_checkpoints(Path::new(dir))?;
     if checkpoints.iter().any(|(_, checkpoint)| checkpoint.join(MANIFEST).exists()) {
         Ok(with_restore_latest(args))
     } else {

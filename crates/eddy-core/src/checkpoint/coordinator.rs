@@ -473,14 +473,7 @@ impl State {
             }
             Wire::Prepared { id, claimed } => self.on_prepared(id, claimed),
             Wire::Announce { id, time, kind, dir } => {
-                let now = self.clock.now_ms();
-                let mut in_flight = InFlight::new(id, time, kind, self.config.dir.join(dir), now);
-                std::fs::create_dir_all(&in_flight.dir)
-                    .map_err(|error| Error::io(format!("creating {}", in_flight.dir.display()), error))?;
-                for part in &self.final_parts {
-                    in_flight.add(part.clone(), now)?;
-                }
-                self.in_flight.push_back(in_flight);
+                self.open(id, time, kind, self.config.dir.join(dir))?;
                 self.control.announce(id, time);
                 Ok(())
             }
@@ -521,16 +514,8 @@ impl State {
                 for abandoned in self.in_flight.drain(..) {
                     self.control.retire(abandoned.id);
                 }
-                let now = self.clock.now_ms();
-                let dir = self.config.dir.join(dir);
-                let mut in_flight = InFlight::new(id, u64::MAX, CheckpointKind::Final, dir, now);
-                std::fs::create_dir_all(&in_flight.dir)
-                    .map_err(|error| Error::io(format!("creating {}", in_flight.dir.display()), error))?;
                 self.check_final_parts()?;
-                for part in std::mem::take(&mut self.final_parts) {
-                    in_flight.add(part, now)?;
-                }
-                self.in_flight.push_back(in_flight);
+                self.open(id, u64::MAX, CheckpointKind::Final, self.config.dir.join(dir))?;
                 self.try_complete()
             }
             Wire::Hello { .. } => Ok(()),
@@ -680,16 +665,9 @@ impl State {
             return Ok(());
         };
         let time = claimed + 1;
-        let now = self.clock.now_ms();
-        std::fs::create_dir_all(&preparing.dir)
-            .map_err(|error| Error::io(format!("creating {}", preparing.dir.display()), error))?;
-        let mut in_flight = InFlight::new(id, time, preparing.kind, preparing.dir.clone(), now);
+        let in_flight = self.open(id, time, preparing.kind, preparing.dir.clone())?;
         in_flight.replies.extend(preparing.reply);
         in_flight.stop = preparing.stop;
-        for part in &self.final_parts {
-            in_flight.add(part.clone(), now)?;
-        }
-        self.in_flight.push_back(in_flight);
         self.control.announce(id, time);
         // Followers resolve checkpoint names against their own checkpoint directory.
         let dir = match preparing.kind {
@@ -697,6 +675,21 @@ impl State {
             _ => PathBuf::from(checkpoint_dir_name(id)),
         };
         self.broadcast(&Wire::Announce { id, time, kind: preparing.kind, dir })
+    }
+
+    /// Starts collecting checkpoint `id` in this process: creates its directory and adds the
+    /// final parts of participants whose input has ended (they answer no checkpoint
+    /// themselves any more).
+    fn open(&mut self, id: u64, time: u64, kind: CheckpointKind, dir: PathBuf) -> Result<&mut InFlight> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|error| Error::io(format!("creating {}", dir.display()), error))?;
+        let now = self.clock.now_ms();
+        let mut in_flight = InFlight::new(id, time, kind, dir, now);
+        for part in &self.final_parts {
+            in_flight.add(part.clone(), now)?;
+        }
+        self.in_flight.push_back(in_flight);
+        Ok(self.in_flight.back_mut().expect("pushed above"))
     }
 
     fn on_part(&mut self, part: Part) -> Result<()> {
@@ -814,16 +807,8 @@ impl State {
         self.check_final_parts()?;
         let id = self.next_id;
         self.next_id += 1;
-        let now = self.clock.now_ms();
-        let dir = self.config.dir.join(checkpoint_dir_name(id));
         self.broadcast(&Wire::Final { id, dir: PathBuf::from(checkpoint_dir_name(id)) })?;
-        let mut in_flight = InFlight::new(id, u64::MAX, CheckpointKind::Final, dir, now);
-        std::fs::create_dir_all(&in_flight.dir)
-            .map_err(|error| Error::io(format!("creating {}", in_flight.dir.display()), error))?;
-        for part in std::mem::take(&mut self.final_parts) {
-            in_flight.add(part, now)?;
-        }
-        self.in_flight.push_back(in_flight);
+        self.open(id, u64::MAX, CheckpointKind::Final, self.config.dir.join(checkpoint_dir_name(id)))?;
         self.try_complete()
     }
 
