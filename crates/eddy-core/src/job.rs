@@ -4,33 +4,19 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use timely::dataflow::Scope;
-
-use crate::checkpoint::control::{Control, Message};
-use crate::checkpoint::link::{self, Peer, PeerReader, Wire};
+use crate::checkpoint::control::Control;
+use crate::checkpoint::link::{self, Peer, PeerReader};
+use crate::checkpoint::messages::{Message, Wire};
 use crate::checkpoint::restore::Restored;
 use crate::checkpoint::{CheckpointConfig, Coordinator, JobControl, Link, RestoreFrom};
 use crate::cluster::ClusterConfig;
 use crate::error::{Error, Result};
-use crate::stream::UidSlot;
+pub use crate::runtime::{Env, RecordOrder};
+use crate::runtime::{JobShared, UidSlot};
 use crate::time::{Clock, SystemClock};
-
-/// In which order keyed operators apply the records of one logical time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RecordOrder {
-    /// Wait until the frontier has passed a logical time, then apply its records per key in
-    /// order of (event time, input, origin tag). Results are identical at any worker count and
-    /// in any thread interleaving, at the cost of one watermark step of latency.
-    #[default]
-    Deterministic,
-    /// Apply records as soon as their logical time is at the frontier, in arrival order (as
-    /// Flink does). Lower latency; order-sensitive functions may then see records of one
-    /// logical time in a different order from run to run when they come from several workers.
-    Arrival,
-}
 
 /// How to run a job.
 #[derive(Clone)]
@@ -84,109 +70,6 @@ pub struct JobSummary {
     pub dead_letters: u64,
     /// Whether the job stopped after a savepoint (rather than at the end of its input).
     pub stopped_with_savepoint: bool,
-}
-
-/// State shared by all workers of one process.
-pub(crate) struct JobShared {
-    stop: AtomicBool,
-    failed: AtomicBool,
-    halted: AtomicBool,
-    /// The checkpoint control plane, when the job checkpoints.
-    pub(crate) checkpoints: OnceLock<Arc<Control>>,
-    error: Mutex<Option<Error>>,
-    pub(crate) records_read: AtomicU64,
-    pub(crate) dead_letters: AtomicU64,
-    /// Records handed to sinks.
-    pub(crate) records_out: AtomicU64,
-    /// The id of the last checkpoint completed (leader) or committed (followers); 0: none.
-    pub(crate) last_checkpoint: AtomicU64,
-    /// The watermark of every source instance of this process (for progress logs).
-    pub(crate) source_watermarks: AlignmentGroup,
-    alignment_groups: Mutex<crate::hash::HashMap<String, Arc<AlignmentGroup>>>,
-}
-
-/// The watermarks of the source instances of one alignment group in this process.
-#[derive(Default)]
-pub(crate) struct AlignmentGroup {
-    watermarks: Mutex<Vec<u64>>,
-}
-
-impl AlignmentGroup {
-    /// Adds a member starting at watermark 0; returns its index.
-    pub(crate) fn join(&self) -> usize {
-        let mut watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        watermarks.push(0);
-        watermarks.len() - 1
-    }
-
-    /// The group's minimum (`u64::MAX` when it has no members or all have ended).
-    pub(crate) fn minimum(&self) -> u64 {
-        let watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        watermarks.iter().copied().min().unwrap_or(u64::MAX)
-    }
-
-    /// Publishes a member's watermark (`u64::MAX` once it has ended) and returns the group's
-    /// minimum.
-    pub(crate) fn publish(&self, member: usize, watermark: u64) -> u64 {
-        let mut watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        watermarks[member] = watermark;
-        watermarks.iter().copied().min().unwrap_or(u64::MAX)
-    }
-}
-
-impl JobShared {
-    pub(crate) fn new() -> Self {
-        JobShared {
-            stop: AtomicBool::new(false),
-            failed: AtomicBool::new(false),
-            halted: AtomicBool::new(false),
-            checkpoints: OnceLock::new(),
-            error: Mutex::new(None),
-            records_read: AtomicU64::new(0),
-            dead_letters: AtomicU64::new(0),
-            records_out: AtomicU64::new(0),
-            last_checkpoint: AtomicU64::new(0),
-            source_watermarks: AlignmentGroup::default(),
-            alignment_groups: Mutex::default(),
-        }
-    }
-
-    /// Records the job's first error; all workers stop at their next step.
-    pub(crate) fn fail(&self, error: Error) {
-        let mut slot = self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if slot.is_none() {
-            *slot = Some(error);
-        }
-        self.failed.store(true, Ordering::SeqCst);
-    }
-
-    /// The alignment group `name`, created on first use.
-    pub(crate) fn alignment_group(&self, name: &str) -> Arc<AlignmentGroup> {
-        let mut groups = self.alignment_groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Arc::clone(groups.entry(name.to_owned()).or_default())
-    }
-
-    pub(crate) fn failed(&self) -> bool {
-        self.failed.load(Ordering::Relaxed)
-    }
-
-    /// Stops every worker at its next step without draining (after stop-with-savepoint).
-    pub(crate) fn halt(&self) {
-        self.halted.store(true, Ordering::SeqCst);
-    }
-
-    pub(crate) fn halted(&self) -> bool {
-        self.halted.load(Ordering::Relaxed)
-    }
-
-    /// Whether sources were asked to end (a drain: pending timers still fire).
-    pub(crate) fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
-    fn take_error(&self) -> Option<Error> {
-        self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
-    }
 }
 
 /// Asks a running job to stop cleanly: sources end as if their input were exhausted, so pending
@@ -618,49 +501,4 @@ fn install_ctrl_c(stop: StopHandle) {
         eprintln!("eddy: interrupt, stopping sources and draining (press Ctrl-C again to exit now)");
         stop.stop();
     });
-}
-
-/// The environment in which one worker builds its part of the dataflow.
-pub struct Env<'scope> {
-    pub(crate) scope: Scope<'scope, u64>,
-    pub(crate) shared: Arc<JobShared>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) ids: Rc<Cell<u64>>,
-    pub(crate) record_order: RecordOrder,
-    pub(crate) uids: Rc<RefCell<Vec<Rc<UidSlot>>>>,
-}
-
-impl<'scope> Env<'scope> {
-    /// This worker's index, from 0.
-    pub fn worker_index(&self) -> usize {
-        self.scope.index()
-    }
-
-    /// The number of workers in the job.
-    pub fn workers(&self) -> usize {
-        self.scope.peers()
-    }
-
-    /// The job's processing-time clock.
-    pub fn clock(&self) -> Arc<dyn Clock> {
-        Arc::clone(&self.clock)
-    }
-}
-
-/// Handles an operator needs at run time, cloned out of the [`Env`].
-#[derive(Clone)]
-pub(crate) struct Runtime {
-    pub(crate) shared: Arc<JobShared>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) record_order: RecordOrder,
-}
-
-impl Env<'_> {
-    pub(crate) fn runtime(&self) -> Runtime {
-        Runtime {
-            shared: Arc::clone(&self.shared),
-            clock: Arc::clone(&self.clock),
-            record_order: self.record_order,
-        }
-    }
 }

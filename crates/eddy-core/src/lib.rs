@@ -12,6 +12,7 @@ pub mod hash;
 pub mod job;
 pub mod operators;
 pub mod record;
+pub(crate) mod runtime;
 pub mod side_output;
 pub mod sink;
 pub mod source;

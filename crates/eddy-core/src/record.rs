@@ -19,6 +19,10 @@ use serde::{Deserialize, Serialize};
 pub trait Data: Clone + Send + Serialize + for<'de> Deserialize<'de> + 'static {}
 impl<T: Clone + Send + Serialize + for<'de> Deserialize<'de> + 'static> Data for T {}
 
+/// The bounds of a key: data that can be hashed and compared.
+pub trait Key: Data + std::hash::Hash + Eq {}
+impl<K: Data + std::hash::Hash + Eq> Key for K {}
+
 /// A value with its event time and origin tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record<T> {

@@ -24,10 +24,11 @@ use std::sync::Arc;
 
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
-use crate::checkpoint::control::{PartKind, FINAL};
 use crate::checkpoint::failpoint;
+use crate::checkpoint::part::FINAL;
 use crate::error::{Error, Result};
-use crate::stream::{DataStream, UidSlot};
+use crate::runtime::UidSlot;
+use crate::stream::DataStream;
 
 /// Which part of a sink a worker writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,22 +42,7 @@ pub struct SinkContext {
     pub run_id: Option<String>,
 }
 
-/// What a sink staged for one checkpoint and must make visible once it is complete (for files:
-/// which staged file to rename to what). Stored in the checkpoint as JSON.
-pub type Committable = serde_json::Value;
-
-/// Makes staged output visible. Shared by all workers of a process; called by the checkpoint
-/// coordinator after a checkpoint's manifest is durable, and on restore.
-pub trait Committer: Send + Sync {
-    /// Makes the output described by `committables` visible. Must be idempotent: after a crash
-    /// it is called again for the same committables.
-    fn commit(&self, committables: &[Committable]) -> Result<()>;
-    /// Called once on restore (or on a fresh start, with no committables) before anything is
-    /// written: commits `committables` (they belong to the restored checkpoint, which is
-    /// complete) and discards everything staged by runs other than `run_id` that they do not
-    /// name.
-    fn recover(&self, committables: &[Committable], run_id: &str) -> Result<()>;
-}
+pub use crate::checkpoint::commit::{Committable, Committer};
 
 /// A destination for records.
 pub trait Sink<T> {
@@ -179,13 +165,7 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                                 break;
                             }
                             let committables = active.prepare_commit()?;
-                            participant.submit(
-                                next.id,
-                                &uid,
-                                PartKind::Sink,
-                                encode(&committables)?,
-                                committables.len() as u64,
-                            );
+                            participant.submit_staged(next.id, &uid, committables)?;
                             let bound = participant.next().map_or(u64::MAX, |next| next.time);
                             while let Some(entry) = held.first_entry() {
                                 if *entry.key() >= bound {
@@ -204,14 +184,7 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
                     finished = true;
                     result = match participant.as_mut() {
                         Some(participant) => active.prepare_commit().and_then(|committables| {
-                            participant.submit(
-                                FINAL,
-                                &slot.get(),
-                                PartKind::Sink,
-                                encode(&committables)?,
-                                committables.len() as u64,
-                            );
-                            Ok(())
+                            participant.submit_staged(FINAL, &slot.get(), committables)
                         }),
                         None => active.finish(),
                     };
@@ -231,11 +204,6 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     {
         self.sink(PrintSink)
     }
-}
-
-fn encode(committables: &[Committable]) -> Result<Vec<u8>> {
-    serde_json::to_vec(committables)
-        .map_err(|error| Error::Internal(format!("encoding committables: {error}")))
 }
 
 /// Commits what the restored checkpoint staged for sink `uid` and clears what other runs left.

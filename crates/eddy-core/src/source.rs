@@ -20,13 +20,15 @@ use timely::dataflow::operators::Capability;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::checkpoint::control::{PartKind, Participant, FINAL};
+use crate::checkpoint::control::Participant;
+use crate::checkpoint::part::{PartKind, FINAL};
 use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix};
-use crate::job::Env;
 use crate::record::{Data, Record};
+use crate::runtime::Env;
+use crate::runtime::UidSlot;
 use crate::side_output::{OutputTag, SideRecord};
-use crate::stream::{DataStream, UidSlot};
+use crate::stream::DataStream;
 use crate::time::Clock;
 use crate::watermark::{SplitWatermarkState, SplitWatermarks, Timestamps, WatermarkStrategy};
 
@@ -294,7 +296,8 @@ impl SourceCheckpoints {
     }
 
     /// Tells the readers about checkpoints completed since the last call.
-    fn notify_complete<T>(&mut self, completed: u64, splits: &mut [OpenSplit<T>]) -> Result<()> {
+    fn notify_complete<T>(&mut self, splits: &mut [OpenSplit<T>]) -> Result<()> {
+        let Some(completed) = self.participant.take_completed() else { return Ok(()) };
         while let Some(entry) = self.submitted.first_entry() {
             if *entry.key() > completed {
                 break;
@@ -465,8 +468,7 @@ impl<'scope> Env<'scope> {
                     }
                 }
                 if let Some(checkpoints) = checkpoints.as_mut() {
-                    let completed = shared.last_checkpoint.load(std::sync::atomic::Ordering::Relaxed);
-                    if let Err(error) = checkpoints.notify_complete(completed, splits) {
+                    if let Err(error) = checkpoints.notify_complete(splits) {
                         shared.fail(error);
                         capabilities = None;
                         return;

@@ -16,8 +16,8 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::InputCapability;
 use timely::dataflow::{Scope, Stream};
 
-use crate::job::{Env, Runtime};
 use crate::record::Record;
+use crate::runtime::{Env, Runtime, UidSlot};
 use crate::side_output::{OutputTag, SideRecord};
 
 /// A timely stream of records: the representation under every [`DataStream`].
@@ -123,23 +123,6 @@ impl StreamContext<'_> {
     pub(crate) fn participant(&self) -> Option<crate::checkpoint::control::Participant> {
         let control = self.runtime.shared.checkpoints.get()?;
         Some(control.participant(self.scope.index()))
-    }
-}
-
-/// The uid of a stateful operator: what its state is stored under in checkpoints and
-/// savepoints. Set with [`DataStream::uid`]; read when the operator first runs.
-pub(crate) struct UidSlot {
-    generated: String,
-    user: RefCell<Option<String>>,
-}
-
-impl UidSlot {
-    pub(crate) fn set(&self, uid: &str) {
-        *self.user.borrow_mut() = Some(uid.to_owned());
-    }
-
-    pub(crate) fn get(&self) -> String {
-        self.user.borrow().clone().unwrap_or_else(|| self.generated.clone())
     }
 }
 

@@ -27,11 +27,13 @@ use timely::dataflow::operators::{Input, Probe};
 use timely::worker::Worker;
 use timely::WorkerConfig;
 
-use crate::checkpoint::control::{Control, Message, Part};
+use crate::checkpoint::control::Control;
+use crate::checkpoint::messages::Message;
+use crate::checkpoint::part::Part;
 use crate::checkpoint::restore::Restored;
 use crate::error::Result;
-use crate::job::{Env, JobShared, RecordOrder};
 use crate::record::{Data, Record};
+use crate::runtime::{Env, JobShared, RecordOrder};
 use crate::sink::{Sink, SinkContext, SinkWriter};
 use crate::stream::DataStream;
 use crate::time::ManualClock;
@@ -146,7 +148,7 @@ impl<I: Data, O: Data, L: Data> HarnessDriver<'_, I, O, L> {
         loop {
             while let Ok(message) = self.parts.1.try_recv() {
                 if let Message::Part(submission) = message {
-                    if submission.checkpoint() == id {
+                    if submission.checkpoint == id {
                         parts.push(submission.resolve().expect("a checkpoint part encodes"));
                     }
                 }

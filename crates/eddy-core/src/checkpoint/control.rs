@@ -14,99 +14,11 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
-use super::coordinator::{ControlRequest, Reply};
-use super::link::Wire;
+use super::commit::{Committable, Committer};
+use super::messages::Message;
+use super::part::{Encoder, PartKind, Payload, Pending, Submission, FINAL};
 use super::restore::Restored;
-use super::Committer;
 use crate::hash::HashMap;
-
-/// The id under which participants submit their part of the final checkpoint, taken when the
-/// input has ended; the coordinator gives it a real id.
-pub(crate) const FINAL: u64 = u64::MAX;
-
-/// A checkpoint in flight.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Pending {
-    /// Checkpoint id (increasing).
-    pub(crate) id: u64,
-    /// The logical time `E` of the cut.
-    pub(crate) time: u64,
-}
-
-/// What kind of participant wrote a part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartKind {
-    /// A source: the position of every split.
-    Source,
-    /// A keyed operator: keyed state and timers.
-    Keyed,
-    /// A sink: what to commit once the checkpoint is complete.
-    Sink,
-}
-
-/// One participant's contribution to one checkpoint.
-#[derive(Clone)]
-pub(crate) struct Part {
-    pub(crate) checkpoint: u64,
-    pub(crate) uid: String,
-    pub(crate) kind: PartKind,
-    pub(crate) worker: usize,
-    pub(crate) bytes: Vec<u8>,
-    /// Keys with state (keyed parts), splits (sources) or files to commit (sinks).
-    pub(crate) entries: u64,
-}
-
-/// Encodes a part away from the worker thread: returns the bytes and the entry count.
-pub(crate) type Encoder = Box<dyn FnOnce() -> crate::error::Result<(Vec<u8>, u64)> + Send>;
-
-/// A part as a participant hands it over: encoded already, or a copy of the state to encode.
-pub(crate) struct Submission {
-    checkpoint: u64,
-    uid: String,
-    kind: PartKind,
-    worker: usize,
-    payload: Payload,
-}
-
-enum Payload {
-    Ready(Vec<u8>, u64),
-    Deferred(Encoder),
-}
-
-impl Submission {
-    /// The id the part belongs to ([`FINAL`] for final parts).
-    pub(crate) fn checkpoint(&self) -> u64 {
-        self.checkpoint
-    }
-
-    /// Encodes the part (on the calling thread, for deferred parts).
-    pub(crate) fn resolve(self) -> crate::error::Result<Part> {
-        let (bytes, entries) = match self.payload {
-            Payload::Ready(bytes, entries) => (bytes, entries),
-            Payload::Deferred(encode) => encode()?,
-        };
-        Ok(Part {
-            checkpoint: self.checkpoint,
-            uid: self.uid,
-            kind: self.kind,
-            worker: self.worker,
-            bytes,
-            entries,
-        })
-    }
-}
-
-pub(crate) enum Message {
-    /// A participant's part.
-    Part(Submission),
-    /// A control request (savepoint, status).
-    Request(ControlRequest, Reply),
-    /// The workers are done; `succeeded` if the input ended (rather than failing or halting).
-    Finish { succeeded: bool },
-    /// A message from another process's coordinator, or the error that ended its link.
-    Peer { process: usize, message: crate::error::Result<Wire> },
-}
 
 struct ControlState {
     max_claimed: u64,
@@ -134,6 +46,8 @@ pub(crate) struct Control {
     /// Identifies this run of the job (for names of files staged by sinks).
     pub(crate) run_id: String,
     committers: Mutex<HashMap<String, Arc<dyn Committer>>>,
+    /// The newest checkpoint completed (leader) or committed (followers); 0: none.
+    completed: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -163,6 +77,7 @@ impl Control {
             restored,
             run_id,
             committers: Mutex::default(),
+            completed: AtomicU64::new(0),
         }
     }
 
@@ -212,6 +127,13 @@ impl Control {
         true
     }
 
+    /// Checkpoint `id` is complete and its output committed: participants hear of it at their
+    /// next [`Participant::take_completed`].
+    pub(crate) fn complete(&self, id: u64) {
+        self.completed.fetch_max(id, Ordering::SeqCst);
+        self.retire(id);
+    }
+
     /// Forgets a checkpoint that completed or was abandoned.
     pub(crate) fn retire(&self, id: u64) {
         let mut state = lock(&self.state);
@@ -247,6 +169,7 @@ impl Control {
             generation: u64::MAX,
             handled: 0,
             pending: Vec::new(),
+            completed: self.completed.load(Ordering::SeqCst),
         }
     }
 }
@@ -261,6 +184,8 @@ pub(crate) struct Participant {
     handled: u64,
     /// Checkpoints in flight this participant has not contributed to, by id.
     pending: Vec<Pending>,
+    /// The newest completed checkpoint this participant has been told of.
+    completed: u64,
 }
 
 impl Participant {
@@ -312,22 +237,76 @@ impl Participant {
         bytes: Vec<u8>,
         entries: u64,
     ) {
-        self.send(checkpoint, uid, kind, Payload::Ready(bytes, entries));
+        self.send(checkpoint, uid, kind, None, Payload::Ready(bytes, entries), Vec::new());
     }
 
     /// Submits a part whose encoding `encode` does off the worker thread (on the coordinator's).
     pub(crate) fn submit_deferred(&mut self, checkpoint: u64, uid: &str, kind: PartKind, encode: Encoder) {
-        self.send(checkpoint, uid, kind, Payload::Deferred(encode));
+        self.send(checkpoint, uid, kind, None, Payload::Deferred(encode), Vec::new());
     }
 
-    fn send(&mut self, checkpoint: u64, uid: &str, kind: PartKind, payload: Payload) {
+    /// Submits what a sink staged for `checkpoint`: the part is the committables as JSON, and
+    /// the coordinator commits them once the checkpoint is complete.
+    pub(crate) fn submit_staged(
+        &mut self,
+        checkpoint: u64,
+        uid: &str,
+        committables: Vec<Committable>,
+    ) -> crate::error::Result<()> {
+        let bytes = serde_json::to_vec(&committables)
+            .map_err(|error| crate::error::Error::Internal(format!("encoding committables: {error}")))?;
+        let entries = committables.len() as u64;
+        self.send(checkpoint, uid, PartKind::Sink, None, Payload::Ready(bytes, entries), committables);
+        Ok(())
+    }
+
+    /// Submits a part of any kind, with the version of its format and what it staged.
+    pub(crate) fn submit_part(
+        &mut self,
+        checkpoint: u64,
+        uid: &str,
+        kind: PartKind,
+        version: Option<u32>,
+        payload: Payload,
+        committables: Vec<Committable>,
+    ) {
+        self.send(checkpoint, uid, kind, version, payload, committables);
+    }
+
+    fn send(
+        &mut self,
+        checkpoint: u64,
+        uid: &str,
+        kind: PartKind,
+        version: Option<u32>,
+        payload: Payload,
+        committables: Vec<Committable>,
+    ) {
         if checkpoint != FINAL {
             self.handled = self.handled.max(checkpoint);
             self.pending.retain(|pending| pending.id > checkpoint);
         }
-        let submission = Submission { checkpoint, uid: uid.to_owned(), kind, worker: self.worker, payload };
+        let submission = Submission {
+            checkpoint,
+            uid: uid.to_owned(),
+            kind,
+            version,
+            worker: self.worker,
+            payload,
+            committables,
+        };
         // The coordinator outlives the workers; a send error means the job is going down.
         let _ = self.sender.send(Message::Part(submission));
+    }
+
+    /// The newest checkpoint completed since the last call (Flink's
+    /// `notifyCheckpointComplete`): its manifest is durable and its output committed.
+    pub(crate) fn take_completed(&mut self) -> Option<u64> {
+        let completed = self.control.completed.load(Ordering::SeqCst);
+        (completed > self.completed).then(|| {
+            self.completed = completed;
+            completed
+        })
     }
 
     /// The restored checkpoint, if the job was restored.

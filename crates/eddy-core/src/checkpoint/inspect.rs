@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::control::PartKind;
 use super::keyed::parse_keyed;
+use super::part::PartKind;
 use super::store::{read_manifest, read_part, Manifest};
 use crate::error::{Error, Result};
 
@@ -64,6 +64,15 @@ pub fn dump(path: &Path, uid: &str, out: &mut dyn Write) -> Result<u64> {
                         emit(serde_json::json!({ "split": split, "worker": part.worker, "state": state }))?;
                     }
                 }
+            }
+            PartKind::Custom(_) => {
+                // A format of the operator's own: show its size and checksum, not its contents.
+                emit(serde_json::json!({
+                    "worker": part.worker,
+                    "bytes": part.bytes,
+                    "xxh3": part.xxh3,
+                    "version": operator.version,
+                }))?;
             }
             PartKind::Sink => {
                 let committables: Vec<serde_json::Value> = serde_json::from_slice(&bytes)

@@ -15,7 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::hash::{key_hash, HashMap};
-use crate::operators::process::Key;
+use crate::record::Key;
 use crate::state::{encode, RowsCopy, StateStore};
 use crate::timers::TimerQueue;
 

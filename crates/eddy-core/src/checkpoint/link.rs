@@ -29,41 +29,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::sync::mpsc;
 
-use serde::{Deserialize, Serialize};
-
-use super::control::Message;
-use super::store::{CheckpointKind, OperatorEntry};
+use super::messages::{Message, Wire};
 use crate::error::{Error, Result};
-
-/// A message between coordinators.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum Wire {
-    /// Leader to followers at start-up: the run id (names of staged files), the checkpoint
-    /// every process restores from, and whether the job checkpoints at all.
-    Hello { run_id: String, restore: Option<PathBuf>, checkpoints: bool },
-    /// Freeze claims and report the highest claimed time.
-    Prepare { id: u64 },
-    /// `claimed` is `None` when no checkpoint can start (the input ended or the job stops).
-    Prepared { id: u64, claimed: Option<u64> },
-    /// Checkpoint `id` is taken at logical time `time` into `dir`.
-    Announce { id: u64, time: u64, kind: CheckpointKind, dir: PathBuf },
-    /// Checkpoint `id` will not start; thaw claims.
-    Cancel { id: u64 },
-    /// Every part of this process for checkpoint `id` is durable.
-    Done { id: u64, operators: Vec<OperatorEntry>, parts: usize, bytes: u64 },
-    /// The manifest of `id` is durable: commit.
-    Commit { id: u64 },
-    /// Stop without draining (after a stop-with-savepoint).
-    Halt,
-    /// This process's workers are done; `succeeded` when the input ended.
-    Finished { succeeded: bool },
-    /// Write the final checkpoint `id` into `dir`.
-    Final { id: u64, dir: PathBuf },
-}
 
 /// The sending half of a connection to another process's coordinator.
 pub(crate) struct Peer {
@@ -131,6 +100,7 @@ impl PeerReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::store::CheckpointKind;
 
     #[test]
     fn messages_are_one_json_line_each() {

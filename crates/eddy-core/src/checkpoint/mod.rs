@@ -20,25 +20,30 @@
 //!   after its manifest is durable is the last output committed: a crash in between restores
 //!   the final checkpoint, which just re-commits.
 
+pub mod commit;
 pub(crate) mod control;
 mod coordinator;
 pub mod inspect;
 pub mod keyed;
 pub(crate) mod link;
+pub(crate) mod messages;
+pub mod part;
+pub(crate) mod protocol;
 pub(crate) mod restore;
+pub(crate) mod socket;
 pub mod store;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use control::PartKind;
-pub use coordinator::{send_request, ControlRequest, ControlResponse, JobControl, CONTROL_SOCKET};
+pub use commit::{Committable, Committer};
 pub(crate) use coordinator::{Coordinator, Link};
+pub use messages::{ControlRequest, ControlResponse, JobControl};
+pub use part::{PartKind, Pending};
 pub use restore::RestoreFrom;
+pub use socket::{send_request, CONTROL_SOCKET};
 pub use store::{CheckpointKind, CheckpointStats, Manifest, OperatorEntry, PartEntry};
-
-pub use crate::sink::{Committable, Committer};
 
 /// How a job checkpoints.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::control::Part;
+use super::part::Part;
 use super::store::{
     checksum, list_checkpoints, read_manifest, read_part, CheckpointKind, CheckpointStats, Manifest,
     OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION,
@@ -72,9 +72,12 @@ impl Restored {
             };
             match entries.iter_mut().find(|operator| operator.uid == part.uid) {
                 Some(operator) => operator.parts.push(entry),
-                None => {
-                    entries.push(OperatorEntry { uid: part.uid.clone(), kind: part.kind, parts: vec![entry] })
-                }
+                None => entries.push(OperatorEntry {
+                    uid: part.uid.clone(),
+                    kind: part.kind,
+                    version: part.version,
+                    parts: vec![entry],
+                }),
             }
             operators
                 .entry(part.uid)

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::control::PartKind;
+use super::part::PartKind;
 use crate::error::{Error, Result};
 
 /// The format name written into every manifest.
@@ -71,6 +71,10 @@ pub struct OperatorEntry {
     pub uid: String,
     /// What kind of operator.
     pub kind: PartKind,
+    /// The version of the operator's own part format, for kinds that declare one (operators
+    /// built with [`crate::sdk`]); absent for the built-in kinds, whose parts carry theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// One part per worker.
     pub parts: Vec<PartEntry>,
 }
@@ -135,28 +139,20 @@ pub(crate) fn operator_dir_name(uid: &str) -> String {
     format!("{safe}-{:08x}", xxh3_64(uid.as_bytes()) as u32)
 }
 
-/// Writes and fsyncs one part file; returns its manifest entry.
-pub(crate) fn write_part(
-    checkpoint: &Path,
-    relative: &str,
-    worker: usize,
-    bytes: &[u8],
-    entries: u64,
-) -> Result<PartEntry> {
+/// The manifest entry of a part with these contents, written at `relative`.
+pub(crate) fn part_entry(relative: &str, worker: usize, bytes: &[u8], entries: u64) -> PartEntry {
+    PartEntry { worker, file: relative.to_owned(), bytes: bytes.len() as u64, xxh3: checksum(bytes), entries }
+}
+
+/// Writes and fsyncs one part file at `relative` in the checkpoint directory.
+pub(crate) fn write_part(checkpoint: &Path, relative: &str, bytes: &[u8]) -> Result<()> {
     let path = checkpoint.join(relative);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|error| io_error("creating", parent, error))?;
     }
     let mut file = File::create(&path).map_err(|error| io_error("creating", &path, error))?;
     file.write_all(bytes).map_err(|error| io_error("writing", &path, error))?;
-    file.sync_all().map_err(|error| io_error("syncing", &path, error))?;
-    Ok(PartEntry {
-        worker,
-        file: relative.to_owned(),
-        bytes: bytes.len() as u64,
-        xxh3: checksum(bytes),
-        entries,
-    })
+    file.sync_all().map_err(|error| io_error("syncing", &path, error))
 }
 
 pub(crate) fn checksum(bytes: &[u8]) -> String {
@@ -276,7 +272,8 @@ mod tests {
     #[test]
     fn parts_round_trip_and_corruption_is_detected() {
         let dir = tempfile::tempdir().unwrap();
-        let entry = write_part(dir.path(), "0-op/worker-0.part", 0, b"hello", 1).unwrap();
+        write_part(dir.path(), "0-op/worker-0.part", b"hello").unwrap();
+        let entry = part_entry("0-op/worker-0.part", 0, b"hello", 1);
         assert_eq!(read_part(dir.path(), &entry).unwrap(), b"hello");
         fs::write(dir.path().join("0-op/worker-0.part"), b"hellp").unwrap();
         let error = read_part(dir.path(), &entry).unwrap_err().to_string();

@@ -15,7 +15,6 @@
 //! State with time-to-live is swept as time advances.
 
 use std::collections::BTreeMap;
-use std::hash::Hash;
 use std::rc::Rc;
 
 use timely::container::CapacityContainerBuilder;
@@ -24,20 +23,20 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 
-use crate::checkpoint::control::{PartKind, Participant, FINAL};
+use crate::checkpoint::control::Participant;
 use crate::checkpoint::keyed::{copy_keyed, parse_keyed};
+use crate::checkpoint::part::{PartKind, FINAL};
 use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix, worker_for_hash};
-use crate::job::{RecordOrder, Runtime};
 use crate::record::{Data, Record};
+use crate::runtime::UidSlot;
+use crate::runtime::{RecordOrder, Runtime};
 use crate::side_output::{OutputTag, SideRecord};
 use crate::state::{decode, KeyedStateAccess, OpenContext, StateParts, StateStore, TtlNow};
-use crate::stream::{DataStream, RecordStream, StreamContext, UidSlot};
+use crate::stream::{DataStream, RecordStream, StreamContext};
 use crate::timers::{TimeDomain, TimerQueue};
 
-/// The bounds of a key: data that can be hashed and compared.
-pub trait Key: Data + Hash + Eq {}
-impl<K: Data + Hash + Eq> Key for K {}
+pub use crate::record::Key;
 
 /// A function applied to every record of a keyed stream, with keyed state and timers.
 ///

@@ -473,16 +473,12 @@ fn kind_name(kind: CheckpointKind) -> &'static str {
     }
 }
 
-fn part_kind_name(kind: PartKind) -> &'static str {
-    match kind {
-        PartKind::Source => "source",
-        PartKind::Keyed => "keyed",
-        PartKind::Sink => "sink",
-    }
+fn part_kind_name(kind: &PartKind) -> &str {
+    kind.as_str()
 }
 
 /// What a part's `entries` count for an operator of `kind`.
-fn entries_unit(kind: PartKind, count: u64) -> &'static str {
+fn entries_unit(kind: &PartKind, count: u64) -> &'static str {
     match (kind, count == 1) {
         (PartKind::Keyed, true) => "key",
         (PartKind::Keyed, false) => "keys",
@@ -490,6 +486,8 @@ fn entries_unit(kind: PartKind, count: u64) -> &'static str {
         (PartKind::Source, false) => "splits",
         (PartKind::Sink, true) => "staged file",
         (PartKind::Sink, false) => "staged files",
+        (PartKind::Custom(_), true) => "entry",
+        (PartKind::Custom(_), false) => "entries",
     }
 }
 
@@ -501,7 +499,7 @@ fn operator_totals(manifest: &Manifest) -> Vec<(&str, PartKind, usize, u64, u64)
         .map(|operator| {
             let bytes = operator.parts.iter().map(|part| part.bytes).sum();
             let entries = operator.parts.iter().map(|part| part.entries).sum();
-            (operator.uid.as_str(), operator.kind, operator.parts.len(), bytes, entries)
+            (operator.uid.as_str(), operator.kind.clone(), operator.parts.len(), bytes, entries)
         })
         .collect()
 }
@@ -512,7 +510,7 @@ fn print_json(checkpoint: &Path, manifest: &Manifest) -> Result<(), Failure> {
         .map(|(uid, kind, parts, bytes, entries)| {
             serde_json::json!({
                 "uid": uid,
-                "kind": part_kind_name(kind),
+                "kind": part_kind_name(&kind),
                 "parts": parts,
                 "bytes": bytes,
                 "entries": entries,
@@ -562,10 +560,10 @@ fn print_table(checkpoint: &Path, manifest: &Manifest) -> Result<(), Failure> {
     for (uid, kind, parts, bytes, entries) in operator_totals(manifest) {
         rows.push([
             uid.to_string(),
-            part_kind_name(kind).into(),
+            part_kind_name(&kind).into(),
             parts.to_string(),
             bytes.to_string(),
-            format!("{entries} {}", entries_unit(kind, entries)),
+            format!("{entries} {}", entries_unit(&kind, entries)),
         ]);
     }
     let mut widths = [0; 5];
