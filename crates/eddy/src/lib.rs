@@ -35,6 +35,11 @@ pub mod supervisor;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The tutorial's code, compiled and run as doctests so that every step stays runnable.
+#[doc = include_str!("../../../docs/tutorial.md")]
+#[cfg(doctest)]
+pub struct TutorialDoctests;
+
 /// The names most programs need: the runtime's prelude plus the built-in connectors.
 pub mod prelude {
     pub use eddy_connectors::{
