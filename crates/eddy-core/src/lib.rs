@@ -4,6 +4,8 @@
 //! Start at [`job::Job`] (running a job), [`stream::DataStream`] (the API) and
 //! [`operators::process`] (the keyed engine). `docs/architecture.md` explains the time model.
 
+pub use error::{Error, Result};
+
 pub mod changelog;
 pub mod checkpoint;
 pub mod cluster;
@@ -13,6 +15,7 @@ pub mod job;
 pub mod operators;
 pub mod record;
 pub(crate) mod runtime;
+pub mod sdk;
 pub mod side_output;
 pub mod sink;
 pub mod source;

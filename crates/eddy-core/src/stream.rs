@@ -102,7 +102,19 @@ pub(crate) struct StreamContext<'scope> {
     pub(crate) uids: Rc<RefCell<Vec<Rc<UidSlot>>>>,
 }
 
-impl StreamContext<'_> {
+impl<'scope> StreamContext<'scope> {
+    /// The build environment these handles came from.
+    pub(crate) fn env(&self) -> Env<'scope> {
+        Env {
+            scope: self.scope,
+            shared: std::sync::Arc::clone(&self.runtime.shared),
+            clock: std::sync::Arc::clone(&self.runtime.clock),
+            ids: Rc::clone(&self.ids),
+            record_order: self.runtime.record_order,
+            uids: Rc::clone(&self.uids),
+        }
+    }
+
     /// A fresh operator identifier, the same on every worker.
     pub(crate) fn next_operator_id(&self) -> u64 {
         let id = self.ids.get() + 1;
