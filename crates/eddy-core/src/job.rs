@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::checkpoint::control::Control;
 use crate::checkpoint::link::{self, Peer, PeerReader};
+use crate::checkpoint::lock::DirectoryLock;
 use crate::checkpoint::messages::{Message, Wire};
 use crate::checkpoint::restore::Restored;
 use crate::checkpoint::{CheckpointConfig, Coordinator, JobControl, Link, RestoreFrom};
@@ -129,6 +130,11 @@ impl Job {
         let cluster = self.config.cluster.clone().filter(|cluster| cluster.processes > 1);
         let process = cluster.as_ref().map_or(0, |cluster| cluster.process);
         crate::checkpoint::set_process(process);
+        // One job at a time per checkpoint directory; process 0 holds the lock for the whole run.
+        let _lock = match &self.config.checkpoint {
+            Some(checkpoint) if process == 0 => Some(DirectoryLock::acquire(&checkpoint.dir)?),
+            _ => None,
+        };
         let mut network = match &cluster {
             Some(cluster) => {
                 // A panic anywhere must end the process, so that its peers notice and the
@@ -267,7 +273,9 @@ impl Job {
 /// Finds the checkpoint to restore from, if the job restores.
 fn restore(checkpoint: &CheckpointConfig) -> Result<Option<Arc<Restored>>> {
     match &checkpoint.restore {
-        Some(from) => Ok(Restored::find(&checkpoint.dir, from)?.map(Arc::new)),
+        Some(from) => {
+            Ok(Restored::find(&checkpoint.dir, from, checkpoint.allow_restore_fallback)?.map(Arc::new))
+        }
         None => Ok(None),
     }
 }
@@ -350,18 +358,19 @@ impl Network {
         let Wire::Hello { run_id, restore, .. } = hello else {
             return Err(Error::Cluster(format!("process 0 sent {hello:?} instead of its hello")));
         };
-        let restored =
-            match restore {
-                Some(path) => {
-                    if checkpoint.restore.is_none() {
-                        eprintln!("eddy: process 0 restores from {}; so does this process", path.display());
-                    }
-                    Some(Arc::new(Restored::find(&checkpoint.dir, &RestoreFrom::Path(path))?.ok_or_else(
-                        || Error::Checkpoint("process 0's checkpoint could not be found".into()),
-                    )?))
+        let restored = match restore {
+            Some(path) => {
+                if checkpoint.restore.is_none() {
+                    eprintln!("eddy: process 0 restores from {}; so does this process", path.display());
                 }
-                None => None,
-            };
+                Some(Arc::new(
+                    Restored::find(&checkpoint.dir, &RestoreFrom::Path(path), false)?.ok_or_else(|| {
+                        Error::Checkpoint("process 0's checkpoint could not be found".into())
+                    })?,
+                ))
+            }
+            None => None,
+        };
         Ok((restored, run_id))
     }
 

@@ -17,7 +17,7 @@ use super::link::Peer;
 use super::messages::{Message, Reply};
 use super::protocol::{Action, Event, Peers, Protocol, Settings};
 use super::socket::Server;
-use super::store::{apply_retention, list_checkpoints, write_manifest, write_part};
+use super::store::{apply_retention, list_checkpoints, mark_committing, write_manifest, write_part};
 use super::{failpoint, CheckpointConfig};
 use crate::error::{Error, Result};
 use crate::runtime::JobShared;
@@ -201,6 +201,7 @@ impl Shell {
             }
             Action::WritePart { dir, relative, bytes } => write_part(&dir, &relative, &bytes)?,
             Action::WriteManifest { dir, manifest } => write_manifest(&dir, &manifest)?,
+            Action::MarkCommitting { dir } => mark_committing(&dir)?,
             Action::Commit { staged } => {
                 for (uid, committables) in staged {
                     let committer = self.control.committer(&uid).ok_or_else(|| {

@@ -26,6 +26,7 @@ mod coordinator;
 pub mod inspect;
 pub mod keyed;
 pub(crate) mod link;
+pub(crate) mod lock;
 pub(crate) mod messages;
 pub mod part;
 pub(crate) mod protocol;
@@ -59,6 +60,10 @@ pub struct CheckpointConfig {
     pub restore: Option<RestoreFrom>,
     /// Restore even when the checkpoint holds state of operators (uids) the job no longer has.
     pub allow_non_restored_state: bool,
+    /// With [`RestoreFrom::Latest`]: when the newest complete checkpoint is corrupt, restore an
+    /// older one (or start fresh) anyway. Output the corrupt checkpoint committed is then
+    /// produced again, so this gives up exactly-once; without it such a restore is an error.
+    pub allow_restore_fallback: bool,
 }
 
 impl CheckpointConfig {
@@ -70,6 +75,7 @@ impl CheckpointConfig {
             retain: 3,
             restore: None,
             allow_non_restored_state: false,
+            allow_restore_fallback: false,
         }
     }
 

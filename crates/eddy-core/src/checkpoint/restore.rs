@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::part::Part;
+pub(crate) use super::store::COMMITTING;
 use super::store::{
     checksum, list_checkpoints, read_manifest, read_part, CheckpointKind, CheckpointStats, Manifest,
-    OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION,
+    OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION, MANIFEST,
 };
 use crate::error::{Error, Result};
 use crate::hash::HashMap;
@@ -106,25 +107,63 @@ impl Restored {
         Restored { path: PathBuf::from("<in memory>"), manifest, operators }
     }
 
-    /// Finds what to restore: `Latest` skips incomplete and corrupt checkpoints with a
-    /// warning; a path that does not hold an intact checkpoint is an error.
-    pub(crate) fn find(root: &Path, from: &RestoreFrom) -> Result<Option<Restored>> {
-        match from {
-            RestoreFrom::Path(path) => Restored::load(path).map(Some).map_err(|error| {
-                Error::Checkpoint(format!("cannot restore from {}: {error}", path.display()))
-            }),
-            RestoreFrom::Latest => {
-                for (_, path) in list_checkpoints(root)? {
-                    match Restored::load(&path) {
-                        Ok(restored) => return Ok(Some(restored)),
-                        Err(error) => {
-                            eprintln!("eddy: skipping checkpoint {}: {error}", path.display());
-                        }
-                    }
-                }
-                Ok(None)
+    /// Finds what to restore. `Latest` takes the newest *complete* checkpoint (one with a
+    /// manifest) and skips incomplete ones, which committed nothing. A complete checkpoint that
+    /// cannot be loaded is skipped only if it never began to commit its output (it has no
+    /// [`COMMITTING`] marker); otherwise its output may be visible already and restoring an
+    /// older checkpoint would commit it twice, so that is an error, as is finding no intact
+    /// checkpoint among complete ones. With `allow_fallback` the user accepts duplicates:
+    /// older checkpoints are tried, and with none intact the job starts fresh. A path that does
+    /// not hold an intact checkpoint is always an error.
+    pub(crate) fn find(root: &Path, from: &RestoreFrom, allow_fallback: bool) -> Result<Option<Restored>> {
+        let latest = match from {
+            RestoreFrom::Path(path) => {
+                return Restored::load(path).map(Some).map_err(|error| {
+                    Error::Checkpoint(format!("cannot restore from {}: {error}", path.display()))
+                });
             }
+            RestoreFrom::Latest => list_checkpoints(root)?,
+        };
+        let mut corrupt = Vec::new();
+        for (_, path) in latest {
+            if !path.join(MANIFEST).exists() {
+                eprintln!("eddy: skipping incomplete checkpoint {}", path.display());
+                continue;
+            }
+            let error = match Restored::load(&path) {
+                Ok(restored) => return Ok(Some(restored)),
+                Err(error) => error,
+            };
+            if path.join(COMMITTING).exists() && !allow_fallback {
+                return Err(Error::Checkpoint(format!(
+                    "the newest complete checkpoint, {}, cannot be restored: {error}. It committed \
+                     output, so restoring an older checkpoint would commit that output twice. Repair \
+                     it, restore a checkpoint by path, or accept duplicates with \
+                     --allow-restore-fallback",
+                    path.display()
+                )));
+            }
+            eprintln!(
+                "eddy: skipping checkpoint {}: {error} ({})",
+                path.display(),
+                if path.join(COMMITTING).exists() {
+                    "its committed output may be produced again"
+                } else {
+                    "it committed nothing, so an older checkpoint restores exactly once"
+                }
+            );
+            corrupt.push(path.display().to_string());
         }
+        if !corrupt.is_empty() && !allow_fallback {
+            return Err(Error::Checkpoint(format!(
+                "no intact checkpoint in {}: every complete one is corrupt ({}); starting fresh could \
+                 produce output twice. Restore a checkpoint by path, or start fresh anyway with \
+                 --allow-restore-fallback",
+                root.display(),
+                corrupt.join(", ")
+            )));
+        }
+        Ok(None)
     }
 
     /// The parts an operator with `uid` restores from.
@@ -139,5 +178,85 @@ impl Restored {
             self.operators.keys().filter(|uid| !uids.contains(uid)).cloned().collect();
         left.sort();
         left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::part::PartKind;
+    use crate::checkpoint::store::{checkpoint_dir_name, part_entry, write_manifest, write_part};
+
+    /// Writes checkpoint `id` with one part; `complete` writes its manifest too.
+    fn checkpoint(root: &Path, id: u64, complete: bool) -> PathBuf {
+        let dir = root.join(checkpoint_dir_name(id));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_part(&dir, "op/worker-0.part", b"state").unwrap();
+        if complete {
+            let manifest = Manifest {
+                format: FORMAT.into(),
+                version: FORMAT_VERSION,
+                id,
+                kind: CheckpointKind::Checkpoint,
+                logical_time: id * 10,
+                finished: false,
+                workers: 1,
+                operators: vec![OperatorEntry {
+                    uid: "op".into(),
+                    kind: PartKind::Keyed,
+                    version: None,
+                    parts: vec![part_entry("op/worker-0.part", 0, b"state", 1)],
+                }],
+                stats: CheckpointStats::default(),
+            };
+            write_manifest(&dir, &manifest).unwrap();
+        }
+        dir
+    }
+
+    fn latest(root: &Path, allow_fallback: bool) -> Result<Option<u64>> {
+        Restored::find(root, &RestoreFrom::Latest, allow_fallback)
+            .map(|found| found.map(|restored| restored.manifest.id))
+    }
+
+    #[test]
+    fn latest_skips_incomplete_checkpoints() {
+        let root = tempfile::tempdir().unwrap();
+        checkpoint(root.path(), 1, true);
+        checkpoint(root.path(), 2, false);
+        assert_eq!(latest(root.path(), false).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn a_corrupt_checkpoint_that_committed_nothing_is_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        checkpoint(root.path(), 1, true);
+        let newest = checkpoint(root.path(), 2, true);
+        std::fs::write(newest.join("op/worker-0.part"), b"stale").unwrap();
+        assert_eq!(latest(root.path(), false).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn a_corrupt_checkpoint_that_committed_output_is_not_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        checkpoint(root.path(), 1, true);
+        let newest = checkpoint(root.path(), 2, true);
+        std::fs::write(newest.join(COMMITTING), b"").unwrap();
+        std::fs::write(newest.join("op/worker-0.part"), b"stale").unwrap();
+        let error = latest(root.path(), false).unwrap_err().to_string();
+        assert!(error.contains("chk-0000000002") && error.contains("--allow-restore-fallback"), "{error}");
+        // The user may accept duplicates.
+        assert_eq!(latest(root.path(), true).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn with_every_checkpoint_corrupt_latest_is_an_error_not_a_fresh_start() {
+        let root = tempfile::tempdir().unwrap();
+        let only = checkpoint(root.path(), 1, true);
+        std::fs::write(only.join(MANIFEST), b"{ not json").unwrap();
+        assert!(latest(root.path(), false).is_err());
+        assert_eq!(latest(root.path(), true).unwrap(), None);
+        // No checkpoint at all is a fresh start.
+        assert_eq!(latest(tempfile::tempdir().unwrap().path(), false).unwrap(), None);
     }
 }

@@ -28,6 +28,10 @@ pub const FORMAT: &str = "eddy-checkpoint";
 pub const FORMAT_VERSION: u32 = 1;
 /// The manifest's file name.
 pub const MANIFEST: &str = "_manifest.json";
+/// Written (and made durable) after the manifest and before any output of the checkpoint is
+/// committed: a checkpoint without it has made nothing visible, so a restore may skip it when
+/// it is corrupt without producing output twice.
+pub const COMMITTING: &str = "_committing";
 
 /// Why a checkpoint was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +161,16 @@ pub(crate) fn write_part(checkpoint: &Path, relative: &str, bytes: &[u8]) -> Res
 
 pub(crate) fn checksum(bytes: &[u8]) -> String {
     format!("{:016x}", xxh3_64(bytes))
+}
+
+/// Marks a checkpoint as committing its output ([`COMMITTING`]): an empty file, fsynced with
+/// its directory.
+pub(crate) fn mark_committing(checkpoint: &Path) -> Result<()> {
+    let path = checkpoint.join(COMMITTING);
+    File::create(&path)
+        .and_then(|file| file.sync_all())
+        .map_err(|error| io_error("creating", &path, error))?;
+    sync_dir(checkpoint)
 }
 
 /// Writes the manifest atomically: a temporary file, fsync, rename, fsync of the directory.

@@ -119,6 +119,9 @@ pub(crate) enum Action<R> {
     WritePart { dir: PathBuf, relative: String, bytes: Vec<u8> },
     /// Write the manifest atomically into `dir`.
     WriteManifest { dir: PathBuf, manifest: Box<Manifest> },
+    /// Record durably that the checkpoint in `dir` begins to commit output (see
+    /// [`super::store::COMMITTING`]).
+    MarkCommitting { dir: PathBuf },
     /// Make what these sinks staged visible (after the manifest is durable).
     Commit { staged: Vec<(String, Vec<Committable>)> },
     /// Checkpoint `id` is complete (leader) or committed (follower): tell the operators.
@@ -525,6 +528,10 @@ impl<R> Protocol<R> {
         let id = in_flight.id;
         self.actions.push(Action::WriteManifest { dir: in_flight.dir.clone(), manifest: Box::new(manifest) });
         self.actions.push(Action::Failpoint("after-manifest"));
+        if in_flight.holds_staged_output() || self.followers() > 0 {
+            // Followers may have staged output of their own: the leader cannot tell.
+            self.actions.push(Action::MarkCommitting { dir: in_flight.dir.clone() });
+        }
         self.actions.push(Action::Commit { staged: in_flight.staged() });
         if self.followers() > 0 {
             self.actions.push(Action::Send { to: Peers::Followers, message: Wire::Commit { id } });

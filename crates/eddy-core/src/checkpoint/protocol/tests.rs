@@ -47,6 +47,7 @@ fn name(action: &Action<u32>) -> &'static str {
         Action::RemoveDir { .. } => "remove-dir",
         Action::WritePart { .. } => "write-part",
         Action::WriteManifest { .. } => "write-manifest",
+        Action::MarkCommitting { .. } => "mark-committing",
         Action::Commit { .. } => "commit",
         Action::Completed { .. } => "completed",
         Action::ApplyRetention => "retention",
@@ -130,7 +131,17 @@ fn a_periodic_checkpoint_is_announced_above_every_claim_and_committed_after_its_
     let completed = tick(&mut protocol, 150);
     assert_eq!(
         names(&completed),
-        ["failpoint", "write-manifest", "failpoint", "commit", "failpoint", "completed", "retention", "log"]
+        [
+            "failpoint",
+            "write-manifest",
+            "failpoint",
+            "mark-committing",
+            "commit",
+            "failpoint",
+            "completed",
+            "retention",
+            "log"
+        ]
     );
     let manifest = manifest(&completed);
     assert_eq!((manifest.id, manifest.logical_time, manifest.finished), (1, 42, false));
@@ -139,10 +150,10 @@ fn a_periodic_checkpoint_is_announced_above_every_claim_and_committed_after_its_
     assert_eq!(uids, ["sink", "source"]);
     assert_eq!(manifest.stats.duration_ms, 50);
     assert_eq!(manifest.stats.snapshot_ms, 40);
-    let Action::Commit { staged } = &completed[3] else { panic!() };
+    let Action::Commit { staged } = &completed[4] else { panic!() };
     assert_eq!(staged.len(), 1);
     assert_eq!(staged[0].0, "sink");
-    assert!(matches!(completed[5], Action::Completed { id: 1 }));
+    assert!(matches!(completed[6], Action::Completed { id: 1 }));
 
     // The next one comes an interval after the trigger, with the next id.
     assert!(tick(&mut protocol, 199).is_empty());
