@@ -378,6 +378,7 @@ impl Network {
     fn link(&mut self, workers: usize, sender: &mpsc::Sender<Message>) -> Result<Link> {
         let mut link = Link::single(workers * self.cluster.processes);
         link.process = self.cluster.process;
+        link.processes = self.cluster.processes;
         if let Some((peer, reader)) = self.leader.take() {
             reader.forward(sender.clone())?;
             link.leader = Some(peer);

@@ -129,6 +129,11 @@ pub struct CheckpointArgs {
     /// Restore even if the checkpoint holds state for operators (uids) this job no longer has.
     #[arg(long)]
     pub allow_non_restored_state: bool,
+    /// With `--restore latest`: when the newest complete checkpoint is corrupt and had begun
+    /// committing output, restore an older one (or start fresh) anyway. That output is then
+    /// produced again: this gives up exactly-once.
+    #[arg(long)]
+    pub allow_restore_fallback: bool,
 }
 
 impl CheckpointArgs {
@@ -146,6 +151,7 @@ impl CheckpointArgs {
             retain: self.retain_checkpoints.max(1),
             restore: self.restore.clone(),
             allow_non_restored_state: self.allow_non_restored_state,
+            allow_restore_fallback: self.allow_restore_fallback,
         }))
     }
 }
