@@ -1,5 +1,5 @@
 //! eddy's built-in connectors: in-memory collections and generators (for tests and demos),
-//! collect sinks, and files (CSV with a header, JSON lines).
+//! collect sinks, and files (CSV with or without a header, JSON lines).
 //!
 //! Architecture invariant: connectors only implement `eddy_core::source::Source` and
 //! `eddy_core::sink::Sink`; the runtime knows nothing of any connector. Heavy connectors

@@ -64,6 +64,31 @@ pub trait Source<T> {
     fn discover(&self, _context: &SplitContext, _known: &[String]) -> Result<Vec<Box<dyn SplitReader<T>>>> {
         Ok(Vec::new())
     }
+
+    /// On restore, before this worker's splits resume: every split of the checkpoint at
+    /// `checkpoint` (those of all workers). Returns the splits to resume under another id
+    /// (checkpointed id -> current id), such as a file renamed since; an error fails the
+    /// restore (such as a split that changed or is gone). The default renames nothing.
+    fn reconcile_restored(
+        &self,
+        _context: &SplitContext,
+        _checkpoint: &std::path::Path,
+        _splits: &[RestoredSplit<'_>],
+    ) -> Result<BTreeMap<String, String>> {
+        Ok(BTreeMap::new())
+    }
+}
+
+/// A split as a checkpoint being restored recorded it (see [`Source::reconcile_restored`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RestoredSplit<'a> {
+    /// The split's id when the checkpoint was taken.
+    pub id: &'a str,
+    /// Whether the split had ended.
+    pub finished: bool,
+    /// Its position (also recorded for ended splits since checkpoints carry identities;
+    /// `None` for ended splits in older checkpoints).
+    pub position: Option<&'a serde_json::Value>,
 }
 
 /// What a split reader reports after a read.
@@ -192,7 +217,8 @@ struct OpenSplit<T> {
 impl<T> OpenSplit<T> {
     fn state(&self, source: &str) -> Result<SplitState> {
         let position = if self.finished {
-            None
+            // Best effort, for `Source::reconcile_restored` (a file's identity); never resumed.
+            self.reader.snapshot_position().ok().flatten()
         } else {
             Some(self.reader.snapshot_position()?.ok_or_else(|| {
                 Error::Checkpoint(format!(
@@ -220,7 +246,11 @@ struct SourceCheckpoints {
 
 impl SourceCheckpoints {
     /// Puts back the restored state of the splits this worker reads.
-    fn restore<T>(&mut self, splits: &mut [OpenSplit<T>]) -> Result<()> {
+    fn restore<T>(
+        &mut self,
+        splits: &mut [OpenSplit<T>],
+        reconcile: impl FnOnce(&std::path::Path, &[RestoredSplit<'_>]) -> Result<BTreeMap<String, String>>,
+    ) -> Result<()> {
         let Some(restored) = self.participant.restored() else { return Ok(()) };
         let uid = self.uid.get();
         let Some(operator) = restored.operator(&uid) else { return Ok(()) };
@@ -230,6 +260,25 @@ impl SourceCheckpoints {
                 Error::Checkpoint(format!("source `{uid}`: unreadable checkpoint part: {error}"))
             })?;
             states.extend(part.splits);
+        }
+        let listed: Vec<RestoredSplit<'_>> = states
+            .iter()
+            .map(|(id, state)| RestoredSplit {
+                id,
+                finished: state.finished,
+                position: state.position.as_ref(),
+            })
+            .collect();
+        let renames = reconcile(&restored.path, &listed)?;
+        for (old, new) in renames {
+            if states.contains_key(&new) {
+                return Err(Error::Internal(format!(
+                    "source `{uid}`: split `{old}` renamed to `{new}`, which the checkpoint also holds"
+                )));
+            }
+            if let Some(state) = states.remove(&old) {
+                states.insert(new, state);
+            }
         }
         for split in splits {
             let Some(state) = states.remove(split.reader.split_id()) else { continue };
@@ -284,8 +333,11 @@ impl SourceCheckpoints {
 
     fn submit(&mut self, checkpoint: u64, splits: BTreeMap<String, SplitState>) -> Result<()> {
         if checkpoint != FINAL {
-            let positions =
-                splits.iter().filter_map(|(id, state)| Some((id.clone(), state.position.clone()?))).collect();
+            let positions = splits
+                .iter()
+                .filter(|(_, state)| !state.finished)
+                .filter_map(|(id, state)| Some((id.clone(), state.position.clone()?)))
+                .collect();
             self.submitted.insert(checkpoint, positions);
         }
         let entries = splits.len() as u64;
@@ -426,7 +478,9 @@ impl<'scope> Env<'scope> {
                                 })
                                 .collect();
                             if let Some(checkpoints) = checkpoints.as_mut() {
-                                checkpoints.restore(&mut opened)?;
+                                checkpoints.restore(&mut opened, |checkpoint, restored| {
+                                    source.reconcile_restored(&split_context, checkpoint, restored)
+                                })?;
                             }
                             Ok(opened)
                         });
