@@ -4,7 +4,8 @@
 //! files starting with `_` skipped). Each file is one split with its own watermark; file `i`
 //! is read by worker `i % workers`. A bad line fails the job with an error naming the file,
 //! the line number and the reason, or, with [`BadRecords::DeadLetter`], is counted and routed
-//! to the `DEAD_LETTERS` side output.
+//! to the `DEAD_LETTERS` side output. A record whose event time is outside the supported range
+//! (`eddy_core::record::EVENT_TIME_RANGE`) is treated the same way, with its JSON as `raw`.
 //!
 //! The sink writes part files in a directory. Records are written whole. **Files whose names
 //! start with a dot are not committed output** (as in Flink's file sink): readers take only
@@ -146,6 +147,10 @@ impl<T: DeserializeOwned + 'static> FileSource<T> {
 impl<T: DeserializeOwned + 'static> Source<T> for FileSource<T> {
     fn name(&self) -> String {
         format!("file:{}", self.path.display())
+    }
+
+    fn sends_bad_records_to_dead_letters(&self) -> bool {
+        self.bad_records == BadRecords::DeadLetter
     }
 
     fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<T>>>> {
