@@ -30,6 +30,19 @@ pub enum Error {
         /// Why the record was rejected.
         reason: String,
     },
+    /// A value left the range eddy represents without loss: an aggregate overflowed its type,
+    /// or an event time outside [`EVENT_TIME_RANGE`](crate::record::EVENT_TIME_RANGE)
+    /// reached an operator. (A record read with such an event time is a
+    /// [`BadRecord`](Error::BadRecord) of its source.)
+    #[error("{operator} (key {key}): {reason}")]
+    OutOfRange {
+        /// The operator, such as `sum`.
+        operator: String,
+        /// The key whose value left the range, as JSON.
+        key: String,
+        /// What left the range, with the values involved.
+        reason: String,
+    },
     /// The job's configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -64,7 +77,9 @@ impl Error {
     /// The classification of this error, for restart decisions.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::BadRecord { .. } | Error::Config(_) | Error::User(_) => ErrorClass::User,
+            Error::BadRecord { .. } | Error::OutOfRange { .. } | Error::Config(_) | Error::User(_) => {
+                ErrorClass::User
+            }
             Error::Io { .. } | Error::Checkpoint(_) | Error::Cluster(_) => ErrorClass::External,
             Error::Internal(_) => ErrorClass::Internal,
         }
@@ -74,6 +89,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         self.class() == ErrorClass::External
     }
+}
+
+/// A value as JSON, for error messages (such as the key of [`Error::OutOfRange`]).
+pub(crate) fn describe<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|error| format!("(unprintable: {error})"))
 }
 
 #[cfg(test)]

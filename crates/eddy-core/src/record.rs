@@ -11,6 +11,13 @@
 //! mixes in the input's index). Keyed operators sort the records of one logical time by
 //! (key hash, timestamp, input, tag) before applying them, so that state evolves identically
 //! at every worker count.
+//!
+//! Event times are milliseconds in [`EVENT_TIME_RANGE`], `0..=i64::MAX` (Flink's
+//! `Long.MAX_VALUE` is its largest timestamp too). Sources reject records outside it (see
+//! [`WatermarkStrategy::with_timestamps`](crate::watermark::WatermarkStrategy::with_timestamps)),
+//! so every event time, and every window bound derived from one, fits signed 64-bit arithmetic.
+
+use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,10 +30,32 @@ impl<T: Clone + Send + Serialize + for<'de> Deserialize<'de> + 'static> Data for
 pub trait Key: Data + std::hash::Hash + Eq {}
 impl<K: Data + std::hash::Hash + Eq> Key for K {}
 
+/// The largest supported event time: `i64::MAX` milliseconds, the end of event time.
+/// [`Window::global`](crate::window::Window::global) and windows cut at the end of event time
+/// have it as their max timestamp.
+pub const MAX_EVENT_TIME: u64 = i64::MAX as u64;
+
+/// The supported event times, in milliseconds: `0..=`[`MAX_EVENT_TIME`].
+pub const EVENT_TIME_RANGE: RangeInclusive<u64> = 0..=MAX_EVENT_TIME;
+
+/// `Ok(timestamp)` for a supported event time, else the reason, naming the value and the range.
+#[inline]
+pub(crate) fn check_event_time(timestamp: u64) -> Result<u64, String> {
+    if EVENT_TIME_RANGE.contains(&timestamp) {
+        Ok(timestamp)
+    } else {
+        Err(format!(
+            "event time {timestamp} is outside the supported range {}..={} (milliseconds)",
+            EVENT_TIME_RANGE.start(),
+            EVENT_TIME_RANGE.end()
+        ))
+    }
+}
+
 /// A value with its event time and origin tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record<T> {
-    /// Event time in milliseconds.
+    /// Event time in milliseconds, within [`EVENT_TIME_RANGE`] for records from sources.
     pub timestamp: u64,
     /// Deterministic identity of the record's origin (see the module docs).
     pub tag: u64,

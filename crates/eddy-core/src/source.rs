@@ -30,7 +30,7 @@ use crate::runtime::UidSlot;
 use crate::side_output::{OutputTag, SideRecord};
 use crate::stream::DataStream;
 use crate::time::Clock;
-use crate::watermark::{SplitWatermarkState, SplitWatermarks, Timestamps, WatermarkStrategy};
+use crate::watermark::{SplitWatermarkState, SplitWatermarks, WatermarkStrategy};
 
 /// Which part of a source a worker reads, and the job's clock.
 #[derive(Clone)]
@@ -76,6 +76,14 @@ pub trait Source<T> {
         _splits: &[RestoredSplit<'_>],
     ) -> Result<BTreeMap<String, String>> {
         Ok(BTreeMap::new())
+    }
+
+    /// Whether this source sends bad records to [`DEAD_LETTERS`] rather than failing the job.
+    /// The source operator makes the same choice for a record whose event time is outside
+    /// [`EVENT_TIME_RANGE`](crate::record::EVENT_TIME_RANGE); with `false` (the default)
+    /// such a record fails the job.
+    fn sends_bad_records_to_dead_letters(&self) -> bool {
+        false
     }
 }
 
@@ -412,6 +420,7 @@ impl<'scope> Env<'scope> {
             ended: false,
         });
         let source_id = key_hash(&source.name());
+        let dead_letters = source.sends_bad_records_to_dead_letters();
         let split_context =
             SplitContext { worker_index: self.worker_index(), workers: self.workers(), clock: self.clock() };
         let mut builder = OperatorBuilder::new(format!("Source({})", source.name()), self.scope);
@@ -590,9 +599,21 @@ impl<'scope> Env<'scope> {
                         .fetch_add(output.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     let mut batch_time = None;
                     for (position, value) in output.records.drain(..) {
-                        let timestamp = match &strategy.timestamps {
-                            Timestamps::Extract(extract) => extract(&value),
-                            Timestamps::Ingestion => now,
+                        let timestamp = match strategy.event_time(&value, now) {
+                            Ok(timestamp) => timestamp,
+                            Err(reason) if dead_letters => {
+                                let split = split.reader.split_id().to_owned();
+                                let raw = crate::error::describe(&value);
+                                output.dead_letters.push(DeadLetter { split, line: position, reason, raw });
+                                shared.records_read.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                                continue;
+                            }
+                            Err(reason) => {
+                                let path = split.reader.split_id().into();
+                                shared.fail(Error::BadRecord { path, line: position, reason });
+                                capabilities = None;
+                                return;
+                            }
                         };
                         let time = split.watermarks.on_record(&value, timestamp, now);
                         if batch_time.is_some_and(|current| current != time) && !batch.is_empty() {

@@ -13,8 +13,17 @@
 //! the split's own record order, never on thread timing or on how splits are spread over
 //! workers. Idleness is the one exception by nature: a split quiet for `idle_timeout` of the
 //! injected clock advances its watermark to the clock's time so it stops holding others back.
+//!
+//! Event times must lie in [`EVENT_TIME_RANGE`](crate::record::EVENT_TIME_RANGE), `0..=i64::MAX` milliseconds. A record
+//! whose extracted time is outside it is a bad record of its source: a [`DeadLetter`] when the
+//! source sends bad records to dead letters, otherwise the job fails with
+//! [`Error::BadRecord`](crate::error::Error::BadRecord) naming the value and the range.
+//!
+//! [`DeadLetter`]: crate::source::DeadLetter
 
 use std::rc::Rc;
+
+use crate::record::check_event_time;
 
 /// Generates watermarks for one split from the records it sees.
 pub trait WatermarkGenerator<T> {
@@ -63,7 +72,7 @@ impl<T> WatermarkGenerator<T> for BoundedOutOfOrderness {
 
 /// How records of a source get their event time.
 #[derive(Clone)]
-pub(crate) enum Timestamps<T> {
+enum Timestamps<T> {
     /// Extracted from the record by a user function.
     Extract(Rc<dyn Fn(&T) -> u64>),
     /// The ingestion time, read from the injected clock.
@@ -93,7 +102,7 @@ enum Generators<T> {
 #[derive(Clone)]
 pub struct WatermarkStrategy<T> {
     generators: Generators<T>,
-    pub(crate) timestamps: Timestamps<T>,
+    timestamps: Timestamps<T>,
     pub(crate) idle_timeout_ms: Option<u64>,
     pub(crate) emit_every: u64,
     pub(crate) granularity_ms: u64,
@@ -139,6 +148,11 @@ impl<T: 'static> WatermarkStrategy<T> {
     }
 
     /// Takes each record's event time (milliseconds) from the record.
+    ///
+    /// # Event time
+    /// Times must lie in [`EVENT_TIME_RANGE`](crate::record::EVENT_TIME_RANGE). The source rejects a record outside it as a
+    /// bad record (see the [module docs](self)) rather than let windows and timers compute
+    /// with it.
     pub fn with_timestamps(mut self, extract: impl Fn(&T) -> u64 + 'static) -> Self {
         if !matches!(self.generators, Generators::Ingestion) {
             self.timestamps = Timestamps::Extract(Rc::new(extract));
@@ -174,6 +188,16 @@ impl<T: 'static> WatermarkStrategy<T> {
     pub fn with_watermark_alignment(mut self, group: impl Into<String>, max_drift_ms: u64) -> Self {
         self.alignment = Some((group.into(), max_drift_ms));
         self
+    }
+
+    /// The event time of `value`, read at processing time `now_ms`: `Err` with the reason
+    /// when it is outside [`EVENT_TIME_RANGE`](crate::record::EVENT_TIME_RANGE).
+    #[inline]
+    pub(crate) fn event_time(&self, value: &T, now_ms: u64) -> Result<u64, String> {
+        check_event_time(match &self.timestamps {
+            Timestamps::Extract(extract) => extract(value),
+            Timestamps::Ingestion => now_ms,
+        })
     }
 
     pub(crate) fn is_ingestion_time(&self) -> bool {
@@ -370,6 +394,23 @@ mod tests {
         let mut split = split(&strategy);
         split.on_record(&0, 3, 0);
         assert_eq!(split.watermark(), 10);
+    }
+
+    #[test]
+    fn event_times_outside_the_range_are_rejected() {
+        let strategy = WatermarkStrategy::<u64>::monotonous_timestamps().with_timestamps(|value| *value);
+        let limit = crate::record::MAX_EVENT_TIME;
+        assert_eq!(strategy.event_time(&0, 0), Ok(0));
+        assert_eq!(strategy.event_time(&limit, 0), Ok(limit));
+        let reason = strategy.event_time(&(limit + 1), 0).unwrap_err();
+        assert_eq!(
+            reason,
+            "event time 9223372036854775808 is outside the supported range 0..=9223372036854775807 (milliseconds)"
+        );
+        // Ingestion time is checked the same way.
+        let ingestion = WatermarkStrategy::<u64>::ingestion_time();
+        assert_eq!(ingestion.event_time(&5, 7), Ok(7));
+        assert!(ingestion.event_time(&5, u64::MAX).is_err());
     }
 
     proptest! {

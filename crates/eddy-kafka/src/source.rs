@@ -66,7 +66,8 @@ pub enum BadRecords {
     #[default]
     Fail,
     /// Route it to the source stream's `DEAD_LETTERS` side output (split `topic/partition`,
-    /// `line` = offset) and go on.
+    /// `line` = offset) and go on. Records whose event time is outside the supported range
+    /// (`eddy_core::record::EVENT_TIME_RANGE`) go there too instead of failing the job.
     DeadLetter,
 }
 
@@ -311,6 +312,10 @@ impl<T: 'static> Source<KafkaRecord<T>> for KafkaSource<T> {
             Some(pattern) => format!("kafka:{pattern}"),
             None => format!("kafka:{}", self.topics.join(",")),
         }
+    }
+
+    fn sends_bad_records_to_dead_letters(&self) -> bool {
+        self.bad_records == BadRecords::DeadLetter
     }
 
     fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<KafkaRecord<T>>>>> {

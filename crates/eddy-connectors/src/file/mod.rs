@@ -4,8 +4,9 @@
 //! starting with `_` and subdirectories skipped; symbolic links to files followed). Each file
 //! is one split with its own watermark; file `i` is read by worker `i % workers`. A bad line
 //! fails the job with an error naming the file, the line number and the reason, or, with
-//! [`BadRecords::DeadLetter`], is counted and routed to the `DEAD_LETTERS` side output. A
-//! directory without input is an error unless the source is [`FileSource::optional`].
+//! [`BadRecords::DeadLetter`], is counted and routed to the `DEAD_LETTERS` side output; so is
+//! a record whose event time is outside the supported range
+//! (`eddy_core::record::EVENT_TIME_RANGE`), with its JSON as `raw`. A directory without input is an error unless the source is [`FileSource::optional`].
 //!
 //! # Checkpointing
 //! A checkpoint records each file's position and the identity of the part consumed: size and

@@ -275,6 +275,10 @@ impl<T: DeserializeOwned + 'static> Source<T> for FileSource<T> {
         format!("file:{}", self.path.display())
     }
 
+    fn sends_bad_records_to_dead_letters(&self) -> bool {
+        self.bad_records == BadRecords::DeadLetter
+    }
+
     fn splits(&self, context: &SplitContext) -> Result<Vec<Box<dyn SplitReader<T>>>> {
         let mut readers: Vec<Box<dyn SplitReader<T>>> = Vec::new();
         let files = self.files()?;

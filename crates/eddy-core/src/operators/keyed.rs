@@ -2,12 +2,19 @@
 //!
 //! Keys are routed by their fixed-seed 64-bit hash to the worker owning that hash range
 //! (design.md section 5), identical in every process and every run.
+//!
+//! Rolling [`sum`](KeyedStream::sum) never wraps: an integer sum that overflows fails the job
+//! with [`Error::OutOfRange`] naming the key (see [`Summable`]).
 
-use std::ops::Add;
+use std::num::Wrapping;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::error::{describe, Error};
 use crate::operators::process::{keyed_operator, Context, Key, KeyFn, KeyedProcessFunction, OneInput};
 use crate::record::Data;
+use crate::runtime::JobShared;
 use crate::state::{OpenContext, ValueState};
 use crate::stream::DataStream;
 
@@ -67,11 +74,15 @@ impl<'scope, K: Key, V: Data> KeyedStream<'scope, K, V> {
     }
 
     /// Rolling sum of `field` per key: emits `(key, sum so far)` for every record.
-    pub fn sum<N>(self, field: impl Fn(&V) -> N + 'static) -> DataStream<'scope, (K, N)>
-    where
-        N: Data + Add<Output = N>,
-    {
-        self.rolling_field(field, |sum: &N, next: &N| sum.clone() + next.clone())
+    ///
+    /// A sum that does not fit its type fails the job with [`Error::OutOfRange`] naming the key
+    /// and the values, rather than wrapping (Flink's `SUM` wraps silently); the overflowing sum
+    /// is not emitted. See [`Summable`] for the types it adds and how.
+    pub fn sum<N: Summable>(self, field: impl Fn(&V) -> N + 'static) -> DataStream<'scope, (K, N)> {
+        let key = Rc::clone(&self.key);
+        let shared = Arc::clone(&self.stream.context.runtime.shared);
+        let keyed = self.stream.map(move |value| (key(&value), field(&value)));
+        keyed.key_by(|(key, _): &(K, N)| key.clone()).process(RollingSum { state: None, shared })
     }
 
     /// Rolling minimum of `field` per key: emits `(key, minimum so far)` for every record.
@@ -106,6 +117,88 @@ impl<'scope, K: Key, V: Data> KeyedStream<'scope, K, V> {
         keyed
             .key_by(|(key, _): &(K, N)| key.clone())
             .reduce(move |(key, left), (_, right)| (key.clone(), combine(left, right)))
+    }
+}
+
+/// A number [`KeyedStream::sum`] adds up, without silent wrapping.
+///
+/// Integers add with `checked_add`: an overflow fails the job. Floats add as IEEE 754 says (an
+/// overflow gives an infinity, which stays visible). [`Wrapping`] asks for wrapping
+/// explicitly. Implement it for your own numbers with a checked addition.
+pub trait Summable: Data {
+    /// `self + other`, or `None` when the sum does not fit the type.
+    fn checked_sum(&self, other: &Self) -> Option<Self>;
+}
+
+macro_rules! checked_sums {
+    ($($number:ty),*) => {$(
+        impl Summable for $number {
+            #[inline]
+            fn checked_sum(&self, other: &Self) -> Option<Self> {
+                self.checked_add(*other)
+            }
+        }
+    )*};
+}
+
+checked_sums!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, Duration);
+
+macro_rules! float_sums {
+    ($($number:ty),*) => {$(
+        impl Summable for $number {
+            #[inline]
+            fn checked_sum(&self, other: &Self) -> Option<Self> {
+                Some(self + other)
+            }
+        }
+    )*};
+}
+
+float_sums!(f32, f64);
+
+impl<N> Summable for Wrapping<N>
+where
+    Wrapping<N>: Data + Copy + std::ops::Add<Output = Wrapping<N>>,
+{
+    #[inline]
+    fn checked_sum(&self, other: &Self) -> Option<Self> {
+        Some(*self + *other)
+    }
+}
+
+/// The keyed function behind `sum`: like `Rolling`, with the same state, but an overflow
+/// fails the job.
+struct RollingSum<K, N> {
+    state: Option<ValueState<(K, N)>>,
+    shared: Arc<JobShared>,
+}
+
+impl<K: Key, N: Summable> KeyedProcessFunction<K, (K, N), (K, N)> for RollingSum<K, N> {
+    fn open(&mut self, ctx: &mut OpenContext<'_, K>) {
+        self.state = Some(ctx.value_state("rolling"));
+    }
+
+    fn process_element(&mut self, (key, value): (K, N), ctx: &mut Context<'_, K, (K, N)>) {
+        let state = self.state.as_ref().expect("open registers the state");
+        let next = match state.value(ctx) {
+            None => value,
+            Some((_, sum)) => match sum.checked_sum(&value) {
+                Some(next) => next,
+                None => {
+                    let reason = format!(
+                        "{} + {} overflows {}",
+                        describe(&sum),
+                        describe(&value),
+                        std::any::type_name::<N>()
+                    );
+                    let operator = "sum".to_owned();
+                    self.shared.fail(Error::OutOfRange { operator, key: describe(&key), reason });
+                    return;
+                }
+            },
+        };
+        state.update(ctx, (key.clone(), next.clone()));
+        ctx.emit((key, next));
     }
 }
 

@@ -5,11 +5,20 @@
 //! processing time of the injected clock when the element is applied. Time windows are
 //! half-open, `[start, end)`, aligned to `offset` (Flink's arithmetic; times are unsigned
 //! milliseconds in eddy).
+//!
+//! Times are in [`EVENT_TIME_RANGE`](crate::record::EVENT_TIME_RANGE), `0..=i64::MAX`.
+//! Window sizes and slides are at most [`MAX_EVENT_TIME`], so a window starts no earlier than
+//! `-(size - 1)` and its start always fits `Window::start`'s `i64`. A window that would end
+//! after the end of event time is cut there: it ends at [`MAX_WINDOW_END`] (`i64::MAX + 1`),
+//! so its max timestamp is `i64::MAX`, like the global window's, and it fires only when the
+//! input ends. A time past [`MAX_EVENT_TIME`] belongs to no window of these assigners (the
+//! window operator fails the job on such a time before asking them).
 
 use std::rc::Rc;
 
 use super::triggers::{EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, Trigger};
-use super::Window;
+use super::{Window, MAX_WINDOW_END};
+use crate::record::MAX_EVENT_TIME;
 
 /// Assigns elements to windows.
 pub trait WindowAssigner<T> {
@@ -34,9 +43,14 @@ pub fn window_start(timestamp: u64, offset: u64, size: u64) -> i128 {
     timestamp - (timestamp - offset + size).rem_euclid(size)
 }
 
-/// The window `[start, start + size)`.
-fn sized(start: i128, size: u64) -> Window {
-    Window::new(start as i64, (start + size as i128) as u64)
+/// The window `[start, start + size)`, cut at the end of event time; `None` for a start that
+/// no supported time can be in (or that does not fit the window's `i64`).
+fn sized(start: i128, size: u64) -> Option<Window> {
+    if start > i128::from(MAX_EVENT_TIME) {
+        return None;
+    }
+    let end = (start + i128::from(size)).min(i128::from(MAX_WINDOW_END));
+    Some(Window::new(i64::try_from(start).ok()?, u64::try_from(end).ok()?))
 }
 
 fn default_time_trigger<T: 'static>(event_time: bool) -> Box<dyn Trigger<T>> {
@@ -62,7 +76,10 @@ pub struct Tumbling {
 
 impl WindowShape for Tumbling {
     fn windows_at(&self, time: u64) -> Vec<Window> {
-        vec![sized(window_start(time, self.offset, self.size), self.size)]
+        if time > MAX_EVENT_TIME {
+            return Vec::new();
+        }
+        sized(window_start(time, self.offset, self.size), self.size).into_iter().collect()
     }
 }
 
@@ -76,11 +93,15 @@ pub struct Sliding {
 
 impl WindowShape for Sliding {
     fn windows_at(&self, time: u64) -> Vec<Window> {
-        let mut windows = Vec::with_capacity((self.size / self.slide) as usize + 1);
+        if time > MAX_EVENT_TIME {
+            return Vec::new();
+        }
+        let capacity = (self.size / self.slide).saturating_add(1).min(1024) as usize;
+        let mut windows = Vec::with_capacity(capacity);
         let mut start = window_start(time, self.offset, self.slide);
-        while start > time as i128 - self.size as i128 {
-            windows.push(sized(start, self.size));
-            start -= self.slide as i128;
+        while start > i128::from(time) - i128::from(self.size) {
+            windows.extend(sized(start, self.size));
+            start -= i128::from(self.slide);
         }
         windows
     }
@@ -121,13 +142,22 @@ impl<T: 'static, S: WindowShape> WindowAssigner<T> for TimeWindows<S> {
     }
 }
 
+/// Window sizes and slides must lie in `1..=MAX_EVENT_TIME`, so that window starts fit `i64`.
+fn check_span(size_ms: u64, slide_ms: u64) {
+    assert!(size_ms > 0 && slide_ms > 0, "window size and slide must be positive");
+    assert!(
+        size_ms <= MAX_EVENT_TIME && slide_ms <= MAX_EVENT_TIME,
+        "window size and slide must be at most {MAX_EVENT_TIME} ms (the end of event time), got {size_ms} and {slide_ms}"
+    );
+}
+
 fn tumbling(size_ms: u64, event_time: bool) -> TimeWindows<Tumbling> {
-    assert!(size_ms > 0, "window size must be positive");
+    check_span(size_ms, size_ms);
     TimeWindows { shape: Tumbling { size: size_ms, offset: 0 }, event_time }
 }
 
 fn sliding(size_ms: u64, slide_ms: u64, event_time: bool) -> TimeWindows<Sliding> {
-    assert!(size_ms > 0 && slide_ms > 0, "window size and slide must be positive");
+    check_span(size_ms, slide_ms);
     TimeWindows { shape: Sliding { size: size_ms, slide: slide_ms, offset: 0 }, event_time }
 }
 
@@ -146,6 +176,9 @@ pub struct SlidingProcessingTimeWindows;
 
 impl TumblingEventTimeWindows {
     /// Windows of `size_ms`, aligned to the epoch.
+    ///
+    /// # Panics
+    /// When a size or slide is 0 or larger than [`MAX_EVENT_TIME`].
     pub fn of(size_ms: u64) -> TimeWindows<Tumbling> {
         tumbling(size_ms, true)
     }
@@ -153,6 +186,9 @@ impl TumblingEventTimeWindows {
 
 impl TumblingProcessingTimeWindows {
     /// Windows of `size_ms` of processing time.
+    ///
+    /// # Panics
+    /// When a size or slide is 0 or larger than [`MAX_EVENT_TIME`].
     pub fn of(size_ms: u64) -> TimeWindows<Tumbling> {
         tumbling(size_ms, false)
     }
@@ -160,6 +196,9 @@ impl TumblingProcessingTimeWindows {
 
 impl SlidingEventTimeWindows {
     /// Windows of `size_ms` starting every `slide_ms`.
+    ///
+    /// # Panics
+    /// When a size or slide is 0 or larger than [`MAX_EVENT_TIME`].
     pub fn of(size_ms: u64, slide_ms: u64) -> TimeWindows<Sliding> {
         sliding(size_ms, slide_ms, true)
     }
@@ -167,6 +206,9 @@ impl SlidingEventTimeWindows {
 
 impl SlidingProcessingTimeWindows {
     /// Windows of `size_ms` of processing time starting every `slide_ms`.
+    ///
+    /// # Panics
+    /// When a size or slide is 0 or larger than [`MAX_EVENT_TIME`].
     pub fn of(size_ms: u64, slide_ms: u64) -> TimeWindows<Sliding> {
         sliding(size_ms, slide_ms, false)
     }
@@ -214,7 +256,9 @@ impl ProcessingTimeSessionWindows {
 impl<T: 'static> WindowAssigner<T> for SessionWindows<T> {
     fn assign_windows(&self, value: &T, timestamp: u64, processing_time: u64) -> Vec<Window> {
         let start = if self.event_time { timestamp } else { processing_time };
-        vec![Window::new(start as i64, start.saturating_add((self.gap)(value)))]
+        // Past `MAX_EVENT_TIME` (`i64::MAX`), no window.
+        let Ok(signed_start) = i64::try_from(start) else { return Vec::new() };
+        vec![Window::new(signed_start, start.saturating_add((self.gap)(value)).min(MAX_WINDOW_END))]
     }
     fn is_event_time(&self) -> bool {
         self.event_time
@@ -310,7 +354,91 @@ mod tests {
         assert_eq!(point, vec![(Window::new(0, 3000), vec![Window::new(0, 3000), Window::new(3000, 3000)])]);
     }
 
+    fn assign(assigner: &impl WindowAssigner<()>, timestamp: u64) -> Vec<Window> {
+        let mut windows = assigner.assign_windows(&(), timestamp, 0);
+        windows.sort();
+        windows
+    }
+
+    #[test]
+    fn windows_end_at_the_end_of_event_time() {
+        let top = MAX_EVENT_TIME - MAX_EVENT_TIME % 1000;
+        let end_of_time = MAX_EVENT_TIME + 1;
+        let tumbling = TumblingEventTimeWindows::of(1000);
+        // The last window is cut at the end of event time; its max timestamp is `i64::MAX`.
+        assert_eq!(assign(&tumbling, MAX_EVENT_TIME), vec![Window::new(top as i64, end_of_time)]);
+        assert_eq!(assign(&tumbling, top - 1), vec![Window::new(top as i64 - 1000, top)]);
+        let sliding = SlidingEventTimeWindows::of(3000, 1000);
+        assert_eq!(
+            assign(&sliding, MAX_EVENT_TIME),
+            vec![
+                Window::new(top as i64 - 2000, end_of_time),
+                Window::new(top as i64 - 1000, end_of_time),
+                Window::new(top as i64, end_of_time)
+            ]
+        );
+        let sessions = EventTimeSessionWindows::with_gap(10);
+        assert_eq!(assign(&sessions, MAX_EVENT_TIME - 5), vec![Window::new(i64::MAX - 5, end_of_time)]);
+        // The largest window size: windows may start far before 0 without wrapping.
+        let huge = TumblingEventTimeWindows::of(MAX_EVENT_TIME).with_offset(MAX_EVENT_TIME - 1);
+        assert_eq!(assign(&huge, 0), vec![Window::new(-1, MAX_EVENT_TIME - 1)]);
+        assert_eq!(assign(&huge, MAX_EVENT_TIME), vec![Window::new(i64::MAX - 1, end_of_time)]);
+    }
+
+    #[test]
+    fn no_window_past_the_end_of_event_time() {
+        // Before, `start as i64` wrapped these into windows that began at negative times.
+        for timestamp in [MAX_EVENT_TIME + 1, MAX_EVENT_TIME + 501, u64::MAX] {
+            assert_eq!(assign(&TumblingEventTimeWindows::of(1000), timestamp), vec![]);
+            assert_eq!(assign(&SlidingEventTimeWindows::of(3000, 1000), timestamp), vec![]);
+            assert_eq!(assign(&EventTimeSessionWindows::with_gap(10), timestamp), vec![]);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "window size and slide must be at most")]
+    fn window_sizes_beyond_event_time_are_rejected() {
+        let _ = TumblingEventTimeWindows::of(MAX_EVENT_TIME + 1);
+    }
+
     proptest! {
+        /// Near both ends of event time, with sizes up to the largest: every window contains the
+        /// element, is aligned, has its size unless cut at the end of event time, and every
+        /// aligned start in `(timestamp - size, timestamp]` is present.
+        #[test]
+        fn assignment_near_the_limits(
+            near_end in any::<bool>(),
+            distance in 0u64..5_000,
+            size in prop_oneof![1u64..5_000, MAX_EVENT_TIME - 5_000..=MAX_EVENT_TIME],
+            windows_per_size in 1u64..4,
+            offset in any::<u64>(),
+        ) {
+            let timestamp = if near_end { MAX_EVENT_TIME - distance } else { distance };
+            let slide = (size / windows_per_size).max(1);
+            let end_of_time = i128::from(MAX_EVENT_TIME) + 1;
+            let assigner = SlidingEventTimeWindows::of(size, slide).with_offset(offset);
+            let windows = assign(&assigner, timestamp);
+            for window in &windows {
+                let (start, end) = (i128::from(window.start), i128::from(window.end));
+                prop_assert!(start <= i128::from(timestamp) && i128::from(timestamp) < end);
+                prop_assert!(end <= end_of_time);
+                prop_assert_eq!(end, (start + i128::from(size)).min(end_of_time));
+                prop_assert_eq!((start - i128::from(offset % slide)).rem_euclid(i128::from(slide)), 0);
+            }
+            let first = i128::from(timestamp) - i128::from(size) + 1;
+            let (shift, slide_wide) = (i128::from(offset % slide), i128::from(slide));
+            let aligned = (i128::from(timestamp) - shift).div_euclid(slide_wide)
+                - (first - 1 - shift).div_euclid(slide_wide);
+            prop_assert_eq!(windows.len() as i128, aligned);
+            let tumbling = TumblingEventTimeWindows::of(size).with_offset(offset);
+            let tumbled = assign(&tumbling, timestamp);
+            prop_assert_eq!(tumbled.len(), 1);
+            prop_assert_eq!(
+                i128::from(tumbled[0].start),
+                window_start(timestamp, offset, size)
+            );
+        }
+
         /// An element belongs exactly to the sliding windows whose range contains it.
         #[test]
         fn sliding_membership(timestamp in 0u64..1_000_000, size in 1u64..5_000, slide in 1u64..5_000, offset in 0u64..5_000) {

@@ -38,7 +38,14 @@
 //! `aggregate` without an evictor, otherwise the elements), its trigger state and its timers.
 //! A window's state is removed when the watermark passes `max_timestamp + allowed_lateness`
 //! (for processing-time windows, when the clock passes `max_timestamp`), so state stays
-//! bounded. Global windows are never cleaned up.
+//! bounded. Global windows are never cleaned up, and neither are windows whose
+//! `max_timestamp + allowed_lateness` reaches the end of event time (as in Flink).
+//!
+//! Event times are in [`EVENT_TIME_RANGE`](crate::record::EVENT_TIME_RANGE), `0..=i64::MAX`.
+//! Windows end at most at [`MAX_WINDOW_END`]: a window that would end later is cut there and
+//! fires when the input ends (see [`assigners`]). The operator fails the job with
+//! [`Error::OutOfRange`](crate::error::Error::OutOfRange) on a record whose time is past the
+//! range (only a user function emitting such a timestamp can produce one: sources reject them).
 
 pub mod assigners;
 pub mod evictors;
@@ -79,8 +86,13 @@ pub struct Window {
     pub end: u64,
 }
 
-/// The max timestamp of the global window: Flink's `Long.MAX_VALUE`.
-pub const GLOBAL_MAX_TIMESTAMP: u64 = i64::MAX as u64;
+/// The max timestamp of the global window: the end of event time,
+/// [`MAX_EVENT_TIME`](crate::record::MAX_EVENT_TIME) (Flink's `Long.MAX_VALUE`).
+pub const GLOBAL_MAX_TIMESTAMP: u64 = crate::record::MAX_EVENT_TIME;
+
+/// The latest end of a window, `MAX_EVENT_TIME + 1`: built-in assigners cut windows that
+/// would end later here, so every window's max timestamp is a supported event time.
+pub const MAX_WINDOW_END: u64 = GLOBAL_MAX_TIMESTAMP + 1;
 
 impl Window {
     /// The window `[start, end)`.
@@ -90,7 +102,7 @@ impl Window {
 
     /// The single window of global windowing; it never ends.
     pub fn global() -> Self {
-        Window { start: 0, end: GLOBAL_MAX_TIMESTAMP + 1 }
+        Window { start: 0, end: MAX_WINDOW_END }
     }
 
     /// The largest timestamp in the window, `end - 1`: the event time of its results and the
@@ -220,8 +232,16 @@ impl<'scope, K: Key, V: Data> WindowedStream<'scope, K, V> {
             Some(trigger) => trigger,
             None => Rc::from(self.assigner.default_trigger()),
         };
-        let operator =
-            WindowOperator::new(self.assigner, trigger, self.allowed_lateness, self.late_tag, panes);
+        let shared = std::sync::Arc::clone(&self.keyed.stream.context.runtime.shared);
+        let operator = WindowOperator::new(
+            name,
+            shared,
+            self.assigner,
+            trigger,
+            self.allowed_lateness,
+            self.late_tag,
+            panes,
+        );
         self.keyed.process_named(name, operator)
     }
 

@@ -5,12 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::assigners::{merge_windows, WindowAssigner};
 use super::evictors::Evictor;
 use super::triggers::{TimerRequest, Trigger, TriggerContext, TriggerResult, TriggerState};
 use super::{ProcessWindowFunction, Window, WindowContext, GLOBAL_MAX_TIMESTAMP};
+use crate::error::{describe, Error};
 use crate::operators::process::{Context, Key, KeyedProcessFunction};
+use crate::record::check_event_time;
+use crate::runtime::JobShared;
 use crate::side_output::OutputTag;
 use crate::state::{AggregateFunction, OpenContext, ValueState};
 use crate::timers::TimeDomain;
@@ -205,6 +209,10 @@ fn remove_timer(timers: &mut BTreeMap<u64, BTreeSet<Window>>, time: u64, window:
 }
 
 pub(crate) struct WindowOperator<K, V, O, P: PaneOps<K, V, O>> {
+    /// The operator's name, for errors.
+    name: String,
+    /// Where an event time past the supported range fails the job.
+    shared: Arc<JobShared>,
     assigner: Rc<dyn WindowAssigner<V>>,
     trigger: Rc<dyn Trigger<V>>,
     allowed_lateness: u64,
@@ -218,6 +226,8 @@ pub(crate) struct WindowOperator<K, V, O, P: PaneOps<K, V, O>> {
 
 impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> WindowOperator<K, V, O, P> {
     pub(crate) fn new(
+        name: &str,
+        shared: Arc<JobShared>,
         assigner: Rc<dyn WindowAssigner<V>>,
         trigger: Rc<dyn Trigger<V>>,
         allowed_lateness: u64,
@@ -225,6 +235,8 @@ impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> WindowOperator<K, V, O,
         panes: P,
     ) -> Self {
         WindowOperator {
+            name: name.to_owned(),
+            shared,
             assigner,
             trigger,
             // Lateness only applies to event time.
@@ -433,6 +445,15 @@ impl<K: Key, V: Clone + 'static, O, P: PaneOps<K, V, O>> KeyedProcessFunction<K,
         let timestamp = ctx.timestamp();
         let watermark = ctx.current_watermark();
         let key = ctx.key().clone();
+        if self.assigner.is_event_time() {
+            // Sources reject such times; only a user function emitting one gets here. Windows
+            // cannot hold it, and dropping it would be silent.
+            if let Err(reason) = check_event_time(timestamp) {
+                let operator = self.name.clone();
+                self.shared.fail(Error::OutOfRange { operator, key: describe(&key), reason });
+                return;
+            }
+        }
         let mut windows = state.take(ctx).unwrap_or_default();
         let assigned = self.assigner.assign_windows(&value, timestamp, ctx.current_processing_time());
         let mut skipped = true;
