@@ -100,9 +100,17 @@ fn restore_never_falls_back_past_a_checkpoint_whose_output_is_committed() {
         .filter(|path| path.join(store::MANIFEST).exists())
         .collect();
     assert!(complete.len() >= 2, "the run took checkpoints before its final one");
-    // The newest (final) checkpoint committed the last output; corrupt one of its parts.
-    let newest = &complete[0];
-    assert!(newest.join(store::COMMITTING).exists());
+    // Corrupt the newest checkpoint that committed output (checkpoints after it that committed
+    // nothing, such as a final one with nothing left to commit, lose their manifests: as if the
+    // job had crashed before writing them).
+    let at = complete
+        .iter()
+        .position(|path| path.join(store::COMMITTING).exists())
+        .expect("a committing checkpoint");
+    for later in &complete[..at] {
+        std::fs::remove_file(later.join(store::MANIFEST)).unwrap();
+    }
+    let newest = &complete[at];
     let manifest = store::read_manifest(newest).unwrap();
     let part = newest.join(&manifest.operators[0].parts[0].file);
     let mut bytes = std::fs::read(&part).unwrap();
@@ -118,7 +126,7 @@ fn restore_never_falls_back_past_a_checkpoint_whose_output_is_committed() {
     assert_eq!(committed(&output), lines, "nothing was produced twice");
 
     // Every complete checkpoint corrupt: an error too, not a silent fresh start.
-    for checkpoint in &complete[1..] {
+    for checkpoint in &complete[at + 1..] {
         std::fs::write(checkpoint.join(store::MANIFEST), b"{").unwrap();
     }
     let mut allowed = config(&checkpoints, 10, Some(RestoreFrom::Latest));
