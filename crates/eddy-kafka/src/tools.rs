@@ -87,8 +87,15 @@ pub fn produce_lines(
         .map_err(|error| Error::Config(format!("Kafka producer for {brokers}: {error}")))?;
     let partitions = partition_count(brokers, topic)?;
     let mut count = 0u64;
-    for line in input.lines() {
-        let line = line.map_err(|error| Error::io("reading standard input", error))?;
+    for line in text_lines(input) {
+        let line = line.map_err(|error| match error {
+            Error::BadRecord { path, line, reason } => Error::BadRecord {
+                path,
+                line,
+                reason: format!("{reason}; the {count} records before it were produced to `{topic}`"),
+            },
+            other => other,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -99,6 +106,44 @@ pub fn produce_lines(
     }
     producer.flush(TIMEOUT).map_err(|error| kafka_error(format!("flushing to `{topic}`"), error))?;
     Ok(count)
+}
+
+/// The lines of `input` as text, without their line ends (`\n` or `\r\n`). A line that is not
+/// UTF-8 is an error naming its number and the offending byte, rather than std's "stream did
+/// not contain valid UTF-8" with no place.
+fn text_lines(mut input: impl BufRead) -> impl Iterator<Item = Result<String>> {
+    let mut number = 0u64;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        match input.read_until(b'\n', &mut bytes) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(error) => {
+                done = true;
+                return Some(Err(Error::io("reading standard input", error)));
+            }
+        }
+        number += 1;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        Some(String::from_utf8(bytes).map_err(|error| {
+            done = true;
+            let at = error.utf8_error().valid_up_to();
+            Error::BadRecord {
+                path: "standard input".into(),
+                line: number,
+                reason: format!("not UTF-8 (byte {} of the line, 0x{:02x})", at + 1, error.as_bytes()[at]),
+            }
+        }))
+    })
 }
 
 fn partition_count(brokers: &str, topic: &str) -> Result<i32> {
@@ -177,5 +222,24 @@ pub fn consume(brokers: &str, topic: &str, options: &ConsumeOptions, mut output:
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_that_are_not_utf8_are_named() {
+        let input: &[u8] = b"{\"a\":1}\r\nplain\n\xff\xfe bad\nnever read\n";
+        let lines: Vec<Result<String>> = text_lines(input).collect();
+        assert_eq!(lines.len(), 3, "reading stops at the bad line");
+        assert_eq!(lines[0].as_ref().unwrap(), "{\"a\":1}");
+        assert_eq!(lines[1].as_ref().unwrap(), "plain");
+        let error = lines[2].as_ref().unwrap_err().to_string();
+        assert!(
+            error.contains("standard input:3") && error.contains("not UTF-8") && error.contains("0xff"),
+            "{error}"
+        );
     }
 }
