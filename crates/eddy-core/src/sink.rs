@@ -248,10 +248,24 @@ impl<T: Debug> Sink<T> for PrintSink {
 
 impl<T: Debug> SinkWriter<T> for PrintWriter {
     fn write(&mut self, value: T, _timestamp: u64, _logical_time: u64) -> Result<()> {
-        writeln!(std::io::stdout().lock(), "{}> {:?}", self.worker_index, value)
-            .map_err(|error| Error::io("writing to standard output", error))
+        writeln!(std::io::stdout().lock(), "{}> {:?}", self.worker_index, value).map_err(|error| {
+            exit_if_broken_pipe(&error);
+            Error::io("writing to standard output", error)
+        })
     }
     fn finish(&mut self) -> Result<()> {
-        std::io::stdout().flush().map_err(|error| Error::io("flushing standard output", error))
+        std::io::stdout().flush().map_err(|error| {
+            exit_if_broken_pipe(&error);
+            Error::io("flushing standard output", error)
+        })
+    }
+}
+
+/// Ends the process quietly (status 0) when `error` says standard output was closed by its
+/// reader (`eddy ... | head`), as a Unix tool killed by `SIGPIPE` would, instead of failing
+/// with "Broken pipe". Rust ignores `SIGPIPE`, so writes see `EPIPE` instead.
+pub fn exit_if_broken_pipe(error: &std::io::Error) {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
     }
 }

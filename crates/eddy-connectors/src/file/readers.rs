@@ -255,8 +255,14 @@ impl<T: DeserializeOwned> SplitReader<T> for JsonLinesReader<T> {
                 return Ok(ReadStatus::Finished);
             }
             self.line += 1;
+            let first = self.offset == 0;
             self.offset += read as u64;
-            let text = self.buffer.trim_ascii();
+            let mut text = self.buffer.trim_ascii();
+            if first {
+                // A UTF-8 byte order mark (as some editors write) is not part of the first
+                // record. (The CSV reader skips it too.)
+                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text).trim_ascii();
+            }
             if text.is_empty() {
                 continue;
             }
@@ -339,6 +345,29 @@ mod tests {
         sensor: String,
         #[serde(rename = "time")]
         ts: u64,
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_json_lines_and_csv() {
+        use eddy_core::source::{SplitOutput, SplitReader};
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("with-bom.jsonl");
+        std::fs::write(&json, b"\xEF\xBB\xBF{\"sensor\":\"a\",\"time\":1}\n{\"sensor\":\"b\",\"time\":2}\n")
+            .unwrap();
+        let csv = dir.path().join("with-bom.csv");
+        std::fs::write(&csv, b"\xEF\xBB\xBFsensor,time\na,1\nb,2\n").unwrap();
+        let readers: Vec<Box<dyn SplitReader<Reading>>> = vec![
+            Box::new(JsonLinesReader::open(json, BadRecords::Fail).unwrap()),
+            Box::new(CsvReader::open(csv, true, BadRecords::Fail).unwrap()),
+        ];
+        for mut reader in readers {
+            let mut output = SplitOutput::default();
+            reader.read(&mut output, 10).unwrap();
+            let (records, dead_letters) = output.take();
+            assert!(dead_letters.is_empty());
+            let sensors: Vec<String> = records.into_iter().map(|(_, reading)| reading.sensor).collect();
+            assert_eq!(sensors, ["a", "b"], "{}", reader.split_id());
+        }
     }
 
     #[test]
