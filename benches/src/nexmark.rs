@@ -13,6 +13,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use eddy::core::sink::{Sink, SinkContext, SinkWriter};
 use eddy::prelude::*;
@@ -168,7 +169,9 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
     let splits = args.splits.unwrap_or(args.workers * processes).max(1);
     let job_config = JobConfig {
         cluster: args.cluster.config()?,
-        progress_interval: args.cluster.progress_interval.filter(|interval| !interval.is_zero()),
+        // Long runs say how far they are (stderr; the figures go to stdout). 0 turns it off.
+        progress_interval: Some(args.cluster.progress_interval.unwrap_or(Duration::from_secs(10)))
+            .filter(|interval| !interval.is_zero()),
         ..JobConfig::with_workers(args.workers)
     };
     let rows = Arc::new(AtomicU64::new(0));
