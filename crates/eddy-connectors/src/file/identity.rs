@@ -66,14 +66,35 @@ pub(crate) enum Mismatch {
 }
 
 impl FilePosition {
-    /// Parses a checkpointed position (of this or an older version).
+    /// Parses a checkpointed position (of this or an older version), and refuses one that no
+    /// reader can have written: every line and record consumed takes at least a byte, and an
+    /// offset is at most `i64::MAX` (so counting on from it cannot overflow).
     pub(crate) fn parse(path: &Path, position: &serde_json::Value) -> eddy_core::error::Result<FilePosition> {
-        serde_json::from_value(position.clone()).map_err(|error| {
+        let parsed: FilePosition = serde_json::from_value(position.clone()).map_err(|error| {
             eddy_core::error::Error::Checkpoint(format!(
                 "{}: bad checkpointed file position {position}: {error}",
                 path.display()
             ))
-        })
+        })?;
+        let at_most = parsed.offset.saturating_add(1);
+        if parsed.offset > i64::MAX as u64 {
+            return Err(parsed.impossible(path, "the offset is beyond any file"));
+        }
+        if parsed.line > at_most || parsed.record.is_some_and(|record| record > at_most) {
+            return Err(parsed.impossible(path, "more lines or records than bytes"));
+        }
+        Ok(parsed)
+    }
+
+    /// The error for a position no reader can have written.
+    pub(crate) fn impossible(&self, path: &Path, why: &str) -> eddy_core::error::Error {
+        eddy_core::error::Error::Checkpoint(format!(
+            "{}: bad checkpointed file position (offset {}, line {}{}): {why}",
+            path.display(),
+            self.offset,
+            self.line,
+            self.record.map_or_else(String::new, |record| format!(", record {record}"))
+        ))
     }
 
     /// Says what changed, for errors (`now`: the file's metadata now).

@@ -195,6 +195,15 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The fewest bytes an entry takes: its hash, key length, value count and two timer counts.
+const MIN_ENTRY_BYTES: usize = 8 + 4 + 2 + 4 + 4;
+
+/// How many entries to reserve room for when a part says it has `count` with `remaining`
+/// bytes left: never more than those bytes can hold, since the count is read from the input.
+fn entry_capacity(count: u64, remaining: usize) -> usize {
+    count.min((remaining / MIN_ENTRY_BYTES) as u64) as usize
+}
+
 /// Parses a keyed part.
 pub fn parse_keyed(bytes: &[u8]) -> Result<KeyedPart<'_>> {
     let mut cursor = Cursor { bytes, at: 0 };
@@ -213,7 +222,7 @@ pub fn parse_keyed(bytes: &[u8]) -> Result<KeyedPart<'_>> {
         names.push(name);
     }
     let count = cursor.u64()?;
-    let mut entries = Vec::with_capacity(count.min(1 << 20) as usize);
+    let mut entries = Vec::with_capacity(entry_capacity(count, bytes.len() - cursor.at));
     for _ in 0..count {
         let hash = cursor.u64()?;
         let key_len = cursor.u32()?;
@@ -298,5 +307,112 @@ mod tests {
         restored.key = "b".into();
         assert_eq!(count2.value(&mut restored), Some(9));
         assert!(parse_keyed(&bytes[..bytes.len() - 1]).is_err());
+    }
+}
+
+/// Fuzz targets of the keyed part format (issue 15): arbitrary bytes, and valid parts with bit
+/// flips, truncations, inserted bytes and huge counts, go through `parse_keyed` and the row
+/// decoding a restore does; every one must be a part or an `Error`, never a panic. 256 cases
+/// each (a few seconds in a debug build); set `PROPTEST_CASES` for a longer run. Failing
+/// inputs are kept in `crates/eddy-core/proptest-regressions/checkpoint/keyed.txt`.
+#[cfg(test)]
+pub(crate) mod fuzz_tests {
+    use super::*;
+    use crate::checkpoint::store::fuzz_tests::{config, mutate, mutations};
+    use crate::state::{decode, KeyedStateAccess, OpenContext, StateParts, TtlNow};
+    use proptest::prelude::*;
+
+    struct Context {
+        key: String,
+        store: StateStore<String>,
+    }
+
+    impl KeyedStateAccess for Context {
+        type Key = String;
+        fn state_parts(&mut self) -> StateParts<'_, String> {
+            StateParts { key: &self.key, store: &mut self.store, now: TtlNow::default() }
+        }
+    }
+
+    /// A store with the states the generated parts hold.
+    fn store() -> (Context, crate::state::ValueState<u64>, crate::state::ListState<(i32, String)>) {
+        let mut context = Context { key: String::new(), store: StateStore::new() };
+        let count = OpenContext { store: &mut context.store, worker_index: 0 }.value_state::<u64>("count");
+        let seen =
+            OpenContext { store: &mut context.store, worker_index: 0 }.list_state::<(i32, String)>("seen");
+        (context, count, seen)
+    }
+
+    /// A valid keyed part: keys with a count, a list and timers.
+    pub(crate) fn keyed_part() -> impl Strategy<Value = Vec<u8>> {
+        let key = ("\\PC{0,6}", any::<u64>(), prop::collection::vec((any::<i32>(), "[a-z]{0,4}"), 0..3));
+        let timers = prop::collection::vec((any::<u64>(), "\\PC{0,6}", any::<u64>()), 0..3);
+        (prop::collection::vec(key, 0..4), timers).prop_map(|(keys, timers)| {
+            let (mut context, count, seen) = store();
+            for (key, value, list) in keys {
+                context.key = key;
+                count.update(&mut context, value);
+                for item in list {
+                    seen.add(&mut context, item);
+                }
+            }
+            let mut event = TimerQueue::new();
+            for (timestamp, key, delivery) in timers {
+                event.register(timestamp, &key, delivery);
+            }
+            copy_keyed(&context.store, &event, &TimerQueue::new()).encode().unwrap().0
+        })
+    }
+
+    /// Parses `bytes` and restores every row as the keyed operators do.
+    fn parse_and_restore(bytes: &[u8]) -> Result<usize> {
+        let part = parse_keyed(bytes)?;
+        let (mut context, _, _) = store();
+        for entry in &part.entries {
+            let key: String = decode(entry.key, "a key")?;
+            for (name, value) in &entry.values {
+                context.store.restore_row(name, key.clone(), value)?;
+            }
+        }
+        Ok(part.entries.len())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn fuzz_parse_keyed_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200), magic in any::<bool>()) {
+            let mut bytes = bytes;
+            if magic {
+                bytes.splice(0..0, MAGIC.iter().copied());
+            }
+            let _ = parse_and_restore(&bytes);
+        }
+
+        #[test]
+        fn fuzz_parse_keyed_mutated_parts(part in keyed_part(), mutations in mutations()) {
+            prop_assert!(parse_and_restore(&part).is_ok(), "a valid part must parse");
+            let mut bytes = part.clone();
+            mutate(&mut bytes, &mutations);
+            if let Err(error) = parse_and_restore(&bytes) {
+                prop_assert!(matches!(error, Error::Checkpoint(_)), "{error}");
+            }
+        }
+    }
+
+    /// Found by reasoning about the fuzz target (a 28-byte part claiming 2^64 - 1 entries
+    /// reserved room for 2^20 of them, about 100 MB): the entry count is capped by the bytes
+    /// left, and the part is refused as truncated.
+    #[test]
+    fn a_huge_entry_count_is_truncation_not_a_huge_allocation() {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&KEYED_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        let error = parse_keyed(&bytes).err().expect("refused").to_string();
+        assert!(error.contains("truncated"), "{error}");
+        assert_eq!(entry_capacity(u64::MAX, 0), 0);
+        assert_eq!(entry_capacity(u64::MAX, 10 * MIN_ENTRY_BYTES), 10);
+        assert_eq!(entry_capacity(3, 10 * MIN_ENTRY_BYTES), 3);
     }
 }

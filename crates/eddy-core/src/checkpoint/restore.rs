@@ -260,3 +260,40 @@ mod tests {
         assert_eq!(latest(tempfile::tempdir().unwrap().path(), false).unwrap(), None);
     }
 }
+
+/// Fuzz target of restoring (issue 15): a checkpoint whose manifest or parts are damaged
+/// (bit flips, truncations, inserted bytes, huge numbers) loads or fails with an `Error`,
+/// never a panic, and an undamaged one always loads. 256 cases (a few seconds in a debug
+/// build); set `PROPTEST_CASES` for a longer run. Failing inputs are kept in
+/// `crates/eddy-core/proptest-regressions/checkpoint/restore.txt`.
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+    use crate::checkpoint::store::fuzz_tests::{config, fuzzed_checkpoint};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn fuzz_restored_load(checkpoint in fuzzed_checkpoint()) {
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path().join(super::super::store::checkpoint_dir_name(7));
+            std::fs::create_dir_all(&dir).unwrap();
+            checkpoint.write(&dir);
+            match Restored::load(&dir) {
+                Ok(restored) => {
+                    for (uid, _, _) in &checkpoint.parts {
+                        // A damaged manifest may have lost or renamed an operator, never more.
+                        prop_assert!(restored.operator(uid).is_some() || checkpoint.damaged());
+                    }
+                }
+                Err(error) => prop_assert!(checkpoint.damaged(), "{error}"),
+            }
+            // `latest` finds it, skips it, or refuses it; with the fallback it never refuses.
+            let _ = Restored::find(root.path(), &RestoreFrom::Latest, false);
+            let found = Restored::find(root.path(), &RestoreFrom::Latest, true);
+            prop_assert!(found.is_ok(), "{:?}", found.err());
+        }
+    }
+}

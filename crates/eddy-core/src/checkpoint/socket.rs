@@ -226,3 +226,82 @@ mod tests {
         assert!(!path.exists());
     }
 }
+
+/// Fuzz targets of the control socket's request reader (issue 15): arbitrary bytes, and
+/// requests with mutations, are a request or a refusal with a reason, never a panic; a line
+/// longer than [`MAX_REQUEST_BYTES`] is refused without being buffered whole. 256 cases each
+/// (a few seconds in a debug build); set `PROPTEST_CASES` for a longer run. Failing inputs
+/// are kept in `crates/eddy-core/proptest-regressions/checkpoint/socket.txt`.
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+    use crate::checkpoint::store::fuzz_tests::{config, mutate, mutations};
+    use proptest::prelude::*;
+
+    /// Sends `bytes` (then closes) from a thread, and reads the request as the server does.
+    fn read_sent(bytes: Vec<u8>) -> std::result::Result<ControlRequest, String> {
+        let (mut client, server) = UnixStream::pair().unwrap();
+        let writer = std::thread::spawn(move || {
+            // The server stops reading at the limit; the rest of a long line may not fit.
+            let _ = client.write_all(&bytes);
+        });
+        let request = read_request(&server);
+        drop(server);
+        writer.join().unwrap();
+        request
+    }
+
+    fn request() -> impl Strategy<Value = Vec<u8>> {
+        let valid = prop_oneof![
+            Just(ControlRequest::Status),
+            (prop::option::of("\\PC{0,20}"), any::<bool>()).prop_map(|(target, stop)| {
+                ControlRequest::Savepoint { target: target.map(PathBuf::from), stop }
+            }),
+        ]
+        .prop_map(|request| serde_json::to_vec(&request).unwrap());
+        prop_oneof![
+            2 => valid.clone(),
+            3 => (valid, mutations()).prop_map(|(mut bytes, mutations)| {
+                mutate(&mut bytes, &mutations);
+                bytes
+            }),
+            1 => prop::collection::vec(any::<u8>(), 0..100),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn fuzz_parse_request(line in request()) {
+            if let Err(problem) = parse_request(&line) {
+                prop_assert!(problem.starts_with("bad request"), "{problem}");
+            }
+        }
+
+        #[test]
+        fn fuzz_read_request(line in request(), newline in any::<bool>(), padding in prop_oneof![
+            4 => Just(0usize),
+            1 => Just(MAX_REQUEST_BYTES as usize),
+            1 => (MAX_REQUEST_BYTES as usize - 70)..(MAX_REQUEST_BYTES as usize + 10),
+        ]) {
+            let mut sent = line.clone();
+            sent.extend(std::iter::repeat_n(b' ', padding));
+            if newline {
+                sent.push(b'\n');
+            }
+            let first_line = sent.iter().position(|&byte| byte == b'\n').map(|end| end + 1);
+            let read = read_sent(sent.clone());
+            match first_line {
+                Some(len) if len as u64 <= MAX_REQUEST_BYTES => {
+                    prop_assert_eq!(read, parse_request(&sent[..len]));
+                }
+                Some(_) => prop_assert!(read.unwrap_err().contains("longer than")),
+                None if sent.len() as u64 > MAX_REQUEST_BYTES => {
+                    prop_assert!(read.unwrap_err().contains("longer than"));
+                }
+                None => prop_assert!(read.unwrap_err().contains("one JSON line")),
+            }
+        }
+    }
+}

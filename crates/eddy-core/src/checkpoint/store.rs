@@ -211,7 +211,17 @@ pub fn read_manifest(checkpoint: &Path) -> Result<Manifest> {
 
 /// Reads a part and checks its size and checksum against the manifest.
 pub fn read_part(checkpoint: &Path, entry: &PartEntry) -> Result<Vec<u8>> {
-    let path = checkpoint.join(&entry.file);
+    // The manifest is input too: a part named `/dev/zero` or `../..` must not be read.
+    let relative = Path::new(&entry.file);
+    let inside = relative.components().all(|component| matches!(component, std::path::Component::Normal(_)));
+    if !inside || entry.file.is_empty() {
+        return Err(Error::Checkpoint(format!(
+            "{}: `{}` is not a part inside the checkpoint",
+            checkpoint.join(MANIFEST).display(),
+            entry.file
+        )));
+    }
+    let path = checkpoint.join(relative);
     let bytes = fs::read(&path).map_err(|error| io_error("reading", &path, error))?;
     if bytes.len() as u64 != entry.bytes || checksum(&bytes) != entry.xxh3 {
         return Err(Error::Checkpoint(format!(
@@ -322,5 +332,278 @@ mod tests {
         apply_retention(dir.path(), 2, Some(&restored)).unwrap();
         let left: Vec<u64> = list_checkpoints(dir.path()).unwrap().into_iter().map(|(id, _)| id).collect();
         assert_eq!(left, vec![6, 5, 3, 1]);
+    }
+}
+
+/// Fuzz targets of the checkpoint reader (issue 15), and the generators the other checkpoint
+/// fuzz targets share: a checkpoint directory with parts of every kind, whose manifest or
+/// parts get bit flips, truncations, inserted bytes and huge numbers. Reading one must give
+/// the checkpoint or an `Error` naming the file, never a panic or a huge allocation. 256
+/// cases each (a few seconds in a debug build); set `PROPTEST_CASES` for a longer run. Failing
+/// inputs are kept in `crates/eddy-core/proptest-regressions/checkpoint/store.txt`.
+#[cfg(test)]
+pub(crate) mod fuzz_tests {
+    use super::*;
+    use crate::checkpoint::keyed::fuzz_tests::keyed_part;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    /// 256 cases unless `PROPTEST_CASES` asks for more (or fewer).
+    pub(crate) fn config() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(256);
+        ProptestConfig { cases, ..ProptestConfig::default() }
+    }
+
+    /// One change to a byte string.
+    #[derive(Clone, Debug)]
+    pub(crate) enum Mutation {
+        /// XOR the byte at the index with a non-zero mask.
+        Flip(Index, u8),
+        /// Cut the bytes from the index on.
+        Truncate(Index),
+        /// Insert bytes at the index.
+        Insert(Index, Vec<u8>),
+        /// Overwrite bytes from the index (a length field with a huge value, or a digit run).
+        Overwrite(Index, Vec<u8>),
+    }
+
+    pub(crate) fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
+        let huge = prop::sample::select(vec![
+            u32::MAX.to_le_bytes().to_vec(),
+            0x8000_0000u32.to_le_bytes().to_vec(),
+            u64::MAX.to_le_bytes().to_vec(),
+            (1u64 << 40).to_le_bytes().to_vec(),
+            u16::MAX.to_le_bytes().to_vec(),
+            b"18446744073709551615".to_vec(),
+            b"99999999999999999999999".to_vec(),
+            b"-1".to_vec(),
+            b"1e308".to_vec(),
+        ]);
+        let mutation = prop_oneof![
+            4 => (any::<Index>(), 1..=255u8).prop_map(|(at, mask)| Mutation::Flip(at, mask)),
+            2 => any::<Index>().prop_map(Mutation::Truncate),
+            2 => (any::<Index>(), prop::collection::vec(any::<u8>(), 1..8)).prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
+            3 => (any::<Index>(), huge).prop_map(|(at, bytes)| Mutation::Overwrite(at, bytes)),
+        ];
+        prop::collection::vec(mutation, 1..4)
+    }
+
+    pub(crate) fn mutate(bytes: &mut Vec<u8>, mutations: &[Mutation]) {
+        for mutation in mutations {
+            match mutation {
+                Mutation::Flip(at, mask) if !bytes.is_empty() => {
+                    let at = at.index(bytes.len());
+                    bytes[at] ^= mask;
+                }
+                Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len() + 1)),
+                Mutation::Insert(at, inserted) => {
+                    let at = at.index(bytes.len() + 1);
+                    bytes.splice(at..at, inserted.iter().copied());
+                }
+                Mutation::Overwrite(at, written) if !bytes.is_empty() => {
+                    let at = at.index(bytes.len());
+                    let end = (at + written.len()).min(bytes.len());
+                    bytes[at..end].copy_from_slice(&written[..end - at]);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A checkpoint to write, then damage.
+    #[derive(Clone, Debug)]
+    pub(crate) struct FuzzedCheckpoint {
+        /// (uid, kind, contents) of each operator's one part.
+        pub(crate) parts: Vec<(String, PartKind, Vec<u8>)>,
+        /// What to do to the manifest's text.
+        pub(crate) manifest: Vec<Mutation>,
+        /// What to do to one part, and whether the manifest then lists the damaged part's size
+        /// and checksum (so the damage reaches the part's parser).
+        pub(crate) part: Option<(Index, Vec<Mutation>, bool)>,
+    }
+
+    impl FuzzedCheckpoint {
+        /// Whether anything is damaged.
+        pub(crate) fn damaged(&self) -> bool {
+            !self.manifest.is_empty() || self.part.is_some()
+        }
+
+        /// Writes it into `dir`.
+        pub(crate) fn write(&self, dir: &Path) {
+            let mut operators = Vec::new();
+            for (index, (uid, kind, bytes)) in self.parts.iter().enumerate() {
+                let relative = format!("{index}-{}/worker-0.part", operator_dir_name(uid));
+                let mut entry = part_entry(&relative, 0, bytes, 1);
+                let mut bytes = bytes.clone();
+                if let Some((at, mutations, reseal)) = &self.part {
+                    if at.index(self.parts.len()) == index {
+                        mutate(&mut bytes, mutations);
+                        if *reseal {
+                            entry = part_entry(&relative, 0, &bytes, 1);
+                        }
+                    }
+                }
+                // Not `write_part`: its fsyncs would make the fuzz targets slow.
+                let path = dir.join(&relative);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, &bytes).unwrap();
+                operators.push(OperatorEntry {
+                    uid: uid.clone(),
+                    kind: kind.clone(),
+                    version: None,
+                    parts: vec![entry],
+                });
+            }
+            let manifest = Manifest {
+                format: FORMAT.into(),
+                version: FORMAT_VERSION,
+                id: 7,
+                kind: CheckpointKind::Checkpoint,
+                logical_time: 70,
+                finished: false,
+                workers: 1,
+                operators,
+                stats: CheckpointStats::default(),
+            };
+            let mut text = serde_json::to_vec_pretty(&manifest).unwrap();
+            mutate(&mut text, &self.manifest);
+            fs::write(dir.join(MANIFEST), text).unwrap();
+        }
+    }
+
+    /// A source part as the runtime writes it, with odd positions.
+    fn source_part() -> impl Strategy<Value = Vec<u8>> {
+        let split = ("\\PC{0,8}", any::<bool>(), any::<u64>(), any::<u64>());
+        prop::collection::vec(split, 0..3).prop_map(|splits| {
+            let splits: serde_json::Map<String, serde_json::Value> = splits
+                .into_iter()
+                .map(|(id, finished, offset, line)| {
+                    let state = serde_json::json!({
+                        "finished": finished,
+                        "position": {"offset": offset, "line": line},
+                        "watermarks": {"watermark": 0},
+                    });
+                    (id, state)
+                })
+                .collect();
+            serde_json::to_vec(&serde_json::json!({"version": 1, "splits": splits})).unwrap()
+        })
+    }
+
+    /// A sink part: the committables to commit.
+    fn sink_part() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec("\\PC{0,12}", 0..3).prop_map(|files| {
+            serde_json::to_vec(&serde_json::json!(files
+                .into_iter()
+                .map(|file| serde_json::json!({"file": file}))
+                .collect::<Vec<_>>()))
+            .unwrap()
+        })
+    }
+
+    pub(crate) fn fuzzed_checkpoint() -> impl Strategy<Value = FuzzedCheckpoint> {
+        let part = prop_oneof![
+            keyed_part().prop_map(|bytes| (PartKind::Keyed, bytes)),
+            source_part().prop_map(|bytes| (PartKind::Source, bytes)),
+            sink_part().prop_map(|bytes| (PartKind::Sink, bytes)),
+            prop::collection::vec(any::<u8>(), 0..40)
+                .prop_map(|bytes| (PartKind::Custom("custom-state".into()), bytes)),
+        ];
+        let parts = prop::collection::vec(("[a-z]{1,6}", part), 1..4).prop_map(|parts| {
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(n, (uid, (kind, bytes)))| (format!("{uid}{n}"), kind, bytes))
+                .collect()
+        });
+        let manifest = prop_oneof![1 => Just(Vec::new()), 2 => mutations()];
+        let part = prop::option::of((any::<Index>(), mutations(), any::<bool>()));
+        (parts, manifest, part).prop_map(|(parts, manifest, part)| FuzzedCheckpoint { parts, manifest, part })
+    }
+
+    /// Arbitrary JSON, and manifests with fields of the wrong type or with odd numbers.
+    fn manifest_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            "\\PC{0,8}".prop_map(serde_json::Value::from),
+        ];
+        let any_json = leaf.clone().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-z_]{0,8}", inner, 0..4)
+                    .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
+            ]
+        });
+        let fields =
+            ["format", "version", "id", "kind", "logical_time", "finished", "workers", "operators", "stats"];
+        let replaced = (prop::sample::select(fields.to_vec()), any_json.clone()).prop_map(|(field, value)| {
+            let mut manifest = serde_json::json!({
+                "format": FORMAT, "version": FORMAT_VERSION, "id": 1, "kind": "savepoint",
+                "logical_time": 5, "finished": true, "workers": 2,
+                "operators": [{"uid": "a", "kind": "keyed", "parts": [
+                    {"worker": 0, "file": "a/worker-0.part", "bytes": 3, "xxh3": "0000000000000000", "entries": 1}]}],
+                "stats": {"duration_ms": 1, "snapshot_ms": 1, "bytes": 3},
+            });
+            manifest[field] = value;
+            manifest
+        });
+        prop_oneof![1 => any_json, 3 => replaced]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn fuzz_read_manifest(text in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            manifest_json().prop_map(|json| serde_json::to_vec(&json).unwrap()),
+        ]) {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(MANIFEST), &text).unwrap();
+            if let Ok(manifest) = read_manifest(dir.path()) {
+                prop_assert!(manifest.format == FORMAT && manifest.version <= FORMAT_VERSION);
+                for part in manifest.operators.iter().flat_map(|operator| &operator.parts) {
+                    let error = read_part(dir.path(), part).expect_err("no part was written");
+                    prop_assert!(error.to_string().contains(&part.file), "{error}");
+                }
+            }
+        }
+
+        #[test]
+        fn fuzz_read_damaged_checkpoints(checkpoint in fuzzed_checkpoint()) {
+            let dir = tempfile::tempdir().unwrap();
+            checkpoint.write(dir.path());
+            match read_manifest(dir.path()) {
+                Ok(manifest) => {
+                    for part in manifest.operators.iter().flat_map(|operator| &operator.parts) {
+                        if let Err(error) = read_part(dir.path(), part) {
+                            prop_assert!(checkpoint.damaged(), "{error}");
+                            prop_assert!(matches!(error, Error::Checkpoint(_) | Error::Io { .. }), "{error}");
+                        }
+                    }
+                }
+                Err(error) => {
+                    prop_assert!(checkpoint.damaged(), "{error}");
+                    prop_assert!(error.to_string().contains(MANIFEST), "{error}");
+                }
+            }
+        }
+    }
+
+    /// A manifest may only name parts inside its checkpoint: one naming `/dev/zero` would
+    /// otherwise be read without end.
+    #[test]
+    fn parts_outside_the_checkpoint_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["/dev/zero", "../outside.part", "a/../../outside.part", ""] {
+            let entry =
+                PartEntry { worker: 0, file: file.into(), bytes: 1, xxh3: checksum(b"x"), entries: 1 };
+            let error = read_part(dir.path(), &entry).expect_err("refused").to_string();
+            assert!(error.contains("not a part inside the checkpoint"), "{file}: {error}");
+        }
     }
 }
