@@ -295,6 +295,8 @@ impl Network {
         workers: usize,
         checkpoint: Option<&CheckpointConfig>,
     ) -> Result<Network> {
+        // Every connection has passed the handshake (authenticated, if the job has a secret)
+        // before anything, the run id in `Hello` included, is sent on it.
         let connections = crate::cluster::connect(cluster, workers)?;
         let mut leader = None;
         let mut followers = Vec::new();
