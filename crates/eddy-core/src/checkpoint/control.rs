@@ -237,12 +237,12 @@ impl Participant {
         bytes: Vec<u8>,
         entries: u64,
     ) {
-        self.send(checkpoint, uid, kind, None, Payload::Ready(bytes, entries), Vec::new());
+        self.submit_part(checkpoint, uid, kind, None, Payload::Ready(bytes, entries), Vec::new());
     }
 
     /// Submits a part whose encoding `encode` does off the worker thread (on the coordinator's).
     pub(crate) fn submit_deferred(&mut self, checkpoint: u64, uid: &str, kind: PartKind, encode: Encoder) {
-        self.send(checkpoint, uid, kind, None, Payload::Deferred(encode), Vec::new());
+        self.submit_part(checkpoint, uid, kind, None, Payload::Deferred(encode), Vec::new());
     }
 
     /// Submits what a sink staged for `checkpoint`: the part is the committables as JSON, and
@@ -256,24 +256,12 @@ impl Participant {
         let bytes = serde_json::to_vec(&committables)
             .map_err(|error| crate::error::Error::Internal(format!("encoding committables: {error}")))?;
         let entries = committables.len() as u64;
-        self.send(checkpoint, uid, PartKind::Sink, None, Payload::Ready(bytes, entries), committables);
+        self.submit_part(checkpoint, uid, PartKind::Sink, None, Payload::Ready(bytes, entries), committables);
         Ok(())
     }
 
     /// Submits a part of any kind, with the version of its format and what it staged.
     pub(crate) fn submit_part(
-        &mut self,
-        checkpoint: u64,
-        uid: &str,
-        kind: PartKind,
-        version: Option<u32>,
-        payload: Payload,
-        committables: Vec<Committable>,
-    ) {
-        self.send(checkpoint, uid, kind, version, payload, committables);
-    }
-
-    fn send(
         &mut self,
         checkpoint: u64,
         uid: &str,
