@@ -15,6 +15,7 @@ use eddy::core::checkpoint::store::{read_manifest, MANIFEST};
 use eddy::core::checkpoint::{send_request, ControlRequest};
 use eddy::core::time::{Clock, SystemClock};
 use eddy::supervisor::{self, Chaos, Outcome, SupervisorConfig, Termination};
+use eddy_testkit::logs::process_logs;
 
 /// Watermarks move every 100 events per file, so that checkpoints complete often at the low
 /// rates these tests read at.
@@ -61,12 +62,7 @@ fn supervised(setup: &Setup, processes: usize, workers: usize, args: Vec<String>
 }
 
 fn logs(config: &SupervisorConfig) -> String {
-    (0..config.processes)
-        .map(|process| {
-            std::fs::read_to_string(config.log_dir.join(format!("process-{process}.log"))).unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    process_logs(&config.log_dir, config.processes)
 }
 
 fn run(config: &SupervisorConfig) -> Outcome {

@@ -16,33 +16,11 @@ use std::time::Duration;
 use eddy::core::time::{Clock, SystemClock};
 use eddy::kafka::tools::{create_topic, produce_lines};
 use eddy::kafka::{committed_records, read_topic, ReadRecord};
+use eddy_testkit::kafka::{brokers, unique_topic as topic};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_kafka-pipeline");
 const KEYS: u64 = 7;
 const EVENTS: u64 = 1_200;
-
-/// Starts (or finds) the local broker; returns its address.
-fn brokers() -> String {
-    static BROKERS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BROKERS
-        .get_or_init(|| {
-            if let Ok(brokers) = std::env::var("EDDY_KAFKA_BROKERS") {
-                return brokers;
-            }
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka.sh");
-            let output = Command::new("bash").arg(script).arg("start").output().unwrap();
-            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-            String::from_utf8(output.stdout).unwrap().lines().last().unwrap().to_owned()
-        })
-        .clone()
-}
-
-/// A topic name unique to this test run (tests run in parallel threads of one process).
-fn topic(name: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    format!("{name}-{}-{}-{n}", std::process::id(), SystemClock.now_ms())
-}
 
 fn event(i: u64) -> String {
     format!("{{\"key\":\"k{}\",\"ts\":{},\"value\":{}}}", i % KEYS, 1_700_000_000_000 + i * 50, i % 5)

@@ -11,6 +11,21 @@
 //!   interval's records and progress records in the same transaction (see [`sink`]).
 //!
 //! `scripts/kafka.sh start` starts a local broker (Tansu) for tests and examples.
+//!
+//! # Crate map
+//!
+//! * [`source`]: `KafkaSource`, `KafkaRecord`, `StartFrom`, `BadRecords`: partition discovery
+//!   and assignment, positions in checkpoints, bounded mode, group offsets for monitoring.
+//! * [`sink`]: `KafkaSink` (`Delivery::AtLeastOnce` or `ExactlyOnce`), the exactly-once
+//!   argument in its module docs, and the readers tests use: `read_topic`,
+//!   `committed_records`.
+//! * [`tools`]: `create_topic`, `produce_lines`, `consume`, behind `eddy kafka
+//!   produce|consume`.
+//! * `lib.rs`: the error helper and the queue-full send loop both source and sink use.
+//!
+//! Unit tests run on librdkafka's mock cluster; `tests/broker.rs` needs the real broker.
+//! This crate is optional everywhere: the facade's `kafka` feature (opt-in) and the `eddy`
+//! binary's `kafka` feature bring it in, so jobs without Kafka never build librdkafka.
 
 use eddy_core::error::{Error, Result};
 use rdkafka::message::ToBytes;

@@ -1,8 +1,6 @@
 //! The connector against the real broker that `scripts/kafka.sh start` runs (Tansu): a
 //! pass-through job reads N records and writes them exactly once to another topic.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use eddy_core::checkpoint::CheckpointConfig;
@@ -11,19 +9,10 @@ use eddy_core::time::{Clock, SystemClock};
 use eddy_core::watermark::WatermarkStrategy;
 use eddy_kafka::tools::produce_lines;
 use eddy_kafka::{read_topic, Delivery, KafkaRecord, KafkaSink, KafkaSource};
+use eddy_testkit::kafka::brokers;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-
-fn brokers() -> String {
-    if let Ok(brokers) = std::env::var("EDDY_KAFKA_BROKERS") {
-        return brokers;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kafka.sh");
-    let output = Command::new("bash").arg(script).arg("start").output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().last().unwrap().to_owned()
-}
 
 #[test]
 fn a_pass_through_job_writes_every_record_exactly_once() {

@@ -66,6 +66,20 @@
 //! * The number of categories is the standard model's 10, not Beam's 5; configurable
 //!   ([`NexmarkConfig::num_categories`]).
 //! * The source does not pace itself to wall-clock time: it produces as fast as the job reads.
+//!
+//! # Crate map
+//!
+//! * `model.rs`: [`Event`], [`Person`], [`Auction`], [`Bid`].
+//! * `config.rs`: [`NexmarkConfig`] (Beam's defaults) and the id and time constants.
+//! * `rng.rs`: SplitMix64 and the per-event seeding that makes any event reproducible alone.
+//! * `generator.rs`: [`NexmarkGenerator`] (`event(n)`), names, prices, channels, padding.
+//! * `source.rs`: [`NexmarkSource`] (split `s` generates ids `s, s + splits, ...`; resumable;
+//!   optional pacing) and the watermark strategies.
+//! * [`queries`]: q0 to q22 as DataStream programs (`stateless.rs`, `windowed.rs`,
+//!   `auctions.rs`, `joins.rs`, `aggregates.rs`), `build(name, events, output)`, `QUERIES`.
+//! * `src/bin/nexmark_gen_bench.rs`: the generator's own speed.
+//!
+//! Built on the `eddy` facade without its `kafka` feature: nothing here needs librdkafka.
 
 mod config;
 mod generator;

@@ -1,7 +1,8 @@
 //! eddy: an event-time stream and batch processor on timely dataflow.
 //!
-//! This crate is the facade users depend on: it re-exports the runtime ([`core`]) and the
-//! built-in connectors ([`connectors`]), and gathers the common names in [`prelude`].
+//! This crate is the facade users depend on: it re-exports the runtime ([`core`]), the
+//! built-in connectors ([`connectors`]) and the command-line flags jobs accept ([`cli`]), and
+//! gathers the common names in [`prelude`].
 //!
 //! ```no_run
 //! use eddy::prelude::*;
@@ -19,16 +20,35 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # Crate map
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`core`] | `eddy-core` | the runtime: time model, `DataStream`, keyed state, timers, windows, checkpoints, `Job` |
+//! | [`connectors`] | `eddy-connectors` | collections, generators, the collect sink, CSV and JSON-lines files |
+//! | [`cli`] | `eddy-cli` (feature `cli`, default) | `RunArgs`: the worker, cluster and checkpoint flags every job flattens into its clap parser |
+//! | [`supervisor`] | `eddy-cli` (feature `cli`) | start, watch and restart the processes of a job on this machine (`eddy run`) |
+//! | `kafka` | `eddy-kafka` (feature `kafka`, opt-in) | Kafka source and exactly-once sink; builds librdkafka |
+//! | [`prelude`] | | the names most programs need |
+//!
+//! The `eddy` command-line tool is the binary of the `eddy-cli` package.
+//!
+//! Architecture invariant: this crate holds no logic, only re-exports and the prelude.
 
 pub use eddy_connectors as connectors;
 pub use eddy_core as core;
 pub use eddy_core::error::{Error, Result};
-/// The Kafka connector (feature `kafka`, on by default).
+/// The Kafka connector (feature `kafka`, opt-in: it builds librdkafka).
 #[cfg(feature = "kafka")]
 pub use eddy_kafka as kafka;
 
-pub mod cli;
-pub mod supervisor;
+/// Command-line flags every eddy job accepts (feature `cli`, on by default).
+#[cfg(feature = "cli")]
+pub use eddy_cli::args as cli;
+/// The supervisor of multi-process jobs behind `eddy run` (feature `cli`).
+#[cfg(feature = "cli")]
+pub use eddy_cli::supervisor;
 
 /// The README's code, compiled as a doctest so that the README stays true.
 #[doc = include_str!("../../../README.md")]

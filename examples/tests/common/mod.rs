@@ -1,11 +1,14 @@
 //! What the crash tests of the checkpointed pipeline share: its input, how to run it, and the
-//! committed output of a run without failures to compare with.
+//! committed output of a run without failures to compare with. What is not about this
+//! pipeline (reading committed output, comparing it) is in `eddy_testkit`.
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+
+pub use eddy_testkit::output::{assert_same_lines, committed};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_checkpointed-pipeline");
 pub const FILES: u64 = 4;
@@ -75,21 +78,6 @@ pub fn run(mut command: Command) -> (ExitStatus, String) {
     (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
-/// Committed lines (files whose names do not start with a dot), counted.
-pub fn committed(output: &Path) -> BTreeMap<String, usize> {
-    let mut lines = BTreeMap::new();
-    for entry in std::fs::read_dir(output).into_iter().flatten() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-            *lines.entry(line.to_owned()).or_insert(0) += 1;
-        }
-    }
-    lines
-}
-
 /// The committed output of a run without failures (computed once per test binary).
 pub fn expected() -> &'static BTreeMap<String, usize> {
     static EXPECTED: std::sync::OnceLock<BTreeMap<String, usize>> = std::sync::OnceLock::new();
@@ -120,14 +108,6 @@ pub fn expected_with(args: &[&str]) -> BTreeMap<String, usize> {
     assert!(expected.len() > 400, "the job produces output: {} lines", expected.len());
     assert!(expected.values().all(|&count| count == 1), "every output line is distinct");
     expected
-}
-
-/// `actual` is exactly `expected`: nothing lost, nothing unexpected, nothing twice.
-pub fn assert_same_lines(actual: &BTreeMap<String, usize>, expected: &BTreeMap<String, usize>) {
-    let lost = expected.keys().filter(|line| !actual.contains_key(*line)).count();
-    let unexpected = actual.keys().filter(|line| !expected.contains_key(*line)).count();
-    let duplicated = actual.values().filter(|&&count| count > 1).count();
-    assert_eq!((lost, unexpected, duplicated), (0, 0, 0), "lost, unexpected, duplicated lines");
 }
 
 /// `actual` is exactly the output of a run without failures.

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use eddy::prelude::*;
+use eddy_connectors::{BadRecords, CollectSink, FileSink, FileSource};
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use eddy::prelude::*;
+use eddy_connectors::{CollectSink, CollectionSource};
+use eddy_core::prelude::*;
+use eddy_testkit::oracle::{self, Disorder};
 use rand::rngs::SmallRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -71,17 +72,11 @@ impl ProcessWindowFunction<u32, (i64, u64), Fired> for WithWindow {
 
 fn random_input(seed: u64, splits: usize, per_split: usize) -> Vec<Vec<Event>> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut timestamps: Vec<u64> = (0..(splits * per_split) as u64).map(|index| index * 2 + 1).collect();
-    timestamps.shuffle(&mut rng);
-    (0..splits)
-        .map(|split| {
-            let mut mine: Vec<u64> = timestamps[split * per_split..(split + 1) * per_split].to_vec();
-            mine.sort();
-            for index in 0..mine.len() {
-                let reach = if rng.gen_bool(0.08) { 60 } else { 5 };
-                let other = (index + rng.gen_range(0..reach)).min(mine.len() - 1);
-                mine.swap(index, other);
-            }
+    let disorder = Disorder { near: 5, far: 60, far_probability: 0.08 };
+    oracle::unique_timestamps(&mut rng, splits, per_split, 2)
+        .into_iter()
+        .map(|mut mine| {
+            oracle::disorder(&mut rng, &mut mine, disorder);
             mine.into_iter()
                 .map(|ts| Event { key: rng.gen_range(0..5), ts, value: rng.gen_range(-20..100) })
                 .collect()
@@ -93,15 +88,9 @@ fn random_input(seed: u64, splits: usize, per_split: usize) -> Vec<Vec<Event>> {
 fn by_logical_time(partitions: &[Vec<Event>]) -> BTreeMap<u64, Vec<Event>> {
     let mut by_time: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
     for partition in partitions {
-        let (mut watermark, mut max, mut since) = (0u64, 0u64, 0u64);
-        for event in partition {
-            by_time.entry(watermark).or_default().push(event.clone());
-            max = max.max(event.ts);
-            since += 1;
-            if since >= EMIT_EVERY {
-                since = 0;
-                watermark = watermark.max(max.saturating_sub(DELAY));
-            }
+        let times = oracle::logical_times(partition.iter().map(|event| event.ts), DELAY, EMIT_EVERY);
+        for (event, time) in partition.iter().zip(times) {
+            by_time.entry(time).or_default().push(event.clone());
         }
     }
     for events in by_time.values_mut() {

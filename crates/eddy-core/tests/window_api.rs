@@ -1,8 +1,9 @@
 //! Window API end to end: custom assigners (merging and not), a custom trigger, evictors
 //! before and after the function, window metadata in process functions, and all-windows.
 
-use eddy::core::window::{TriggerContext, TriggerResult, TriggerState};
-use eddy::prelude::*;
+use eddy_connectors::{CollectSink, CollectionSource};
+use eddy_core::prelude::*;
+use eddy_core::window::{TriggerContext, TriggerResult, TriggerState};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

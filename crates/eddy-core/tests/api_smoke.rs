@@ -1,6 +1,7 @@
 //! End-to-end checks of the DataStream API on small inputs.
 
-use eddy::prelude::*;
+use eddy_connectors::{CollectSink, CollectionSource};
+use eddy_core::prelude::*;
 
 #[test]
 fn rolling_sum_per_key() {

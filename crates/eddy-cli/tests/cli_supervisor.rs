@@ -1,4 +1,4 @@
-//! The job supervisor (`eddy::supervisor`, `eddy run`) and `scripts/launch.sh`, with small
+//! The job supervisor (`eddy_cli::supervisor`, `eddy run`) and `scripts/launch.sh`, with small
 //! `/bin/sh` scripts as fake jobs: they record their arguments and fail on cue (by exit status,
 //! by signal, or by hanging), keyed on `EDDY_PROCESS` and `EDDY_ATTEMPT`.
 //!
@@ -12,7 +12,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use eddy::supervisor::{self, Chaos, SupervisorConfig, SupervisorError, Termination};
+use eddy_cli::supervisor::{self, Chaos, SupervisorConfig, SupervisorError, Termination};
+use eddy_testkit::logs::process_log;
 
 /// A bound on how long any run here may take before the test gives up on it (it takes well
 /// under a second when things work).
@@ -65,7 +66,7 @@ fn value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 }
 
 fn log(dir: &Path, process: usize) -> String {
-    fs::read_to_string(dir.join("logs").join(format!("process-{process}.log"))).unwrap()
+    process_log(&dir.join("logs"), process)
 }
 
 #[test]

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eddy::prelude::*;
+use eddy_connectors::{FileSink, GeneratorSource};
+use eddy_core::prelude::*;
+use eddy_testkit::output::committed;
 use serde::{Deserialize, Serialize};
 
 const KEYS: u64 = 13;
@@ -136,21 +138,6 @@ impl AggregateFunction<Event> for Count {
     fn get_result(&self, accumulator: &u64) -> u64 {
         *accumulator
     }
-}
-
-/// Committed lines (files not starting with a dot), counted.
-fn committed(output: &Path) -> BTreeMap<String, usize> {
-    let mut lines = BTreeMap::new();
-    for entry in std::fs::read_dir(output).into_iter().flatten() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-            *lines.entry(line.to_owned()).or_insert(0) += 1;
-        }
-    }
-    lines
 }
 
 fn reference(per_split: u64) -> BTreeMap<String, usize> {

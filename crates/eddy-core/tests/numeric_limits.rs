@@ -2,7 +2,8 @@
 //! rejected at the source (dead letter or a clear error), windows near the end of event time
 //! are cut there instead of wrapping, and rolling sums fail the job instead of overflowing.
 
-use eddy::prelude::*;
+use eddy_connectors::{BadRecords, CollectSink, CollectionSource, FileSource};
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// `i64::MAX`, the largest supported event time.

@@ -1,5 +1,5 @@
 //! Command-line flags every eddy job accepts, for jobs that parse their arguments with clap:
-//! `#[command(flatten)] run: eddy::cli::RunArgs` adds the worker, cluster and checkpoint
+//! `#[command(flatten)] run: eddy::cli::RunArgs` (this module, re-exported by the facade) adds the worker, cluster and checkpoint
 //! flags, and [`RunArgs::job_config`] turns them into a [`JobConfig`].
 //!
 //! ```text
@@ -23,9 +23,8 @@ use std::time::Duration;
 
 use eddy_core::checkpoint::{parse_duration, CheckpointConfig, RestoreFrom};
 use eddy_core::cluster::{ClusterConfig, DEFAULT_CONNECT_TIMEOUT};
+use eddy_core::error::{Error, Result};
 use eddy_core::job::JobConfig;
-
-use crate::{Error, Result};
 
 /// The first port of a multi-process job on localhost without a hostfile (timely's default).
 pub const DEFAULT_BASE_PORT: u16 = 2101;

@@ -8,14 +8,15 @@
 //! tumbling window aggregate and merging session windows.
 //!
 //! Regenerate (only when a *new* format version is introduced, into a new directory, keeping
-//! the old one): `EDDY_WRITE_GOLDEN=tests/golden/v2 cargo test -p eddy --test golden_checkpoint
+//! the old one): `EDDY_WRITE_GOLDEN=tests/golden/v2 cargo test -p eddy-core --test checkpoint_golden
 //! -- --ignored`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use eddy::prelude::*;
+use eddy_connectors::{FileSink, GeneratorSource};
+use eddy_core::prelude::*;
+use eddy_testkit::output::committed;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -123,19 +124,6 @@ fn build(env: &mut Env<'_>, output: &Path, rate: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-fn committed(output: &Path) -> BTreeMap<String, usize> {
-    let mut lines = BTreeMap::new();
-    for entry in std::fs::read_dir(output).into_iter().flatten() {
-        let entry = entry.unwrap();
-        if !entry.file_name().to_string_lossy().starts_with('.') {
-            for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
-                *lines.entry(line.to_owned()).or_insert(0) += 1;
-            }
-        }
-    }
-    lines
-}
-
 fn golden() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")
 }
@@ -153,7 +141,7 @@ fn a_version_1_savepoint_restores_at_another_parallelism() {
         .lines()
         .map(str::to_owned)
         .collect();
-    let manifest = eddy::core::checkpoint::store::read_manifest(&golden().join("savepoint")).unwrap();
+    let manifest = eddy_core::checkpoint::store::read_manifest(&golden().join("savepoint")).unwrap();
     assert_eq!((manifest.version, manifest.workers), (1, 2));
 
     let output = dir.path().join("out");

@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use eddy::core::hash::HashMap;
-use eddy::prelude::*;
+use eddy_connectors::{CollectSink, CollectionSource};
+use eddy_core::hash::HashMap;
+use eddy_core::prelude::*;
+use eddy_testkit::oracle::{self, Disorder};
 use rand::rngs::SmallRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -36,19 +37,11 @@ fn random_input(
     shuffle: bool,
 ) -> Vec<Vec<Event>> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut timestamps: Vec<u64> = (0..(splits * per_split) as u64).map(|index| index * 3 + 1).collect();
-    timestamps.shuffle(&mut rng);
     let mut partitions = Vec::new();
     let mut id = 0;
-    for split in 0..splits {
-        let mut mine: Vec<u64> = timestamps[split * per_split..(split + 1) * per_split].to_vec();
-        mine.sort();
+    for mut mine in oracle::unique_timestamps(&mut rng, splits, per_split, 3) {
         if shuffle {
-            for index in 0..mine.len() {
-                let reach = if rng.gen_bool(0.05) { 40 } else { 4 };
-                let other = (index + rng.gen_range(0..reach)).min(mine.len() - 1);
-                mine.swap(index, other);
-            }
+            oracle::disorder(&mut rng, &mut mine, Disorder::default());
         }
         let mut partition = Vec::new();
         for ts in mine {
@@ -63,20 +56,7 @@ fn random_input(
 /// Logical time of every record: its split's watermark before the record (bounded
 /// out-of-orderness `DELAY`, advanced every `EMIT_EVERY` records).
 fn logical_times(partition: &[Event]) -> Vec<u64> {
-    let (mut watermark, mut max, mut since) = (0u64, 0u64, 0u64);
-    partition
-        .iter()
-        .map(|event| {
-            let carried = watermark;
-            max = max.max(event.ts);
-            since += 1;
-            if since >= EMIT_EVERY {
-                since = 0;
-                watermark = watermark.max(max.saturating_sub(DELAY));
-            }
-            carried
-        })
-        .collect()
+    oracle::logical_times(partition.iter().map(|event| event.ts), DELAY, EMIT_EVERY)
 }
 
 /// Every event with its logical time, in the order a keyed operator applies them to one key:

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use eddy::prelude::*;
+use eddy_connectors::{FileSink, GeneratorSource};
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 const SPLITS: usize = 3;

@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eddy::prelude::*;
+use eddy_connectors::{CollectSink, CollectionSource, FileSink, GeneratorSource};
+use eddy_core::prelude::*;
+use eddy_testkit::oracle::{self, Disorder};
+use eddy_testkit::output::committed_sorted;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -50,11 +53,7 @@ fn random_side(
         .map(|_| {
             let mut timestamps: Vec<u64> = (0..per_split).map(|_| rng.gen_range(0..range)).collect();
             timestamps.sort_unstable();
-            for index in 0..timestamps.len() {
-                let reach = if rng.gen_bool(0.05) { 40 } else { 4 };
-                let other = (index + rng.gen_range(0..reach)).min(timestamps.len() - 1);
-                timestamps.swap(index, other);
-            }
+            oracle::disorder(rng, &mut timestamps, Disorder::default());
             timestamps
                 .into_iter()
                 .map(|ts| {
@@ -71,16 +70,8 @@ fn random_side(
 fn with_times(partitions: &[Vec<Ev>], (delay, emit_every): (u64, u64)) -> Vec<(Ev, u64)> {
     let mut all = Vec::new();
     for partition in partitions {
-        let (mut watermark, mut max, mut since) = (0u64, 0u64, 0u64);
-        for event in partition {
-            all.push((event.clone(), watermark));
-            max = max.max(event.ts);
-            since += 1;
-            if since >= emit_every {
-                since = 0;
-                watermark = watermark.max(max.saturating_sub(delay));
-            }
-        }
+        let times = oracle::logical_times(partition.iter().map(|event| event.ts), delay, emit_every);
+        all.extend(partition.iter().cloned().zip(times));
     }
     all
 }
@@ -452,20 +443,6 @@ fn build_checkpointed(
     interval.union([windowed, regular]).sink(FileSink::json_lines(output)).uid("out");
 }
 
-/// Committed lines (files not starting with a dot), sorted.
-fn committed(output: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(output).into_iter().flatten() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        lines.extend(std::fs::read_to_string(entry.path()).unwrap().lines().map(str::to_owned));
-    }
-    lines.sort();
-    lines
-}
-
 #[test]
 fn joins_restore_from_a_checkpoint_mid_run() {
     let per_split = 1_000;
@@ -479,7 +456,7 @@ fn joins_restore_from_a_checkpoint_mid_run() {
             Ok(())
         })
         .unwrap();
-    let expected = committed(&reference_output);
+    let expected = committed_sorted(&reference_output);
     for prefix in ["interval", "window", "regular"] {
         assert!(expected.iter().filter(|line| line.contains(prefix)).count() > 100, "{prefix} joins");
     }
@@ -503,6 +480,6 @@ fn joins_restore_from_a_checkpoint_mid_run() {
         }
         let restored = std::fs::read_dir(&checkpoints).unwrap().count();
         assert!(restored > 1, "checkpoints were taken");
-        assert_eq!(committed(&output), expected, "{attempt_workers:?}, failing after {fail_after}");
+        assert_eq!(committed_sorted(&output), expected, "{attempt_workers:?}, failing after {fail_after}");
     }
 }

@@ -7,26 +7,27 @@
 //! * `eddy inspect <dir>` verifies a checkpoint or savepoint (every part's size and checksum)
 //!   and summarizes it; `--uid UID` dumps one operator's state as JSON lines.
 //! * `eddy run --processes N -- <program> <args>` runs a multi-process job on this machine and
-//!   restarts it from its latest checkpoint when a process fails (`eddy::supervisor`).
+//!   restarts it from its latest checkpoint when a process fails (`eddy_cli::supervisor`).
 //! * `eddy kafka produce|consume` writes JSON lines from stdin to a topic and prints a topic's
-//!   records as JSON lines (feature `kafka`, `eddy::kafka::tools`).
+//!   records as JSON lines (feature `kafka`, `eddy_kafka::tools`).
 //!
 //! Errors go to stderr as `eddy: <error>` and exit with status 1 (usage errors: status 2).
+//! This file holds the command line and the dispatch; `control.rs` and `inspect.rs` the
+//! commands that talk to a running job and read checkpoints.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+mod control;
+mod inspect;
+
+use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use eddy::core::checkpoint::store::{list_checkpoints, MANIFEST};
-use eddy::core::checkpoint::{
-    inspect, parse_duration, send_request, CheckpointKind, ControlRequest, ControlResponse, Manifest,
-    PartKind, CONTROL_SOCKET,
-};
-use eddy::core::time::{Clock, SystemClock};
-use eddy::supervisor::{self, Chaos, SupervisorConfig};
-use eddy::Error;
+use eddy_cli::supervisor::{self, Chaos, SupervisorConfig};
+use eddy_core::checkpoint::parse_duration;
+use eddy_core::error::Error;
+use eddy_core::time::{Clock, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -217,7 +218,7 @@ fn interval(text: &str) -> Result<(Duration, Duration), String> {
 }
 
 /// Why a command failed.
-enum Failure {
+pub(crate) enum Failure {
     /// Print `eddy: <message>` and exit 1.
     Message(String),
     /// Stdout was closed (as by `| head`): stop quietly.
@@ -263,7 +264,7 @@ fn run(command: Command) -> Result<(), Failure> {
     match command {
         #[cfg(feature = "kafka")]
         Command::Kafka(KafkaCommand::Produce { brokers, topic, partitions, partition }) => {
-            let count = eddy::kafka::tools::produce_lines(
+            let count = eddy_kafka::tools::produce_lines(
                 &brokers,
                 &topic,
                 partitions,
@@ -281,35 +282,19 @@ fn run(command: Command) -> Result<(), Failure> {
             from_beginning,
             until_idle,
         }) => {
-            let options = eddy::kafka::tools::ConsumeOptions { read_committed, from_beginning, until_idle };
-            eddy::kafka::tools::consume(&brokers, &topic, &options, io::stdout().lock())?;
+            let options = eddy_kafka::tools::ConsumeOptions { read_committed, from_beginning, until_idle };
+            eddy_kafka::tools::consume(&brokers, &topic, &options, io::stdout().lock())?;
             Ok(())
         }
         Command::Savepoint { checkpoint_dir, target, timeout } => {
-            let target = target.map(|target| absolute(&target)).transpose()?;
-            savepoint(&checkpoint_dir, target, false, timeout)
+            let target = target.map(|target| control::absolute(&target)).transpose()?;
+            control::savepoint(&checkpoint_dir, target, false, timeout)
         }
         Command::Stop { savepoint: target, checkpoint_dir, timeout } => {
-            savepoint(&checkpoint_dir, Some(absolute(&target)?), true, timeout)
+            control::savepoint(&checkpoint_dir, Some(control::absolute(&target)?), true, timeout)
         }
-        Command::Status { checkpoint_dir, timeout } => {
-            let response = request(&checkpoint_dir, &ControlRequest::Status, timeout)?;
-            let mut out = io::stdout().lock();
-            match response.path {
-                Some(path) => writeln!(out, "{}", path.display())?,
-                None => writeln!(out, "no checkpoint completed yet")?,
-            }
-            Ok(())
-        }
-        Command::Inspect { path, uid, json } => {
-            let checkpoint = resolve_checkpoint(&path)?;
-            let manifest = inspect::verify(&checkpoint)?;
-            match uid {
-                Some(uid) => dump(&checkpoint, &manifest, &uid),
-                None if json => print_json(&checkpoint, &manifest),
-                None => print_table(&checkpoint, &manifest),
-            }
-        }
+        Command::Status { checkpoint_dir, timeout } => control::status(&checkpoint_dir, timeout),
+        Command::Inspect { path, uid, json } => inspect::inspect(&path, uid.as_deref(), json),
         Command::Run {
             processes,
             workers,
@@ -359,224 +344,4 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
     }
-}
-
-/// The savepoint target as the job will see it: the job may run in another directory.
-fn absolute(path: &Path) -> Result<PathBuf, Failure> {
-    std::path::absolute(path).map_err(|error| Failure::Message(format!("{}: {error}", path.display())))
-}
-
-fn savepoint(dir: &Path, target: Option<PathBuf>, stop: bool, timeout: Duration) -> Result<(), Failure> {
-    let response = request(dir, &ControlRequest::Savepoint { target, stop }, timeout)?;
-    let path = response
-        .path
-        .ok_or_else(|| "the job reported the savepoint complete without naming its path".to_string())?;
-    writeln!(io::stdout().lock(), "{}", path.display())?;
-    Ok(())
-}
-
-/// Sends a request to the job with checkpoint directory `dir`; a refusal is an error.
-fn request(dir: &Path, request: &ControlRequest, timeout: Duration) -> Result<ControlResponse, Failure> {
-    let socket = dir.join(CONTROL_SOCKET);
-    let response = send_request(dir, request, timeout).map_err(|error| match &error {
-        Error::Io { cause, .. } => match cause.kind() {
-            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                format!("{error} (is a job running with checkpoint directory {}?)", dir.display())
-            }
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-                "no answer on {} within {timeout:?} (raise --timeout{})",
-                socket.display(),
-                match request {
-                    ControlRequest::Savepoint { .. } => "; the savepoint may still complete",
-                    ControlRequest::Status => "",
-                }
-            ),
-            _ => error.to_string(),
-        },
-        _ => error.to_string(),
-    })?;
-    if !response.ok {
-        let reason = response.error.unwrap_or_else(|| "no reason given".into());
-        let what = match request {
-            ControlRequest::Savepoint { stop: true, .. } => "stop with savepoint",
-            ControlRequest::Savepoint { .. } => "savepoint",
-            ControlRequest::Status => "status",
-        };
-        return Err(Failure::Message(format!("{what} failed: {reason}")));
-    }
-    Ok(response)
-}
-
-/// `path` itself when it holds a manifest; otherwise, if it is a checkpoint root, its newest
-/// complete checkpoint (announced on stderr).
-fn resolve_checkpoint(path: &Path) -> Result<PathBuf, Failure> {
-    if path.join(MANIFEST).exists() {
-        return Ok(path.to_owned());
-    }
-    match std::fs::metadata(path) {
-        Err(error) => return Err(Failure::Message(format!("{}: {error}", path.display()))),
-        Ok(metadata) if !metadata.is_dir() => {
-            return Err(Failure::Message(format!("{}: not a directory", path.display())))
-        }
-        Ok(_) => {}
-    }
-    let checkpoints = list_checkpoints(path)?;
-    if checkpoints.is_empty() {
-        return Err(Failure::Message(format!(
-            "{}: not a checkpoint or savepoint (missing {MANIFEST}) and holds no chk-* checkpoints",
-            path.display()
-        )));
-    }
-    match checkpoints.iter().find(|(_, checkpoint)| checkpoint.join(MANIFEST).exists()) {
-        Some((_, checkpoint)) => {
-            eprintln!("eddy: inspecting {}, the newest complete checkpoint", checkpoint.display());
-            Ok(checkpoint.clone())
-        }
-        None => Err(Failure::Message(format!(
-            "{}: none of its {} checkpoints is complete (each is missing {MANIFEST})",
-            path.display(),
-            checkpoints.len()
-        ))),
-    }
-}
-
-fn dump(checkpoint: &Path, manifest: &Manifest, uid: &str) -> Result<(), Failure> {
-    if !manifest.operators.iter().any(|operator| operator.uid == uid) {
-        let uids: Vec<&str> = manifest.operators.iter().map(|operator| operator.uid.as_str()).collect();
-        return Err(Failure::Message(format!(
-            "{} has no operator `{uid}` (it has: {})",
-            checkpoint.display(),
-            uids.join(", ")
-        )));
-    }
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    inspect::dump(checkpoint, uid, &mut out).map_err(|error| with_path(checkpoint, Failure::from(error)))?;
-    out.flush()?;
-    Ok(())
-}
-
-/// Names the checkpoint in an error that may not (part contents that do not parse).
-fn with_path(checkpoint: &Path, failure: Failure) -> Failure {
-    match failure {
-        Failure::Message(message) if !message.contains(&*checkpoint.to_string_lossy()) => {
-            Failure::Message(format!("{}: {message}", checkpoint.display()))
-        }
-        other => other,
-    }
-}
-
-fn kind_name(kind: CheckpointKind) -> &'static str {
-    match kind {
-        CheckpointKind::Checkpoint => "checkpoint",
-        CheckpointKind::Savepoint => "savepoint",
-        CheckpointKind::Final => "final",
-    }
-}
-
-fn part_kind_name(kind: &PartKind) -> &str {
-    kind.as_str()
-}
-
-/// What a part's `entries` count for an operator of `kind`.
-fn entries_unit(kind: &PartKind, count: u64) -> &'static str {
-    match (kind, count == 1) {
-        (PartKind::Keyed, true) => "key",
-        (PartKind::Keyed, false) => "keys",
-        (PartKind::Source, true) => "split",
-        (PartKind::Source, false) => "splits",
-        (PartKind::Sink, true) => "staged file",
-        (PartKind::Sink, false) => "staged files",
-        (PartKind::Custom(_), true) => "entry",
-        (PartKind::Custom(_), false) => "entries",
-    }
-}
-
-/// Per operator: (uid, kind, parts, bytes, entries).
-fn operator_totals(manifest: &Manifest) -> Vec<(&str, PartKind, usize, u64, u64)> {
-    manifest
-        .operators
-        .iter()
-        .map(|operator| {
-            let bytes = operator.parts.iter().map(|part| part.bytes).sum();
-            let entries = operator.parts.iter().map(|part| part.entries).sum();
-            (operator.uid.as_str(), operator.kind.clone(), operator.parts.len(), bytes, entries)
-        })
-        .collect()
-}
-
-fn print_json(checkpoint: &Path, manifest: &Manifest) -> Result<(), Failure> {
-    let operators: Vec<serde_json::Value> = operator_totals(manifest)
-        .into_iter()
-        .map(|(uid, kind, parts, bytes, entries)| {
-            serde_json::json!({
-                "uid": uid,
-                "kind": part_kind_name(&kind),
-                "parts": parts,
-                "bytes": bytes,
-                "entries": entries,
-            })
-        })
-        .collect();
-    let summary = serde_json::json!({
-        "path": checkpoint.display().to_string(),
-        "id": manifest.id,
-        "kind": kind_name(manifest.kind),
-        "logical_time": if manifest.finished { None } else { Some(manifest.logical_time) },
-        "finished": manifest.finished,
-        "workers": manifest.workers,
-        "format": manifest.format,
-        "version": manifest.version,
-        "stats": manifest.stats,
-        "operators": operators,
-    });
-    writeln!(io::stdout().lock(), "{summary}")?;
-    Ok(())
-}
-
-fn print_table(checkpoint: &Path, manifest: &Manifest) -> Result<(), Failure> {
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    let time = if manifest.finished { "end of input".to_string() } else { manifest.logical_time.to_string() };
-    let stats = &manifest.stats;
-    let summary = [
-        ("path", checkpoint.display().to_string()),
-        ("id", manifest.id.to_string()),
-        ("kind", kind_name(manifest.kind).to_string()),
-        ("logical time", time),
-        ("workers", manifest.workers.to_string()),
-        ("format", format!("{} version {}", manifest.format, manifest.version)),
-        ("duration", format!("{} ms (snapshot {} ms)", stats.duration_ms, stats.snapshot_ms)),
-        ("size", format!("{} bytes", stats.bytes)),
-    ];
-    for (name, value) in summary {
-        writeln!(out, "{name:<13} {value}")?;
-    }
-    writeln!(out)?;
-    if manifest.operators.is_empty() {
-        writeln!(out, "(no operators)")?;
-        out.flush()?;
-        return Ok(());
-    }
-    let mut rows = vec![["UID".to_string(), "KIND".into(), "PARTS".into(), "BYTES".into(), "ENTRIES".into()]];
-    for (uid, kind, parts, bytes, entries) in operator_totals(manifest) {
-        rows.push([
-            uid.to_string(),
-            part_kind_name(&kind).into(),
-            parts.to_string(),
-            bytes.to_string(),
-            format!("{entries} {}", entries_unit(&kind, entries)),
-        ]);
-    }
-    let mut widths = [0; 5];
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in &rows {
-        let [uid, kind, parts, bytes, entries] = row;
-        let [w0, w1, w2, w3, _] = widths;
-        writeln!(out, "{uid:<w0$}  {kind:<w1$}  {parts:>w2$}  {bytes:>w3$}  {entries}")?;
-    }
-    out.flush()?;
-    Ok(())
 }

@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eddy::core::hash::key_hash;
-use eddy::prelude::*;
+use eddy_connectors::{CollectSink, CollectionSource};
+use eddy_core::hash::key_hash;
+use eddy_core::prelude::*;
+use eddy_testkit::oracle::{self, Disorder};
 use rand::rngs::SmallRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -82,18 +83,10 @@ impl KeyedProcessFunction<u32, Event, Out> for Buckets {
 /// Random input: `splits` partitions of events with unique timestamps, out of order.
 fn random_input(seed: u64, splits: usize, per_split: usize) -> Vec<Vec<Event>> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut timestamps: Vec<u64> = (0..(splits * per_split) as u64).map(|index| index * 3 + 1).collect();
-    timestamps.shuffle(&mut rng);
     let mut partitions = Vec::new();
-    for split in 0..splits {
-        let mut mine: Vec<u64> = timestamps[split * per_split..(split + 1) * per_split].to_vec();
-        mine.sort();
+    for mut mine in oracle::unique_timestamps(&mut rng, splits, per_split, 3) {
         // Out of order: swap neighbours within a window, sometimes far (late data).
-        for index in 0..mine.len() {
-            let reach = if rng.gen_bool(0.05) { 40 } else { 4 };
-            let other = (index + rng.gen_range(0..reach)).min(mine.len() - 1);
-            mine.swap(index, other);
-        }
+        oracle::disorder(&mut rng, &mut mine, Disorder::default());
         partitions.push(
             mine.into_iter()
                 .map(|ts| Event { key: rng.gen_range(0..8), ts, value: rng.gen_range(0..100) })
@@ -106,20 +99,7 @@ fn random_input(seed: u64, splits: usize, per_split: usize) -> Vec<Vec<Event>> {
 /// Logical time of every record: its split's watermark before the record (bounded
 /// out-of-orderness `DELAY`, advanced every `EMIT_EVERY` records).
 fn logical_times(partition: &[Event]) -> Vec<u64> {
-    let (mut watermark, mut max, mut since) = (0u64, 0u64, 0u64);
-    partition
-        .iter()
-        .map(|event| {
-            let carried = watermark;
-            max = max.max(event.ts);
-            since += 1;
-            if since >= EMIT_EVERY {
-                since = 0;
-                watermark = watermark.max(max.saturating_sub(DELAY));
-            }
-            carried
-        })
-        .collect()
+    oracle::logical_times(partition.iter().map(|event| event.ts), DELAY, EMIT_EVERY)
 }
 
 /// The single-threaded reference: apply records time by time, firing timers whose timestamp

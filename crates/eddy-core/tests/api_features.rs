@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eddy::prelude::*;
+use eddy_connectors::{CollectHandle, CollectSink, CollectionSource, GeneratorSource};
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -179,7 +180,7 @@ impl SplitReader<u64> for TrickleReader {
     fn split_id(&self) -> &str {
         &self.id
     }
-    fn read(&mut self, output: &mut SplitOutput<u64>, _max: usize) -> eddy::Result<ReadStatus> {
+    fn read(&mut self, output: &mut SplitOutput<u64>, _max: usize) -> eddy_core::error::Result<ReadStatus> {
         while self.next < self.records {
             output.push(self.next, self.next * 10);
             self.next += 1;
@@ -192,7 +193,7 @@ impl Source<u64> for Trickle {
     fn name(&self) -> String {
         "trickle".into()
     }
-    fn splits(&self, context: &SplitContext) -> eddy::Result<Vec<Box<dyn SplitReader<u64>>>> {
+    fn splits(&self, context: &SplitContext) -> eddy_core::error::Result<Vec<Box<dyn SplitReader<u64>>>> {
         Ok((0..self.splits)
             .filter(|split| split % context.workers == context.worker_index)
             .map(|split| {
@@ -237,7 +238,12 @@ fn unbounded(
     domain: TimeDomain,
     idleness: Option<u64>,
     splits: usize,
-) -> (CollectHandle<(u64, u64)>, ManualClock, StopHandle, std::thread::JoinHandle<eddy::Result<JobSummary>>) {
+) -> (
+    CollectHandle<(u64, u64)>,
+    ManualClock,
+    StopHandle,
+    std::thread::JoinHandle<eddy_core::error::Result<JobSummary>>,
+) {
     let clock = ManualClock::new(1_000_000);
     let (sink, handle) = CollectSink::new();
     let job = Job::new(JobConfig { workers: 2, clock: Arc::new(clock.clone()), ..JobConfig::default() });
@@ -321,7 +327,7 @@ fn failure_in_a_source_stops_every_worker() {
         fn name(&self) -> String {
             "failing".into()
         }
-        fn splits(&self, _: &SplitContext) -> eddy::Result<Vec<Box<dyn SplitReader<u64>>>> {
+        fn splits(&self, _: &SplitContext) -> eddy_core::error::Result<Vec<Box<dyn SplitReader<u64>>>> {
             Err(Error::Config("no such topic".into()))
         }
     }

@@ -1,6 +1,0 @@
-//! The checkpointed pipeline as a binary target, so tests can start it as a child process
-//! (`cargo run --example checkpointed_pipeline` runs the same code).
-
-fn main() -> std::process::ExitCode {
-    eddy_examples::checkpointed::main()
-}
