@@ -8,6 +8,7 @@ use std::time::Duration;
 use eddy_connectors::{FileSink, GeneratorSource};
 use eddy_core::checkpoint::{store, CheckpointConfig, ControlRequest, RestoreFrom};
 use eddy_core::prelude::*;
+use eddy_testkit::output::committed_sorted;
 
 fn build(env: &mut Env<'_>, count: u64, rate: Option<u64>, output: &Path) -> eddy_core::Result<()> {
     let mut source = GeneratorSource::new(2, |split, n| (split as u64, n)).with_count(count);
@@ -32,17 +33,6 @@ fn config(checkpoints: &Path, interval_ms: u64, restore: Option<RestoreFrom>) ->
     let mut checkpoint = CheckpointConfig::new(checkpoints, Duration::from_millis(interval_ms));
     checkpoint.restore = restore;
     JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(2) }
-}
-
-fn committed(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        if !entry.file_name().to_string_lossy().starts_with('.') {
-            lines.extend(std::fs::read_to_string(entry.path()).unwrap().lines().map(str::to_owned));
-        }
-    }
-    lines.sort();
-    lines
 }
 
 fn wait_for(path: &Path) {
@@ -92,7 +82,7 @@ fn restore_never_falls_back_past_a_checkpoint_whose_output_is_committed() {
             move |env| build(env, 3_000, Some(20_000), &output)
         })
         .unwrap();
-    let lines = committed(&output);
+    let lines = committed_sorted(&output);
     let complete: Vec<PathBuf> = store::list_checkpoints(&checkpoints)
         .unwrap()
         .into_iter()
@@ -123,7 +113,7 @@ fn restore_never_falls_back_past_a_checkpoint_whose_output_is_committed() {
     });
     let error = restored.unwrap_err().to_string();
     assert!(error.contains("committed") && error.contains("--allow-restore-fallback"), "{error}");
-    assert_eq!(committed(&output), lines, "nothing was produced twice");
+    assert_eq!(committed_sorted(&output), lines, "nothing was produced twice");
 
     // Every complete checkpoint corrupt: an error too, not a silent fresh start.
     for checkpoint in &complete[at + 1..] {
@@ -169,5 +159,5 @@ fn a_savepoint_that_cannot_be_written_is_refused_and_the_job_goes_on() {
         .unwrap();
     assert!(taken.ok, "{taken:?}");
     running.join().unwrap().unwrap();
-    assert_eq!(committed(&output).len(), 2_000 + 2_000);
+    assert_eq!(committed_sorted(&output).len(), 2_000 + 2_000);
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use eddy_connectors::{BadRecords, CollectSink, FileSink, FileSource};
 use eddy_core::prelude::*;
+use eddy_testkit::output::committed;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,14 +274,8 @@ fn restore_from_savepoint(root: &Path, workers: usize) -> Result<JobSummary> {
 /// How often each value was committed to `out`.
 fn committed_values(out: &Path) -> BTreeMap<i64, usize> {
     let mut values = BTreeMap::new();
-    for entry in std::fs::read_dir(out).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        for line in std::fs::read_to_string(&path).unwrap().lines() {
-            *values.entry(serde_json::from_str::<Reading>(line).unwrap().value).or_insert(0) += 1;
-        }
+    for (line, count) in committed(out) {
+        *values.entry(serde_json::from_str::<Reading>(&line).unwrap().value).or_insert(0) += count;
     }
     values
 }

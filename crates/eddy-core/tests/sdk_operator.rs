@@ -15,6 +15,7 @@ use eddy_core::checkpoint::{store, CheckpointConfig, PartKind, RestoreFrom};
 use eddy_core::hash::{key_hash, worker_for_hash, HashMap};
 use eddy_core::prelude::*;
 use eddy_core::sdk::{CheckpointedState, Record, RestoredState, Snapshot};
+use eddy_testkit::output::committed_sorted;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
@@ -148,19 +149,6 @@ fn build(
     Ok(())
 }
 
-/// The committed output: every line of every committed file (names not starting with a dot).
-fn committed(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        lines.extend(std::fs::read_to_string(entry.path()).unwrap().lines().map(str::to_owned));
-    }
-    lines.sort();
-    lines
-}
-
 fn config(workers: usize, checkpoints: &Path, restore: Option<RestoreFrom>) -> JobConfig {
     let mut checkpoint = CheckpointConfig::new(checkpoints, Duration::from_millis(20));
     checkpoint.restore = restore;
@@ -179,7 +167,7 @@ fn an_sdk_operator_restores_exactly_once_at_another_worker_count() {
             move |env| build(env, None, &reference, Arc::clone(&never))
         })
         .unwrap();
-    let expected = committed(&reference);
+    let expected = committed_sorted(&reference);
     assert_eq!(expected.len(), 6_000);
 
     // Fails after 3 000 records, at 2 workers, having taken checkpoints on the way.
@@ -197,7 +185,7 @@ fn an_sdk_operator_restores_exactly_once_at_another_worker_count() {
     let counts =
         manifest.operators.iter().find(|operator| operator.uid == "counts").expect("the operator's state");
     assert_eq!((counts.kind.as_str(), counts.version), ("test-counts", Some(2)));
-    assert!(committed(&output).len() < 6_000);
+    assert!(committed_sorted(&output).len() < 6_000);
 
     // Restored at 3 workers, it commits exactly the reference output.
     let never = Arc::new(AtomicU64::new(u64::MAX));
@@ -207,5 +195,5 @@ fn an_sdk_operator_restores_exactly_once_at_another_worker_count() {
             move |env| build(env, None, &output, Arc::clone(&never))
         })
         .unwrap();
-    assert_eq!(committed(&output), expected);
+    assert_eq!(committed_sorted(&output), expected);
 }
