@@ -90,6 +90,10 @@ fn three_processes_survive_random_kill_9() {
     assert!(outcome.failures.iter().all(|failure| failure.by_chaos), "only chaos failures: {outcome:?}");
     assert!(logs(&config).contains("restoring from"), "restarts restore from a checkpoint");
     assert_exactly_once(&committed(&setup.output));
+    // The supervisor gave every attempt a secret of its own: the links were authenticated.
+    assert!(!logs(&config).contains("not authenticated"), "{}", logs(&config));
+    let secret = std::fs::metadata(config.log_dir.join("cluster-secret")).expect("a secret file");
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&secret.permissions()) & 0o777, 0o600);
 }
 
 #[test]

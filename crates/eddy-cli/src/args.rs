@@ -103,7 +103,13 @@ impl ClusterArgs {
             Some(hostfile) => ClusterConfig::from_hostfile(hostfile, self.processes, self.process)?,
             None => ClusterConfig::localhost(self.processes, self.process, DEFAULT_BASE_PORT)?,
         };
-        Ok(Some(config.with_connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))))
+        // Links between the processes authenticate with the job's secret, if one is given
+        // (`eddy run` and `scripts/launch.sh` generate one).
+        Ok(Some(
+            config
+                .with_connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .with_secret_from_env()?,
+        ))
     }
 }
 

@@ -64,6 +64,7 @@ impl Attempt {
         number: u32,
         args: &[String],
         hostfile: &Path,
+        secret: &Path,
         logs: &[Arc<Mutex<File>>],
     ) -> Result<Attempt, SupervisorError> {
         let observed = Arc::new(Mutex::new(Observed {
@@ -96,6 +97,8 @@ impl Attempt {
             let spawned = Command::new(&config.program)
                 .args(with_flags(args, flags))
                 .envs(config.env.iter().map(|(name, value)| (name, value)))
+                .env_remove(eddy_core::cluster::SECRET_ENV)
+                .env(eddy_core::cluster::SECRET_FILE_ENV, secret)
                 .env("EDDY_PROCESS", process.to_string())
                 .env("EDDY_ATTEMPT", number.to_string())
                 .stdin(Stdio::null())

@@ -1,5 +1,6 @@
-//! Where the processes of an attempt listen: a given hostfile, checked to name only this
-//! machine, or one written anew with free ports of 127.0.0.1.
+//! Where the processes of an attempt listen (a given hostfile, checked to name only this
+//! machine, or one written anew with free ports of 127.0.0.1), and the secret they
+//! authenticate each other with.
 
 use std::fs;
 use std::io;
@@ -71,4 +72,39 @@ mod tests {
         fs::write(&path, "127.0.0.1\n").unwrap();
         assert!(check_local_hostfile(&path, 1).unwrap_err().to_string().contains("is not `host:port`"));
     }
+}
+
+/// The file holding the secret the processes of a job authenticate each other with
+/// (`eddy_core::cluster`): the user's, when `EDDY_CLUSTER_SECRET_FILE` is set in the
+/// supervisor's environment or the job's, else `<log_dir>/cluster-secret`, written anew for
+/// every attempt (a process left over from an earlier attempt cannot join) with 32 random bytes,
+/// readable by the owner only.
+pub(super) fn cluster_secret(
+    log_dir: &Path,
+    job_env: &[(String, String)],
+) -> Result<PathBuf, SupervisorError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = eddy_core::cluster::SECRET_FILE_ENV;
+    let given = job_env.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+    if let Some(path) = given.or_else(|| std::env::var(name).ok()) {
+        return Ok(PathBuf::from(path));
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| SupervisorError::Config(format!("no randomness for the cluster secret: {error}")))?;
+    let text: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>() + "\n";
+    let path = std::path::absolute(log_dir.join("cluster-secret"))
+        .map_err(|error| SupervisorError::io(format!("resolving {}", log_dir.display()), error))?;
+    let staged = path.with_extension("tmp");
+    let _ = fs::remove_file(&staged);
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staged)
+        .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()))
+        .and_then(|()| fs::rename(&staged, &path));
+    written.map_err(|error| SupervisorError::io(format!("writing {}", path.display()), error))?;
+    Ok(path)
 }

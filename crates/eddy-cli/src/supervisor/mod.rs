@@ -52,7 +52,7 @@ pub use self::chaos::Chaos;
 use self::chaos::{ChaosState, SplitMix64};
 pub use self::config::SupervisorConfig;
 use self::flags::restart_args;
-use self::hosts::{check_local_hostfile, write_local_hostfile};
+use self::hosts::{check_local_hostfile, cluster_secret, write_local_hostfile};
 pub use self::outcome::{Failure, Outcome, SupervisorError, Termination};
 
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -132,9 +132,10 @@ pub fn run(config: &SupervisorConfig) -> Result<Outcome, SupervisorError> {
             Some(path) => path.clone(),
             None => write_local_hostfile(&config.log_dir, config.processes)?,
         };
+        let secret = cluster_secret(&config.log_dir, &config.env)?;
         let started_ms = clock.now_ms();
         let chaos_deadline = chaos.as_mut().and_then(|chaos| chaos.deadline(started_ms));
-        let running = Attempt::start(config, attempt, &args, &hostfile, &logs)?;
+        let running = Attempt::start(config, attempt, &args, &hostfile, &secret, &logs)?;
         let failure = match running.watch(config, outcome.restarts, chaos.as_mut(), chaos_deadline)? {
             None => {
                 eprintln!(
