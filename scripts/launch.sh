@@ -12,6 +12,12 @@
 #
 # Each process gets the job's arguments followed by `--processes N --process I --workers W
 # --hostfile FILE`, and the environment variables EDDY_PROCESS=I and EDDY_ATTEMPT=0 (locally).
+#
+# The processes authenticate each other with a per-job secret (EDDY_CLUSTER_SECRET_FILE): the
+# one exported by the caller, or 32 random bytes written to <log-dir>/cluster-secret (mode
+# 0600). With --ssh the file is copied to the same path on every host over ssh's stdin (never
+# on a command line) and removed at the end; printed commands name it, to be copied to the same
+# path on every host (`scp -p`).
 # Its stdout and stderr go to <log-dir>/process-I.log, every line prefixed `[pI] `. When a
 # process fails, the others are stopped (SIGTERM, then SIGKILL after 5 s) and the script exits 1.
 # Ctrl-C reaches the local processes directly (eddy jobs drain on it); the script waits for them.
@@ -115,16 +121,31 @@ process_command() {
         --hostfile "$hostfile")
 }
 
+mkdir -p "$log_dir"
+
+# The job's secret: the caller's, or a new one.
+secret_file=${EDDY_CLUSTER_SECRET_FILE:-}
+generated_secret=0
+if [[ -z $secret_file ]]; then
+    secret_file=$(cd "$log_dir" && pwd)/cluster-secret
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$secret_file.tmp" &&
+        echo >>"$secret_file.tmp" && mv "$secret_file.tmp" "$secret_file")
+    generated_secret=1
+fi
+unset EDDY_CLUSTER_SECRET
+
 # With a hostfile and no --ssh: print the commands.
 if [[ -n $hostfile ]] && ((use_ssh == 0)); then
     for ((process = 0; process < processes; process++)); do
         process_command "$process"
-        printf 'cd %q && %s\n' "$PWD" "$(printf '%q ' "${command_words[@]}" | sed 's/ $//')"
+        printf 'cd %q && EDDY_CLUSTER_SECRET_FILE=%q %s\n' "$PWD" "$secret_file" \
+            "$(printf '%q ' "${command_words[@]}" | sed 's/ $//')"
     done
+    if ((generated_secret)); then
+        echo "launch.sh: copy $secret_file to the same path on every host, private to its owner (scp -p)" >&2
+    fi
     exit 0
 fi
-
-mkdir -p "$log_dir"
 
 # Localhost: free ports. A refused connection means nothing listens there.
 if [[ -z $hostfile ]]; then
@@ -148,6 +169,15 @@ fi
 prefix() { awk -v prefix="[p$1] " '{ sub(/\r$/, ""); print prefix $0; fflush() }'; }
 
 pids=()
+secret_hosts=()
+# Removes the copies of a generated secret from the other hosts.
+remove_remote_secrets() {
+    local host
+    for host in "${secret_hosts[@]}"; do
+        ssh -o BatchMode=yes "$host" "rm -f $(printf '%q' "$secret_file")" </dev/null 2>/dev/null || true
+    done
+}
+trap remove_remote_secrets EXIT
 for ((process = 0; process < processes; process++)); do
     process_command "$process"
     log="$log_dir/process-$process.log"
@@ -155,10 +185,17 @@ for ((process = 0; process < processes; process++)); do
     host=${host#\[}
     host=${host%\]}
     if ((use_ssh)); then
-        remote="cd $(printf '%q' "$PWD") && EDDY_PROCESS=$process EDDY_ATTEMPT=0 $(printf '%q ' "${command_words[@]}")"
+        if ((generated_secret)); then
+            quoted=$(printf '%q' "$secret_file")
+            ssh -o BatchMode=yes "$host" "umask 077 && mkdir -p \$(dirname $quoted) && cat > $quoted.tmp && mv $quoted.tmp $quoted" \
+                <"$secret_file" || die "cannot copy the cluster secret to $host"
+            secret_hosts+=("$host")
+        fi
+        remote="cd $(printf '%q' "$PWD") && EDDY_CLUSTER_SECRET_FILE=$(printf '%q' "$secret_file") EDDY_PROCESS=$process EDDY_ATTEMPT=0 $(printf '%q ' "${command_words[@]}")"
         ssh -tt -o BatchMode=yes "$host" "$remote" </dev/null > >(prefix "$process" >>"$log") 2>&1 &
     else
-        EDDY_PROCESS=$process EDDY_ATTEMPT=0 "${command_words[@]}" </dev/null > >(prefix "$process" >>"$log") 2>&1 &
+        EDDY_CLUSTER_SECRET_FILE=$secret_file EDDY_PROCESS=$process EDDY_ATTEMPT=0 "${command_words[@]}" </dev/null \
+            > >(prefix "$process" >>"$log") 2>&1 &
     fi
     pids+=($!)
     echo "launch.sh: process $process (pid $!) on $host, log $log" >&2

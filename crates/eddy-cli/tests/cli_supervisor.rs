@@ -393,7 +393,12 @@ fn launch_sh_prints_one_command_per_host() {
     let hostfile = dir.path().join("hosts");
     fs::write(&hostfile, "# the cluster\nnode-a:2101\n\nnode-b:2101\n").unwrap();
     let mut command = Command::new("bash");
-    command.arg(launch_script()).arg("--hostfile").arg(&hostfile);
+    command
+        .arg(launch_script())
+        .arg("--hostfile")
+        .arg(&hostfile)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"));
     command.args(["--workers", "4", "--", "./job", "--input", "a b"]);
     let output = output_within_bound(command);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -407,5 +412,10 @@ fn launch_sh_prints_one_command_per_host() {
             std::path::absolute(&hostfile).unwrap().display()
         );
         assert!(line.ends_with(&expected), "{line}");
+        // Every host's process gets the job's secret, generated private to its owner.
+        let secret = dir.path().join("logs/cluster-secret");
+        assert!(line.contains(&format!("EDDY_CLUSTER_SECRET_FILE={}", secret.display())), "{line}");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&secret).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600);
     }
 }
