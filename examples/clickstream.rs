@@ -37,9 +37,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Parser)]
 #[command(about = "Counts clicks per user in 10-second event-time windows with eddy")]
 struct Args {
-    /// JSON-lines file (or directory of them) of clicks: {"user":..,"page":..,"ts":..}.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/clicks.jsonl"))]
-    input: PathBuf,
+    /// JSON-lines file (or directory of them) of clicks: {"user":..,"page":..,"ts":..}
+    /// (default: the bundled sample, `examples/data/clicks.jsonl`).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Route input lines that cannot be read to the dead-letter output (printed, or written
+    /// to `dead-letters/` under `--output`) instead of failing the job.
+    #[arg(long)]
+    dead_letters: bool,
     /// Write results into this directory (`windows/` as CSV, `late/` as JSON lines) instead of
     /// printing them.
     #[arg(long)]
@@ -176,7 +181,9 @@ fn generated_clicks(rate: u64, start_ms: u64) -> GeneratorSource<Click> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Args { input, output, run, generate } = Args::parse();
+    let Args { input, dead_letters, output, run, generate } = Args::parse();
+    let input = eddy_examples::bundled::input_or(input, eddy_examples::bundled::CLICKS)?;
+    let bad_records = if dead_letters { BadRecords::DeadLetter } else { BadRecords::Fail };
     let start_ms = SystemClock.now_ms();
     let config = run.job_config()?;
     let summary = Job::new(config)
@@ -186,8 +193,12 @@ fn main() -> anyhow::Result<()> {
                 .with_emit_every(1);
             let clicks = match generate {
                 Some(rate) => env.from_source(generated_clicks(rate, start_ms), strategy),
-                None => env.from_source(FileSource::<Click>::json_lines(&input), strategy),
+                None => env.from_source(
+                    FileSource::<Click>::json_lines(&input).on_bad_records(bad_records),
+                    strategy,
+                ),
             };
+            let rejected = clicks.side_output(&DEAD_LETTERS);
             let windows =
                 clicks.key_by(|click: &Click| click.user.clone()).process(ClicksPerWindow::default());
             let late = windows.side_output(&LATE);
@@ -195,16 +206,25 @@ fn main() -> anyhow::Result<()> {
                 Some(directory) => {
                     windows.sink(FileSink::csv(directory.join("windows")));
                     late.sink(FileSink::json_lines(directory.join("late")));
+                    if dead_letters {
+                        rejected.sink(FileSink::json_lines(directory.join("dead-letters")));
+                    }
                 }
                 None => {
                     windows.map(|counts| Line(counts.to_string())).print();
                     late.map(|click| Line(click.to_string())).print();
+                    if dead_letters {
+                        rejected.map(|letter| Line(format!("dead letter: {letter:?}"))).print();
+                    }
                 }
             }
             Ok(())
         })
         .context("clickstream job failed")?;
     eprintln!("clickstream: read {} clicks", summary.records_read);
+    if summary.dead_letters > 0 {
+        eprintln!("clickstream: {} lines could not be read (dead letters)", summary.dead_letters);
+    }
     Ok(())
 }
 

@@ -32,9 +32,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Parser)]
 #[command(about = "Flags small-then-large transaction pairs with eddy")]
 struct Args {
-    /// CSV file (or directory of CSV files) with the header `account_id,amount,ts`.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/transactions.csv"))]
-    input: PathBuf,
+    /// CSV file (or directory of CSV files) with the header `account_id,amount,ts` (default:
+    /// the bundled sample, `examples/data/transactions.csv`).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Route input lines that cannot be read to the dead-letter output (printed, or written
+    /// to `dead-letters/` beside the alerts' directory) instead of failing the job.
+    #[arg(long)]
+    dead_letters: bool,
     /// Write alerts as CSV part files into this directory instead of printing them.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -145,24 +150,45 @@ impl KeyedProcessFunction<String, Transaction, Alert> for FraudDetector {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Args { input, output, run } = Args::parse();
+    let Args { input, dead_letters, output, run } = Args::parse();
+    let input = eddy_examples::bundled::input_or(input, eddy_examples::bundled::TRANSACTIONS)?;
+    let bad_records = if dead_letters { BadRecords::DeadLetter } else { BadRecords::Fail };
     let config = run.job_config()?;
     let summary = Job::new(config)
         .run(move |env| {
             let strategy = WatermarkStrategy::bounded_out_of_orderness(MAX_OUT_OF_ORDERNESS)
                 .with_timestamps(|transaction: &Transaction| transaction.ts)
                 .with_emit_every(1);
-            let alerts = env
-                .from_source(FileSource::<Transaction>::csv(&input), strategy)
+            let transactions =
+                env.from_source(FileSource::<Transaction>::csv(&input).on_bad_records(bad_records), strategy);
+            let rejected = transactions.side_output(&DEAD_LETTERS);
+            let alerts = transactions
                 .key_by(|transaction: &Transaction| transaction.account_id.clone())
                 .process(FraudDetector::default());
             match &output {
-                Some(directory) => alerts.sink(FileSink::csv(directory)),
-                None => alerts.print(),
+                Some(directory) => {
+                    alerts.sink(FileSink::csv(directory));
+                    if dead_letters {
+                        let letters = directory.with_file_name(format!(
+                            "{}-dead-letters",
+                            directory.file_name().map_or("alerts".into(), |name| name.to_string_lossy())
+                        ));
+                        rejected.sink(FileSink::json_lines(letters));
+                    }
+                }
+                None => {
+                    alerts.print();
+                    if dead_letters {
+                        rejected.print();
+                    }
+                }
             };
             Ok(())
         })
         .context("fraud detection failed")?;
     eprintln!("fraud_detection: read {} transactions", summary.records_read);
+    if summary.dead_letters > 0 {
+        eprintln!("fraud_detection: {} lines could not be read (dead letters)", summary.dead_letters);
+    }
     Ok(())
 }

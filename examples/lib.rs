@@ -38,3 +38,37 @@ impl AggregateFunction<Event> for CountSum {
         *accumulator
     }
 }
+
+/// The sample inputs the examples read by default, compiled into the binaries so that they run
+/// from anywhere (not only from the source tree they were built in).
+pub mod bundled {
+    use std::path::PathBuf;
+
+    /// A bundled input: its file name and contents.
+    pub type Input = (&'static str, &'static str);
+
+    /// Clicks for `clickstream` (JSON lines).
+    pub const CLICKS: Input = ("clicks.jsonl", include_str!("data/clicks.jsonl"));
+    /// Card transactions for `fraud_detection` (CSV).
+    pub const TRANSACTIONS: Input = ("transactions.csv", include_str!("data/transactions.csv"));
+    /// Text for `wordcount`.
+    pub const WORDS: Input = ("words.txt", include_str!("data/words.txt"));
+
+    /// `--input` when given, else the bundled input, written to a file of its own in the
+    /// temporary directory (the file sources read paths). The file is replaced atomically, so
+    /// examples running at the same time never see it half written.
+    pub fn input_or(input: Option<PathBuf>, (name, contents): Input) -> std::io::Result<PathBuf> {
+        if let Some(input) = input {
+            return Ok(input);
+        }
+        let directory = std::env::temp_dir().join("eddy-examples-data");
+        std::fs::create_dir_all(&directory)?;
+        let path = directory.join(name);
+        if std::fs::read(&path).ok().as_deref() != Some(contents.as_bytes()) {
+            let staged = directory.join(format!(".{name}.{}", std::process::id()));
+            std::fs::write(&staged, contents)?;
+            std::fs::rename(&staged, &path)?;
+        }
+        Ok(path)
+    }
+}

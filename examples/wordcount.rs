@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Parser)]
 #[command(about = "Counts the words of a text file with eddy")]
 struct Args {
-    /// The text file to read.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data/words.txt"))]
-    input: PathBuf,
+    /// The text file to read (default: the bundled sample, `examples/data/words.txt`).
+    #[arg(long)]
+    input: Option<PathBuf>,
     /// Write the counts as CSV part files into this directory instead of printing them.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -145,6 +145,7 @@ impl KeyedProcessFunction<String, String, WordCount> for CountWords {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let Args { input, output, run } = args;
+    let input = eddy_examples::bundled::input_or(input, eddy_examples::bundled::WORDS)?;
     let config = run.job_config()?;
     let summary = Job::new(config)
         .run(move |env| {

@@ -233,7 +233,11 @@ fn clickstream_counts_windows_and_routes_late_clicks() {
 
 #[test]
 fn clickstream_prints_readable_lines_without_output() {
-    let result = run(env!("CARGO_BIN_EXE_clickstream"), &[]);
+    // From another directory: the bundled input is compiled into the binary, not read from
+    // the source tree it was built in.
+    let elsewhere = tempfile::tempdir().expect("temporary directory");
+    let result =
+        Command::new(env!("CARGO_BIN_EXE_clickstream")).current_dir(elsewhere.path()).output().unwrap();
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
     let stdout = String::from_utf8(result.stdout).expect("UTF-8 output");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -255,6 +259,40 @@ fn missing_input_fails_with_a_clear_message() {
         let stderr = String::from_utf8_lossy(&result.stderr);
         assert!(stderr.contains("no-such-file"), "{binary} stderr does not name the input:\n{stderr}");
     }
+}
+
+#[test]
+fn bad_lines_fail_the_examples_or_go_to_dead_letters_with_the_flag() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let clicks = dir.path().join("clicks.jsonl");
+    let mut text = fs::read_to_string(bundled("clicks.jsonl")).unwrap();
+    text.push_str("{\"user\": \"eve\", \"page\": 7}\n");
+    fs::write(&clicks, &text).unwrap();
+    let binary = env!("CARGO_BIN_EXE_clickstream");
+    let failed = run(binary, &["--input".as_ref(), clicks.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success() && stderr.contains("clicks.jsonl:"), "{stderr}");
+    let tolerant = run(binary, &["--input".as_ref(), clicks.as_os_str(), "--dead-letters".as_ref()]);
+    let stderr = String::from_utf8_lossy(&tolerant.stderr);
+    assert!(tolerant.status.success(), "{stderr}");
+    assert!(stderr.contains("1 lines could not be read"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&tolerant.stdout);
+    assert!(stdout.contains("dead letter:") && stdout.contains("eve"), "{stdout}");
+}
+
+/// A reader that stops reading (`| head`) ends an example quietly, not with "Broken pipe".
+#[test]
+fn a_closed_standard_output_ends_an_example_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wordcount"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wordcount starts");
+    drop(child.stdout.take());
+    let result = child.wait_with_output().expect("wordcount exits");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "exit status {}:\n{stderr}", result.status);
+    assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
 }
 
 /// The unbounded clickstream stops cleanly on Ctrl-C (SIGINT): sources end, open windows fire,
