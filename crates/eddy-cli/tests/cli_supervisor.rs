@@ -318,8 +318,8 @@ sleep 1"#,
     assert!(output.status.success(), "{stderr}");
     assert!(
         stderr.contains(
-            "eddy run: attempt 0, 2/2 processes up, watermark 1000 (min), records in 20, out 6, \
-             checkpoint 4 (min over processes), restarts 0"
+            "eddy run: attempt 0, 2/2 processes up, watermark 1000 (min over processes still reading), \
+             records in 20, out 6, checkpoint 4 (min over processes), restarts 0"
         ),
         "{stderr}"
     );

@@ -446,6 +446,7 @@ impl Progress {
             let line = serde_json::json!({
                 "process": process,
                 "processes": processes,
+                // `null` once this process's sources have all ended, or when it reads no split.
                 "watermark": (watermark != u64::MAX).then_some(watermark),
                 "records_in": shared.records_read.load(Ordering::Relaxed),
                 "records_out": shared.records_out.load(Ordering::Relaxed),

@@ -27,26 +27,35 @@ pub(super) fn parse_progress(line: &str) -> Option<Progress> {
     })
 }
 
-/// The supervisor's progress summary. The watermark and checkpoint are the minimum over all
-/// processes, so `none` until every process has reported one.
+/// The supervisor's progress summary. The watermark is the minimum over the processes still
+/// reading: a process reports `null` once its sources have ended (or when it reads no split, as a
+/// process of a job with fewer files than processes does), and holds nothing back. It is
+/// `pending` until every process has reported, and `end of input` once all have ended. The
+/// checkpoint is the minimum over all processes (`none` until each has completed one).
 pub(super) fn summary_line(attempt: u32, up: usize, progress: &[Option<Progress>], restarts: u32) -> String {
-    let minimum = |field: fn(&Progress) -> Option<u64>| -> Option<u64> {
+    let watermark = if progress.iter().any(Option::is_none) {
+        "pending".to_string()
+    } else {
         progress
             .iter()
-            .map(|progress| progress.as_ref().and_then(field))
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
+            .flatten()
+            .filter_map(|progress| progress.watermark)
             .min()
+            .map_or_else(|| "end of input".to_string(), |watermark| watermark.to_string())
     };
-    let show = |value: Option<u64>| value.map_or_else(|| "none".to_string(), |value| value.to_string());
+    let checkpoint = progress
+        .iter()
+        .map(|progress| progress.as_ref().and_then(|progress| progress.checkpoint))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|checkpoints| checkpoints.into_iter().min())
+        .map_or_else(|| "none".to_string(), |checkpoint| checkpoint.to_string());
     let records_in: u64 = progress.iter().flatten().map(|progress| progress.records_in).sum();
     let records_out: u64 = progress.iter().flatten().map(|progress| progress.records_out).sum();
     format!(
-        "eddy run: attempt {attempt}, {up}/{} processes up, watermark {} (min), records in {records_in}, \
-         out {records_out}, checkpoint {} (min over processes), restarts {restarts}",
+        "eddy run: attempt {attempt}, {up}/{} processes up, watermark {watermark} (min over processes \
+         still reading), records in {records_in}, out {records_out}, checkpoint {checkpoint} (min over \
+         processes), restarts {restarts}",
         progress.len(),
-        show(minimum(|progress| progress.watermark)),
-        show(minimum(|progress| progress.checkpoint)),
     )
 }
 
@@ -82,14 +91,17 @@ mod tests {
                 &[Some(first), Some(Progress { watermark: Some(5), checkpoint: Some(9), ..first })],
                 1
             ),
-            "eddy run: attempt 2, 2/2 processes up, watermark 5 (min), records in 24690, out 1356, \
-             checkpoint 7 (min over processes), restarts 1"
+            "eddy run: attempt 2, 2/2 processes up, watermark 5 (min over processes still reading), \
+             records in 24690, out 1356, checkpoint 7 (min over processes), restarts 1"
         );
         assert_eq!(
             summary_line(0, 1, &[Some(first), Some(second)], 0),
-            "eddy run: attempt 0, 1/2 processes up, watermark none (min), records in 12350, out 680, \
-             checkpoint none (min over processes), restarts 0"
+            "eddy run: attempt 0, 1/2 processes up, watermark 1700000012000 (min over processes still \
+             reading), records in 12350, out 680, checkpoint none (min over processes), restarts 0",
+            "a process whose sources ended (or that reads no split) holds nothing back"
         );
-        assert!(summary_line(0, 2, &[Some(first), None], 0).contains("watermark none"));
+        assert!(summary_line(0, 2, &[Some(first), None], 0).contains("watermark pending"));
+        let ended = Progress { watermark: None, ..first };
+        assert!(summary_line(0, 2, &[Some(ended), Some(ended)], 0).contains("watermark end of input"));
     }
 }
