@@ -55,25 +55,6 @@ pub(super) fn write_local_hostfile(log_dir: &Path, processes: usize) -> Result<P
         .map_err(|error| SupervisorError::io(format!("resolving {}", path.display()), error))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostfiles_must_name_local_hosts_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hosts");
-        fs::write(&path, "# local\n127.0.0.1:2101\n\nlocalhost:2102 # two\n[::1]:2103\nfar-away:2104\n")
-            .unwrap();
-        check_local_hostfile(&path, 3).unwrap();
-        let error = check_local_hostfile(&path, 4).unwrap_err().to_string();
-        assert!(error.contains("process 3 on `far-away`") && error.contains("scripts/launch.sh"), "{error}");
-        assert!(check_local_hostfile(&path, 5).unwrap_err().to_string().contains("lists 4 addresses"));
-        fs::write(&path, "127.0.0.1\n").unwrap();
-        assert!(check_local_hostfile(&path, 1).unwrap_err().to_string().contains("is not `host:port`"));
-    }
-}
-
 /// The file holding the secret the processes of a job authenticate each other with
 /// (`eddy_core::cluster`): the user's, when `EDDY_CLUSTER_SECRET_FILE` is set in the
 /// supervisor's environment or the job's, else `<log_dir>/cluster-secret`, written anew for
@@ -107,4 +88,23 @@ pub(super) fn cluster_secret(
         .and_then(|()| fs::rename(&staged, &path));
     written.map_err(|error| SupervisorError::io(format!("writing {}", path.display()), error))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostfiles_must_name_local_hosts_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        fs::write(&path, "# local\n127.0.0.1:2101\n\nlocalhost:2102 # two\n[::1]:2103\nfar-away:2104\n")
+            .unwrap();
+        check_local_hostfile(&path, 3).unwrap();
+        let error = check_local_hostfile(&path, 4).unwrap_err().to_string();
+        assert!(error.contains("process 3 on `far-away`") && error.contains("scripts/launch.sh"), "{error}");
+        assert!(check_local_hostfile(&path, 5).unwrap_err().to_string().contains("lists 4 addresses"));
+        fs::write(&path, "127.0.0.1\n").unwrap();
+        assert!(check_local_hostfile(&path, 1).unwrap_err().to_string().contains("is not `host:port`"));
+    }
 }
