@@ -124,7 +124,11 @@ fn a_failed_process_restarts_the_job_from_its_latest_checkpoint() {
     fs::write(checkpoints.join("chk-0000000003").join("_manifest.json"), "{}").unwrap();
     let script = fake_job(
         dir.path(),
+        // Process 1 fails once process 0 has recorded its arguments: the supervisor then kills
+        // process 0, which could otherwise happen before it wrote them.
         r#"if [ "$EDDY_PROCESS" = 1 ] && [ "$EDDY_ATTEMPT" = 0 ]; then
+    tries=0
+    while [ ! -s "$OUT/args-0-0" ] && [ $tries -lt 500 ]; do sleep 0.01; tries=$((tries + 1)); done
     echo "process 1 cannot go on" >&2
     exit 1
 fi
@@ -371,7 +375,14 @@ fn launch_sh_runs_local_processes_and_fails_when_one_does() {
     let dir = tempfile::tempdir().unwrap();
     let script = fake_job(
         dir.path(),
-        r#"echo "hi from $EDDY_PROCESS"; [ "$EDDY_PROCESS" = 1 ] && exit 3; exec sleep 600"#,
+        // Process 1 fails once process 0 has recorded its arguments (it is killed then).
+        r#"echo "hi from $EDDY_PROCESS"
+if [ "$EDDY_PROCESS" = 1 ]; then
+    tries=0
+    while [ ! -s "$OUT/args-0-0" ] && [ $tries -lt 500 ]; do sleep 0.01; tries=$((tries + 1)); done
+    exit 3
+fi
+exec sleep 600"#,
     );
     let mut command = Command::new("bash");
     command.arg(launch_script()).args(["--processes", "2", "--workers", "2", "--log-dir"]);
