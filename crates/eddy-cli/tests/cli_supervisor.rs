@@ -250,6 +250,32 @@ fn chaos_kills_restart_the_job_without_using_the_budget() {
 }
 
 #[test]
+fn the_failure_reported_is_the_root_cause_not_a_peer_that_lost_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Process 1 fails; process 0, which comes first, fails at the same moment because its peer
+    // went away (as timely's network thread reports it).
+    let script = fake_job(
+        dir.path(),
+        r#"if [ "$EDDY_ATTEMPT" = 0 ]; then
+    other=$((1 - EDDY_PROCESS))
+    tries=0
+    while [ ! -s "$OUT/args-$other-0" ] && [ $tries -lt 500 ]; do sleep 0.01; tries=$((tries + 1)); done
+    if [ "$EDDY_PROCESS" = 0 ]; then
+        echo "timely communication error: reading data: connection reset by peer" >&2
+        exit 1
+    fi
+    echo "process 1: the real failure" >&2
+    exit 2
+fi
+exit 0"#,
+    );
+    let outcome = run(config(dir.path(), &script, 2, &[])).unwrap();
+    let failure = &outcome.failures[0];
+    assert_eq!((failure.process, failure.termination), (1, Termination::Exited(2)), "{failure:?}");
+    assert_eq!(failure.last_lines, ["process 1: the real failure"]);
+}
+
+#[test]
 fn a_hostfile_must_name_this_machine() {
     let dir = tempfile::tempdir().unwrap();
     let script = fake_job(dir.path(), "exit 0");

@@ -20,6 +20,14 @@ use super::{log_path, Failure, SupervisorConfig, SupervisorError, Termination};
 /// How often the supervisor looks at its processes.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
+/// How long to wait after a process fails for the others that fail because of it.
+const ROOT_CAUSE_GRACE: Duration = Duration::from_millis(150);
+
+/// What a process prints when it fails because a peer went away (timely's network threads, the
+/// checkpoint coordinators' link): such a failure is a consequence, not the cause.
+const LOST_PEER_MARKERS: [&str; 3] =
+    ["timely communication error", "closed its control connection", "the control connection to process"];
+
 /// How long the supervisor waits, once the processes of an attempt are gone, for the rest of
 /// their output. Output can outlive a process when it started children of its own that hold its
 /// stdout or stderr; such stragglers keep writing to the log, but nobody waits for them.
@@ -175,9 +183,20 @@ impl Attempt {
                     failed = self.chaos_kill(chaos);
                 }
             }
-            if let Some((process, termination, by_chaos)) = failed {
+            if let Some((mut process, mut termination, by_chaos)) = failed {
+                // The others notice a dead peer within milliseconds and fail too; report the
+                // one that did not fail for that reason (the root cause), as Flink does.
+                let failed_on_their_own = if by_chaos {
+                    Vec::new()
+                } else {
+                    thread::sleep(ROOT_CAUSE_GRACE);
+                    self.collect_exits()
+                };
                 self.kill_all();
                 self.await_output();
+                if let Some(root) = self.root_cause(process, &failed_on_their_own) {
+                    (process, termination) = root;
+                }
                 let last_lines = lock(&self.observed).tails[process].iter().cloned().collect();
                 let pid = self.processes[process].pid;
                 return Ok(Some(Failure {
@@ -199,6 +218,38 @@ impl Attempt {
     }
 
     /// Kills a random running process; returns it and how it ended.
+    /// Records the exit status of every process that has exited since the last look; returns
+    /// every process that has failed so far, with how.
+    fn collect_exits(&mut self) -> Vec<(usize, Termination)> {
+        for running in &mut self.processes {
+            if running.status.is_none() {
+                if let Ok(Some(status)) = running.child.try_wait() {
+                    running.status = Some(status);
+                }
+            }
+        }
+        let failed = |(process, running): (usize, &Process)| {
+            let status = running.status.filter(|status| !status.success())?;
+            Some((process, Termination::of(status)))
+        };
+        self.processes.iter().enumerate().filter_map(failed).collect()
+    }
+
+    /// Among `failed` (in process order), the first whose last lines do not say it lost a peer,
+    /// when `first` says so; `None` keeps `first`.
+    fn root_cause(&self, first: usize, failed: &[(usize, Termination)]) -> Option<(usize, Termination)> {
+        let observed = lock(&self.observed);
+        let lost_a_peer = |process: usize| {
+            observed.tails[process]
+                .iter()
+                .any(|line| LOST_PEER_MARKERS.iter().any(|marker| line.contains(marker)))
+        };
+        if !lost_a_peer(first) {
+            return None;
+        }
+        failed.iter().copied().find(|&(process, _)| !lost_a_peer(process))
+    }
+
     fn chaos_kill(&mut self, chaos: &mut ChaosState) -> Option<(usize, Termination, bool)> {
         let running: Vec<usize> =
             (0..self.processes.len()).filter(|&process| self.processes[process].status.is_none()).collect();
