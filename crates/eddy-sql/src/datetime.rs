@@ -233,7 +233,8 @@ pub fn floor(unit: TimeUnit, millis: i64) -> Option<i64> {
         TimeUnit::Century | TimeUnit::Millennium => (total - 12).div_euclid(months) * months + 12,
         _ => total.div_euclid(months) * months,
     };
-    days_from_civil(floored.div_euclid(12), (floored.rem_euclid(12) + 1) as u32, 1).checked_mul(MILLIS_PER_DAY)
+    days_from_civil(floored.div_euclid(12), (floored.rem_euclid(12) + 1) as u32, 1)
+        .checked_mul(MILLIS_PER_DAY)
 }
 
 /// `CEIL(timestamp TO unit)`: the floor, or the next period's start if not already on one.

@@ -471,12 +471,13 @@ pub(crate) mod tests {
             ]
             .prop_map(Datum::double),
             (-10i128..10, 0u8..3).prop_map(|(m, s)| Datum::Decimal(Decimal::new(m, s).unwrap())),
-            (any::<i128>(), 0u8..=38).prop_filter_map("fits", |(m, s)| Decimal::new(m / 10_000, s)
-                .map(Datum::Decimal)),
+            (any::<i128>(), 0u8..=38)
+                .prop_filter_map("fits", |(m, s)| Decimal::new(m / 10_000, s).map(Datum::Decimal)),
             "[a-cé]{0,3}".prop_map(Datum::String),
             any::<i32>().prop_map(Datum::Date),
             any::<i64>().prop_map(Datum::Timestamp),
-            (any::<i32>(), any::<i64>()).prop_map(|(months, millis)| Datum::Interval(Interval { months, millis })),
+            (any::<i32>(), any::<i64>())
+                .prop_map(|(months, millis)| Datum::Interval(Interval { months, millis })),
         ]
     }
 

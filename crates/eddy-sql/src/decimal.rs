@@ -179,11 +179,13 @@ impl Decimal {
     pub fn cmp_value(&self, other: &Decimal) -> Ordering {
         match self.scale.cmp(&other.scale) {
             Ordering::Equal => self.mantissa().cmp(&other.mantissa()),
-            Ordering::Less => match self.mantissa().checked_mul(POWERS_OF_TEN[(other.scale - self.scale) as usize]) {
-                Some(aligned) => aligned.cmp(&other.mantissa()),
-                // Out of i128 range: larger in magnitude than any mantissa, so the sign decides.
-                None => 0.cmp(&self.mantissa()).reverse(),
-            },
+            Ordering::Less => {
+                match self.mantissa().checked_mul(POWERS_OF_TEN[(other.scale - self.scale) as usize]) {
+                    Some(aligned) => aligned.cmp(&other.mantissa()),
+                    // Out of i128 range: larger in magnitude than any mantissa, so the sign decides.
+                    None => 0.cmp(&self.mantissa()).reverse(),
+                }
+            }
             Ordering::Greater => other.cmp_value(self).reverse(),
         }
     }

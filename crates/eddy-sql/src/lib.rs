@@ -1,5 +1,46 @@
-//! x
+//! eddy's SQL layer (issue 16), bottom layer first: SQL types, values and typed scalar
+//! expressions, and binding them from `sqlparser`'s AST. Planning and rendering onto
+//! differential dataflow come later and build on these types.
+//!
+//! Layers, each a module with its own types (parse → bind → plan → render):
+//!
+//! * [`types`]: [`SqlType`] and how SQL prints it.
+//! * [`datum`]: [`Datum`] and [`Row`], with a total, deterministic order and a stable hash, as
+//!   differential's collections and arrangements need. Helpers: [`decimal`] (exact `DECIMAL`
+//!   on a 128-bit mantissa) and [`datetime`] (calendar math without time zones or clocks).
+//! * [`expr`]: [`ScalarExpr`], a bound and typed expression tree, and `eval` on a row with SQL
+//!   semantics. [`functions`] holds the built-ins, `cast` the `CAST` rules, [`error`] the
+//!   [`EvalError`] a row can fail with.
+//! * [`bind`]: from a `sqlparser` expression and an input schema to a [`ScalarExpr`]: names,
+//!   types, implicit widening, constant folding, errors with positions ([`BindError`]).
+//!
+//! Architecture invariant: nothing here depends on the runtime (eddy-core), and the runtime
+//! never depends on this crate. Evaluation is deterministic: no wall clock, no time zone, no
+//! randomness, no randomly seeded hashing.
+//!
+//! ```
+//! use eddy_sql::{bind_expression, Datum, Row, SqlType};
+//!
+//! let schema = [("price".to_owned(), SqlType::decimal(10, 2).unwrap())];
+//! let expr = bind_expression("price * 1.1 > 10", &schema).unwrap();
+//! let row = Row::new(vec![Datum::Decimal(eddy_sql::decimal::Decimal::parse("9.10").unwrap())]);
+//! assert_eq!(expr.eval(&row).unwrap(), Datum::Boolean(true));
+//! ```
+
+pub mod bind;
+mod cast;
+mod compare;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
+pub mod error;
+pub mod expr;
+pub mod functions;
 pub mod types;
+
+pub use bind::{bind, bind_expression, BindError, FlinkDialect};
+pub use cast::can_cast;
+pub use datum::{Datum, Double, Interval, Row};
+pub use error::{ErrorClass, EvalError};
+pub use expr::{BinaryOp, ScalarExpr, UnaryOp};
+pub use types::{IntervalKind, SqlType};
