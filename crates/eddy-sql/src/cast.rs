@@ -84,7 +84,9 @@ pub fn cast(value: &Datum, from: SqlType, to: SqlType) -> EvalResult<Datum> {
                     .ok_or_else(|| invalid(value, to, "not a timestamp (YYYY-MM-DD HH:MM:SS.fff)"))?,
                 _ => return Err(unexpected("cast to TIMESTAMP", value)),
             };
-            Ok(Datum::Timestamp(truncate_millis(millis, precision)))
+            truncate_millis(millis, precision)
+                .map(Datum::Timestamp)
+                .ok_or_else(|| invalid(value, to, "out of range"))
         }
         SqlType::Interval(_) => match value {
             Datum::Interval(_) => Ok(value.clone()),
@@ -94,15 +96,15 @@ pub fn cast(value: &Datum, from: SqlType, to: SqlType) -> EvalResult<Datum> {
 }
 
 /// Drops fraction digits beyond `precision` (toward negative infinity, so a timestamp's
-/// second does not change).
-pub(crate) fn truncate_millis(millis: i64, precision: u8) -> i64 {
+/// second does not change); `None` below the range of `i64`.
+pub(crate) fn truncate_millis(millis: i64, precision: u8) -> Option<i64> {
     let unit = match precision {
         0 => 1000,
         1 => 100,
         2 => 10,
         _ => 1,
     };
-    millis - millis.rem_euclid(unit)
+    millis.checked_sub(millis.rem_euclid(unit))
 }
 
 fn days_to_date(days: i64, value: &Datum, to: SqlType) -> EvalResult<Datum> {
@@ -259,6 +261,15 @@ mod tests {
         );
         assert_eq!(run(s("Infinity"), SqlType::STRING, SqlType::Double), "Infinity");
         assert!(run(s("inf"), SqlType::STRING, SqlType::Double).contains("not a number"));
+    }
+
+    /// Found by `eval_never_panics_on_random_trees`: truncating the smallest timestamp to
+    /// seconds went below `i64::MIN`.
+    #[test]
+    fn truncating_the_smallest_timestamp_is_an_error() {
+        let result =
+            cast(&Datum::Timestamp(i64::MIN), SqlType::TIMESTAMP, SqlType::Timestamp { precision: 0 });
+        assert!(matches!(result, Err(EvalError::InvalidCast { .. })));
     }
 
     #[test]

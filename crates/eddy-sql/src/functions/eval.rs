@@ -58,6 +58,10 @@ pub(crate) fn call(
     regex: Option<&CompiledRegex>,
 ) -> EvalResult<Datum> {
     use Function::*;
+    let (min_args, max_args) = function.arity();
+    if args.len() < min_args || args.len() > max_args {
+        return Err(EvalError::Internal(format!("{} called with {} arguments", function.name(), args.len())));
+    }
     if function == ConcatWs {
         let Some(separator) = args.first().filter(|s| !s.is_null()) else { return Ok(Datum::Null) };
         let separator = text(function, separator)?;
@@ -113,7 +117,7 @@ pub(crate) fn call(
             string(
                 s.chars()
                     .skip((from - 1) as usize)
-                    .take((to - from).min(usize::MAX as i64) as usize)
+                    .take(usize::try_from(to - from).unwrap_or(usize::MAX))
                     .collect(),
             )
         }
@@ -376,7 +380,8 @@ pub(crate) fn call(
             i32::try_from(days).map(Datum::Date).map_err(|_| invalid(function, &args[0], "out of range"))
         }
         ToTimestamp => datetime::parse_timestamp(text(function, &args[0])?)
-            .map(|millis| Datum::Timestamp(truncate_millis(millis, 3)))
+            .and_then(|millis| truncate_millis(millis, 3))
+            .map(Datum::Timestamp)
             .ok_or_else(|| invalid(function, &args[0], "not a timestamp (YYYY-MM-DD HH:MM:SS.fff)")),
     }
 }

@@ -181,6 +181,25 @@ impl Function {
         }
     }
 
+    /// The least and most arguments the function takes.
+    pub fn arity(&self) -> (usize, usize) {
+        use Function::*;
+        match self {
+            Pi => (0, 0),
+            CharLength | Ascii | Upper | Lower | Initcap | Reverse | Chr | Abs | Floor | Ceil | Sign
+            | Sqrt | Exp | Ln | Log10 | Log2 | Extract(_) | FloorTo(_) | CeilTo(_) | ToDate | ToTimestamp => {
+                (1, 1)
+            }
+            TrimBoth | TrimLeading | TrimTrailing | Round | Truncate => (1, 2),
+            Concat | Greatest | Least => (1, usize::MAX),
+            ConcatWs => (2, usize::MAX),
+            Substring | RegexpExtract => (2, 3),
+            Position | Repeat | Left | Right | Regexp | Power | Log | TimestampAdd(_) | TimestampDiff(_)
+            | DateFormat => (2, 2),
+            Replace | Lpad | Rpad | SplitIndex | RegexpReplace => (3, 3),
+        }
+    }
+
     /// Whether the function's second argument is a regular expression.
     pub(crate) fn takes_regex(&self) -> bool {
         matches!(self, Function::Regexp | Function::RegexpReplace | Function::RegexpExtract)
