@@ -222,8 +222,12 @@ impl StatefulOperator {
         })
     }
 
-    /// Picks up newly announced checkpoints and returns the earliest the operator still owes.
+    /// Picks up newly announced checkpoints and returns the earliest the operator still owes
+    /// (none once its input has ended: its final part stands in for it in every later one).
     pub fn next_checkpoint(&mut self) -> Option<Pending> {
+        if self.ended {
+            return None;
+        }
         let participant = self.participant.as_mut()?;
         participant.refresh();
         participant.next()
@@ -322,5 +326,57 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
     /// The environment of the worker building this stream, to build operators on its scope.
     pub fn env(&self) -> Env<'scope> {
         self.context.env()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::checkpoint::control::Control;
+
+    struct Empty;
+
+    impl CheckpointedState for Empty {
+        fn kind(&self) -> PartKind {
+            PartKind::custom("test-empty").unwrap()
+        }
+        fn version(&self) -> u32 {
+            1
+        }
+        fn snapshot(&mut self) -> Result<Snapshot> {
+            Ok(Snapshot::new(Vec::new(), 0))
+        }
+        fn restore(&mut self, _restored: &RestoredState<'_>) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A checkpoint announced after the input ended is answered by the final part: the operator
+    /// owes nothing and holds nothing back (an operator looping until nothing is owed would
+    /// otherwise spin forever).
+    #[test]
+    fn after_the_final_part_nothing_is_owed() {
+        let (sender, parts) = std::sync::mpsc::channel();
+        let control = Arc::new(Control::new(sender, None, "run".into()));
+        let mut operator = StatefulOperator {
+            shared: Arc::new(JobShared::new()),
+            uid: Rc::new(UidSlot { generated: "empty-0".into(), user: RefCell::new(None) }),
+            participant: Some(control.participant(0)),
+            worker_index: 0,
+            workers: 1,
+            restored: false,
+            ended: false,
+        };
+        assert!(control.trigger_at(1, 10));
+        assert_eq!(operator.hold_from(), Some(10));
+        operator.step(&mut Empty, Some(10)).unwrap();
+        assert_eq!(operator.hold_from(), None);
+        operator.step(&mut Empty, None).unwrap();
+        assert!(control.trigger_at(2, 20));
+        assert_eq!(operator.hold_from(), None, "the final part answers checkpoint 2");
+        operator.step(&mut Empty, None).unwrap();
+        assert_eq!(parts.try_iter().count(), 2, "checkpoint 1 and the final part, nothing more");
     }
 }
