@@ -457,6 +457,24 @@ fn eval_binary(op: BinaryOp, left: Datum, right: Datum, ty: SqlType) -> EvalResu
     arithmetic(op, &left, &right, ty)
 }
 
+/// `+ - * / %` on two integers of one type, checked: `None` on overflow, and a division-by-zero
+/// error from `by_zero`. (`MIN % -1` is 0 mathematically; `checked_rem` calls it an overflow.)
+macro_rules! checked_integer {
+    ($op:expr, $a:expr, $b:expr, $by_zero:expr) => {{
+        let (a, b) = ($a, $b);
+        if matches!($op, BinaryOp::Div | BinaryOp::Mod) && b == 0 {
+            return Err($by_zero());
+        }
+        match $op {
+            BinaryOp::Add => a.checked_add(b),
+            BinaryOp::Sub => a.checked_sub(b),
+            BinaryOp::Mul => a.checked_mul(b),
+            BinaryOp::Div => a.checked_div(b),
+            _ => Some(a.checked_rem(b).unwrap_or(0)),
+        }
+    }};
+}
+
 /// `+ - * / %` on non-`NULL` operands, with the result type `ty`.
 pub(crate) fn arithmetic(op: BinaryOp, left: &Datum, right: &Datum, ty: SqlType) -> EvalResult<Datum> {
     let operation = || format!("{} {} {}", show(left), op.symbol(), show(right));
@@ -464,33 +482,10 @@ pub(crate) fn arithmetic(op: BinaryOp, left: &Datum, right: &Datum, ty: SqlType)
     let by_zero = || EvalError::DivisionByZero { operation: operation() };
     match (left, right) {
         (Datum::Int(a), Datum::Int(b)) => {
-            let (a, b) = (*a, *b);
-            if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0 {
-                return Err(by_zero());
-            }
-            let result = match op {
-                BinaryOp::Add => a.checked_add(b),
-                BinaryOp::Sub => a.checked_sub(b),
-                BinaryOp::Mul => a.checked_mul(b),
-                BinaryOp::Div => a.checked_div(b),
-                // i32::MIN % -1 is 0 mathematically; checked_rem calls it an overflow.
-                _ => Some(a.checked_rem(b).unwrap_or(0)),
-            };
-            result.map(Datum::Int).ok_or_else(overflow)
+            checked_integer!(op, *a, *b, by_zero).map(Datum::Int).ok_or_else(overflow)
         }
         (Datum::BigInt(a), Datum::BigInt(b)) => {
-            let (a, b) = (*a, *b);
-            if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0 {
-                return Err(by_zero());
-            }
-            let result = match op {
-                BinaryOp::Add => a.checked_add(b),
-                BinaryOp::Sub => a.checked_sub(b),
-                BinaryOp::Mul => a.checked_mul(b),
-                BinaryOp::Div => a.checked_div(b),
-                _ => Some(a.checked_rem(b).unwrap_or(0)),
-            };
-            result.map(Datum::BigInt).ok_or_else(overflow)
+            checked_integer!(op, *a, *b, by_zero).map(Datum::BigInt).ok_or_else(overflow)
         }
         (Datum::Double(a), Datum::Double(b)) => {
             let (a, b) = (a.get(), b.get());
