@@ -442,7 +442,7 @@ impl Progress {
         let thread = std::thread::spawn(move || loop {
             let ended = !matches!(stopped.recv_timeout(interval), Err(mpsc::RecvTimeoutError::Timeout));
             let watermark = shared.source_watermarks.minimum();
-            let checkpoint = shared.last_checkpoint.load(Ordering::SeqCst);
+            let checkpoint = shared.checkpoints.get().map_or(0, |control| control.last_completed());
             let line = serde_json::json!({
                 "process": process,
                 "processes": processes,

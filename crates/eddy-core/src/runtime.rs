@@ -43,8 +43,6 @@ pub(crate) struct JobShared {
     pub(crate) dead_letters: AtomicU64,
     /// Records handed to sinks.
     pub(crate) records_out: AtomicU64,
-    /// The id of the last checkpoint completed (leader) or committed (followers); 0: none.
-    pub(crate) last_checkpoint: AtomicU64,
     /// The watermark of every source instance of this process (for progress logs).
     pub(crate) source_watermarks: AlignmentGroup,
     alignment_groups: Mutex<crate::hash::HashMap<String, Arc<AlignmentGroup>>>,
@@ -90,7 +88,6 @@ impl JobShared {
             records_read: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
-            last_checkpoint: AtomicU64::new(0),
             source_watermarks: AlignmentGroup::default(),
             alignment_groups: Mutex::default(),
         }

@@ -134,6 +134,12 @@ impl Control {
         self.retire(id);
     }
 
+    /// The newest checkpoint completed (leader) or committed (follower) in this process; 0:
+    /// none yet.
+    pub(crate) fn last_completed(&self) -> u64 {
+        self.completed.load(Ordering::SeqCst)
+    }
+
     /// Forgets a checkpoint that completed or was abandoned.
     pub(crate) fn retire(&self, id: u64) {
         let mut state = lock(&self.state);

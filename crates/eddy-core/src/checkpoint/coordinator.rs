@@ -210,10 +210,7 @@ impl Shell {
                     committer.commit(&committables)?;
                 }
             }
-            Action::Completed { id } => {
-                self.control.complete(id);
-                self.shared.last_checkpoint.store(id, Ordering::SeqCst);
-            }
+            Action::Completed { id } => self.control.complete(id),
             Action::ApplyRetention => {
                 let keep = self.control.restored.as_ref().map(|restored| restored.path.clone());
                 apply_retention(&self.config.dir, self.config.retain, keep.as_deref())?;

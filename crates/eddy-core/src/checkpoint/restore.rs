@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::part::Part;
-pub(crate) use super::store::COMMITTING;
 use super::store::{
     checksum, list_checkpoints, read_manifest, read_part, CheckpointKind, CheckpointStats, Manifest,
-    OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION, MANIFEST,
+    OperatorEntry, PartEntry, COMMITTING, FORMAT, FORMAT_VERSION, MANIFEST,
 };
 use crate::error::{Error, Result};
 use crate::hash::HashMap;
@@ -134,7 +133,8 @@ impl Restored {
                 Ok(restored) => return Ok(Some(restored)),
                 Err(error) => error,
             };
-            if path.join(COMMITTING).exists() && !allow_fallback {
+            let committed = path.join(COMMITTING).exists();
+            if committed && !allow_fallback {
                 return Err(Error::Checkpoint(format!(
                     "the newest complete checkpoint, {}, cannot be restored: {error}. It committed \
                      output, so restoring an older checkpoint would commit that output twice. Repair \
@@ -146,7 +146,7 @@ impl Restored {
             eprintln!(
                 "eddy: skipping checkpoint {}: {error} ({})",
                 path.display(),
-                if path.join(COMMITTING).exists() {
+                if committed {
                     "its committed output may be produced again"
                 } else {
                     "it committed nothing, so an older checkpoint restores exactly once"
