@@ -117,6 +117,17 @@ pub enum ScalarExpr {
         /// The column's type.
         ty: SqlType,
     },
+    /// A column of the row of an enclosing query, inside a correlated subquery: `depth` 1 is
+    /// the row of the nearest enclosing `Plan::Apply`'s input, 2 the one around that. Only the
+    /// binder creates it and decorrelation removes it; `eval` reports it as an internal error.
+    Outer {
+        /// How many `Apply` nodes out.
+        depth: usize,
+        /// Position in that row.
+        index: usize,
+        /// The column's type.
+        ty: SqlType,
+    },
     /// A constant.
     Literal {
         /// The value.
@@ -235,6 +246,7 @@ impl ScalarExpr {
     pub fn ty(&self) -> SqlType {
         match self {
             ScalarExpr::Column { ty, .. }
+            | ScalarExpr::Outer { ty, .. }
             | ScalarExpr::Literal { ty, .. }
             | ScalarExpr::Unary { ty, .. }
             | ScalarExpr::Binary { ty, .. }
@@ -252,7 +264,7 @@ impl ScalarExpr {
     /// The direct children.
     pub fn children(&self) -> Vec<&ScalarExpr> {
         match self {
-            ScalarExpr::Column { .. } | ScalarExpr::Literal { .. } => vec![],
+            ScalarExpr::Column { .. } | ScalarExpr::Outer { .. } | ScalarExpr::Literal { .. } => vec![],
             ScalarExpr::Unary { expr, .. } | ScalarExpr::Cast { expr, .. } => vec![expr],
             ScalarExpr::Binary { left, right, .. } | ScalarExpr::NullIf { left, right, .. } => {
                 vec![left, right]
@@ -267,9 +279,71 @@ impl ScalarExpr {
         }
     }
 
+    /// The direct children, mutable (for rewrites such as renumbering columns).
+    pub fn children_mut(&mut self) -> Vec<&mut ScalarExpr> {
+        match self {
+            ScalarExpr::Column { .. } | ScalarExpr::Outer { .. } | ScalarExpr::Literal { .. } => vec![],
+            ScalarExpr::Unary { expr, .. } | ScalarExpr::Cast { expr, .. } => vec![expr],
+            ScalarExpr::Binary { left, right, .. } | ScalarExpr::NullIf { left, right, .. } => {
+                vec![left, right]
+            }
+            ScalarExpr::Case { branches, otherwise, .. } => {
+                let mut children: Vec<&mut ScalarExpr> =
+                    branches.iter_mut().flat_map(|(c, r)| [c, r]).collect();
+                children.push(otherwise);
+                children
+            }
+            ScalarExpr::Coalesce { args, .. } | ScalarExpr::Call { args, .. } => args.iter_mut().collect(),
+            ScalarExpr::InList { expr, list, .. } => {
+                std::iter::once(&mut **expr).chain(list.iter_mut()).collect()
+            }
+            ScalarExpr::Between { expr, low, high, .. } => vec![expr, low, high],
+            ScalarExpr::Like { expr, pattern, .. } => vec![expr, pattern],
+        }
+    }
+
+    /// Calls `f` on this expression and every descendant, parents first.
+    pub fn visit(&self, f: &mut impl FnMut(&ScalarExpr)) {
+        f(self);
+        for child in self.children() {
+            child.visit(f);
+        }
+    }
+
+    /// Rewrites the tree bottom-up: children first, then `f` on the node itself.
+    pub fn transform(&mut self, f: &mut impl FnMut(&mut ScalarExpr)) {
+        for child in self.children_mut() {
+            child.transform(f);
+        }
+        f(self);
+    }
+
+    /// The input columns the expression reads, ascending and without repeats.
+    pub fn columns(&self) -> Vec<usize> {
+        let mut columns = Vec::new();
+        self.visit(&mut |e| {
+            if let ScalarExpr::Column { index, .. } = e {
+                columns.push(*index);
+            }
+        });
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
+    /// Renumbers input columns: column `i` becomes `map(i)`.
+    pub fn remap_columns(&mut self, map: &impl Fn(usize) -> usize) {
+        self.transform(&mut |e| {
+            if let ScalarExpr::Column { index, .. } = e {
+                *index = map(*index);
+            }
+        });
+    }
+
     /// Whether the expression reads no column (so it can be folded to a constant).
     pub fn is_constant(&self) -> bool {
-        !matches!(self, ScalarExpr::Column { .. }) && self.children().iter().all(|c| c.is_constant())
+        !matches!(self, ScalarExpr::Column { .. } | ScalarExpr::Outer { .. })
+            && self.children().iter().all(|c| c.is_constant())
     }
 
     /// Evaluates the expression on `row`.
@@ -278,6 +352,9 @@ impl ScalarExpr {
             ScalarExpr::Column { index, .. } => row.get(*index).cloned().ok_or_else(|| {
                 EvalError::Internal(format!("column {index} of a row of {} columns", row.len()))
             }),
+            ScalarExpr::Outer { depth, index, .. } => Err(EvalError::Internal(format!(
+                "outer column {index} at depth {depth} outside its subquery"
+            ))),
             ScalarExpr::Literal { value, .. } => Ok(value.clone()),
             ScalarExpr::Unary { op, expr, .. } => eval_unary(*op, expr.eval(row)?),
             ScalarExpr::Binary { op: BinaryOp::And, left, right, .. } => {
@@ -643,6 +720,7 @@ impl fmt::Display for ScalarExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ScalarExpr::Column { index, .. } => write!(f, "#{index}"),
+            ScalarExpr::Outer { depth, index, .. } => write!(f, "outer{depth}#{index}"),
             ScalarExpr::Literal { value, .. } => write!(f, "{value}"),
             ScalarExpr::Unary { op, expr, .. } => match op {
                 UnaryOp::Not => write!(f, "(NOT {expr})"),

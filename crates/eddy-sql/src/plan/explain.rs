@@ -1,0 +1,101 @@
+//! `EXPLAIN`'s text for a logical plan: one node per line, inputs indented below their node.
+
+use std::fmt::{self, Write};
+
+use super::{AggregateCall, ApplyKind, Plan, SetOp, SortKey};
+use crate::expr::ScalarExpr;
+
+fn exprs(list: &[ScalarExpr]) -> String {
+    list.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// `#2 DESC NULLS LAST` style.
+pub(super) fn sort_key(key: &SortKey) -> String {
+    format!(
+        "#{}{}{}",
+        key.column,
+        if key.descending { " DESC" } else { "" },
+        match (key.descending, key.nulls_first) {
+            // Only a non-default null placement is printed.
+            (false, false) => " NULLS LAST",
+            (true, true) => " NULLS FIRST",
+            _ => "",
+        }
+    )
+}
+
+fn aggregate(call: &AggregateCall) -> String {
+    let args = if call.args.is_empty() { "*".to_owned() } else { exprs(&call.args) };
+    let mut text =
+        format!("{}({}{args})", call.function.name(), if call.distinct { "DISTINCT " } else { "" });
+    if let Some(filter) = &call.filter {
+        let _ = write!(text, " FILTER (WHERE {filter})");
+    }
+    text
+}
+
+pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Result {
+    let indent = "  ".repeat(depth);
+    match plan {
+        Plan::Get { name, .. } => writeln!(out, "{indent}Get {name}")?,
+        Plan::Values { rows, columns } => {
+            let shown: Vec<String> = rows.iter().take(3).map(|r| r.to_string()).collect();
+            let more = if rows.len() > 3 { format!(", ... {} rows", rows.len()) } else { String::new() };
+            writeln!(out, "{indent}Values ({} columns) {}{more}", columns.len(), shown.join(", "))?
+        }
+        Plan::Filter { predicate, .. } => writeln!(out, "{indent}Filter {predicate}")?,
+        Plan::Project { exprs: list, names, .. } => {
+            let items: Vec<String> = list
+                .iter()
+                .zip(names)
+                .enumerate()
+                .map(|(i, (e, name))| {
+                    if matches!(e, ScalarExpr::Column { index, .. } if *index == i) {
+                        format!("{e}")
+                    } else {
+                        format!("{e} AS {name}")
+                    }
+                })
+                .collect();
+            writeln!(out, "{indent}Project {}", items.join(", "))?
+        }
+        Plan::Join { kind, on, .. } => writeln!(out, "{indent}Join {} on {on}", kind.name())?,
+        Plan::Aggregate { group, aggregates, .. } => {
+            let aggs: Vec<String> = aggregates.iter().map(aggregate).collect();
+            writeln!(out, "{indent}Aggregate group [{}] aggregates [{}]", exprs(group), aggs.join(", "))?
+        }
+        Plan::Distinct { .. } => writeln!(out, "{indent}Distinct")?,
+        Plan::SetOp { op, all, .. } => {
+            let name = match op {
+                SetOp::Union => "Union",
+                SetOp::Except => "Except",
+                SetOp::Intersect => "Intersect",
+            };
+            writeln!(out, "{indent}{name}{}", if *all { " All" } else { "" })?
+        }
+        Plan::TopK { group, order, limit, offset, .. } => {
+            let keys: Vec<String> = order.iter().map(sort_key).collect();
+            write!(out, "{indent}TopK order [{}]", keys.join(", "))?;
+            if !group.is_empty() {
+                let group: Vec<String> = group.iter().map(|c| format!("#{c}")).collect();
+                write!(out, " partition [{}]", group.join(", "))?;
+            }
+            if let Some(limit) = limit {
+                write!(out, " limit {limit}")?;
+            }
+            if *offset > 0 {
+                write!(out, " offset {offset}")?;
+            }
+            writeln!(out)?
+        }
+        Plan::Apply { kind, .. } => match kind {
+            ApplyKind::Scalar => writeln!(out, "{indent}Apply scalar")?,
+            ApplyKind::Exists => writeln!(out, "{indent}Apply exists")?,
+            ApplyKind::In { exprs: list } => writeln!(out, "{indent}Apply in ({})", exprs(list))?,
+        },
+    }
+    for input in plan.inputs() {
+        write_plan(out, input, depth + 1)?;
+    }
+    Ok(())
+}
