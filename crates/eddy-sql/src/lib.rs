@@ -30,7 +30,9 @@
 pub mod aggregate;
 pub mod bind;
 mod cast;
+pub mod changelog;
 mod compare;
+pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
