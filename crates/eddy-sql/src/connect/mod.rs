@@ -3,5 +3,6 @@
 //! and sinks themselves are eddy's connectors (`eddy-connectors`, `eddy-kafka`, the Nexmark
 //! generator); this module only maps a table onto them.
 
+pub mod datagen;
 pub mod format;
 pub mod options;
