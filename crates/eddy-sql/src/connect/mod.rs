@@ -6,3 +6,4 @@
 pub mod datagen;
 pub mod format;
 pub mod options;
+pub mod source;
