@@ -27,6 +27,7 @@
 //! assert_eq!(expr.eval(&row).unwrap(), Datum::Boolean(true));
 //! ```
 
+pub mod aggregate;
 pub mod bind;
 mod cast;
 mod compare;
@@ -36,7 +37,9 @@ pub mod decimal;
 pub mod error;
 pub mod expr;
 pub mod functions;
+pub mod oracle;
 pub mod plan;
+pub mod render;
 pub mod types;
 
 pub use bind::{bind, bind_expression, BindError, FlinkDialect};
