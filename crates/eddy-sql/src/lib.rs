@@ -41,6 +41,7 @@ pub mod expr;
 pub mod functions;
 pub mod oracle;
 pub mod plan;
+pub mod render;
 pub mod types;
 
 pub use bind::{bind, bind_expression, BindError, FlinkDialect};
