@@ -40,6 +40,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 pub mod oracle;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod types;
