@@ -29,6 +29,7 @@
 
 pub mod bind;
 mod cast;
+pub mod catalog;
 mod compare;
 pub mod datetime;
 pub mod datum;
@@ -36,10 +37,11 @@ pub mod decimal;
 pub mod error;
 pub mod expr;
 pub mod functions;
+mod names;
 pub mod plan;
 pub mod types;
 
-pub use bind::{bind, bind_expression, BindError, FlinkDialect};
+pub use bind::{bind, bind_expression, bind_query, BindError, FlinkDialect};
 pub use cast::can_cast;
 pub use datum::{Datum, Double, Interval, Row};
 pub use error::{ErrorClass, EvalError};
