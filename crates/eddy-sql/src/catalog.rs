@@ -1,7 +1,7 @@
 //! The catalog: the tables and views a SQL session knows, by name.
 //!
 //! A table has columns, an optional primary key and its `WITH (...)` options (connector
-//! settings, kept in order); a table without options is an in-memory table whose rows the
+//! settings, kept in a sorted map); a table without a `connector` option is an in-memory table whose rows the
 //! session holds. A view keeps its SQL text and its bound query, which the binder inlines
 //! wherever the view is named.
 //!
@@ -24,15 +24,15 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The primary key's columns (positions), if declared.
     pub primary_key: Option<Vec<usize>>,
-    /// The `WITH ('key' = 'value', ...)` options, in the order written; empty for an
-    /// in-memory table.
-    pub options: Vec<(String, String)>,
+    /// The `WITH ('key' = 'value', ...)` options, by key (as [`crate::connect::options`]
+    /// reads them); empty for an in-memory table.
+    pub options: BTreeMap<String, String>,
 }
 
 impl Table {
     /// Whether the session holds the rows (no connector options).
     pub fn is_in_memory(&self) -> bool {
-        self.options.is_empty()
+        !self.options.contains_key("connector")
     }
 }
 
@@ -168,7 +168,7 @@ mod tests {
             name: name.to_owned(),
             columns: vec![Column::new("a", SqlType::Int)],
             primary_key: None,
-            options: vec![],
+            options: BTreeMap::new(),
         }
     }
 

@@ -27,10 +27,13 @@
 //! assert_eq!(expr.eval(&row).unwrap(), Datum::Boolean(true));
 //! ```
 
+pub mod aggregate;
 pub mod bind;
 mod cast;
 pub mod catalog;
+pub mod changelog;
 mod compare;
+pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
@@ -38,6 +41,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 mod names;
+pub mod oracle;
 pub mod plan;
 pub mod types;
 
