@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use sqlparser::ast::{
-    self, ColumnOption, CreateTable, CreateTableOptions, CreateView, Expr, ObjectName, ObjectType, SqlOption,
+    ColumnOption, CreateTable, CreateTableOptions, CreateView, Expr, ObjectName, ObjectType, SqlOption,
     TableConstraint, Value,
 };
 
-use super::{object_name, Outcome, Session, SqlErrorKind, StatementResult};
+use super::{assign_row, object_name, single_ident, Outcome, Session, SqlErrorKind, StatementResult};
 use crate::bind::literals::data_type_at;
 use crate::bind::{bind_query, BindError, Location};
 use crate::catalog::{Relation, Table, View};
@@ -18,14 +18,6 @@ use crate::datum::{Datum, Row};
 use crate::names::ident_matches;
 use crate::plan::{Column, Plan};
 use crate::types::SqlType;
-
-/// The one identifier of a name (`schema.table` is not supported).
-pub(super) fn single_ident(name: &ObjectName) -> StatementResult<&ast::Ident> {
-    match &name.0[..] {
-        [part] => part.as_ident().ok_or_else(|| SqlErrorKind::Unsupported(format!("the name {name}"))),
-        _ => Err(SqlErrorKind::Unsupported(format!("the qualified name {name} (no schemas)"))),
-    }
-}
 
 fn location(span: sqlparser::tokenizer::Span) -> Option<Location> {
     (span.start.line > 0).then_some(Location { line: span.start.line, column: span.start.column })
@@ -123,7 +115,7 @@ impl Session {
             }
             let from: Vec<SqlType> = bound.plan.columns().iter().map(|c| c.ty).collect();
             for row in self.engine.query(&bound, &self.tables)? {
-                rows.push(super::dml::assign_row(&row, &from, &columns)?);
+                rows.push(assign_row(&row, &from, &columns)?);
             }
         }
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();

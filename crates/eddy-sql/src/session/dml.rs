@@ -12,8 +12,7 @@ use sqlparser::ast::{
     AssignmentTarget, Delete, FromTable, Insert, TableFactor, TableObject, TableWithJoins, Update,
 };
 
-use super::ddl::single_ident;
-use super::{Outcome, Session, SqlErrorKind, StatementResult};
+use super::{single_ident, Outcome, Session, SqlErrorKind, StatementResult};
 use crate::bind::{bind_dml, bind_query, BindError};
 use crate::cast::{can_cast, cast};
 use crate::catalog::Table;
@@ -21,16 +20,6 @@ use crate::datum::{Datum, Row};
 use crate::names::ident_matches;
 use crate::plan::{Column, Query};
 use crate::types::SqlType;
-
-/// `row` (of types `from`) converted to the table's `columns`.
-pub(super) fn assign_row(row: &Row, from: &[SqlType], columns: &[Column]) -> StatementResult<Row> {
-    row.values()
-        .iter()
-        .zip(from)
-        .zip(columns)
-        .map(|((value, from), column)| Ok(cast(value, *from, column.ty)?))
-        .collect()
-}
 
 fn check_assignable(from: SqlType, column: &Column) -> StatementResult<()> {
     if from == column.ty || from == SqlType::Null || can_cast(from, column.ty) {

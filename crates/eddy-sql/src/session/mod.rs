@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use sqlparser::ast::{ObjectName, Statement};
+use sqlparser::ast::{self, ObjectName, Statement};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 use thiserror::Error;
@@ -25,11 +25,13 @@ mod ddl;
 mod dml;
 
 use crate::bind::{bind_query_with_hidden, BindError, FlinkDialect, Location};
+use crate::cast::cast;
 use crate::catalog::Catalog;
 use crate::datum::Row;
 use crate::error::EvalError;
 use crate::oracle::{self, compare_rows};
 use crate::plan::{Column, Query};
+use crate::types::SqlType;
 
 /// What a statement produced.
 #[derive(Clone, Debug, PartialEq)]
@@ -318,6 +320,24 @@ impl Session {
         self.settings.insert(key, value);
         Ok(Outcome::Done { message })
     }
+}
+
+/// The one identifier of a name (`schema.table` is not supported).
+fn single_ident(name: &ObjectName) -> StatementResult<&ast::Ident> {
+    match &name.0[..] {
+        [part] => part.as_ident().ok_or_else(|| SqlErrorKind::Unsupported(format!("the name {name}"))),
+        _ => Err(SqlErrorKind::Unsupported(format!("the qualified name {name} (no schemas)"))),
+    }
+}
+
+/// `row` (of types `from`) converted to the table's `columns`.
+fn assign_row(row: &Row, from: &[SqlType], columns: &[Column]) -> StatementResult<Row> {
+    row.values()
+        .iter()
+        .zip(from)
+        .zip(columns)
+        .map(|((value, from), column)| Ok(cast(value, *from, column.ty)?))
+        .collect()
 }
 
 /// A name's parts as written, joined by dots.
