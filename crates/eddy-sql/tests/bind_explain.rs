@@ -48,7 +48,10 @@ plan!(cross_join, "SELECT * FROM t CROSS JOIN w");
 plan!(join_widens_types, "SELECT * FROM t JOIN w ON t.a = w.x");
 plan!(derived_table_with_column_aliases, "SELECT s.k FROM (SELECT a, b FROM t) AS s(k, v) WHERE s.v = 'x'");
 plan!(view_is_inlined, "SELECT b FROM tv");
-plan!(with_ctes, "WITH big AS (SELECT a FROM t WHERE a > 10), more AS (SELECT a FROM big) SELECT * FROM more");
+plan!(
+    with_ctes,
+    "WITH big AS (SELECT a FROM t WHERE a > 10), more AS (SELECT a FROM big) SELECT * FROM more"
+);
 plan!(group_by_having, "SELECT b, COUNT(*), SUM(c), AVG(a) FROM t GROUP BY b HAVING MAX(a) > 1");
 plan!(aggregate_without_group, "SELECT COUNT(DISTINCT b), MIN(a) FILTER (WHERE c > 0) FROM t");
 plan!(group_by_expression_and_ordinal, "SELECT a % 2 AS parity, COUNT(*) FROM t GROUP BY 1");
@@ -61,7 +64,10 @@ plan!(order_by_aggregate, "SELECT b FROM t GROUP BY b ORDER BY COUNT(*) DESC");
 plan!(limit_offset, "SELECT a FROM t ORDER BY a LIMIT 10 OFFSET 5");
 plan!(limit_in_subquery, "SELECT * FROM (SELECT a FROM t ORDER BY a DESC LIMIT 3) AS top3");
 plan!(union_unifies_types, "SELECT a, b FROM t UNION SELECT x, 'w' FROM w");
-plan!(union_all_except_intersect, "SELECT a FROM t UNION ALL SELECT a FROM u EXCEPT SELECT a FROM t INTERSECT SELECT a FROM u");
+plan!(
+    union_all_except_intersect,
+    "SELECT a FROM t UNION ALL SELECT a FROM u EXCEPT SELECT a FROM t INTERSECT SELECT a FROM u"
+);
 plan!(values_unify_types, "VALUES (1, 'a'), (2.5, NULL), (3, 'ccc')");
 plan!(in_subquery, "SELECT a FROM t WHERE a IN (SELECT x FROM w)");
 plan!(not_in_subquery, "SELECT a FROM t WHERE a NOT IN (SELECT a FROM u)");

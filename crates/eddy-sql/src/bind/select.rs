@@ -20,7 +20,7 @@ use sqlparser::ast::{
 
 use super::from::bind_from;
 use super::scalar::aggregate::Grouping;
-use super::scalar::{apply_all, renumber_applies, Binder, Context, PendingApply};
+use super::scalar::{apply_all, filter, renumber_applies, Binder, Context, PendingApply};
 use super::scope::{choose, ident_matches, Queries, Resolution, Scope, ScopeColumn};
 use super::{location_of, location_of_span, unsupported, unsupported_at, BindError, BindResult};
 use crate::expr::ScalarExpr;
@@ -136,24 +136,6 @@ pub(super) fn bind_select(
         aggregate_names,
     };
     finish(aggregate, bound, applies, select)
-}
-
-/// `Filter` on `plan`, with Apply nodes for the predicate's subqueries below it and a
-/// `Project` dropping their columns above it.
-pub(super) fn filter(plan: Plan, mut predicate: ScalarExpr, applies: Vec<PendingApply>) -> Plan {
-    if applies.is_empty() {
-        return Plan::Filter { input: Box::new(plan), predicate };
-    }
-    let columns = plan.columns();
-    let width = columns.len();
-    let input = apply_all(plan, applies);
-    renumber_applies(&mut predicate, width);
-    let filtered = Plan::Filter { input: Box::new(input), predicate };
-    Plan::Project {
-        input: Box::new(filtered),
-        exprs: columns.iter().enumerate().map(|(index, c)| ScalarExpr::Column { index, ty: c.ty }).collect(),
-        names: columns.into_iter().map(|c| c.name).collect(),
-    }
 }
 
 fn finish(

@@ -13,7 +13,8 @@ use super::{assign_row, object_name, single_ident, Outcome, Session, SqlErrorKin
 use crate::bind::literals::data_type_at;
 use crate::bind::{bind_query, BindError, Location};
 use crate::catalog::{Relation, Table, View};
-use crate::connect::options::connector;
+use crate::connect::datagen::{self, row_count};
+use crate::connect::options::{connector, Connector};
 use crate::datum::{Datum, Row};
 use crate::names::ident_matches;
 use crate::plan::{Column, Plan};
@@ -34,6 +35,9 @@ fn option_text(expr: &Expr) -> String {
         other => other.to_string(),
     }
 }
+
+/// The most rows of a bounded `datagen` table the session generates for queries.
+const MAX_GENERATED_ROWS: u64 = 1_000_000;
 
 impl Session {
     pub(super) fn create_table(&mut self, create: &CreateTable) -> StatementResult<Outcome> {
@@ -119,9 +123,17 @@ impl Session {
             }
         }
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        connector(&ident.value, &names, &options).map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
+        let connector =
+            connector(&ident.value, &names, &options).map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
         let table = Table { name: ident.value.clone(), columns, primary_key, options };
         let message = format!("table {} created", table.name);
+        if let (Connector::Datagen(spec), true) = (&connector, rows.is_empty()) {
+            // A bounded generator's rows are known now: queries read them like a table's.
+            if let Some(n) = row_count(spec).filter(|n| *n <= MAX_GENERATED_ROWS) {
+                let generated = (0..n).map(|i| datagen::row(spec, &table.columns, i)).collect();
+                self.tables.insert(table.name.clone(), generated);
+            }
+        }
         if table.is_in_memory() {
             let changes: Vec<(Row, i64)> = rows.iter().map(|row| (row.clone(), 1)).collect();
             if !changes.is_empty() {

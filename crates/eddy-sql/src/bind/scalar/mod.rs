@@ -30,7 +30,7 @@ use crate::expr::{BinaryOp, ScalarExpr, UnaryOp};
 use crate::functions::{self, Function};
 use crate::types::SqlType;
 use aggregate::Grouping;
-pub(crate) use subquery::{apply_all, renumber_applies, PendingApply};
+pub(crate) use subquery::{apply_all, filter, renumber_applies, PendingApply};
 
 /// What binding inside a query may use and collect besides the scope.
 pub(crate) struct Context<'a> {

@@ -136,3 +136,21 @@ impl Binder<'_> {
         })
     }
 }
+
+/// `Filter` on `plan`, with Apply nodes for the predicate's subqueries below it and a
+/// `Project` dropping their columns above it.
+pub(crate) fn filter(plan: Plan, mut predicate: ScalarExpr, applies: Vec<PendingApply>) -> Plan {
+    if applies.is_empty() {
+        return Plan::Filter { input: Box::new(plan), predicate };
+    }
+    let columns = plan.columns();
+    let width = columns.len();
+    let input = apply_all(plan, applies);
+    renumber_applies(&mut predicate, width);
+    let filtered = Plan::Filter { input: Box::new(input), predicate };
+    Plan::Project {
+        input: Box::new(filtered),
+        exprs: columns.iter().enumerate().map(|(index, c)| ScalarExpr::Column { index, ty: c.ty }).collect(),
+        names: columns.into_iter().map(|c| c.name).collect(),
+    }
+}
