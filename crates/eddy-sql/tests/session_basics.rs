@@ -85,6 +85,8 @@ const CASES: &[(&str, &[&str])] = &[
     ("SELECT b, SUM(a) FROM t GROUP BY b ORDER BY SUM(a) DESC NULLS LAST", &["x|4", "y|2", "z|NULL"]),
     ("SELECT b FROM t GROUP BY b ORDER BY COUNT(*) DESC, b LIMIT 1", &["x"]),
     ("SELECT a * 2 FROM t WHERE a > 1 ORDER BY a * 2", &["4", "6"]),
+    ("SELECT a + 1 AS x FROM t WHERE a > 1 ORDER BY -x", &["4", "3"]),
+    ("SELECT b, COUNT(*) AS n FROM t GROUP BY b ORDER BY n * -1, b", &["x|2", "y|1", "z|1"]),
     ("SELECT COUNT(*) FROM t AS x JOIN t AS y ON x.b = y.b", &["6"]),
     ("SELECT t.a FROM t JOIN u ON t.a = u.a AND u.a IN (SELECT a FROM u WHERE d = 'one')", &["1"]),
     ("SELECT \"A\" FROM (SELECT a AS \"A\" FROM t) s WHERE \"A\" = 1", &["1"]),
