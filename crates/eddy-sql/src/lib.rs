@@ -36,6 +36,7 @@ pub mod decimal;
 pub mod error;
 pub mod expr;
 pub mod functions;
+pub mod optimize;
 pub mod plan;
 pub mod types;
 

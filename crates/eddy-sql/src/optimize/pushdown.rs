@@ -1,0 +1,3 @@
+//! stub
+use crate::plan::Plan;
+pub(super) fn pushdown(plan: Plan) -> Plan { plan }
