@@ -27,9 +27,12 @@
 //! assert_eq!(expr.eval(&row).unwrap(), Datum::Boolean(true));
 //! ```
 
+pub mod aggregate;
 pub mod bind;
 mod cast;
+pub mod changelog;
 mod compare;
+pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
@@ -37,6 +40,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 pub mod optimize;
+pub mod oracle;
 pub mod plan;
 pub mod types;
 
