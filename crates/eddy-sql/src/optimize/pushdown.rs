@@ -114,8 +114,9 @@ fn push_join(left: Plan, right: Plan, kind: JoinKind, on: ScalarExpr, predicates
         JoinKind::Right if rejects_left => JoinKind::Inner,
         JoinKind::Full => match (rejects_left, rejects_right) {
             (true, true) => JoinKind::Inner,
-            (true, false) => JoinKind::Right,
-            (false, true) => JoinKind::Left,
+            // Rows padded on the left are gone: what is left is a left join.
+            (true, false) => JoinKind::Left,
+            (false, true) => JoinKind::Right,
             (false, false) => JoinKind::Full,
         },
         other => other,

@@ -102,11 +102,7 @@ fn pad(side: Plan, columns: &[crate::plan::Column], right: bool) -> Plan {
     let other = columns.len() - side_arity;
     let null = |c: &crate::plan::Column| ScalarExpr::literal(crate::datum::Datum::Null, c.ty);
     let exprs: Vec<ScalarExpr> = if right {
-        columns[..other].iter().map(null).chain(column_refs(&columns[other..], 0).into_iter().map(|e| {
-            let mut e = e;
-            e.remap_columns(&|c| c - other);
-            e
-        })).collect()
+        columns[..other].iter().map(null).chain(column_refs(&columns[other..], 0)).collect()
     } else {
         column_refs(&columns[..side_arity], 0).into_iter().chain(columns[side_arity..].iter().map(null)).collect()
     };
