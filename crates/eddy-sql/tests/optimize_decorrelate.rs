@@ -36,7 +36,10 @@ fn in_and_not_in_with_nulls() {
     let value = apply(get("t", 2), sub.clone(), in_kind.clone());
     insta::assert_snapshot!("in_value", check(&value).explain());
     // Against a subquery without NULLs, and an empty one.
-    let clean = project(filter(get("u", 2), binary(eddy_sql::BinaryOp::IsDistinctFrom, col(0), null_int())), vec![col(0)]);
+    let clean = project(
+        filter(get("u", 2), binary(eddy_sql::BinaryOp::IsDistinctFrom, col(0), null_int())),
+        vec![col(0)],
+    );
     check(&filter(apply(get("t", 2), clean.clone(), in_kind.clone()), not(bool_col(2))));
     check(&apply(get("t", 2), clean, in_kind.clone()));
     check(&apply(get("t", 2), project(get("empty", 2), vec![col(0)]), in_kind.clone()));
@@ -59,12 +62,20 @@ fn correlated_in_with_two_columns() {
 #[test]
 fn correlated_count_keeps_its_row_for_an_empty_group() {
     // SELECT t0, (SELECT COUNT(*) FROM u WHERE u0 = t0) FROM t: the COUNT bug.
-    let sub = aggregate(filter(get("u", 2), eq(col(0), outer(1, 0))), vec![], vec![call(AggregateFunction::CountStar, vec![])]);
+    let sub = aggregate(
+        filter(get("u", 2), eq(col(0), outer(1, 0))),
+        vec![],
+        vec![call(AggregateFunction::CountStar, vec![])],
+    );
     let plan = apply(get("t", 2), sub, ApplyKind::Scalar);
     let optimized = check(&plan);
     insta::assert_snapshot!(optimized.explain());
     // ... and a filter on the count: t rows whose count is 0.
-    let sub = aggregate(filter(get("u", 2), eq(col(0), outer(1, 0))), vec![], vec![call(AggregateFunction::CountStar, vec![])]);
+    let sub = aggregate(
+        filter(get("u", 2), eq(col(0), outer(1, 0))),
+        vec![],
+        vec![call(AggregateFunction::CountStar, vec![])],
+    );
     let zero = ScalarExprExt::eq_bigint(2, 0);
     check(&filter(apply(get("t", 2), sub, ApplyKind::Scalar), zero));
 }
@@ -72,8 +83,13 @@ fn correlated_count_keeps_its_row_for_an_empty_group() {
 #[test]
 fn uncorrelated_scalar_subquery_is_a_join_with_its_aggregate() {
     // SELECT * FROM t WHERE t1 > (SELECT MAX(v0) FROM v WHERE v1 < 3)
-    let sub = aggregate(filter(get("v", 2), binary(eddy_sql::BinaryOp::Lt, col(1), int(3))), vec![], vec![call(AggregateFunction::Max, vec![col(0)])]);
-    let plan = project(filter(apply(get("t", 2), sub, ApplyKind::Scalar), gt(col(1), col(2))), vec![col(0), col(1)]);
+    let sub = aggregate(
+        filter(get("v", 2), binary(eddy_sql::BinaryOp::Lt, col(1), int(3))),
+        vec![],
+        vec![call(AggregateFunction::Max, vec![col(0)])],
+    );
+    let plan =
+        project(filter(apply(get("t", 2), sub, ApplyKind::Scalar), gt(col(1), col(2))), vec![col(0), col(1)]);
     let optimized = check(&plan);
     insta::assert_snapshot!(optimized.explain());
 }
@@ -102,10 +118,8 @@ fn nested_correlation_two_levels_deep() {
     // SELECT * FROM t WHERE EXISTS (SELECT * FROM u WHERE u0 = t0 AND EXISTS
     //   (SELECT * FROM v WHERE v1 = u0 AND v0 = t1))
     let inner = filter(get("v", 2), and(eq(col(1), outer(1, 0)), eq(col(0), outer(2, 1))));
-    let middle = filter(
-        apply(get("u", 2), inner, ApplyKind::Exists),
-        and(eq(col(0), outer(1, 0)), bool_col(2)),
-    );
+    let middle =
+        filter(apply(get("u", 2), inner, ApplyKind::Exists), and(eq(col(0), outer(1, 0)), bool_col(2)));
     let plan = filter(apply(get("t", 2), middle.clone(), ApplyKind::Exists), bool_col(2));
     let optimized = check(&plan);
     insta::assert_snapshot!(optimized.explain());
@@ -142,7 +156,11 @@ fn correlation_below_joins_set_operations_and_top_k() {
         left: Box::new(filter(get("u", 2), eq(col(0), outer(1, 0)))),
         right: Box::new(filter(get("v", 2), eq(col(1), outer(1, 0)))),
     };
-    check(&apply(get("t", 2), aggregate(union, vec![], vec![call(AggregateFunction::CountStar, vec![])]), ApplyKind::Scalar));
+    check(&apply(
+        get("t", 2),
+        aggregate(union, vec![], vec![call(AggregateFunction::CountStar, vec![])]),
+        ApplyKind::Scalar,
+    ));
     let top = eddy_sql::plan::Plan::TopK {
         input: Box::new(filter(get("u", 2), gt(col(0), outer(1, 0)))),
         group: vec![],

@@ -81,7 +81,8 @@ impl Generator {
         };
         match self.below(12) {
             0..=4 => {
-                let op = self.pick(&[BinaryOp::Eq, BinaryOp::Eq, BinaryOp::Lt, BinaryOp::GtEq, BinaryOp::NotEq]);
+                let op =
+                    self.pick(&[BinaryOp::Eq, BinaryOp::Eq, BinaryOp::Lt, BinaryOp::GtEq, BinaryOp::NotEq]);
                 binary(op, self.int_expr(columns, scopes, 1), self.int_expr(columns, scopes, 1))
             }
             5 => ScalarExpr::Unary {
@@ -112,14 +113,19 @@ impl Generator {
     fn leaf(&mut self) -> Plan {
         let name = self.pick(&["t", "u", "v", "t", "u", "empty"]);
         if self.chance(15) {
-            let rows = (0..self.below(3))
-                .map(|_| Row::new(vec![small(self.next()), small(self.next())]))
-                .collect();
-            return Plan::Values { rows, columns: vec![Column::new("x", SqlType::Int), Column::new("y", SqlType::Int)] };
+            let rows =
+                (0..self.below(3)).map(|_| Row::new(vec![small(self.next()), small(self.next())])).collect();
+            return Plan::Values {
+                rows,
+                columns: vec![Column::new("x", SqlType::Int), Column::new("y", SqlType::Int)],
+            };
         }
         Plan::Get {
             name: name.to_owned(),
-            columns: vec![Column::new(format!("{name}0"), SqlType::Int), Column::new(format!("{name}1"), SqlType::Int)],
+            columns: vec![
+                Column::new(format!("{name}0"), SqlType::Int),
+                Column::new(format!("{name}1"), SqlType::Int),
+            ],
         }
     }
 
@@ -245,13 +251,23 @@ impl Generator {
             AggregateFunction::Min,
             AggregateFunction::Max,
         ]);
-        let args = if function == AggregateFunction::CountStar { vec![] } else { vec![self.int_expr(types, scopes, 0)] };
+        let args = if function == AggregateFunction::CountStar {
+            vec![]
+        } else {
+            vec![self.int_expr(types, scopes, 0)]
+        };
         let ty = match function {
             AggregateFunction::Min | AggregateFunction::Max => SqlType::Int,
             _ => SqlType::BigInt,
         };
         let filter = if self.chance(20) { Some(self.bool_expr(types, scopes, 1)) } else { None };
-        AggregateCall { function, args, distinct: function != AggregateFunction::CountStar && self.chance(20), filter, ty }
+        AggregateCall {
+            function,
+            args,
+            distinct: function != AggregateFunction::CountStar && self.chance(20),
+            filter,
+            ty,
+        }
     }
 
     /// An Apply, often under a filter on its column (the shape of `WHERE [NOT] EXISTS`).
@@ -298,7 +314,8 @@ impl Generator {
             }
         };
         let n = input.arity();
-        let apply = Plan::Apply { input: Box::new(input), subquery: Box::new(subquery), kind, name: "sub".into() };
+        let apply =
+            Plan::Apply { input: Box::new(input), subquery: Box::new(subquery), kind, name: "sub".into() };
         let ty = apply.columns()[n].ty;
         if ty == SqlType::Boolean && self.chance(60) {
             let column = ScalarExpr::Column { index: n, ty: SqlType::Boolean };

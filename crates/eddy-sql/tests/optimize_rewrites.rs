@@ -13,10 +13,8 @@ fn explain(plan: &Plan) -> String {
 
 #[test]
 fn filter_moves_through_project_into_the_scan() {
-    let plan = filter(
-        project(get("t", 2), vec![col(0), binary(BinaryOp::Add, col(0), col(1))]),
-        gt(col(1), int(3)),
-    );
+    let plan =
+        filter(project(get("t", 2), vec![col(0), binary(BinaryOp::Add, col(0), col(1))]), gt(col(1), int(3)));
     insta::assert_snapshot!(explain(&plan));
 }
 
@@ -44,7 +42,8 @@ fn a_filter_rejecting_the_padding_makes_an_outer_join_inner() {
     insta::assert_snapshot!("left_to_inner", explain(&left));
     let full = filter(join(get("t", 2), get("u", 2), JoinKind::Full, eq(col(0), col(2))), gt(col(1), int(2)));
     insta::assert_snapshot!("full_to_left", explain(&full));
-    let right = filter(join(get("t", 2), get("u", 2), JoinKind::Right, eq(col(0), col(2))), eq(col(1), col(3)));
+    let right =
+        filter(join(get("t", 2), get("u", 2), JoinKind::Right, eq(col(0), col(2))), eq(col(1), col(3)));
     insta::assert_snapshot!("right_to_inner", explain(&right));
 }
 
@@ -90,11 +89,23 @@ fn distinct_set_operations_and_top_k() {
 #[test]
 fn constants_fold_and_empty_inputs_vanish() {
     insta::assert_snapshot!("filter_true", explain(&filter(get("t", 2), eq(int(1), int(1)))));
-    insta::assert_snapshot!("filter_null", explain(&filter(get("t", 2), and(gt(col(0), int(1)), eq(int(1), null_int())))));
+    insta::assert_snapshot!(
+        "filter_null",
+        explain(&filter(get("t", 2), and(gt(col(0), int(1)), eq(int(1), null_int()))))
+    );
     let empty_right = filter(get("u", 2), eq(int(1), int(2)));
-    insta::assert_snapshot!("inner_with_empty", explain(&join(get("t", 2), empty_right.clone(), JoinKind::Inner, eq(col(0), col(2)))));
-    insta::assert_snapshot!("left_with_empty", explain(&join(get("t", 2), empty_right.clone(), JoinKind::Left, eq(col(0), col(2)))));
-    insta::assert_snapshot!("anti_with_empty", explain(&join(get("t", 2), empty_right, JoinKind::Anti, eq(col(0), col(2)))));
+    insta::assert_snapshot!(
+        "inner_with_empty",
+        explain(&join(get("t", 2), empty_right.clone(), JoinKind::Inner, eq(col(0), col(2))))
+    );
+    insta::assert_snapshot!(
+        "left_with_empty",
+        explain(&join(get("t", 2), empty_right.clone(), JoinKind::Left, eq(col(0), col(2))))
+    );
+    insta::assert_snapshot!(
+        "anti_with_empty",
+        explain(&join(get("t", 2), empty_right, JoinKind::Anti, eq(col(0), col(2))))
+    );
 }
 
 #[test]
@@ -114,13 +125,23 @@ fn unread_columns_are_pruned() {
 fn joins_are_ordered_to_avoid_cross_products() {
     // FROM t, v, u WHERE t0 = u0 AND u1 = v1: t and v share nothing, so u goes between.
     let plan = filter(
-        join(join(get("t", 2), get("v", 2), JoinKind::Inner, boolean(true)), get("u", 2), JoinKind::Inner, boolean(true)),
+        join(
+            join(get("t", 2), get("v", 2), JoinKind::Inner, boolean(true)),
+            get("u", 2),
+            JoinKind::Inner,
+            boolean(true),
+        ),
         and(eq(col(0), col(4)), eq(col(5), col(3))),
     );
     insta::assert_snapshot!("reordered", explain(&plan));
     // A cross product the query asks for stays, after the connected relations.
     let plan = filter(
-        join(join(get("t", 2), get("v", 2), JoinKind::Inner, boolean(true)), get("u", 2), JoinKind::Inner, boolean(true)),
+        join(
+            join(get("t", 2), get("v", 2), JoinKind::Inner, boolean(true)),
+            get("u", 2),
+            JoinKind::Inner,
+            boolean(true),
+        ),
         eq(col(0), col(4)),
     );
     insta::assert_snapshot!("kept_cross_product", explain(&plan));

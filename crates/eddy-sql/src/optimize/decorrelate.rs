@@ -48,7 +48,8 @@ pub(super) fn decorrelate(plan: Plan) -> OptimizeResult<Plan> {
         Plan::Filter { input, predicate } if matches!(*input, Plan::Apply { .. }) => {
             match semi_join(*input, predicate) {
                 Ok(rewritten) => decorrelate(rewritten),
-                Err((input, predicate)) => {
+                Err(unchanged) => {
+                    let (input, predicate) = *unchanged;
                     let input = decorrelate(input)?;
                     Ok(Plan::Filter { input: Box::new(input), predicate })
                 }
@@ -204,10 +205,9 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
         });
     }
     Ok(match plan {
-        Plan::Filter { input, predicate } => Plan::Filter {
-            input: Box::new(dependent(*input, domain)?),
-            predicate: domain.level0(&predicate),
-        },
+        Plan::Filter { input, predicate } => {
+            Plan::Filter { input: Box::new(dependent(*input, domain)?), predicate: domain.level0(&predicate) }
+        }
         Plan::Project { input, exprs, names } => {
             let mut all = domain.refs(0);
             all.extend(exprs.iter().map(|e| domain.level0(e)));
@@ -253,10 +253,9 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
             for (j, call) in calls.iter().enumerate() {
                 let value = column(2 * k + j, call.ty);
                 out.push(match call.function {
-                    AggregateFunction::Count | AggregateFunction::CountStar => ScalarExpr::Coalesce {
-                        args: vec![value, zero(call.ty)],
-                        ty: call.ty,
-                    },
+                    AggregateFunction::Count | AggregateFunction::CountStar => {
+                        ScalarExpr::Coalesce { args: vec![value, zero(call.ty)], ty: call.ty }
+                    }
                     _ => value,
                 });
             }
@@ -313,7 +312,8 @@ fn dependent_join(
     domain: &Domain,
 ) -> OptimizeResult<Plan> {
     let k = domain.arity();
-    if !reads_outer(&right) && matches!(kind, JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti)
+    if !reads_outer(&right)
+        && matches!(kind, JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti)
     {
         // Each left row carries its domain row; the right side is the same for all.
         return Ok(Plan::Join {
@@ -581,8 +581,8 @@ fn peel(plan: &Plan) -> Option<(Plan, Vec<ScalarExpr>, Vec<ScalarExpr>)> {
 /// `Filter(Apply(input, subquery), ... AND [NOT] #n AND ...)` for an `EXISTS` or `IN`
 /// Apply whose column is `#n`: a semi (anti) join of the input with the subquery, the other
 /// conjuncts as a filter on the input. Gives the plan back when the shape does not fit.
-fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, (Plan, ScalarExpr)> {
-    let Plan::Apply { input, subquery, kind, name } = apply else { return Err((apply, predicate)) };
+fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, ScalarExpr)>> {
+    let Plan::Apply { input, subquery, kind, name } = apply else { return Err(Box::new((apply, predicate))) };
     let n = input.arity();
     let conjuncts = split_conjuncts(&predicate);
     let is_column = |e: &ScalarExpr| matches!(e, ScalarExpr::Column { index, .. } if *index == n);
@@ -593,7 +593,7 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, (Plan, ScalarEx
     });
     let peeled = if matches!(kind, ApplyKind::Scalar) { None } else { peel(&subquery) };
     let (Some((position, positive)), Some((base, predicates, outputs))) = (found, peeled) else {
-        return Err((Plan::Apply { input, subquery, kind, name }, predicate));
+        return Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)));
     };
     // Over the join's rows: the input's columns, then the base's.
     let to_join = |expr: &ScalarExpr| {
@@ -618,7 +618,7 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, (Plan, ScalarEx
             }
         }
         ApplyKind::In { .. } | ApplyKind::Scalar => {
-            return Err((Plan::Apply { input, subquery, kind, name }, predicate));
+            return Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)));
         }
         ApplyKind::Exists => {}
     }

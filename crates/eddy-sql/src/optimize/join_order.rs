@@ -45,9 +45,11 @@ fn flatten(plan: Plan, offset: usize, relations: &mut Vec<Plan>, conjuncts: &mut
 
 fn rebuild(relations: Vec<Plan>, conjuncts: Vec<ScalarExpr>, output_names: Vec<String>) -> Plan {
     let arities: Vec<usize> = relations.iter().map(Plan::arity).collect();
-    let starts: Vec<usize> = arities.iter().scan(0, |start, a| Some(std::mem::replace(start, *start + a))).collect();
+    let starts: Vec<usize> =
+        arities.iter().scan(0, |start, a| Some(std::mem::replace(start, *start + a))).collect();
     let relation_of = |c: usize| starts.iter().rposition(|s| *s <= c).unwrap_or(0);
-    let relations_of = |e: &ScalarExpr| -> BTreeSet<usize> { e.columns().into_iter().map(relation_of).collect() };
+    let relations_of =
+        |e: &ScalarExpr| -> BTreeSet<usize> { e.columns().into_iter().map(relation_of).collect() };
     let count = relations.len();
     // The order.
     let mut order = vec![0];
@@ -94,7 +96,12 @@ fn rebuild(relations: Vec<Plan>, conjuncts: Vec<ScalarExpr>, output_names: Vec<S
                         on.push(c);
                     }
                 }
-                Plan::Join { left: Box::new(left), right: Box::new(relation), kind: JoinKind::Inner, on: conjunction(on) }
+                Plan::Join {
+                    left: Box::new(left),
+                    right: Box::new(relation),
+                    kind: JoinKind::Inner,
+                    on: conjunction(on),
+                }
             }
         });
     }

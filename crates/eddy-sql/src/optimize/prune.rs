@@ -63,7 +63,9 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
             let kept: Vec<usize> = required.iter().copied().collect();
             let rows = rows
                 .into_iter()
-                .map(|row| kept.iter().map(|&c| row.get(c).cloned().unwrap_or(crate::datum::Datum::Null)).collect())
+                .map(|row| {
+                    kept.iter().map(|&c| row.get(c).cloned().unwrap_or(crate::datum::Datum::Null)).collect()
+                })
                 .collect();
             let columns = kept.iter().map(|&c| columns[c].clone()).collect();
             (Plan::Values { rows, columns }, kept)
@@ -116,7 +118,8 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
         }
         Plan::Aggregate { input, group, group_names, aggregates, aggregate_names } => {
             let keys = group.len();
-            let chosen: Vec<usize> = (0..aggregates.len()).filter(|a| required.contains(&(keys + a))).collect();
+            let chosen: Vec<usize> =
+                (0..aggregates.len()).filter(|a| required.contains(&(keys + a))).collect();
             let mut need: BTreeSet<usize> = group.iter().flat_map(|e| e.columns()).collect();
             for &a in &chosen {
                 let call = &aggregates[a];

@@ -36,9 +36,8 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
         Plan::Join { left, right, kind, on } => push_join(*left, *right, kind, on, predicates),
         Plan::Aggregate { input, group, group_names, aggregates, aggregate_names } => {
             let keys = group.len();
-            let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) = predicates
-                .into_iter()
-                .partition(|p| keys > 0 && p.columns().iter().all(|c| *c < keys));
+            let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) =
+                predicates.into_iter().partition(|p| keys > 0 && p.columns().iter().all(|c| *c < keys));
             let below = below.iter().map(|p| substitute(p, &group)).collect();
             let aggregate = Plan::Aggregate {
                 input: Box::new(push(*input, below)),
@@ -57,8 +56,9 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
             right: Box::new(push(*right, predicates)),
         },
         Plan::TopK { input, group, order, limit, offset } => {
-            let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) =
-                predicates.into_iter().partition(|p| p.columns().iter().all(|c| group.contains(c)) && !group.is_empty());
+            let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) = predicates
+                .into_iter()
+                .partition(|p| p.columns().iter().all(|c| group.contains(c)) && !group.is_empty());
             let top = Plan::TopK { input: Box::new(push(*input, below)), group, order, limit, offset };
             filter(top, above)
         }
@@ -140,9 +140,8 @@ fn push_join(left: Plan, right: Plan, kind: JoinKind, on: ScalarExpr, predicates
     for conjunct in split_conjuncts(&on) {
         let side = sides(&conjunct, left_arity);
         match (kind, side) {
-            (JoinKind::Inner, Sides::None | Sides::Left) | (JoinKind::Semi | JoinKind::Right, Sides::Left) => {
-                to_left.push(conjunct)
-            }
+            (JoinKind::Inner, Sides::None | Sides::Left)
+            | (JoinKind::Semi | JoinKind::Right, Sides::Left) => to_left.push(conjunct),
             (JoinKind::Inner | JoinKind::Semi | JoinKind::Anti | JoinKind::Left, Sides::Right) => {
                 to_right.push(conjunct)
             }

@@ -7,8 +7,8 @@ use super::util::{
     boolean, column_refs, empty, fold, is_empty, is_false_or_null, is_true, map_inputs, names, project,
     substitute,
 };
-use crate::plan::{conjunction, split_conjuncts, JoinKind, Plan, SetOp};
 use crate::expr::ScalarExpr;
+use crate::plan::{conjunction, split_conjuncts, JoinKind, Plan, SetOp};
 
 /// Simplifies the plan; see the module docs.
 pub(super) fn simplify(plan: Plan) -> Plan {
@@ -45,7 +45,10 @@ fn simplify_node(plan: Plan) -> Plan {
                 return empty(columns);
             }
             let identity = exprs.len() == input.arity()
-                && exprs.iter().enumerate().all(|(i, e)| matches!(e, ScalarExpr::Column { index, .. } if *index == i))
+                && exprs
+                    .iter()
+                    .enumerate()
+                    .all(|(i, e)| matches!(e, ScalarExpr::Column { index, .. } if *index == i))
                 && names(&input) == out_names;
             if identity {
                 return *input;
@@ -72,7 +75,9 @@ fn simplify_node(plan: Plan) -> Plan {
                 _ => Plan::Join { left, right, kind, on },
             }
         }
-        Plan::Aggregate { ref input, ref group, .. } if is_empty(input) && !group.is_empty() => empty(columns),
+        Plan::Aggregate { ref input, ref group, .. } if is_empty(input) && !group.is_empty() => {
+            empty(columns)
+        }
         Plan::Distinct { input } | Plan::TopK { input, .. } if is_empty(&input) => empty(columns),
         Plan::TopK { limit: Some(0), .. } => empty(columns),
         Plan::SetOp { op, all, left, right } => {
@@ -82,7 +87,11 @@ fn simplify_node(plan: Plan) -> Plan {
                 _ if left_empty && right_empty => empty(columns),
                 SetOp::Union if right_empty => distinct(*left),
                 SetOp::Union if left_empty => {
-                    let renamed = project(*right, column_refs(&columns, 0), columns.iter().map(|c| c.name.clone()).collect());
+                    let renamed = project(
+                        *right,
+                        column_refs(&columns, 0),
+                        columns.iter().map(|c| c.name.clone()).collect(),
+                    );
                     distinct(simplify_node(renamed))
                 }
                 SetOp::Except if left_empty => empty(columns),
@@ -104,7 +113,10 @@ fn pad(side: Plan, columns: &[crate::plan::Column], right: bool) -> Plan {
     let exprs: Vec<ScalarExpr> = if right {
         columns[..other].iter().map(null).chain(column_refs(&columns[other..], 0)).collect()
     } else {
-        column_refs(&columns[..side_arity], 0).into_iter().chain(columns[side_arity..].iter().map(null)).collect()
+        column_refs(&columns[..side_arity], 0)
+            .into_iter()
+            .chain(columns[side_arity..].iter().map(null))
+            .collect()
     };
     project(side, exprs, columns.iter().map(|c| c.name.clone()).collect())
 }

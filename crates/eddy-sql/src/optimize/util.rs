@@ -55,9 +55,7 @@ pub(super) fn some_value(ty: SqlType) -> Option<Datum> {
         SqlType::Varchar { .. } => Datum::string(""),
         SqlType::Date => Datum::Date(0),
         SqlType::Timestamp { .. } => Datum::Timestamp(0),
-        SqlType::Interval(_) => {
-            Datum::Interval(crate::datum::Interval { months: 0, millis: 0 })
-        }
+        SqlType::Interval(_) => Datum::Interval(crate::datum::Interval { months: 0, millis: 0 }),
     })
 }
 

@@ -37,7 +37,11 @@ pub fn outer(depth: usize, index: usize) -> ScalarExpr {
 }
 
 pub fn binary(op: BinaryOp, left: ScalarExpr, right: ScalarExpr) -> ScalarExpr {
-    let ty = if matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul) { left.ty() } else { SqlType::Boolean };
+    let ty = if matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul) {
+        left.ty()
+    } else {
+        SqlType::Boolean
+    };
     ScalarExpr::Binary { op, left: Box::new(left), right: Box::new(right), ty }
 }
 
@@ -160,7 +164,9 @@ pub fn check_on(plan: &Plan, tables: &BTreeMap<String, Vec<Row>>) -> Plan {
         // none: a scalar subquery that has more than one row fails even if no outer row
         // would have asked for it. Any other failure is a bug.
         (Ok(_), Err(e)) if e.to_string().contains(MORE_THAN_ONE_ROW) => {}
-        (Ok(_), Err(e)) => panic!("the optimized plan fails ({e}), the original does not\n{plan}\n{optimized}"),
+        (Ok(_), Err(e)) => {
+            panic!("the optimized plan fails ({e}), the original does not\n{plan}\n{optimized}")
+        }
         (Err(_), _) => {}
     }
     optimized
