@@ -16,17 +16,19 @@
 //! removed in turn.
 //!
 //! A filter conjunct that is an `EXISTS`, `NOT EXISTS`, `IN` or `NOT IN` column of the Apply
-//! below it becomes a semi or anti join instead (`NOT IN` with the condition
-//! `(a = b) IS NOT FALSE`, which is what makes it `NULL`-safe).
+//! below it becomes a semi or anti join instead. `IN` with one column goes through
+//! `in_subquery` (an `EXISTS` on the equality, so an equi-join, and the subquery's `NULL`
+//! status); `NOT IN` with several columns is an anti join on `(a = b AND ...) IS NOT FALSE`,
+//! which is what makes it `NULL`-safe, at the price of a join without equi-keys.
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 use super::util::{
-    binary, boolean, column, column_refs, exprs, failure, map_inputs, null_safe_equal, project, shifted,
-    substitute, unary,
+    binary, boolean, column, column_refs, count_star, exprs, failure, lift, map_inputs, null_safe_equal,
+    project, substitute, unary,
 };
-use super::{OptimizeError, OptimizeResult};
+use super::{in_subquery, OptimizeError, OptimizeResult};
 use crate::datum::Datum;
 use crate::expr::{BinaryOp, ScalarExpr, UnaryOp};
 use crate::plan::{
@@ -385,28 +387,6 @@ fn at_most_one_row(plan: &Plan) -> bool {
     }
 }
 
-/// An expression of the Apply's input moved into its subquery: columns become outer
-/// references at depth 1.
-fn lift(expr: &ScalarExpr) -> ScalarExpr {
-    let mut out = expr.clone();
-    out.transform(&mut |e| match e {
-        ScalarExpr::Column { index, ty } => *e = ScalarExpr::Outer { depth: 1, index: *index, ty: *ty },
-        ScalarExpr::Outer { depth, .. } => *depth += 1,
-        _ => {}
-    });
-    out
-}
-
-fn count_star(filter: Option<ScalarExpr>) -> AggregateCall {
-    AggregateCall {
-        function: AggregateFunction::CountStar,
-        args: vec![],
-        distinct: false,
-        filter,
-        ty: SqlType::BigInt,
-    }
-}
-
 fn positive(count: usize) -> ScalarExpr {
     binary(
         BinaryOp::Gt,
@@ -428,6 +408,11 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
     let sub_columns = subquery.columns();
     // The subquery as one that gives one value column (the last) per outer row, and when
     // `checked`, a count before it that must not exceed 1.
+    if let ApplyKind::In { exprs } = &kind {
+        if exprs.len() == 1 && sub_columns.len() == 1 {
+            return Ok(in_subquery::in_value(input, subquery, &exprs[0], name));
+        }
+    }
     let (subquery, checked, ty) = match kind {
         ApplyKind::Scalar => {
             let Some(first) = sub_columns.first() else {
@@ -591,6 +576,28 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
         ScalarExpr::Unary { op: UnaryOp::Not, expr, .. } if is_column(expr) => Some((i, false)),
         _ => None,
     });
+    // The other conjuncts, with the column's value in every row the filter keeps.
+    let rest = |position: usize, positive: bool| -> Vec<ScalarExpr> {
+        let value = boolean(Some(positive));
+        let mut rest = conjuncts.clone();
+        rest.remove(position);
+        for c in &mut rest {
+            c.transform(&mut |e| {
+                if is_column(e) {
+                    *e = value.clone();
+                }
+            });
+        }
+        rest
+    };
+    if let (Some((position, false)), ApplyKind::In { exprs }) = (found, &kind) {
+        if exprs.len() == 1 && subquery.arity() == 1 {
+            let rest = rest(position, false);
+            let left =
+                if rest.is_empty() { *input } else { Plan::Filter { input, predicate: conjunction(rest) } };
+            return Ok(in_subquery::not_in_filter(left, *subquery, &exprs[0], name));
+        }
+    }
     let peeled = if matches!(kind, ApplyKind::Scalar) { None } else { peel(&subquery) };
     let (Some((position, positive)), Some((base, predicates, outputs))) = (found, peeled) else {
         return Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)));
@@ -622,22 +629,8 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
         }
         ApplyKind::Exists => {}
     }
-    // The column's value in every row the filter keeps.
     let value = boolean(Some(positive));
-    let rest: Vec<ScalarExpr> = conjuncts
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != position)
-        .map(|(_, c)| {
-            let mut c = c.clone();
-            c.transform(&mut |e| {
-                if is_column(e) {
-                    *e = value.clone();
-                }
-            });
-            c
-        })
-        .collect();
+    let rest = rest(position, positive);
     let input_columns = input.columns();
     let left = if rest.is_empty() { *input } else { Plan::Filter { input, predicate: conjunction(rest) } };
     let join = Plan::Join {
@@ -650,6 +643,5 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
     out.push(value);
     let mut names: Vec<String> = input_columns.into_iter().map(|c| c.name).collect();
     names.push(name);
-    let _ = shifted;
     Ok(project(join, out, names))
 }

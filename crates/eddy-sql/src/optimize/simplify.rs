@@ -72,6 +72,8 @@ fn simplify_node(plan: Plan) -> Plan {
                 JoinKind::Anti if right_empty || false_on => *left,
                 JoinKind::Left if right_empty || false_on => pad(*left, &columns, false),
                 JoinKind::Right if left_empty || false_on => pad(*right, &columns, true),
+                // A right side of one row and no columns (left over by pruning) adds nothing.
+                JoinKind::Inner | JoinKind::Left if is_true(&on) && is_one_empty_row(&right) => *left,
                 _ => Plan::Join { left, right, kind, on },
             }
         }
@@ -119,4 +121,14 @@ fn pad(side: Plan, columns: &[crate::plan::Column], right: bool) -> Plan {
             .collect()
     };
     project(side, exprs, columns.iter().map(|c| c.name.clone()).collect())
+}
+
+/// Whether the plan is exactly one row of no columns: an aggregate without groups or
+/// aggregates (pruning leaves these behind).
+fn is_one_empty_row(plan: &Plan) -> bool {
+    match plan {
+        Plan::Aggregate { group, aggregates, .. } => group.is_empty() && aggregates.is_empty(),
+        Plan::Values { rows, columns } => rows.len() == 1 && columns.is_empty(),
+        _ => false,
+    }
 }

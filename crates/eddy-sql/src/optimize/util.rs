@@ -5,7 +5,7 @@
 use crate::datum::Datum;
 use crate::decimal::Decimal;
 use crate::expr::{BinaryOp, ScalarExpr, UnaryOp};
-use crate::plan::{ApplyKind, Column, Plan};
+use crate::plan::{AggregateCall, AggregateFunction, ApplyKind, Column, Plan};
 use crate::types::SqlType;
 
 /// Column `index` of type `ty`.
@@ -236,4 +236,27 @@ pub(super) fn project(input: Plan, exprs: Vec<ScalarExpr>, names: Vec<String>) -
 /// The output names of a plan.
 pub(super) fn names(plan: &Plan) -> Vec<String> {
     plan.columns().into_iter().map(|c| c.name).collect()
+}
+
+/// An expression of the Apply's input moved into its subquery: columns become outer
+/// references at depth 1.
+pub(super) fn lift(expr: &ScalarExpr) -> ScalarExpr {
+    let mut out = expr.clone();
+    out.transform(&mut |e| match e {
+        ScalarExpr::Column { index, ty } => *e = ScalarExpr::Outer { depth: 1, index: *index, ty: *ty },
+        ScalarExpr::Outer { depth, .. } => *depth += 1,
+        _ => {}
+    });
+    out
+}
+
+/// `COUNT(*)`, with an optional `FILTER`.
+pub(super) fn count_star(filter: Option<ScalarExpr>) -> AggregateCall {
+    AggregateCall {
+        function: AggregateFunction::CountStar,
+        args: vec![],
+        distinct: false,
+        filter,
+        ty: SqlType::BigInt,
+    }
 }
