@@ -81,6 +81,31 @@ fn correlated_count_keeps_its_row_for_an_empty_group() {
 }
 
 #[test]
+fn correlated_aggregate_groups_by_the_correlated_column() {
+    // SELECT * FROM t WHERE t1 > (SELECT MAX(u1) FROM u WHERE u0 = t0): no domain join, no
+    // left join from the domain (MAX of nothing is NULL, as the padding is).
+    let sub = aggregate(
+        filter(get("u", 2), eq(col(0), outer(1, 0))),
+        vec![],
+        vec![call(AggregateFunction::Max, vec![col(1)])],
+    );
+    let plan =
+        project(filter(apply(get("t", 2), sub, ApplyKind::Scalar), gt(col(1), col(2))), vec![col(0), col(1)]);
+    let optimized = check(&plan);
+    insta::assert_snapshot!(optimized.explain());
+    // A COALESCE around it is not NULL for an empty group: the domain's left join stays.
+    let max = aggregate(
+        filter(get("u", 2), eq(col(0), outer(1, 0))),
+        vec![],
+        vec![call(AggregateFunction::Max, vec![col(1)])],
+    );
+    let coalesced =
+        eddy_sql::ScalarExpr::Coalesce { args: vec![col(0), int(-1)], ty: eddy_sql::SqlType::Int };
+    let optimized = check(&apply(get("t", 2), project(max, vec![coalesced]), ApplyKind::Scalar));
+    insta::assert_snapshot!("coalesced", optimized.explain());
+}
+
+#[test]
 fn uncorrelated_scalar_subquery_is_a_join_with_its_aggregate() {
     // SELECT * FROM t WHERE t1 > (SELECT MAX(v0) FROM v WHERE v1 < 3)
     let sub = aggregate(

@@ -372,3 +372,14 @@ proptest! {
         check_on(&plan, &tables);
     }
 }
+
+/// Many more plans, on the fixed tables of the other tests; about a minute in a debug build.
+#[test]
+#[ignore = "long run (20 000 plans): cargo test -p eddy-sql --test optimize_random -- --ignored"]
+fn many_random_plans_on_fixed_tables() {
+    let tables = optimize_support::tables();
+    for seed in 0..20_000u64 {
+        let plan = Generator { state: seed }.plan(5, &[]);
+        check_on(&plan, &tables);
+    }
+}

@@ -21,12 +21,13 @@
 //! status); `NOT IN` with several columns is an anti join on `(a = b AND ...) IS NOT FALSE`,
 //! which is what makes it `NULL`-safe, at the price of a join without equi-keys.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 use super::util::{
     binary, boolean, column, column_refs, count_star, exprs, failure, lift, map_inputs, null_safe_equal,
-    project, substitute, unary,
+    null_when_null, project, substitute, unary,
 };
 use super::{in_subquery, OptimizeError, OptimizeResult};
 use crate::datum::Datum;
@@ -118,6 +119,10 @@ struct Domain {
     columns: Vec<Column>,
     /// Outer column index to position in the domain.
     position: BTreeMap<usize, usize>,
+    /// Set when the subquery's top aggregate (without `GROUP BY`) may leave out the rows of
+    /// empty groups, because the value read from it is `NULL` for an empty group anyway and
+    /// the final left join pads with `NULL`. Taken by the first aggregate met.
+    skip_count_fix: Cell<bool>,
 }
 
 impl Domain {
@@ -207,9 +212,13 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
         });
     }
     Ok(match plan {
-        Plan::Filter { input, predicate } => {
-            Plan::Filter { input: Box::new(dependent(*input, domain)?), predicate: domain.level0(&predicate) }
-        }
+        Plan::Filter { input, predicate } => match eliminate_domain(&input, &predicate, domain) {
+            Some(plan) => plan,
+            None => Plan::Filter {
+                input: Box::new(dependent(*input, domain)?),
+                predicate: domain.level0(&predicate),
+            },
+        },
         Plan::Project { input, exprs, names } => {
             let mut all = domain.refs(0);
             all.extend(exprs.iter().map(|e| domain.level0(e)));
@@ -219,6 +228,7 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
         }
         Plan::Join { left, right, kind, on } => dependent_join(*left, *right, kind, &on, domain)?,
         Plan::Aggregate { input, group, group_names, aggregates, aggregate_names } => {
+            let skip_count_fix = domain.skip_count_fix.replace(false);
             let no_group = group.is_empty();
             let mut new_group = domain.refs(0);
             new_group.extend(group.iter().map(|e| domain.level0(e)));
@@ -240,7 +250,7 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
                 aggregates,
                 aggregate_names: aggregate_names.clone(),
             };
-            if !no_group {
+            if !no_group || skip_count_fix {
                 return Ok(grouped);
             }
             // Without GROUP BY every domain row has its one row, even over an empty input
@@ -372,6 +382,111 @@ fn dependent_join(
     Ok(project(join, out, names))
 }
 
+/// Which kind of Apply is being removed.
+enum KindName {
+    Scalar,
+    Other,
+}
+
+/// Whether the scalar subquery is an aggregate without `GROUP BY` (maybe under a projection)
+/// whose value is `NULL` for an empty input: then no row and a row of `NULL` are the same
+/// to the final left join.
+fn null_when_empty(plan: &Plan) -> bool {
+    let non_count = |aggregates: &[AggregateCall], column: usize| {
+        aggregates.get(column).is_some_and(|call| {
+            !matches!(call.function, AggregateFunction::Count | AggregateFunction::CountStar)
+        })
+    };
+    match plan {
+        Plan::Aggregate { group, aggregates, .. } => group.is_empty() && non_count(aggregates, 0),
+        Plan::Project { input, exprs, .. } => match &**input {
+            Plan::Aggregate { group, aggregates, .. } if group.is_empty() => {
+                exprs.first().is_some_and(|e| null_when_null(e, &|c| non_count(aggregates, c)))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Types whose equal values are identical, so a column equal to an outer column can stand
+/// for it.
+fn equal_is_identical(ty: SqlType) -> bool {
+    matches!(
+        ty,
+        SqlType::Boolean
+            | SqlType::Int
+            | SqlType::BigInt
+            | SqlType::Date
+            | SqlType::Timestamp { .. }
+            | SqlType::Varchar { .. }
+    )
+}
+
+/// The dependent join of the domain with `Filter(input, predicate)` when the input does not
+/// read the outer row and the predicate equates a column of the input with every domain
+/// column: that column is the domain value, so the domain is not joined at all (each
+/// surviving row carries its own domain value). Rows for domain values no outer row has are
+/// dropped by the final join with the outer input; everything between works per domain
+/// value, so they do not disturb the others.
+fn eliminate_domain(input: &Plan, predicate: &ScalarExpr, domain: &Domain) -> Option<Plan> {
+    if reads_outer(input) {
+        return None;
+    }
+    let mut source: Vec<Option<(usize, SqlType)>> = vec![None; domain.arity()];
+    let conjuncts = split_conjuncts(predicate);
+    for conjunct in &conjuncts {
+        if let ScalarExpr::Binary { op: BinaryOp::Eq, left, right, .. } = conjunct {
+            if let (
+                ScalarExpr::Column { index, ty },
+                ScalarExpr::Outer { depth: 1, index: outer, ty: outer_ty },
+            )
+            | (
+                ScalarExpr::Outer { depth: 1, index: outer, ty: outer_ty },
+                ScalarExpr::Column { index, ty },
+            ) = (&**left, &**right)
+            {
+                if ty == outer_ty && equal_is_identical(*ty) {
+                    if let Some(slot) = domain.position.get(outer).and_then(|p| source.get_mut(*p)) {
+                        slot.get_or_insert((*index, *ty));
+                    }
+                }
+            }
+        }
+    }
+    let source: Vec<(usize, SqlType)> = source.into_iter().collect::<Option<_>>()?;
+    let mut rewritten = conjunction(conjuncts);
+    rewritten.transform(&mut |e| match e {
+        ScalarExpr::Outer { depth: 1, index, .. } => {
+            if let Some((column_index, ty)) = domain.position.get(index).map(|p| source[*p]) {
+                *e = column(column_index, ty);
+            }
+        }
+        ScalarExpr::Outer { depth, .. } => *depth -= 1,
+        _ => {}
+    });
+    // In a filter, `x = x` (what an equality with the outer column became) is `x IS NOT NULL`.
+    let rewritten = conjunction(
+        split_conjuncts(&rewritten)
+            .into_iter()
+            .map(|c| match &c {
+                ScalarExpr::Binary { op: BinaryOp::Eq, left, right, .. }
+                    if left == right && matches!(**left, ScalarExpr::Column { .. }) =>
+                {
+                    unary(UnaryOp::IsNotNull, (**left).clone())
+                }
+                _ => c,
+            })
+            .collect(),
+    );
+    let columns = input.columns();
+    let mut exprs: Vec<ScalarExpr> = source.iter().map(|(index, ty)| column(*index, *ty)).collect();
+    exprs.extend(column_refs(&columns, 0));
+    let mut names = domain.names();
+    names.extend(columns.into_iter().map(|c| c.name));
+    Some(project(Plan::Filter { input: Box::new(input.clone()), predicate: rewritten }, exprs, names))
+}
+
 /// Whether `plan` gives at most one row (per domain row, once made dependent).
 fn at_most_one_row(plan: &Plan) -> bool {
     match plan {
@@ -413,6 +528,10 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             return Ok(in_subquery::in_value(input, subquery, &exprs[0], name));
         }
     }
+    let kind_name = match kind {
+        ApplyKind::Scalar => KindName::Scalar,
+        _ => KindName::Other,
+    };
     let (subquery, checked, ty) = match kind {
         ApplyKind::Scalar => {
             let Some(first) = sub_columns.first() else {
@@ -504,6 +623,9 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             plan: domain_plan,
             position: used.iter().enumerate().map(|(i, &c)| (c, i)).collect(),
             columns,
+            skip_count_fix: Cell::new(
+                !checked && matches!(kind_name, KindName::Scalar) && null_when_empty(&subquery),
+            ),
         };
         let dependent = dependent(subquery, &domain)?;
         let on = used
