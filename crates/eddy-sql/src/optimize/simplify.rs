@@ -54,7 +54,9 @@ fn simplify_node(plan: Plan) -> Plan {
                 return *input;
             }
             match *input {
-                Plan::Project { input: inner, exprs: below, .. } => {
+                // Merged only when no computed expression of the inner projection would be
+                // copied (a chain of such merges could grow the plan exponentially).
+                Plan::Project { input: inner, exprs: below, .. } if !copies_computed(&exprs, &below) => {
                     let merged = exprs.iter().map(|e| substitute(e, &below)).collect();
                     simplify_node(project(*inner, merged, out_names))
                 }
@@ -131,4 +133,22 @@ fn is_one_empty_row(plan: &Plan) -> bool {
         Plan::Values { rows, columns } => rows.len() == 1 && columns.is_empty(),
         _ => false,
     }
+}
+
+/// Whether substituting `inner` into `outer` would copy an expression that is more than a
+/// column or a literal.
+fn copies_computed(outer: &[ScalarExpr], inner: &[ScalarExpr]) -> bool {
+    let mut uses = vec![0usize; inner.len()];
+    for expr in outer {
+        expr.visit(&mut |e| {
+            if let ScalarExpr::Column { index, .. } = e {
+                if let Some(count) = uses.get_mut(*index) {
+                    *count += 1;
+                }
+            }
+        });
+    }
+    inner.iter().zip(uses).any(|(expr, count)| {
+        count > 1 && !matches!(expr, ScalarExpr::Column { .. } | ScalarExpr::Literal { .. })
+    })
 }

@@ -260,3 +260,61 @@ pub(super) fn count_star(filter: Option<ScalarExpr>) -> AggregateCall {
         ty: SqlType::BigInt,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datum::Row;
+
+    fn int(value: Option<i32>) -> ScalarExpr {
+        ScalarExpr::literal(value.map_or(Datum::Null, Datum::Int), SqlType::Int)
+    }
+
+    #[test]
+    fn null_safe_equality_is_is_not_distinct_from() {
+        let values = [Some(0), Some(3), None];
+        for a in values {
+            for b in values {
+                let conjunction = crate::plan::conjunction(null_safe_equal(int(a), int(b)));
+                let value = conjunction.eval(&Row::default()).unwrap();
+                assert_eq!(value, Datum::Boolean(a == b), "{a:?} vs {b:?}");
+            }
+        }
+        // Every conjunct is an equality a join can key on.
+        let keys = crate::plan::equi_keys(
+            &crate::plan::conjunction(null_safe_equal(column(0, SqlType::Int), column(1, SqlType::Int))),
+            1,
+        );
+        assert_eq!((keys.left.len(), keys.residual.len()), (2, 0));
+    }
+
+    #[test]
+    fn null_rejection_is_conservative() {
+        let right = |c: usize| c >= 1;
+        let gt = binary(BinaryOp::Gt, column(1, SqlType::Int), int(Some(2)));
+        assert!(rejects_nulls(&gt, &right));
+        assert!(rejects_nulls(&unary(UnaryOp::IsNotNull, column(1, SqlType::Int)), &right));
+        assert!(!rejects_nulls(&unary(UnaryOp::IsNull, column(1, SqlType::Int)), &right));
+        // `#1 > 2 OR #0 > 2` keeps padded rows whose left side passes.
+        let left_gt = binary(BinaryOp::Gt, column(0, SqlType::Int), int(Some(2)));
+        assert!(!rejects_nulls(&binary(BinaryOp::Or, gt.clone(), left_gt.clone()), &right));
+        assert!(rejects_nulls(&binary(BinaryOp::And, gt.clone(), left_gt), &right));
+        // COALESCE turns NULL into a value.
+        let coalesce =
+            ScalarExpr::Coalesce { args: vec![column(1, SqlType::Int), int(Some(0))], ty: SqlType::Int };
+        assert!(!rejects_nulls(&binary(BinaryOp::Eq, coalesce, int(Some(0))), &right));
+        // NOT (x IS NULL) rejects; NOT (x > 2) too (NULL stays NULL).
+        assert!(rejects_nulls(&unary(UnaryOp::Not, gt), &right));
+    }
+
+    #[test]
+    fn folding_keeps_failures_and_simplifies_and_or() {
+        let x = binary(BinaryOp::Gt, column(0, SqlType::Int), int(Some(1)));
+        assert_eq!(fold(binary(BinaryOp::And, boolean(Some(true)), x.clone())), x);
+        assert_eq!(fold(binary(BinaryOp::Or, x.clone(), boolean(Some(false)))), x);
+        assert_eq!(fold(binary(BinaryOp::Eq, int(Some(1)), int(Some(1)))), boolean(Some(true)));
+        let fails = failure("boom", SqlType::Int);
+        assert_eq!(fold(fails.clone()), fails);
+        assert!(fails.eval(&Row::default()).is_err());
+    }
+}
