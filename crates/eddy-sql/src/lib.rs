@@ -42,6 +42,7 @@ pub mod functions;
 pub mod optimize;
 pub mod oracle;
 pub mod plan;
+pub mod render;
 pub mod types;
 
 pub use bind::{bind, bind_expression, BindError, FlinkDialect};
