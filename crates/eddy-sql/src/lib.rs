@@ -47,6 +47,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 mod names;
+pub mod optimize;
 pub mod oracle;
 pub mod pipeline;
 pub mod plan;
