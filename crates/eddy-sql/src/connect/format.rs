@@ -149,12 +149,16 @@ pub fn row_to_json(columns: &[Column], row: &Row) -> Value {
 }
 
 fn decimal_json(decimal: &Decimal) -> Value {
-    // serde_json keeps a number's text only with arbitrary_precision; an f64 is close enough
-    // for a reader, and the text form is exact, so write the text when the f64 would round.
-    let text = decimal.to_string();
-    match text.parse::<f64>().ok().and_then(Number::from_f64) {
-        Some(number) if number.to_string() == text || decimal.scale() == 0 => Value::Number(number),
-        _ => Value::String(text),
+    // serde_json keeps a number's digits only with its arbitrary_precision feature; write an
+    // f64 when it holds the value exactly (as Flink writes decimals as numbers), else the text.
+    let exact = decimal.to_f64();
+    match Number::from_f64(exact) {
+        Some(number)
+            if Decimal::from_f64(exact, decimal.scale()).is_some_and(|d| d.cmp_value(decimal).is_eq()) =>
+        {
+            Value::Number(number)
+        }
+        _ => Value::String(decimal.to_string()),
     }
 }
 
@@ -195,7 +199,13 @@ mod tests {
         assert_eq!(row.get(2), Some(&Datum::Decimal(Decimal::parse("2.50").unwrap())));
         assert_eq!(row.get(3), Some(&Datum::Null));
         let json = row_to_json(&columns(), &row);
-        assert_eq!(json.to_string(), r#"{"day":null,"id":3,"name":"a","price":"2.50"}"#);
+        assert_eq!(json.to_string(), r#"{"day":null,"id":3,"name":"a","price":2.5}"#);
+        let long = Datum::Decimal(Decimal::parse("12345678901234567890.12").unwrap());
+        let wide = [Column::new("d", SqlType::decimal(38, 2).unwrap())];
+        assert_eq!(
+            row_to_json(&wide, &Row::new(vec![long])).to_string(),
+            r#"{"d":"12345678901234567890.12"}"#
+        );
         let error = row_from_json("t", &columns(), &serde_json::json!({"id": "x"})).unwrap_err();
         assert!(error.to_string().contains("column id"), "{error}");
         assert!(row_from_json("t", &columns(), &serde_json::json!([1])).is_err());
