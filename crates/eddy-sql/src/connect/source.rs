@@ -18,7 +18,7 @@ use eddy_nexmark::{nexmark_watermarks, Event, NexmarkConfig, NexmarkSource};
 
 use crate::cast::cast;
 use crate::connect::datagen;
-use crate::connect::format::{row_from_csv, row_from_json, FormatError};
+use crate::connect::format::{row_from_csv, row_from_json, updates_from_debezium, FormatError};
 use crate::connect::options::{Connector, Format, NexmarkTable};
 use crate::datum::{Datum, Row};
 use crate::plan::Column;
@@ -93,6 +93,21 @@ pub fn read<'scope>(
                         Err(error) => {
                             failure.fail(format_failure(error));
                             None
+                        }
+                    }
+                })
+            }
+            Format::DebeziumJson { ignore_parse_errors } => {
+                let source = FileSource::<serde_json::Value>::json_lines(path);
+                let failure = env.failure();
+                let skip = *ignore_parse_errors;
+                env.from_source(source, WatermarkStrategy::monotonous_timestamps()).flat_map(move |value| {
+                    match updates_from_debezium(&name, &columns, &value) {
+                        Ok(updates) => updates,
+                        Err(_) if skip => Vec::new(),
+                        Err(error) => {
+                            failure.fail(format_failure(error));
+                            Vec::new()
                         }
                     }
                 })
