@@ -45,6 +45,7 @@ pub mod datum;
 pub mod decimal;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod expr;
 pub mod functions;
 mod names;

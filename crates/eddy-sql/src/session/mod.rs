@@ -270,7 +270,8 @@ impl Session {
             Statement::Explain { statement, analyze: false, .. } => match statement.as_ref() {
                 Statement::Query(query) => {
                     let bound = bind_query_with_hidden(query, &self.catalog)?;
-                    Ok(Outcome::Explain(bound.query.explain()))
+                    let text = crate::explain::explain(&bound.query).map_err(SqlErrorKind::Unsupported)?;
+                    Ok(Outcome::Explain(text))
                 }
                 other => Err(SqlErrorKind::Unsupported(format!("EXPLAIN of {}", first_words(other)))),
             },
