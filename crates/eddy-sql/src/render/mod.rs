@@ -47,7 +47,7 @@ use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::{Scope, Stream};
 
-use crate::datum::{Datum, Row};
+use crate::datum::Row;
 use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
 use crate::plan::Plan;
@@ -135,7 +135,6 @@ struct Node<'scope> {
 struct ArrangementEntry<'scope> {
     plan: Plan,
     key: Vec<ScalarExpr>,
-    skip_null_keys: bool,
     /// The node whose rows it arranges.
     node: usize,
     arranged: Arrangement<'scope>,
@@ -296,17 +295,11 @@ impl<'scope> Renderer<'scope> {
     }
 
     /// Node `plan`'s rows arranged by `key` (expressions over its columns), shared with every
-    /// other consumer of the same arrangement. With `skip_null_keys`, rows whose key has a
-    /// `NULL` are left out (they never match in an equi-join).
-    fn arrange(
-        &mut self,
-        plan: &Plan,
-        key: &[ScalarExpr],
-        skip_null_keys: bool,
-    ) -> Result<(Arrangement<'scope>, usize), RenderError> {
-        let found = self.arrangements.iter().position(|entry| {
-            entry.skip_null_keys == skip_null_keys && entry.key.as_slice() == key && entry.plan == *plan
-        });
+    /// other consumer of the same arrangement. Rows with `NULL` keys are kept (a `GROUP BY`
+    /// has a `NULL` group); a join skips them when it matches, so that a join and an
+    /// aggregation on the same key share one arrangement.
+    fn arrange(&mut self, plan: &Plan, key: &[ScalarExpr]) -> Result<(Arrangement<'scope>, usize), RenderError> {
+        let found = self.arrangements.iter().position(|entry| entry.key.as_slice() == key && entry.plan == *plan);
         if let Some(index) = found {
             self.arrangements[index].consumers += 1;
             return Ok((self.arrangements[index].arranged.clone(), index));
@@ -316,16 +309,12 @@ impl<'scope> Renderer<'scope> {
         let operator = format!("key of {}", label(plan));
         let keyed = self.fallible(node, operator, move |row| {
             let key: Row = exprs.iter().map(|expr| expr.eval(row)).collect::<Result<_, _>>()?;
-            if skip_null_keys && key.values().iter().any(Datum::is_null) {
-                return Ok(None);
-            }
             Ok(Some((key, row.clone())))
         });
         let arranged = keyed.arrange_by_key_named(&format!("Arrange #{node}"));
         self.arrangements.push(ArrangementEntry {
             plan: plan.clone(),
             key: key.to_vec(),
-            skip_null_keys,
             node,
             arranged: arranged.clone(),
             consumers: 1,

@@ -63,7 +63,7 @@ impl<'scope> Renderer<'scope> {
         group: &[ScalarExpr],
         aggregates: &[AggregateCall],
     ) -> Result<(Rows<'scope>, String), RenderError> {
-        let (arranged, arrangement) = self.arrange(input, group, false)?;
+        let (arranged, arrangement) = self.arrange(input, group)?;
         let calls = aggregates.to_vec();
         let operator = label(plan);
         let outcomes = reduce_groups(arranged, "Aggregate", move |key, rows, output| {
@@ -101,7 +101,7 @@ impl<'scope> Renderer<'scope> {
     }
 
     pub(super) fn distinct(&mut self, plan: &Plan, input: &Plan) -> Result<(Rows<'scope>, String), RenderError> {
-        let (arranged, arrangement) = self.arrange(input, &all_columns(input), false)?;
+        let (arranged, arrangement) = self.arrange(input, &all_columns(input))?;
         let rows = reduce_groups(arranged, "Distinct", |key, _rows, output| output.push((key.clone(), 1)));
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
@@ -156,7 +156,7 @@ impl<'scope> Renderer<'scope> {
             .iter()
             .map(|&index| ScalarExpr::Column { index, ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty) })
             .collect();
-        let (arranged, arrangement) = self.arrange(input, &key, false)?;
+        let (arranged, arrangement) = self.arrange(input, &key)?;
         let order = order.to_vec();
         let rows = reduce_groups(arranged, "TopK", move |_key, rows, output| {
             let mut sorted: Vec<(&Row, Diff)> = rows.iter().map(|(row, n)| (*row, *n)).collect();
