@@ -14,8 +14,13 @@
 //! * [`bind`]: from a `sqlparser` expression and an input schema to a [`ScalarExpr`]: names,
 //!   types, implicit widening, constant folding, errors with positions ([`BindError`]).
 //!
-//! Architecture invariant: nothing here depends on the runtime (eddy-core), and the runtime
-//! never depends on this crate. Evaluation is deterministic: no wall clock, no time zone, no
+//! * [`plan`]: the logical plan; [`oracle`] evaluates it naively (the tests' reference),
+//!   [`aggregate`] holds the aggregate functions both evaluators share.
+//! * [`render`]: a plan as a differential dataflow inside an eddy job, with shared
+//!   arrangements, row errors, and drivers for bounded and incremental runs.
+//!
+//! Architecture invariant: only [`render`] uses the runtime (eddy-core), and only through its
+//! public SDK, as any user crate could; the runtime never depends on this crate. Evaluation is deterministic: no wall clock, no time zone, no
 //! randomness, no randomly seeded hashing.
 //!
 //! ```

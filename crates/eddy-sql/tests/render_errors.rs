@@ -45,8 +45,10 @@ fn dead_letters_keep_the_good_rows() {
 
 #[test]
 fn an_overflowing_sum_is_an_error_of_its_group() {
-    let input = tables(vec![row(&[Some(1), Some(i32::MAX)]), row(&[Some(1), Some(1)]), row(&[Some(2), Some(5)])]);
-    let plan = aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Sum, Some(col(1)), false, None)]);
+    let input =
+        tables(vec![row(&[Some(1), Some(i32::MAX)]), row(&[Some(1), Some(1)]), row(&[Some(2), Some(5)])]);
+    let plan =
+        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Sum, Some(col(1)), false, None)]);
     let error = run_bounded(&Query { plan: plan.clone(), order: vec![] }, &input, 1).expect_err("overflow");
     let RenderError::Row(error) = error else { panic!("expected a row error, got {error}") };
     assert_eq!(error.row, row(&[Some(1)]), "the group key");
@@ -89,7 +91,10 @@ fn correlated_plans_and_unknown_tables_are_refused() {
         name: "e".into(),
     };
     let input = tables(vec![]);
-    assert_eq!(run_bounded(&Query { plan: apply, order: vec![] }, &input, 1), Err(RenderError::NotDecorrelated));
+    assert_eq!(
+        run_bounded(&Query { plan: apply, order: vec![] }, &input, 1),
+        Err(RenderError::NotDecorrelated)
+    );
     let missing = Plan::Get { name: "nope".into(), columns: vec![] };
     assert_eq!(
         run_bounded(&Query { plan: missing, order: vec![] }, &input, 1),

@@ -47,7 +47,8 @@ fn two_queries_share_the_arrangements_of_their_join_inputs() {
 
 #[test]
 fn a_join_and_an_aggregate_on_the_same_key_share_one_arrangement() {
-    let by_a = aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Sum, Some(col(1)), false, None)]);
+    let by_a =
+        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Sum, Some(col(1)), false, None)]);
     let joined = join(JoinKind::Inner, binary(BinaryOp::Eq, col(0), col(2)));
     let (text, arrangements) = explain(vec![by_a, joined]);
     assert_eq!(arrangements, 2, "{text}");
@@ -58,7 +59,8 @@ fn a_join_and_an_aggregate_on_the_same_key_share_one_arrangement() {
 fn different_keys_are_different_arrangements() {
     // Grouping by `a` twice (two queries) shares; DISTINCT arranges by the whole row.
     let by_a = aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::CountStar, None, false, None)]);
-    let max_by_a = aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Max, Some(col(1)), false, None)]);
+    let max_by_a =
+        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Max, Some(col(1)), false, None)]);
     let distinct = Plan::Distinct { input: Box::new(get("t")) };
     let (text, arrangements) = explain(vec![by_a, max_by_a, distinct]);
     assert_eq!(arrangements, 2, "{text}");
@@ -70,7 +72,8 @@ fn different_keys_are_different_arrangements() {
 fn an_equal_sub_plan_is_rendered_once() {
     // WITH big AS (SELECT * FROM t WHERE a > 2) SELECT * FROM big UNION SELECT * FROM big
     let cte = filter(get("t"), binary(BinaryOp::Gt, col(0), int(2)));
-    let union = Plan::SetOp { op: SetOp::Union, all: true, left: Box::new(cte.clone()), right: Box::new(cte) };
+    let union =
+        Plan::SetOp { op: SetOp::Union, all: true, left: Box::new(cte.clone()), right: Box::new(cte) };
     let (text, _) = explain(vec![union]);
     assert_eq!(count(&text, "Filter"), 1, "{text}");
     assert!(text.contains("— used by 2"), "{text}");

@@ -1,7 +1,7 @@
 //! Unit tests of the renderer's helpers.
 
 use super::*;
-use crate::render::changelog::changelog;
+use crate::datum::Datum;
 
 fn row(values: &[i32]) -> Row {
     values.iter().map(|v| Datum::Int(*v)).collect()
