@@ -1,6 +1,6 @@
 //! eddy's SQL layer (issue 16), bottom layer first: SQL types, values and typed scalar
-//! expressions, and binding them from `sqlparser`'s AST. Planning and rendering onto
-//! differential dataflow come later and build on these types.
+//! expressions, binding them from `sqlparser`'s AST, the logical plan, and rendering plans onto
+//! differential dataflow.
 //!
 //! Layers, each a module with its own types (parse → bind → plan → render):
 //!
@@ -13,15 +13,14 @@
 //!   [`EvalError`] a row can fail with.
 //! * [`bind`]: from a `sqlparser` expression and an input schema to a [`ScalarExpr`]: names,
 //!   types, implicit widening, constant folding, errors with positions ([`BindError`]).
-//!
 //! * [`plan`]: the logical plan; [`oracle`] evaluates it naively (the tests' reference),
 //!   [`aggregate`] holds the aggregate functions both evaluators share.
 //! * [`render`]: a plan as a differential dataflow inside an eddy job, with shared
 //!   arrangements, row errors, and drivers for bounded and incremental runs.
 //!
 //! Architecture invariant: only [`render`] uses the runtime (eddy-core), and only through its
-//! public SDK, as any user crate could; the runtime never depends on this crate. Evaluation is deterministic: no wall clock, no time zone, no
-//! randomness, no randomly seeded hashing.
+//! public SDK, as any user crate could; the runtime never depends on this crate. Evaluation
+//! is deterministic: no wall clock, no time zone, no randomness, no randomly seeded hashing.
 //!
 //! ```
 //! use eddy_sql::{bind_expression, Datum, Row, SqlType};

@@ -57,7 +57,7 @@ mod job;
 mod join;
 mod reduce;
 
-pub use changelog::{changelog, run_incremental, Change, ChangeKind, IncrementalRun};
+pub use changelog::{changelog, run_incremental, upsert_key, Change, ChangeKind, IncrementalRun};
 pub use job::{run_bounded, run_bounded_with, BoundedOptions, BoundedOutput};
 
 /// The multiplicity type of SQL collections.
