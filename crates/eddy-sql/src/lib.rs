@@ -18,8 +18,8 @@
 //! * [`render`]: a plan as a differential dataflow inside an eddy job, with shared
 //!   arrangements, row errors, and drivers for bounded and incremental runs.
 //!
-//! Architecture invariant: only [`render`] uses the runtime (eddy-core), and only through its
-//! public SDK, as any user crate could; the runtime never depends on this crate. Evaluation
+//! Architecture invariant: only [`render`] and [`connect`] use the runtime (eddy-core), and
+//! only through its public API and SDK, as any user crate could; the runtime never depends on this crate. Evaluation
 //! is deterministic: no wall clock, no time zone, no randomness, no randomly seeded hashing.
 //!
 //! ```
@@ -34,7 +34,9 @@
 pub mod aggregate;
 pub mod bind;
 mod cast;
+pub mod changelog;
 mod compare;
+pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;

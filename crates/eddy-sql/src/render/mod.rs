@@ -52,12 +52,12 @@ use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
 use crate::plan::Plan;
 
-mod changelog;
+mod incremental;
 mod job;
 mod join;
 mod reduce;
 
-pub use changelog::{changelog, run_incremental, upsert_key, Change, ChangeKind, IncrementalRun};
+pub use incremental::{run_incremental, IncrementalRun};
 pub use job::{run_bounded, run_bounded_with, BoundedOptions, BoundedOutput};
 
 /// The multiplicity type of SQL collections.
