@@ -101,3 +101,26 @@ fn correlated_plans_and_unknown_tables_are_refused() {
         Err(RenderError::UnknownTable { name: "nope".into() })
     );
 }
+
+#[test]
+fn a_row_error_fails_a_running_job() {
+    use eddy_connectors::CollectionSource;
+    use eddy_core::prelude::{Job, JobConfig, WatermarkStrategy};
+    use eddy_sql::render::{fail_job_on_errors, records_to_rows, Renderer};
+
+    let plan = quotient().plan;
+    let result = Job::new(JobConfig::with_workers(2)).run(move |env| {
+        let rows = vec![row(&[Some(6), Some(3)]), row(&[Some(1), Some(0)])];
+        let stream = env
+            .from_source(CollectionSource::new(rows), WatermarkStrategy::monotonous_timestamps())
+            .into_timely();
+        let mut renderer = Renderer::new(env.scope());
+        renderer.add_input("t", records_to_rows(stream));
+        renderer.render(&plan).expect("renders");
+        fail_job_on_errors(env, renderer.errors());
+        Ok(())
+    });
+    let error = result.expect_err("the job fails");
+    assert!(error.to_string().contains("division by zero"), "{error}");
+    assert!(error.to_string().contains("on row (1, 0)"), "{error}");
+}

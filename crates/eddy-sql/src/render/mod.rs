@@ -17,8 +17,9 @@
 //! # Errors
 //! A runtime error of an expression on one row (division by zero, overflow, a bad cast) does
 //! not panic: the row goes to the renderer's error collection ([`Renderer::errors`]) as a
-//! [`RowError`] naming the operator, the row and the error. [`run_bounded`] fails the job with
-//! the first one, or returns them as dead letters when asked.
+//! [`RowError`] naming the operator, the row and the error. [`run_bounded`] fails the query
+//! with the first one (in row order, so the same at any worker count), or returns them as dead
+//! letters when asked; in a running job, [`fail_job_on_errors`] fails the job at the first.
 //!
 //! # State
 //! Joins keep both inputs arranged by their equi-join key; aggregations, `DISTINCT` and Top-K
@@ -58,7 +59,9 @@ mod join;
 mod reduce;
 
 pub use incremental::{run_incremental, IncrementalRun};
-pub use job::{run_bounded, run_bounded_with, BoundedOptions, BoundedOutput};
+pub use job::{
+    fail_job_on_errors, records_to_rows, run_bounded, run_bounded_with, BoundedOptions, BoundedOutput,
+};
 
 /// The multiplicity type of SQL collections.
 pub type Diff = i64;
