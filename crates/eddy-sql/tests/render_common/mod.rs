@@ -147,6 +147,69 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
             plans.push((format!("join_{}_{name}", kind.name()), join(kind, on.clone())));
         }
     }
+    let equi = binary(BinaryOp::Eq, col(0), col(2));
+    let cte = filter(get("t"), binary(BinaryOp::Gt, col(1), int(0)));
+    let composed = [
+        (
+            "join_expression_key",
+            join(JoinKind::Inner, binary(BinaryOp::Eq, binary(BinaryOp::Add, col(0), int(1)), col(2))),
+        ),
+        (
+            "self_join_left",
+            Plan::Join {
+                left: Box::new(get("t")),
+                right: Box::new(get("t")),
+                kind: JoinKind::Left,
+                on: equi.clone(),
+            },
+        ),
+        (
+            "cte_joined_with_itself",
+            Plan::Join {
+                left: Box::new(cte.clone()),
+                right: Box::new(cte),
+                kind: JoinKind::Full,
+                on: equi.clone(),
+            },
+        ),
+        (
+            "aggregate_over_left_join",
+            aggregate(
+                join(JoinKind::Left, equi.clone()),
+                vec![col(2)],
+                vec![
+                    call(AggregateFunction::CountStar, None, false, None),
+                    call(AggregateFunction::Sum, Some(col(1)), false, None),
+                    call(AggregateFunction::Max, Some(col(3)), false, None),
+                ],
+            ),
+        ),
+        (
+            "top_k_over_aggregate",
+            Plan::TopK {
+                input: Box::new(aggregate(
+                    get("t"),
+                    vec![col(0)],
+                    vec![call(AggregateFunction::Sum, Some(col(1)), false, None)],
+                )),
+                group: vec![],
+                order: vec![SortKey { column: 1, descending: true, nulls_first: false }],
+                limit: Some(2),
+                offset: 0,
+            },
+        ),
+        ("distinct_over_union_all", Plan::Distinct { input: Box::new(set_op(SetOp::Union, true)) }),
+        (
+            "anti_join_of_filtered",
+            Plan::Join {
+                left: Box::new(filter(get("t"), binary(BinaryOp::Lt, col(1), int(3)))),
+                right: Box::new(get("u")),
+                kind: JoinKind::Anti,
+                on: equi,
+            },
+        ),
+    ];
+    plans.extend(composed.into_iter().map(|(name, plan)| (name.to_owned(), plan)));
     for op in [SetOp::Union, SetOp::Except, SetOp::Intersect] {
         for all in [false, true] {
             plans.push((format!("{op:?}{}", if all { "_all" } else { "" }), set_op(op, all)));
