@@ -4,28 +4,16 @@
 
 mod render_common;
 
-use differential_dataflow::input::Input;
-use eddy_sql::datum::Row;
 use eddy_sql::expr::BinaryOp;
 use eddy_sql::plan::{AggregateFunction, JoinKind, Plan, SetOp};
-use eddy_sql::render::{Diff, Renderer};
+use eddy_sql::render::explain_dataflow;
 use render_common::*;
 
-/// Renders `plans` into one dataflow (no data) and returns the renderer's explain text.
+/// Renders `plans` into one dataflow (no data): the explain text and the arrangement count.
 fn explain(plans: Vec<Plan>) -> (String, usize) {
-    timely::execute_directly(move |worker| {
-        worker.dataflow::<u64, _, _>(|scope| {
-            let mut renderer = Renderer::new(scope);
-            for name in ["t", "u"] {
-                let (_input, rows) = scope.new_collection::<Row, Diff>();
-                renderer.add_input(name, rows);
-            }
-            for plan in &plans {
-                renderer.render(plan).expect("renders");
-            }
-            (renderer.explain(), renderer.arrangement_count())
-        })
-    })
+    let text = explain_dataflow(&plans).expect("renders");
+    let arrangements = text.lines().filter(|line| line.trim_start().starts_with("Arrangement#")).count();
+    (text, arrangements)
 }
 
 fn count(text: &str, needle: &str) -> usize {

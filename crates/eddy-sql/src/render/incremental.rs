@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use differential_dataflow::input::Input;
 use timely::dataflow::ProbeHandle;
 
-use super::{Diff, RenderError, Renderer, RowError, Time};
+use super::{table_names, Diff, RenderError, Renderer, RowError, Time};
 use crate::changelog::{changes, upsert_key, RowChange};
 use crate::datum::Row;
 use crate::plan::Plan;
@@ -26,18 +26,6 @@ pub struct IncrementalRun {
     pub errors: Vec<(Time, RowError)>,
 }
 
-/// The tables a plan reads.
-fn tables(plan: &Plan, out: &mut Vec<String>) {
-    if let Plan::Get { name, .. } = plan {
-        if !out.contains(name) {
-            out.push(name.clone());
-        }
-    }
-    for input in plan.inputs() {
-        tables(input, out);
-    }
-}
-
 /// Renders `plan` in `workers` timely workers and applies `batches[t]` (per table, rows with
 /// their diffs) at time `t`, collecting the output's changes at every time.
 pub fn run_incremental(
@@ -49,7 +37,7 @@ pub fn run_incremental(
         return Err(RenderError::NotDecorrelated);
     }
     let mut names = Vec::new();
-    tables(plan, &mut names);
+    table_names(plan, &mut names);
     let shared_plan = Arc::new(plan.clone());
     let batches_shared = Arc::new(batches.to_vec());
     let output: Arc<Mutex<Vec<(Row, Time, Diff)>>> = Arc::default();

@@ -180,7 +180,7 @@ impl<'scope> Renderer<'scope> {
         Ok(self.nodes[node].rows.clone())
     }
 
-    /// Every row error of every operator rendered so far.
+    /// Every row error of every operator rendered so far (call it after rendering the plans).
     pub fn errors(&self) -> RowErrors<'scope> {
         let empty: Stream<'scope, Time, Vec<(RowError, Time, Diff)>> =
             Vec::<(RowError, Time, Diff)>::new().into_iter().to_stream(self.scope);
@@ -219,11 +219,6 @@ impl<'scope> Renderer<'scope> {
             );
         }
         out
-    }
-
-    /// The number of arrangements built.
-    pub fn arrangement_count(&self) -> usize {
-        self.arrangements.len()
     }
 
     /// Renders `plan` once (reusing an equal sub-plan's node) and returns its node index.
@@ -356,6 +351,42 @@ impl<'scope> Renderer<'scope> {
             consumers: 1,
         });
         Ok((arranged, self.arrangements.len() - 1))
+    }
+}
+
+/// The dataflow [`Renderer::explain`] prints for `plans` rendered together (as `EXPLAIN`
+/// shows it), built in a throwaway single-worker dataflow with an empty input per table.
+pub fn explain_dataflow(plans: &[Plan]) -> Result<String, RenderError> {
+    use differential_dataflow::input::Input;
+    let plans = plans.to_vec();
+    timely::execute_directly(move |worker| {
+        worker.dataflow::<Time, _, _>(|scope| {
+            let mut renderer = Renderer::new(scope);
+            let mut names = Vec::new();
+            for plan in &plans {
+                table_names(plan, &mut names);
+            }
+            for name in names {
+                let (_input, rows) = scope.new_collection::<Row, Diff>();
+                renderer.add_input(name, rows);
+            }
+            for plan in &plans {
+                renderer.render(plan)?;
+            }
+            Ok(renderer.explain())
+        })
+    })
+}
+
+/// The tables a plan reads, each once, in the order met.
+pub(crate) fn table_names(plan: &Plan, out: &mut Vec<String>) {
+    if let Plan::Get { name, .. } = plan {
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    for input in plan.inputs() {
+        table_names(input, out);
     }
 }
 
