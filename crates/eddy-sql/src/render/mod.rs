@@ -24,7 +24,8 @@
 //! # State
 //! Joins keep both inputs arranged by their equi-join key; aggregations, `DISTINCT` and Top-K
 //! keep their input arranged by the group key (the whole row for `DISTINCT`), plus their
-//! output. Nothing expires (no windows yet); differential compacts the arrangements to the
+//! output. Aggregations of only counts and exact sums keep one accumulated sum vector per
+//! group instead of the group's rows. Nothing expires (no windows yet); differential compacts the arrangements to the
 //! frontier as it advances.
 //!
 //! # Checkpointing
@@ -53,6 +54,7 @@ use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
 use crate::plan::Plan;
 
+mod accumulate;
 mod incremental;
 mod job;
 mod join;

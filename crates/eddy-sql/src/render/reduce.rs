@@ -5,14 +5,16 @@
 //! and insertions.
 //!
 //! The aggregate functions are [`crate::aggregate::aggregate`], the ones the reference
-//! evaluator uses. A group's aggregate that fails (an overflowing `SUM`) becomes a
-//! [`RowError`] carrying the group key.
+//! evaluator uses, except when every aggregate of a node is a count or an exact sum: those
+//! travel as sums in the diffs (`accumulate.rs`) and arrange no rows. A group's aggregate that
+//! fails (an overflowing `SUM`) becomes a [`RowError`] carrying the group key.
 
 use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
 use differential_dataflow::VecCollection;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::Stream;
 
+use super::accumulate::{accumulable, contribution, finish, Sums};
 use super::{all_columns, label, Arrangement, Diff, RenderError, Renderer, RowError, Rows, Time};
 use crate::aggregate::aggregate;
 use crate::datum::{Datum, Row};
@@ -68,6 +70,12 @@ impl<'scope> Renderer<'scope> {
         group: &[ScalarExpr],
         aggregates: &[AggregateCall],
     ) -> Result<(Rows<'scope>, String), RenderError> {
+        if accumulable(aggregates) {
+            let node = self.node(input)?;
+            let outcomes = self.accumulated(plan, node, group, aggregates);
+            let rows = self.with_empty_group(outcomes, group, aggregates);
+            return Ok((rows, format!("{} <- #{node} (sums carried in the diffs)", label(plan))));
+        }
         let (arranged, arrangement) = self.arrange(input, group)?;
         let calls = aggregates.to_vec();
         let operator = label(plan);
@@ -89,24 +97,76 @@ impl<'scope> Renderer<'scope> {
             }
             output.push((Ok(Row::new(values)), 1));
         });
-        let mut rows = self.outcomes(outcomes.clone());
-        if group.is_empty() {
-            // A global aggregate over an empty input is one row: COUNT 0, the others NULL. It is
-            // there exactly while the reduce has no group (which it has for a non-empty input,
-            // whether it produced a row or an error).
-            let empty: Row = aggregates
-                .iter()
-                .map(|call| match call.function {
-                    AggregateFunction::CountStar | AggregateFunction::Count => Datum::BigInt(0),
-                    _ => Datum::Null,
-                })
-                .collect();
-            let present = empty.clone();
-            let default = self.values(vec![empty]);
-            rows = rows.concat(default).concat(outcomes.map(move |_| present.clone()).negate());
-        }
+        let rows = self.with_empty_group(outcomes, group, aggregates);
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
+    }
+
+    /// The rows of an aggregation's outcomes; for a global aggregate (no group key) also the
+    /// row of the empty input (`COUNT` 0, the others `NULL`), there exactly while no group
+    /// exists (a non-empty input has one, whether it produced a row or an error).
+    fn with_empty_group(
+        &mut self,
+        outcomes: VecCollection<'scope, Time, Outcome, Diff>,
+        group: &[ScalarExpr],
+        aggregates: &[AggregateCall],
+    ) -> Rows<'scope> {
+        let rows = self.outcomes(outcomes.clone());
+        if !group.is_empty() {
+            return rows;
+        }
+        let empty: Row = aggregates
+            .iter()
+            .map(|call| match call.function {
+                AggregateFunction::CountStar | AggregateFunction::Count => Datum::BigInt(0),
+                _ => Datum::Null,
+            })
+            .collect();
+        let present = empty.clone();
+        let default = self.values(vec![empty]);
+        rows.concat(default).concat(outcomes.map(move |_| present.clone()).negate())
+    }
+
+    /// An accumulable aggregation (see `accumulate.rs`): the sums travel as diffs into a
+    /// reduce that only reads them.
+    fn accumulated(
+        &mut self,
+        plan: &Plan,
+        node: usize,
+        group: &[ScalarExpr],
+        aggregates: &[AggregateCall],
+    ) -> VecCollection<'scope, Time, Outcome, Diff> {
+        let (group, calls) = (group.to_vec(), aggregates.to_vec());
+        let operator = label(plan);
+        let contributions = self.fallible(node, operator.clone(), move |row| {
+            let key: Row = group.iter().map(|expr| expr.eval(row)).collect::<Result<_, _>>()?;
+            Ok(Some((key, contribution(&calls, row)?)))
+        });
+        let calls = aggregates.to_vec();
+        contributions
+            .explode(|(key, sums): (Row, Sums)| Some(((key, ()), sums)))
+            .reduce_named(
+                "Aggregate",
+                move |key: &Row, input: &[(&(), Sums)], output: &mut Vec<(Outcome, Diff)>| {
+                    let Some((_, sums)) = input.first() else { return };
+                    match finish(&calls, sums) {
+                        None => {}
+                        Some(Ok(values)) => {
+                            let row: Row = key.values().iter().cloned().chain(values).collect();
+                            output.push((Ok(row), 1));
+                        }
+                        Some(Err(error)) => {
+                            let error = RowError {
+                                operator: operator.clone(),
+                                row: key.clone(),
+                                message: error.to_string(),
+                            };
+                            output.push((Err(error), 1));
+                        }
+                    }
+                },
+            )
+            .map(|(_key, outcome)| outcome)
     }
 
     pub(super) fn distinct(

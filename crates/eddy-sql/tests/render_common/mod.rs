@@ -87,6 +87,19 @@ pub fn all_aggregates() -> Vec<AggregateCall> {
     ]
 }
 
+/// The aggregates that travel as sums in the diffs (no `DISTINCT`, `MIN`, `MAX`).
+pub fn accumulable_aggregates() -> Vec<AggregateCall> {
+    use AggregateFunction::*;
+    vec![
+        call(CountStar, None, false, None),
+        call(Count, Some(col(1)), false, None),
+        call(Sum, Some(col(1)), false, None),
+        call(Avg, Some(col(1)), false, None),
+        call(Sum, Some(col(0)), false, Some(binary(BinaryOp::Gt, col(1), int(1)))),
+        call(CountStar, None, false, Some(binary(BinaryOp::Lt, col(1), int(2)))),
+    ]
+}
+
 pub fn set_op(op: SetOp, all: bool) -> Plan {
     Plan::SetOp { op, all, left: Box::new(get("t")), right: Box::new(get("u")) }
 }
@@ -114,6 +127,12 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
         ("distinct".to_owned(), Plan::Distinct { input: Box::new(get("t")) }),
         ("aggregate_grouped".to_owned(), aggregate(get("t"), vec![col(0)], all_aggregates())),
         ("aggregate_global".to_owned(), aggregate(get("t"), vec![], all_aggregates())),
+        ("aggregate_sums_grouped".to_owned(), aggregate(get("t"), vec![col(0)], accumulable_aggregates())),
+        ("aggregate_sums_global".to_owned(), aggregate(get("t"), vec![], accumulable_aggregates())),
+        (
+            "aggregate_sums_expression_key".to_owned(),
+            aggregate(get("t"), vec![binary(BinaryOp::Mod, col(1), int(2))], accumulable_aggregates()),
+        ),
         (
             "aggregate_filtered_global".to_owned(),
             aggregate(filter(get("t"), binary(BinaryOp::Gt, col(0), int(3))), vec![], all_aggregates()),
@@ -181,6 +200,17 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
                     call(AggregateFunction::CountStar, None, false, None),
                     call(AggregateFunction::Sum, Some(col(1)), false, None),
                     call(AggregateFunction::Max, Some(col(3)), false, None),
+                ],
+            ),
+        ),
+        (
+            "sums_over_inner_join",
+            aggregate(
+                join(JoinKind::Inner, equi.clone()),
+                vec![col(2)],
+                vec![
+                    call(AggregateFunction::CountStar, None, false, None),
+                    call(AggregateFunction::Sum, Some(col(3)), false, None),
                 ],
             ),
         ),
