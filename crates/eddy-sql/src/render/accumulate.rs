@@ -218,4 +218,40 @@ mod tests {
         assert!(!accumulable(&[AggregateCall { distinct: true, ..call(AggregateFunction::Sum) }]));
         assert!(!accumulable(&[call(AggregateFunction::Min)]));
     }
+
+    #[test]
+    fn decimal_sums_equal_the_shared_aggregate() {
+        let ty = SqlType::decimal(10, 2).unwrap();
+        let calls = [
+            AggregateCall {
+                function: AggregateFunction::Sum,
+                args: vec![ScalarExpr::Column { index: 0, ty }],
+                distinct: false,
+                filter: None,
+                ty: SqlType::decimal(38, 2).unwrap(),
+            },
+            AggregateCall {
+                function: AggregateFunction::Count,
+                args: vec![ScalarExpr::Column { index: 0, ty }],
+                distinct: false,
+                filter: None,
+                ty: SqlType::BigInt,
+            },
+        ];
+        assert!(accumulable(&calls));
+        let rows: Vec<Row> = ["1.25", "-0.50", "99999999.99", "0.01"]
+            .iter()
+            .map(|text| Row::new(vec![Datum::Decimal(Decimal::parse(text).unwrap())]))
+            .chain([Row::new(vec![Datum::Null])])
+            .collect();
+        let mut total: Sums = Vec::new();
+        for row in &rows {
+            total.plus_equals(&contribution(&calls, row).unwrap());
+        }
+        let expected: Vec<Datum> = calls
+            .iter()
+            .map(|call| crate::aggregate::aggregate(call, rows.iter().map(|r| (r, 1))).unwrap())
+            .collect();
+        assert_eq!(finish(&calls, &total).unwrap().unwrap(), expected);
+    }
 }
