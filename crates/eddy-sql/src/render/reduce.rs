@@ -10,7 +10,7 @@
 //! fails (an overflowing `SUM`) becomes a [`RowError`] carrying the group key.
 
 use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
-use differential_dataflow::VecCollection;
+use differential_dataflow::{Hashable, VecCollection};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::Stream;
 
@@ -236,27 +236,71 @@ impl<'scope> Renderer<'scope> {
                 ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
             })
             .collect();
+        if group.is_empty() {
+            if let Some(limit) = limit {
+                // A global Top-K would send every row to one worker and re-sort them all on
+                // every change: first keep the top `offset + limit` of each of
+                // TOP_K_BUCKETS hash buckets (spread over the workers), then the final
+                // Top-K reads at most that many rows per bucket.
+                let node = self.node(input)?;
+                let order = order.to_vec();
+                let keep = offset.saturating_add(limit);
+                let bucketed = self.rows(node).map(|row| {
+                    let bucket = row.hashed() % TOP_K_BUCKETS;
+                    (Row::new(vec![Datum::BigInt(bucket as i64)]), row)
+                });
+                let stage = order.clone();
+                let survivors = reduce_groups(
+                    bucketed.arrange_by_key_named("TopK buckets"),
+                    "TopK bucket",
+                    move |_, rows, output| top_rows(rows, &stage, Some(keep), 0, output),
+                );
+                let rows = reduce_groups(
+                    survivors.map(|row| (Row::default(), row)).arrange_by_key_named("TopK"),
+                    "TopK",
+                    move |_, rows, output| top_rows(rows, &order, Some(limit), offset, output),
+                );
+                return Ok((
+                    rows,
+                    format!("{} <- #{node} in {TOP_K_BUCKETS} hash buckets, then one", label(plan)),
+                ));
+            }
+        }
         let (arranged, arrangement) = self.arrange(input, &key)?;
         let order = order.to_vec();
         let rows = reduce_groups(arranged, "TopK", move |_key, rows, output| {
-            let mut sorted: Vec<(&Row, Diff)> = rows.iter().map(|(row, n)| (*row, *n)).collect();
-            sorted.sort_by(|a, b| compare_rows(a.0, b.0, &order));
-            // Positions `offset .. offset + limit`, counting each row as often as it occurs.
-            let end = limit.map_or(u64::MAX, |limit| offset.saturating_add(limit));
-            let mut position: u64 = 0;
-            for (row, n) in sorted {
-                let n = u64::try_from(n).unwrap_or(0);
-                let (start, stop) = (position.max(offset), position.saturating_add(n).min(end));
-                if stop > start {
-                    output.push((row.clone(), Diff::try_from(stop - start).unwrap_or(Diff::MAX)));
-                }
-                position = position.saturating_add(n);
-                if position >= end {
-                    break;
-                }
-            }
+            top_rows(rows, &order, limit, offset, output)
         });
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
+    }
+}
+
+/// The hash buckets of a global Top-K's first stage.
+const TOP_K_BUCKETS: u64 = 64;
+
+/// The rows at positions `offset .. offset + limit` of `rows` in `order` (ties broken by the
+/// whole row), each row counting as often as it occurs.
+fn top_rows(
+    rows: &[(&Row, Diff)],
+    order: &[SortKey],
+    limit: Option<u64>,
+    offset: u64,
+    output: &mut Vec<(Row, Diff)>,
+) {
+    let mut sorted: Vec<(&Row, Diff)> = rows.to_vec();
+    sorted.sort_by(|a, b| compare_rows(a.0, b.0, order));
+    let end = limit.map_or(u64::MAX, |limit| offset.saturating_add(limit));
+    let mut position: u64 = 0;
+    for (row, n) in sorted {
+        let n = u64::try_from(n).unwrap_or(0);
+        let (start, stop) = (position.max(offset), position.saturating_add(n).min(end));
+        if stop > start {
+            output.push((row.clone(), Diff::try_from(stop - start).unwrap_or(Diff::MAX)));
+        }
+        position = position.saturating_add(n);
+        if position >= end {
+            break;
+        }
     }
 }

@@ -146,6 +146,10 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
             top_k(vec![], vec![SortKey { column: 1, descending: false, nulls_first: false }], Some(3), 0),
         ),
         (
+            "top_k_global_offset".to_owned(),
+            top_k(vec![], vec![SortKey { column: 0, descending: true, nulls_first: true }], Some(2), 3),
+        ),
+        (
             "top_k_offset_only".to_owned(),
             top_k(vec![], vec![SortKey { column: 0, descending: false, nulls_first: true }], None, 2),
         ),
