@@ -150,6 +150,9 @@ struct ArrangementEntry<'scope> {
 
 /// Renders plans into one timely scope, sharing sub-plans and arrangements (see the module
 /// docs).
+///
+/// Drop it once the dataflow is built: it holds a handle on every arrangement's trace, and a
+/// live handle keeps differential from compacting the trace as the frontier advances.
 pub struct Renderer<'scope> {
     scope: Scope<'scope, Time>,
     inputs: BTreeMap<String, Rows<'scope>>,
