@@ -48,6 +48,7 @@ pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
+pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod functions;
