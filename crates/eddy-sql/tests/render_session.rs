@@ -1,9 +1,9 @@
 //! SQL end to end on the differential renderer: a `Session` whose engine is
-//! `DifferentialEngine` (bind, optimize, render in an eddy job) answers every query of the
+//! `DataflowEngine` (bind, optimize, render in an eddy job) answers every query of the
 //! binder's repertoire (correlated subqueries included, decorrelated by the optimizer) as the
 //! reference evaluator does.
 
-use eddy_sql::render::DifferentialEngine;
+use eddy_sql::engine::DataflowEngine;
 use eddy_sql::session::{Outcome, Session};
 use eddy_sql::Row;
 
@@ -84,7 +84,7 @@ fn the_differential_engine_answers_as_the_oracle() {
     oracle.execute(SETUP).expect("setup");
     let mut failures = Vec::new();
     for workers in [1, 3] {
-        let mut differential = Session::with_engine(Box::new(DifferentialEngine { workers }));
+        let mut differential = Session::with_engine(Box::new(DataflowEngine { workers }));
         differential.execute(SETUP).expect("setup");
         for sql in QUERIES {
             let expected = rows(&mut oracle, sql).unwrap_or_else(|e| panic!("oracle: {sql}: {e}"));

@@ -55,13 +55,11 @@ use crate::expr::{truth, ScalarExpr};
 use crate::plan::Plan;
 
 mod accumulate;
-mod engine;
 mod incremental;
 mod job;
 mod join;
 mod reduce;
 
-pub use engine::DifferentialEngine;
 pub use incremental::{run_incremental, IncrementalRun};
 pub use job::{
     fail_job_on_errors, records_to_rows, run_bounded, run_bounded_with, BoundedOptions, BoundedOutput,
