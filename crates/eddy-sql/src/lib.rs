@@ -1,6 +1,6 @@
 //! eddy's SQL layer (issue 16), bottom layer first: SQL types, values and typed scalar
-//! expressions, and binding them from `sqlparser`'s AST. Planning and rendering onto
-//! differential dataflow come later and build on these types.
+//! expressions, binding them from `sqlparser`'s AST, the logical plan, and rendering plans onto
+//! differential dataflow.
 //!
 //! Layers, each a module with its own types (parse → bind → plan → render):
 //!
@@ -19,8 +19,13 @@
 //! * [`catalog`]: tables (columns, primary key, `WITH` options) and views, by name.
 //! * [`session`]: [`Session`] executes statements (DDL, DML on in-memory tables, queries,
 //!   `EXPLAIN`, `SHOW TABLES`, `DESCRIBE`, `SET`) over a pluggable [`QueryEngine`].
+//! * [`plan`]: the logical plan; [`oracle`] evaluates it naively (the tests' reference),
+//!   [`aggregate`] holds the aggregate functions both evaluators share.
+//! * [`render`]: a plan as a differential dataflow inside an eddy job, with shared
+//!   arrangements, row errors, and drivers for bounded and incremental runs.
 //!
-//! Architecture invariant: nothing here depends on the runtime (eddy-core), and the runtime
+//! Architecture invariant: only [`render`], [`connect`] and [`pipeline`] use the runtime
+//! (eddy-core), and only through its public API and SDK, as any user crate could; the runtime
 //! never depends on this crate. Evaluation is deterministic: no wall clock, no time zone, no
 //! randomness, no randomly seeded hashing.
 //!

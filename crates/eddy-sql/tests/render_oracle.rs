@@ -63,3 +63,21 @@ fn incremental_results_equal_the_oracle_after_every_batch() {
         );
     }
 }
+
+#[test]
+fn a_global_top_k_over_more_rows_than_buckets() {
+    use eddy_sql::plan::SortKey;
+    let plan = top_k(vec![], vec![SortKey { column: 1, descending: true, nulls_first: false }], Some(5), 7);
+    let tables = random_tables(7, 400);
+    let expected = sorted(oracle::evaluate(&plan, &tables).expect("the oracle evaluates the plan"));
+    let query = Query { plan: plan.clone(), order: vec![] };
+    for workers in [1, 3] {
+        assert_eq!(sorted(run_bounded(&query, &tables, workers).expect("runs")), expected);
+    }
+    let batches = random_batches(8, 4, 120);
+    let run = run_incremental(&plan, &batches, 2).expect("runs");
+    for (time, result) in run.results.iter().enumerate() {
+        let expected = sorted(oracle::evaluate(&plan, &accumulate(&batches, time)).expect("evaluates"));
+        assert_eq!(*result, expected, "after batch {time}");
+    }
+}

@@ -17,7 +17,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::Stream;
 
-use super::{Diff, RenderError, Renderer, RowError, Rows, Time};
+use super::{Diff, RenderError, Renderer, RowError, RowErrors, Rows, Time};
 use crate::datum::Row;
 use crate::oracle::compare_rows;
 use crate::plan::Query;
@@ -114,8 +114,21 @@ pub fn run_bounded_with(
     Ok(BoundedOutput { rows, dead_letters: if options.dead_letter { dead_letters } else { Vec::new() } })
 }
 
+/// Fails the job on the first row error of `errors` (for a job without a dead-letter output):
+/// the job's error is [`eddy_core::Error::User`] with the [`RowError`]'s text (the error, the
+/// operator and the row). Which error comes first when several workers fail at once is a
+/// race; the job fails either way.
+pub fn fail_job_on_errors<'scope>(env: &Env<'scope>, errors: RowErrors<'scope>) {
+    let failure = env.failure();
+    errors.inspect(move |(error, _time, diff)| {
+        if *diff > 0 {
+            failure.fail(eddy_core::Error::User(error.to_string()));
+        }
+    });
+}
+
 /// Records of an eddy stream as insertions at their logical time.
-pub(crate) fn records_to_rows<'scope>(stream: RecordStream<'scope, Row>) -> Rows<'scope> {
+pub fn records_to_rows<'scope>(stream: RecordStream<'scope, Row>) -> Rows<'scope> {
     let rows: Stream<'scope, Time, Vec<(Row, Time, Diff)>> =
         stream.unary::<CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _, _>(
             Pipeline,

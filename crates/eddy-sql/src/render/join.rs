@@ -3,7 +3,9 @@
 //! with `join_core`, then the residual predicate. Outer, semi and anti joins derive from the
 //! matched pairs: a row is matched when some partner satisfies the whole condition, so an
 //! outer row whose partners all fail the residual is padded with `NULL`s, as SQL requires.
-//! `NULL` keys never match (rows with one are left out of the arrangements).
+//! `NULL` keys never match (their pairs are dropped as they are formed; the arrangements keep
+//! them, to share them with an aggregation by the same key). A key with many `NULL`s on both
+//! sides is therefore a cross product that is formed and thrown away: a known cost.
 
 use differential_dataflow::VecCollection;
 
@@ -25,12 +27,17 @@ impl<'scope> Renderer<'scope> {
         let right_arity = right.arity();
         let keys = equi_keys(on, left_arity);
         let residual = keys.residual.clone();
-        let (left_arranged, left_arrangement) = self.arrange(left, &keys.left, true)?;
-        let (right_arranged, right_arrangement) = self.arrange(right, &keys.right, true)?;
+        let (left_arranged, left_arrangement) = self.arrange(left, &keys.left)?;
+        let (right_arranged, right_arrangement) = self.arrange(right, &keys.right)?;
         let left_node = self.arrangements[left_arrangement].node;
         let right_node = self.arrangements[right_arrangement].node;
+        // `NULL` never equals `NULL`: a key with a `NULL` matches nothing. (The arrangements
+        // keep such rows, for an aggregation sharing them; their pairs are dropped here.)
         let pairs: Rows<'scope> =
-            left_arranged.join_core(right_arranged, |_key: &Row, left: &Row, right: &Row| {
+            left_arranged.join_core(right_arranged, |key: &Row, left: &Row, right: &Row| {
+                if key.values().iter().any(Datum::is_null) {
+                    return None;
+                }
                 Some(Row::new(left.values().iter().chain(right.values()).cloned().collect()))
             });
         let matched = if residual.is_empty() {

@@ -17,13 +17,15 @@
 //! # Errors
 //! A runtime error of an expression on one row (division by zero, overflow, a bad cast) does
 //! not panic: the row goes to the renderer's error collection ([`Renderer::errors`]) as a
-//! [`RowError`] naming the operator, the row and the error. [`run_bounded`] fails the job with
-//! the first one, or returns them as dead letters when asked.
+//! [`RowError`] naming the operator, the row and the error. [`run_bounded`] fails the query
+//! with the first one (in row order, so the same at any worker count), or returns them as dead
+//! letters when asked; in a running job, [`fail_job_on_errors`] fails the job at the first.
 //!
 //! # State
 //! Joins keep both inputs arranged by their equi-join key; aggregations, `DISTINCT` and Top-K
 //! keep their input arranged by the group key (the whole row for `DISTINCT`), plus their
-//! output. Nothing expires (no windows yet); differential compacts the arrangements to the
+//! output. Aggregations of only counts and exact sums keep one accumulated sum vector per
+//! group instead of the group's rows. Nothing expires (no windows yet); differential compacts the arrangements to the
 //! frontier as it advances.
 //!
 //! # Checkpointing
@@ -47,18 +49,21 @@ use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::{Scope, Stream};
 
-use crate::datum::{Datum, Row};
+use crate::datum::Row;
 use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
 use crate::plan::Plan;
 
-mod changelog;
+mod accumulate;
+mod incremental;
 mod job;
 mod join;
 mod reduce;
 
-pub use changelog::{changelog, run_incremental, Change, ChangeKind, IncrementalRun};
-pub use job::{run_bounded, run_bounded_with, BoundedOptions, BoundedOutput};
+pub use incremental::{run_incremental, IncrementalRun};
+pub use job::{
+    fail_job_on_errors, records_to_rows, run_bounded, run_bounded_with, BoundedOptions, BoundedOutput,
+};
 
 /// The multiplicity type of SQL collections.
 pub type Diff = i64;
@@ -135,7 +140,6 @@ struct Node<'scope> {
 struct ArrangementEntry<'scope> {
     plan: Plan,
     key: Vec<ScalarExpr>,
-    skip_null_keys: bool,
     /// The node whose rows it arranges.
     node: usize,
     arranged: Arrangement<'scope>,
@@ -144,6 +148,9 @@ struct ArrangementEntry<'scope> {
 
 /// Renders plans into one timely scope, sharing sub-plans and arrangements (see the module
 /// docs).
+///
+/// Drop it once the dataflow is built: it holds a handle on every arrangement's trace, and a
+/// live handle keeps differential from compacting the trace as the frontier advances.
 pub struct Renderer<'scope> {
     scope: Scope<'scope, Time>,
     inputs: BTreeMap<String, Rows<'scope>>,
@@ -178,7 +185,7 @@ impl<'scope> Renderer<'scope> {
         Ok(self.nodes[node].rows.clone())
     }
 
-    /// Every row error of every operator rendered so far.
+    /// Every row error of every operator rendered so far (call it after rendering the plans).
     pub fn errors(&self) -> RowErrors<'scope> {
         let empty: Stream<'scope, Time, Vec<(RowError, Time, Diff)>> =
             Vec::<(RowError, Time, Diff)>::new().into_iter().to_stream(self.scope);
@@ -229,11 +236,6 @@ impl<'scope> Renderer<'scope> {
             );
         }
         out
-    }
-
-    /// The number of arrangements built.
-    pub fn arrangement_count(&self) -> usize {
-        self.arrangements.len()
     }
 
     /// Renders `plan` once (reusing an equal sub-plan's node) and returns its node index.
@@ -336,17 +338,16 @@ impl<'scope> Renderer<'scope> {
     }
 
     /// Node `plan`'s rows arranged by `key` (expressions over its columns), shared with every
-    /// other consumer of the same arrangement. With `skip_null_keys`, rows whose key has a
-    /// `NULL` are left out (they never match in an equi-join).
+    /// other consumer of the same arrangement. Rows with `NULL` keys are kept (a `GROUP BY`
+    /// has a `NULL` group); a join skips them when it matches, so that a join and an
+    /// aggregation on the same key share one arrangement.
     fn arrange(
         &mut self,
         plan: &Plan,
         key: &[ScalarExpr],
-        skip_null_keys: bool,
     ) -> Result<(Arrangement<'scope>, usize), RenderError> {
-        let found = self.arrangements.iter().position(|entry| {
-            entry.skip_null_keys == skip_null_keys && entry.key.as_slice() == key && entry.plan == *plan
-        });
+        let found =
+            self.arrangements.iter().position(|entry| entry.key.as_slice() == key && entry.plan == *plan);
         if let Some(index) = found {
             self.arrangements[index].consumers += 1;
             return Ok((self.arrangements[index].arranged.clone(), index));
@@ -356,21 +357,53 @@ impl<'scope> Renderer<'scope> {
         let operator = format!("key of {}", label(plan));
         let keyed = self.fallible(node, operator, move |row| {
             let key: Row = exprs.iter().map(|expr| expr.eval(row)).collect::<Result<_, _>>()?;
-            if skip_null_keys && key.values().iter().any(Datum::is_null) {
-                return Ok(None);
-            }
             Ok(Some((key, row.clone())))
         });
         let arranged = keyed.arrange_by_key_named(&format!("Arrange #{node}"));
         self.arrangements.push(ArrangementEntry {
             plan: plan.clone(),
             key: key.to_vec(),
-            skip_null_keys,
             node,
             arranged: arranged.clone(),
             consumers: 1,
         });
         Ok((arranged, self.arrangements.len() - 1))
+    }
+}
+
+/// The dataflow [`Renderer::explain`] prints for `plans` rendered together (as `EXPLAIN`
+/// shows it), built in a throwaway single-worker dataflow with an empty input per table.
+pub fn explain_dataflow(plans: &[Plan]) -> Result<String, RenderError> {
+    use differential_dataflow::input::Input;
+    let plans = plans.to_vec();
+    timely::execute_directly(move |worker| {
+        worker.dataflow::<Time, _, _>(|scope| {
+            let mut renderer = Renderer::new(scope);
+            let mut names = Vec::new();
+            for plan in &plans {
+                table_names(plan, &mut names);
+            }
+            for name in names {
+                let (_input, rows) = scope.new_collection::<Row, Diff>();
+                renderer.add_input(name, rows);
+            }
+            for plan in &plans {
+                renderer.render(plan)?;
+            }
+            Ok(renderer.explain())
+        })
+    })
+}
+
+/// The tables a plan reads, each once, in the order met.
+pub(crate) fn table_names(plan: &Plan, out: &mut Vec<String>) {
+    if let Plan::Get { name, .. } = plan {
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    for input in plan.inputs() {
+        table_names(input, out);
     }
 }
 

@@ -5,14 +5,16 @@
 //! and insertions.
 //!
 //! The aggregate functions are [`crate::aggregate::aggregate`], the ones the reference
-//! evaluator uses. A group's aggregate that fails (an overflowing `SUM`) becomes a
-//! [`RowError`] carrying the group key.
+//! evaluator uses, except when every aggregate of a node is a count or an exact sum: those
+//! travel as sums in the diffs (`accumulate.rs`) and arrange no rows. A group's aggregate that
+//! fails (an overflowing `SUM`) becomes a [`RowError`] carrying the group key.
 
 use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
-use differential_dataflow::VecCollection;
+use differential_dataflow::{Hashable, VecCollection};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::Stream;
 
+use super::accumulate::{accumulable, contribution, finish, Sums};
 use super::{all_columns, label, Arrangement, Diff, RenderError, Renderer, RowError, Rows, Time};
 use crate::aggregate::aggregate;
 use crate::datum::{Datum, Row};
@@ -68,7 +70,13 @@ impl<'scope> Renderer<'scope> {
         group: &[ScalarExpr],
         aggregates: &[AggregateCall],
     ) -> Result<(Rows<'scope>, String), RenderError> {
-        let (arranged, arrangement) = self.arrange(input, group, false)?;
+        if accumulable(aggregates) {
+            let node = self.node(input)?;
+            let outcomes = self.accumulated(plan, node, group, aggregates);
+            let rows = self.with_empty_group(outcomes, group, aggregates);
+            return Ok((rows, format!("{} <- #{node} (sums carried in the diffs)", label(plan))));
+        }
+        let (arranged, arrangement) = self.arrange(input, group)?;
         let calls = aggregates.to_vec();
         let operator = label(plan);
         let outcomes = reduce_groups(arranged, "Aggregate", move |key, rows, output| {
@@ -89,24 +97,76 @@ impl<'scope> Renderer<'scope> {
             }
             output.push((Ok(Row::new(values)), 1));
         });
-        let mut rows = self.outcomes(outcomes.clone());
-        if group.is_empty() {
-            // A global aggregate over an empty input is one row: COUNT 0, the others NULL. It is
-            // there exactly while the reduce has no group (which it has for a non-empty input,
-            // whether it produced a row or an error).
-            let empty: Row = aggregates
-                .iter()
-                .map(|call| match call.function {
-                    AggregateFunction::CountStar | AggregateFunction::Count => Datum::BigInt(0),
-                    _ => Datum::Null,
-                })
-                .collect();
-            let present = empty.clone();
-            let default = self.values(vec![empty]);
-            rows = rows.concat(default).concat(outcomes.map(move |_| present.clone()).negate());
-        }
+        let rows = self.with_empty_group(outcomes, group, aggregates);
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
+    }
+
+    /// The rows of an aggregation's outcomes; for a global aggregate (no group key) also the
+    /// row of the empty input (`COUNT` 0, the others `NULL`), there exactly while no group
+    /// exists (a non-empty input has one, whether it produced a row or an error).
+    fn with_empty_group(
+        &mut self,
+        outcomes: VecCollection<'scope, Time, Outcome, Diff>,
+        group: &[ScalarExpr],
+        aggregates: &[AggregateCall],
+    ) -> Rows<'scope> {
+        let rows = self.outcomes(outcomes.clone());
+        if !group.is_empty() {
+            return rows;
+        }
+        let empty: Row = aggregates
+            .iter()
+            .map(|call| match call.function {
+                AggregateFunction::CountStar | AggregateFunction::Count => Datum::BigInt(0),
+                _ => Datum::Null,
+            })
+            .collect();
+        let present = empty.clone();
+        let default = self.values(vec![empty]);
+        rows.concat(default).concat(outcomes.map(move |_| present.clone()).negate())
+    }
+
+    /// An accumulable aggregation (see `accumulate.rs`): the sums travel as diffs into a
+    /// reduce that only reads them.
+    fn accumulated(
+        &mut self,
+        plan: &Plan,
+        node: usize,
+        group: &[ScalarExpr],
+        aggregates: &[AggregateCall],
+    ) -> VecCollection<'scope, Time, Outcome, Diff> {
+        let (group, calls) = (group.to_vec(), aggregates.to_vec());
+        let operator = label(plan);
+        let contributions = self.fallible(node, operator.clone(), move |row| {
+            let key: Row = group.iter().map(|expr| expr.eval(row)).collect::<Result<_, _>>()?;
+            Ok(Some((key, contribution(&calls, row)?)))
+        });
+        let calls = aggregates.to_vec();
+        contributions
+            .explode(|(key, sums): (Row, Sums)| Some(((key, ()), sums)))
+            .reduce_named(
+                "Aggregate",
+                move |key: &Row, input: &[(&(), Sums)], output: &mut Vec<(Outcome, Diff)>| {
+                    let Some((_, sums)) = input.first() else { return };
+                    match finish(&calls, sums) {
+                        None => {}
+                        Some(Ok(values)) => {
+                            let row: Row = key.values().iter().cloned().chain(values).collect();
+                            output.push((Ok(row), 1));
+                        }
+                        Some(Err(error)) => {
+                            let error = RowError {
+                                operator: operator.clone(),
+                                row: key.clone(),
+                                message: error.to_string(),
+                            };
+                            output.push((Err(error), 1));
+                        }
+                    }
+                },
+            )
+            .map(|(_key, outcome)| outcome)
     }
 
     pub(super) fn distinct(
@@ -114,7 +174,7 @@ impl<'scope> Renderer<'scope> {
         plan: &Plan,
         input: &Plan,
     ) -> Result<(Rows<'scope>, String), RenderError> {
-        let (arranged, arrangement) = self.arrange(input, &all_columns(input), false)?;
+        let (arranged, arrangement) = self.arrange(input, &all_columns(input))?;
         let rows = reduce_groups(arranged, "Distinct", |key, _rows, output| output.push((key.clone(), 1)));
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
@@ -176,27 +236,71 @@ impl<'scope> Renderer<'scope> {
                 ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
             })
             .collect();
-        let (arranged, arrangement) = self.arrange(input, &key, false)?;
+        if group.is_empty() {
+            if let Some(limit) = limit {
+                // A global Top-K would send every row to one worker and re-sort them all on
+                // every change: first keep the top `offset + limit` of each of
+                // TOP_K_BUCKETS hash buckets (spread over the workers), then the final
+                // Top-K reads at most that many rows per bucket.
+                let node = self.node(input)?;
+                let order = order.to_vec();
+                let keep = offset.saturating_add(limit);
+                let bucketed = self.rows(node).map(|row| {
+                    let bucket = row.hashed() % TOP_K_BUCKETS;
+                    (Row::new(vec![Datum::BigInt(bucket as i64)]), row)
+                });
+                let stage = order.clone();
+                let survivors = reduce_groups(
+                    bucketed.arrange_by_key_named("TopK buckets"),
+                    "TopK bucket",
+                    move |_, rows, output| top_rows(rows, &stage, Some(keep), 0, output),
+                );
+                let rows = reduce_groups(
+                    survivors.map(|row| (Row::default(), row)).arrange_by_key_named("TopK"),
+                    "TopK",
+                    move |_, rows, output| top_rows(rows, &order, Some(limit), offset, output),
+                );
+                return Ok((
+                    rows,
+                    format!("{} <- #{node} in {TOP_K_BUCKETS} hash buckets, then one", label(plan)),
+                ));
+            }
+        }
+        let (arranged, arrangement) = self.arrange(input, &key)?;
         let order = order.to_vec();
         let rows = reduce_groups(arranged, "TopK", move |_key, rows, output| {
-            let mut sorted: Vec<(&Row, Diff)> = rows.iter().map(|(row, n)| (*row, *n)).collect();
-            sorted.sort_by(|a, b| compare_rows(a.0, b.0, &order));
-            // Positions `offset .. offset + limit`, counting each row as often as it occurs.
-            let end = limit.map_or(u64::MAX, |limit| offset.saturating_add(limit));
-            let mut position: u64 = 0;
-            for (row, n) in sorted {
-                let n = u64::try_from(n).unwrap_or(0);
-                let (start, stop) = (position.max(offset), position.saturating_add(n).min(end));
-                if stop > start {
-                    output.push((row.clone(), Diff::try_from(stop - start).unwrap_or(Diff::MAX)));
-                }
-                position = position.saturating_add(n);
-                if position >= end {
-                    break;
-                }
-            }
+            top_rows(rows, &order, limit, offset, output)
         });
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
+    }
+}
+
+/// The hash buckets of a global Top-K's first stage.
+const TOP_K_BUCKETS: u64 = 64;
+
+/// The rows at positions `offset .. offset + limit` of `rows` in `order` (ties broken by the
+/// whole row), each row counting as often as it occurs.
+fn top_rows(
+    rows: &[(&Row, Diff)],
+    order: &[SortKey],
+    limit: Option<u64>,
+    offset: u64,
+    output: &mut Vec<(Row, Diff)>,
+) {
+    let mut sorted: Vec<(&Row, Diff)> = rows.to_vec();
+    sorted.sort_by(|a, b| compare_rows(a.0, b.0, order));
+    let end = limit.map_or(u64::MAX, |limit| offset.saturating_add(limit));
+    let mut position: u64 = 0;
+    for (row, n) in sorted {
+        let n = u64::try_from(n).unwrap_or(0);
+        let (start, stop) = (position.max(offset), position.saturating_add(n).min(end));
+        if stop > start {
+            output.push((row.clone(), Diff::try_from(stop - start).unwrap_or(Diff::MAX)));
+        }
+        position = position.saturating_add(n);
+        if position >= end {
+            break;
+        }
     }
 }

@@ -1,17 +1,24 @@
 //! Unit tests of the renderer's helpers.
 
 use super::*;
-use crate::render::changelog::changelog;
+use crate::plan::Column;
+use crate::types::SqlType;
 
-fn row(values: &[i32]) -> Row {
-    values.iter().map(|v| Datum::Int(*v)).collect()
+#[test]
+fn labels_are_the_first_line_of_a_node() {
+    let get = Plan::Get { name: "t".into(), columns: vec![Column::new("a", SqlType::Int)] };
+    let distinct = Plan::Distinct { input: Box::new(get.clone()) };
+    assert_eq!(label(&get), "Get t");
+    assert_eq!(label(&distinct), "Distinct");
+    assert_eq!(all_columns(&distinct), vec![ScalarExpr::Column { index: 0, ty: SqlType::Int }]);
 }
 
 #[test]
-fn changelog_pairs_removals_and_additions_per_key() {
-    let updates = vec![(row(&[1, 10]), -1), (row(&[1, 11]), 1), (row(&[2, 5]), 1), (row(&[3, 7]), -1)];
-    let changes: Vec<String> = changelog(&updates, Some(&[0])).iter().map(|c| c.to_string()).collect();
-    assert_eq!(changes, ["-U(1, 10)", "+U(1, 11)", "+I(2, 5)", "-D(3, 7)"]);
-    let changes: Vec<String> = changelog(&updates, None).iter().map(|c| c.to_string()).collect();
-    assert_eq!(changes, ["-D(1, 10)", "+I(1, 11)", "+I(2, 5)", "-D(3, 7)"]);
+fn a_row_error_names_operator_and_row() {
+    let error = RowError {
+        operator: "Project (#0 / #1)".into(),
+        row: Row::new(vec![crate::datum::Datum::Int(1), crate::datum::Datum::Int(0)]),
+        message: "division by zero: 1 / 0".into(),
+    };
+    assert_eq!(error.to_string(), "division by zero: 1 / 0 (in Project (#0 / #1) on row (1, 0))");
 }

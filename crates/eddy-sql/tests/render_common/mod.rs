@@ -87,6 +87,19 @@ pub fn all_aggregates() -> Vec<AggregateCall> {
     ]
 }
 
+/// The aggregates that travel as sums in the diffs (no `DISTINCT`, `MIN`, `MAX`).
+pub fn accumulable_aggregates() -> Vec<AggregateCall> {
+    use AggregateFunction::*;
+    vec![
+        call(CountStar, None, false, None),
+        call(Count, Some(col(1)), false, None),
+        call(Sum, Some(col(1)), false, None),
+        call(Avg, Some(col(1)), false, None),
+        call(Sum, Some(col(0)), false, Some(binary(BinaryOp::Gt, col(1), int(1)))),
+        call(CountStar, None, false, Some(binary(BinaryOp::Lt, col(1), int(2)))),
+    ]
+}
+
 pub fn set_op(op: SetOp, all: bool) -> Plan {
     Plan::SetOp { op, all, left: Box::new(get("t")), right: Box::new(get("u")) }
 }
@@ -114,6 +127,12 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
         ("distinct".to_owned(), Plan::Distinct { input: Box::new(get("t")) }),
         ("aggregate_grouped".to_owned(), aggregate(get("t"), vec![col(0)], all_aggregates())),
         ("aggregate_global".to_owned(), aggregate(get("t"), vec![], all_aggregates())),
+        ("aggregate_sums_grouped".to_owned(), aggregate(get("t"), vec![col(0)], accumulable_aggregates())),
+        ("aggregate_sums_global".to_owned(), aggregate(get("t"), vec![], accumulable_aggregates())),
+        (
+            "aggregate_sums_expression_key".to_owned(),
+            aggregate(get("t"), vec![binary(BinaryOp::Mod, col(1), int(2))], accumulable_aggregates()),
+        ),
         (
             "aggregate_filtered_global".to_owned(),
             aggregate(filter(get("t"), binary(BinaryOp::Gt, col(0), int(3))), vec![], all_aggregates()),
@@ -125,6 +144,10 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
         (
             "top_k_global".to_owned(),
             top_k(vec![], vec![SortKey { column: 1, descending: false, nulls_first: false }], Some(3), 0),
+        ),
+        (
+            "top_k_global_offset".to_owned(),
+            top_k(vec![], vec![SortKey { column: 0, descending: true, nulls_first: true }], Some(2), 3),
         ),
         (
             "top_k_offset_only".to_owned(),
@@ -147,6 +170,80 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
             plans.push((format!("join_{}_{name}", kind.name()), join(kind, on.clone())));
         }
     }
+    let equi = binary(BinaryOp::Eq, col(0), col(2));
+    let cte = filter(get("t"), binary(BinaryOp::Gt, col(1), int(0)));
+    let composed = [
+        (
+            "join_expression_key",
+            join(JoinKind::Inner, binary(BinaryOp::Eq, binary(BinaryOp::Add, col(0), int(1)), col(2))),
+        ),
+        (
+            "self_join_left",
+            Plan::Join {
+                left: Box::new(get("t")),
+                right: Box::new(get("t")),
+                kind: JoinKind::Left,
+                on: equi.clone(),
+            },
+        ),
+        (
+            "cte_joined_with_itself",
+            Plan::Join {
+                left: Box::new(cte.clone()),
+                right: Box::new(cte),
+                kind: JoinKind::Full,
+                on: equi.clone(),
+            },
+        ),
+        (
+            "aggregate_over_left_join",
+            aggregate(
+                join(JoinKind::Left, equi.clone()),
+                vec![col(2)],
+                vec![
+                    call(AggregateFunction::CountStar, None, false, None),
+                    call(AggregateFunction::Sum, Some(col(1)), false, None),
+                    call(AggregateFunction::Max, Some(col(3)), false, None),
+                ],
+            ),
+        ),
+        (
+            "sums_over_inner_join",
+            aggregate(
+                join(JoinKind::Inner, equi.clone()),
+                vec![col(2)],
+                vec![
+                    call(AggregateFunction::CountStar, None, false, None),
+                    call(AggregateFunction::Sum, Some(col(3)), false, None),
+                ],
+            ),
+        ),
+        (
+            "top_k_over_aggregate",
+            Plan::TopK {
+                input: Box::new(aggregate(
+                    get("t"),
+                    vec![col(0)],
+                    vec![call(AggregateFunction::Sum, Some(col(1)), false, None)],
+                )),
+                group: vec![],
+                order: vec![SortKey { column: 1, descending: true, nulls_first: false }],
+                limit: Some(2),
+                offset: 0,
+            },
+        ),
+        ("distinct_over_union_all", Plan::Distinct { input: Box::new(set_op(SetOp::Union, true)) }),
+        (
+            "anti_join_of_filtered",
+            Plan::Join {
+                left: Box::new(filter(get("t"), binary(BinaryOp::Lt, col(1), int(3)))),
+                right: Box::new(get("u")),
+                kind: JoinKind::Anti,
+                on: equi,
+            },
+        ),
+    ];
+    plans.extend(composed.into_iter().map(|(name, plan)| (name.to_owned(), plan)));
     for op in [SetOp::Union, SetOp::Except, SetOp::Intersect] {
         for all in [false, true] {
             plans.push((format!("{op:?}{}", if all { "_all" } else { "" }), set_op(op, all)));

@@ -1,122 +1,29 @@
 //! The incremental driver: a plan rendered in plain timely workers (not an eddy job: the test
 //! feeds updates, retractions included, at logical times it chooses, which eddy's sources do
 //! not offer), fed batches of `(row, diff)` updates at successive times `0, 1, 2, ...`, with
-//! the output's changes collected per time and printed as Flink prints a changelog: `+I`,
-//! `-U`, `+U`, `-D`.
+//! the output's changes collected per time as a changelog (`+I`, `-U`, `+U`, `-D`, from
+//! [`crate::changelog::changes`] with the plan's [`upsert_key`]).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::input::Input;
 use timely::dataflow::ProbeHandle;
 
-use super::{Diff, RenderError, Renderer, RowError, Time};
+use super::{table_names, Diff, RenderError, Renderer, RowError, Time};
+use crate::changelog::{changes, upsert_key, RowChange};
 use crate::datum::Row;
 use crate::plan::Plan;
-
-/// The kind of a changelog entry (Flink's `RowKind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ChangeKind {
-    /// `+I`: a new row.
-    Insert,
-    /// `-U`: the old row of a key, replaced by the following `+U`.
-    UpdateBefore,
-    /// `+U`: the new row of a key.
-    UpdateAfter,
-    /// `-D`: a row removed.
-    Delete,
-}
-
-impl fmt::Display for ChangeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ChangeKind::Insert => "+I",
-            ChangeKind::UpdateBefore => "-U",
-            ChangeKind::UpdateAfter => "+U",
-            ChangeKind::Delete => "-D",
-        })
-    }
-}
-
-/// One changelog entry.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Change {
-    /// What happened.
-    pub kind: ChangeKind,
-    /// The row.
-    pub row: Row,
-}
-
-impl fmt::Display for Change {
-    /// `+I(1, 'a')`, as Flink's print sink writes it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.kind, self.row)
-    }
-}
 
 /// What [`run_incremental`] observed.
 #[derive(Clone, Debug, Default)]
 pub struct IncrementalRun {
     /// The output's changelog at each time (one entry per batch, possibly empty).
-    pub changes: Vec<Vec<Change>>,
+    pub changes: Vec<Vec<RowChange>>,
     /// The whole result after each batch, sorted by value.
     pub results: Vec<Vec<Row>>,
     /// Rows that failed, with the time of their batch, consolidated.
     pub errors: Vec<(Time, RowError)>,
-}
-
-/// The columns that identify a row of `plan`'s output for `-U`/`+U` pairs: an aggregate's group
-/// key; else none (the whole row is the key, so a change is a `-D` and a `+I`).
-pub fn upsert_key(plan: &Plan) -> Option<Vec<usize>> {
-    match plan {
-        Plan::Aggregate { group, .. } => Some((0..group.len()).collect()),
-        _ => None,
-    }
-}
-
-/// The changelog of one time's consolidated updates: per key (see [`upsert_key`]), removed
-/// rows paired with added rows become `-U`/`+U`, the rest `-D` and `+I`.
-pub fn changelog(updates: &[(Row, Diff)], key: Option<&[usize]>) -> Vec<Change> {
-    let key_of = |row: &Row| -> Row {
-        match key {
-            Some(columns) => columns.iter().filter_map(|c| row.get(*c).cloned()).collect(),
-            None => row.clone(),
-        }
-    };
-    let mut by_key: BTreeMap<Row, (Vec<Row>, Vec<Row>)> = BTreeMap::new();
-    for (row, diff) in updates {
-        let entry = by_key.entry(key_of(row)).or_default();
-        let list = if *diff < 0 { &mut entry.0 } else { &mut entry.1 };
-        for _ in 0..diff.unsigned_abs() {
-            list.push(row.clone());
-        }
-    }
-    let mut changes = Vec::new();
-    for (_, (mut removed, mut added)) in by_key {
-        removed.sort();
-        added.sort();
-        let pairs = removed.len().min(added.len());
-        for (old, new) in removed.iter().zip(&added) {
-            changes.push(Change { kind: ChangeKind::UpdateBefore, row: old.clone() });
-            changes.push(Change { kind: ChangeKind::UpdateAfter, row: new.clone() });
-        }
-        changes.extend(removed.into_iter().skip(pairs).map(|row| Change { kind: ChangeKind::Delete, row }));
-        changes.extend(added.into_iter().skip(pairs).map(|row| Change { kind: ChangeKind::Insert, row }));
-    }
-    changes
-}
-
-/// The tables a plan reads.
-fn tables(plan: &Plan, out: &mut Vec<String>) {
-    if let Plan::Get { name, .. } = plan {
-        if !out.contains(name) {
-            out.push(name.clone());
-        }
-    }
-    for input in plan.inputs() {
-        tables(input, out);
-    }
 }
 
 /// Renders `plan` in `workers` timely workers and applies `batches[t]` (per table, rows with
@@ -130,7 +37,7 @@ pub fn run_incremental(
         return Err(RenderError::NotDecorrelated);
     }
     let mut names = Vec::new();
-    tables(plan, &mut names);
+    table_names(plan, &mut names);
     let shared_plan = Arc::new(plan.clone());
     let batches_shared = Arc::new(batches.to_vec());
     let output: Arc<Mutex<Vec<(Row, Time, Diff)>>> = Arc::default();
@@ -208,7 +115,7 @@ pub fn run_incremental(
             *accumulated.entry(row.clone()).or_insert(0) += diff;
         }
         accumulated.retain(|_, diff| *diff != 0);
-        run.changes.push(changelog(&updates, key.as_deref()));
+        run.changes.push(changes(updates.iter().cloned(), key.as_deref()));
         let mut result = Vec::new();
         for (row, count) in &accumulated {
             if *count < 0 {
