@@ -49,7 +49,7 @@ pub(super) fn decorrelate(plan: Plan) -> OptimizeResult<Plan> {
             decorrelate(replaced)
         }
         Plan::Filter { input, predicate } if matches!(*input, Plan::Apply { .. }) => {
-            match semi_join(*input, predicate) {
+            match semi_join(*input, predicate)? {
                 Ok(rewritten) => decorrelate(rewritten),
                 Err(unchanged) => {
                     let (input, predicate) = *unchanged;
@@ -599,51 +599,9 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             (project(aggregate, vec![value], vec![name.clone()]), false, SqlType::Boolean)
         }
     };
-    let mut used = BTreeSet::new();
-    outer_refs(&subquery, 0, &mut used);
-    let (joined, k) = if used.is_empty() {
-        let join = Plan::Join {
-            left: Box::new(input),
-            right: Box::new(subquery),
-            kind: JoinKind::Left,
-            on: boolean(Some(true)),
-        };
-        (join, 0)
-    } else {
-        let used: Vec<usize> = used.into_iter().collect();
-        let columns: Vec<Column> = used.iter().map(|&c| input_columns[c].clone()).collect();
-        let domain_plan = Plan::Distinct {
-            input: Box::new(project(
-                input.clone(),
-                used.iter().map(|&c| column(c, input_columns[c].ty)).collect(),
-                columns.iter().map(|c| c.name.clone()).collect(),
-            )),
-        };
-        let domain = Domain {
-            plan: domain_plan,
-            position: used.iter().enumerate().map(|(i, &c)| (c, i)).collect(),
-            columns,
-            skip_count_fix: Cell::new(
-                !checked && matches!(kind_name, KindName::Scalar) && null_when_empty(&subquery),
-            ),
-        };
-        let dependent = dependent(subquery, &domain)?;
-        let on = used
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &c)| {
-                let ty = input_columns[c].ty;
-                null_safe_equal(column(c, ty), column(n + i, ty))
-            })
-            .collect();
-        let join = Plan::Join {
-            left: Box::new(input),
-            right: Box::new(dependent),
-            kind: JoinKind::Left,
-            on: conjunction(on),
-        };
-        (join, domain.arity())
-    };
+    let skip_count_fix = !checked && matches!(kind_name, KindName::Scalar) && null_when_empty(&subquery);
+    let (dependent, on, k) = dependent_on(&input, subquery, skip_count_fix)?;
+    let joined = Plan::Join { left: Box::new(input), right: Box::new(dependent), kind: JoinKind::Left, on };
     let value = if checked {
         ScalarExpr::Case {
             branches: vec![(
@@ -667,6 +625,49 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
     Ok(project(joined, out, names))
 }
 
+/// The subquery made dependent on the domain of the columns of `input` it reads: its rows
+/// for each domain value, the domain's columns first. Also the condition that matches a row
+/// of `input` (then the result's columns) with its domain value, and the domain's arity.
+/// A subquery that reads no outer column is returned as it is, with the condition `TRUE`.
+fn dependent_on(
+    input: &Plan,
+    subquery: Plan,
+    skip_count_fix: bool,
+) -> OptimizeResult<(Plan, ScalarExpr, usize)> {
+    let mut used = BTreeSet::new();
+    outer_refs(&subquery, 0, &mut used);
+    if used.is_empty() {
+        return Ok((subquery, boolean(Some(true)), 0));
+    }
+    let n = input.arity();
+    let input_columns = input.columns();
+    let used: Vec<usize> = used.into_iter().collect();
+    let columns: Vec<Column> = used.iter().map(|&c| input_columns[c].clone()).collect();
+    let domain_plan = Plan::Distinct {
+        input: Box::new(project(
+            input.clone(),
+            used.iter().map(|&c| column(c, input_columns[c].ty)).collect(),
+            columns.iter().map(|c| c.name.clone()).collect(),
+        )),
+    };
+    let domain = Domain {
+        plan: domain_plan,
+        position: used.iter().enumerate().map(|(i, &c)| (c, i)).collect(),
+        columns,
+        skip_count_fix: Cell::new(skip_count_fix),
+    };
+    let dependent = dependent(subquery, &domain)?;
+    let on = used
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &c)| {
+            let ty = input_columns[c].ty;
+            null_safe_equal(column(c, ty), column(n + i, ty))
+        })
+        .collect();
+    Ok((dependent, conjunction(on), domain.arity()))
+}
+
 /// The subquery as `Filter`s and `Project`s over a subtree that does not read the outer row:
 /// that subtree, the filters' conjuncts and the output expressions, both over its columns.
 fn peel(plan: &Plan) -> Option<(Plan, Vec<ScalarExpr>, Vec<ScalarExpr>)> {
@@ -688,8 +689,10 @@ fn peel(plan: &Plan) -> Option<(Plan, Vec<ScalarExpr>, Vec<ScalarExpr>)> {
 /// `Filter(Apply(input, subquery), ... AND [NOT] #n AND ...)` for an `EXISTS` or `IN`
 /// Apply whose column is `#n`: a semi (anti) join of the input with the subquery, the other
 /// conjuncts as a filter on the input. Gives the plan back when the shape does not fit.
-fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, ScalarExpr)>> {
-    let Plan::Apply { input, subquery, kind, name } = apply else { return Err(Box::new((apply, predicate))) };
+fn semi_join(apply: Plan, predicate: ScalarExpr) -> OptimizeResult<Result<Plan, Box<(Plan, ScalarExpr)>>> {
+    let Plan::Apply { input, subquery, kind, name } = apply else {
+        return Ok(Err(Box::new((apply, predicate))));
+    };
     let n = input.arity();
     let conjuncts = split_conjuncts(&predicate);
     let is_column = |e: &ScalarExpr| matches!(e, ScalarExpr::Column { index, .. } if *index == n);
@@ -717,12 +720,41 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
             let rest = rest(position, false);
             let left =
                 if rest.is_empty() { *input } else { Plan::Filter { input, predicate: conjunction(rest) } };
-            return Ok(in_subquery::not_in_filter(left, *subquery, &exprs[0], name));
+            return Ok(Ok(in_subquery::not_in_filter(left, *subquery, &exprs[0], name)));
         }
     }
+    let Some((position, positive)) = found else {
+        return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate))));
+    };
     let peeled = if matches!(kind, ApplyKind::Scalar) { None } else { peel(&subquery) };
-    let (Some((position, positive)), Some((base, predicates, outputs))) = (found, peeled) else {
-        return Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)));
+    let Some((base, predicates, outputs)) = peeled else {
+        // The subquery reads the outer row deep down: a semi (anti) join with it made
+        // dependent on the domain, for EXISTS and for IN as EXISTS on the comparison.
+        let subquery = match &kind {
+            ApplyKind::Exists => *subquery,
+            ApplyKind::In { exprs } if positive && exprs.len() == subquery.arity() => {
+                let lifted: Vec<ScalarExpr> = exprs.iter().map(lift).collect();
+                let comparison = in_comparison(&lifted, &column_refs(&subquery.columns(), 0));
+                Plan::Filter { input: subquery, predicate: comparison }
+            }
+            _ => return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)))),
+        };
+        let rest = rest(position, positive);
+        let input_columns = input.columns();
+        let left =
+            if rest.is_empty() { *input } else { Plan::Filter { input, predicate: conjunction(rest) } };
+        let (dependent, on, _) = dependent_on(&left, subquery, false)?;
+        let join = Plan::Join {
+            left: Box::new(left),
+            right: Box::new(dependent),
+            kind: if positive { JoinKind::Semi } else { JoinKind::Anti },
+            on,
+        };
+        let mut out = column_refs(&input_columns, 0);
+        out.push(boolean(Some(positive)));
+        let mut names: Vec<String> = input_columns.into_iter().map(|c| c.name).collect();
+        names.push(name);
+        return Ok(Ok(project(join, out, names)));
     };
     // Over the join's rows: the input's columns, then the base's.
     let to_join = |expr: &ScalarExpr| {
@@ -747,7 +779,7 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
             }
         }
         ApplyKind::In { .. } | ApplyKind::Scalar => {
-            return Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)));
+            return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate))));
         }
         ApplyKind::Exists => {}
     }
@@ -765,5 +797,5 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
     out.push(value);
     let mut names: Vec<String> = input_columns.into_iter().map(|c| c.name).collect();
     names.push(name);
-    Ok(project(join, out, names))
+    Ok(Ok(project(join, out, names)))
 }
