@@ -81,6 +81,20 @@ fn correlated_count_keeps_its_row_for_an_empty_group() {
 }
 
 #[test]
+fn a_nested_count_over_an_empty_group_is_zero_not_missing() {
+    // (SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM u WHERE u0 = t0)): 0 for t0 = 3, not NULL.
+    let count = aggregate(
+        filter(get("u", 2), eq(col(0), outer(1, 0))),
+        vec![],
+        vec![call(AggregateFunction::CountStar, vec![])],
+    );
+    let count_column = eddy_sql::ScalarExpr::Column { index: 0, ty: eddy_sql::SqlType::BigInt };
+    let max = aggregate(count, vec![], vec![call(AggregateFunction::Max, vec![count_column])]);
+    let optimized = check(&apply(get("t", 2), max, ApplyKind::Scalar));
+    insta::assert_snapshot!(optimized.explain());
+}
+
+#[test]
 fn correlated_aggregate_groups_by_the_correlated_column() {
     // SELECT * FROM t WHERE t1 > (SELECT MAX(u1) FROM u WHERE u0 = t0): no domain join, no
     // left join from the domain (MAX of nothing is NULL, as the padding is).

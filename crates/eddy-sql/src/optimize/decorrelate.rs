@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 
 use super::util::{
     binary, boolean, column, column_refs, count_star, exprs, failure, lift, map_inputs, null_safe_equal,
-    null_when_null, project, substitute, unary,
+    project, substitute, unary,
 };
 use super::{in_subquery, OptimizeError, OptimizeResult};
 use crate::datum::Datum;
@@ -382,30 +382,24 @@ fn dependent_join(
     Ok(project(join, out, names))
 }
 
-/// Which kind of Apply is being removed.
-enum KindName {
-    Scalar,
-    Other,
-}
-
-/// Whether the scalar subquery is an aggregate without `GROUP BY` (maybe under a projection)
-/// whose value is `NULL` for an empty input: then no row and a row of `NULL` are the same
-/// to the final left join.
-fn null_when_empty(plan: &Plan) -> bool {
-    let non_count = |aggregates: &[AggregateCall], column: usize| {
-        aggregates.get(column).is_some_and(|call| {
-            !matches!(call.function, AggregateFunction::Count | AggregateFunction::CountStar)
-        })
-    };
+/// A subquery that is an aggregate without `GROUP BY`, maybe under a projection: the
+/// aggregate, and the value (its first column, or the projection's first expression) over
+/// the aggregate's columns. Any other subquery is returned as it is, without a value.
+fn split_top_aggregate(plan: Plan) -> (Plan, Option<ScalarExpr>) {
     match plan {
-        Plan::Aggregate { group, aggregates, .. } => group.is_empty() && non_count(aggregates, 0),
-        Plan::Project { input, exprs, .. } => match &**input {
-            Plan::Aggregate { group, aggregates, .. } if group.is_empty() => {
-                exprs.first().is_some_and(|e| null_when_null(e, &|c| non_count(aggregates, c)))
+        Plan::Aggregate { ref group, ref aggregates, .. } if group.is_empty() && !aggregates.is_empty() => {
+            let ty = aggregates[0].ty;
+            (plan, Some(column(0, ty)))
+        }
+        Plan::Project { input, exprs, names } => {
+            if matches!(&*input, Plan::Aggregate { group, .. } if group.is_empty()) && !exprs.is_empty() {
+                let value = exprs[0].clone();
+                (*input, Some(value))
+            } else {
+                (Plan::Project { input, exprs, names }, None)
             }
-            _ => false,
-        },
-        _ => false,
+        }
+        other => (other, None),
     }
 }
 
@@ -528,10 +522,6 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             return Ok(in_subquery::in_value(input, subquery, &exprs[0], name));
         }
     }
-    let kind_name = match kind {
-        ApplyKind::Scalar => KindName::Scalar,
-        _ => KindName::Other,
-    };
     let (subquery, checked, ty) = match kind {
         ApplyKind::Scalar => {
             let Some(first) = sub_columns.first() else {
@@ -599,8 +589,16 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             (project(aggregate, vec![value], vec![name.clone()]), false, SqlType::Boolean)
         }
     };
-    let skip_count_fix = !checked && matches!(kind_name, KindName::Scalar) && null_when_empty(&subquery);
-    let (dependent, on, k) = dependent_on(&input, subquery, skip_count_fix)?;
+    // An aggregate without GROUP BY on top (maybe under a projection) needs no row per empty
+    // group: the final left join pads it with NULLs, and the value is computed after that
+    // join, with COUNTs of a padded row read as 0.
+    let (subquery, finish) = if checked { (subquery, None) } else { split_top_aggregate(subquery) };
+    let top_calls = match (&subquery, &finish) {
+        (Plan::Aggregate { aggregates, .. }, Some(_)) => aggregates.clone(),
+        _ => vec![],
+    };
+    // (The checked aggregate's count is NULL in a padded row, and `NULL > 1` is not true.)
+    let (dependent, on, k) = dependent_on(&input, subquery, checked || finish.is_some())?;
     let joined = Plan::Join { left: Box::new(input), right: Box::new(dependent), kind: JoinKind::Left, on };
     let value = if checked {
         ScalarExpr::Case {
@@ -615,6 +613,28 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             otherwise: Box::new(column(n + k + 1, ty)),
             ty,
         }
+    } else if let Some(finish) = finish {
+        let values: Vec<ScalarExpr> = top_calls
+            .iter()
+            .enumerate()
+            .map(|(j, call)| {
+                let value = column(n + k + j, call.ty);
+                match call.function {
+                    AggregateFunction::Count | AggregateFunction::CountStar => {
+                        ScalarExpr::Coalesce { args: vec![value, zero(call.ty)], ty: call.ty }
+                    }
+                    _ => value,
+                }
+            })
+            .collect();
+        // Over the join's rows: aggregates as above, outer references as the input's columns.
+        let mut value = substitute(&finish, &values);
+        value.transform(&mut |e| match e {
+            ScalarExpr::Outer { depth: 1, index, ty } => *e = column(*index, *ty),
+            ScalarExpr::Outer { depth, .. } => *depth -= 1,
+            _ => {}
+        });
+        value
     } else {
         column(n + k, ty)
     };
