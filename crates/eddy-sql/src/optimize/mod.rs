@@ -20,6 +20,7 @@ use thiserror::Error;
 use crate::plan::{Plan, Query};
 
 mod decorrelate;
+mod dependent;
 mod in_subquery;
 mod join_order;
 mod prune;
