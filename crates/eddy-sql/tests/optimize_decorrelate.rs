@@ -221,3 +221,23 @@ impl ScalarExprExt {
         )
     }
 }
+
+#[test]
+fn malformed_subqueries_are_errors_not_panics() {
+    use eddy_sql::optimize::{optimize, OptimizeError};
+    // An outer reference with no Apply around it.
+    let dangling = filter(get("t", 2), eq(col(0), outer(1, 0)));
+    assert_eq!(optimize(dangling), Err(OptimizeError::DanglingOuterReference { depth: 1 }));
+    // An outer reference past the outer row.
+    let far = apply(get("t", 2), filter(get("u", 2), eq(col(0), outer(1, 5))), ApplyKind::Exists);
+    assert_eq!(optimize(far.clone()), Err(OptimizeError::OuterColumnOutOfRange { index: 5, arity: 2 }));
+    let far_in_where = filter(far, bool_col(2));
+    assert_eq!(optimize(far_in_where), Err(OptimizeError::OuterColumnOutOfRange { index: 5, arity: 2 }));
+    // IN with two values against one column.
+    let wide =
+        apply(get("t", 2), project(get("u", 2), vec![col(0)]), ApplyKind::In { exprs: vec![col(0), col(1)] });
+    assert_eq!(optimize(wide), Err(OptimizeError::InArity { name: "sub".into(), expected: 2, found: 1 }));
+    // A scalar subquery without columns.
+    let none = apply(get("t", 2), project(get("u", 2), vec![]), ApplyKind::Scalar);
+    assert_eq!(optimize(none), Err(OptimizeError::SubqueryWithoutColumns { name: "sub".into() }));
+}

@@ -30,7 +30,7 @@
 //! on `(a = b AND ...) IS NOT FALSE`, which is what makes it `NULL`-safe, at the price of a
 //! join without equi-keys.
 
-use super::dependent::{dependent_on, reads_outer, zero};
+use super::dependent::{dependent_on, outer_refs, reads_outer, zero};
 use super::util::{
     binary, boolean, column, column_refs, count_star, exprs, failure, lift, map_inputs, project, substitute,
     unary,
@@ -330,6 +330,12 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> OptimizeResult<Result<Plan, 
     let Some((position, positive)) = found else {
         return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate))));
     };
+    let mut read = std::collections::BTreeSet::new();
+    outer_refs(&subquery, 0, &mut read);
+    if read.iter().any(|&c| c >= n) {
+        // Malformed: the general path reports it.
+        return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate))));
+    }
     let peeled = if matches!(kind, ApplyKind::Scalar) { None } else { peel(&subquery) };
     let Some((base, predicates, outputs)) = peeled else {
         // The subquery reads the outer row deep down: a semi (anti) join with it made

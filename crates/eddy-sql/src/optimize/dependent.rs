@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 use super::util::{boolean, column, column_refs, exprs, null_safe_equal, project, unary};
-use super::OptimizeResult;
+use super::{OptimizeError, OptimizeResult};
 use crate::datum::Datum;
 use crate::expr::{BinaryOp, ScalarExpr, UnaryOp};
 use crate::plan::{
@@ -413,6 +413,9 @@ pub(super) fn dependent_on(
     let n = input.arity();
     let input_columns = input.columns();
     let used: Vec<usize> = used.into_iter().collect();
+    if let Some(&index) = used.iter().find(|&&c| c >= n) {
+        return Err(OptimizeError::OuterColumnOutOfRange { index, arity: n });
+    }
     let columns: Vec<Column> = used.iter().map(|&c| input_columns[c].clone()).collect();
     let domain_plan = Plan::Distinct {
         input: Box::new(project(
