@@ -146,3 +146,14 @@ fn joins_are_ordered_to_avoid_cross_products() {
     );
     insta::assert_snapshot!("kept_cross_product", explain(&plan));
 }
+
+#[test]
+fn union_all_passes_pruning_to_both_inputs() {
+    let union = Plan::SetOp {
+        op: SetOp::Union,
+        all: true,
+        left: Box::new(get("t", 2)),
+        right: Box::new(get("u", 2)),
+    };
+    insta::assert_snapshot!(explain(&project(union, vec![col(1)])));
+}
