@@ -157,3 +157,10 @@ fn union_all_passes_pruning_to_both_inputs() {
     };
     insta::assert_snapshot!(explain(&project(union, vec![col(1)])));
 }
+
+#[test]
+fn a_constant_crosses_an_equi_join() {
+    // t0 = u0 AND u0 = 2: t0 = 2 filters t as well.
+    let joined = join(get("t", 2), get("u", 2), JoinKind::Inner, eq(col(0), col(2)));
+    insta::assert_snapshot!(explain(&filter(joined, eq(col(2), int(2)))));
+}
