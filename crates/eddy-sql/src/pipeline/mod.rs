@@ -91,11 +91,10 @@ impl SqlPipeline {
         Ok(())
     }
 
-    /// Whether a plan's result over these tables only appends. A bounded table's rows arrive
-    /// at one logical time, so they never retract; an unbounded table appends.
+    /// Whether a plan's result over these tables only appends. Bounded tables without event
+    /// time arrive at one logical time, so the result never retracts; other tables append.
     pub fn mode(&self, plan: &Plan) -> ChangelogMode {
-        let all_bounded = self.sources.iter().all(TableSource::is_bounded);
-        if all_bounded {
+        if self.sources.iter().all(TableSource::is_read_at_one_time) {
             // One final result when the input ends: a batch result is append-only.
             return ChangelogMode::AppendOnly;
         }

@@ -23,6 +23,9 @@ use thiserror::Error;
 
 mod ddl;
 mod dml;
+mod jobs;
+
+pub use jobs::{combine, SqlJob};
 
 use crate::bind::{bind_query_with_hidden, BindError, FlinkDialect, Location};
 use crate::cast::cast;
@@ -50,6 +53,9 @@ pub enum Outcome {
     },
     /// `EXPLAIN`'s plan text.
     Explain(String),
+    /// A statement that runs as an eddy job (it reads or writes a connector table): the
+    /// caller runs it (see [`SqlJob`]).
+    Job(SqlJob),
 }
 
 /// A query engine's failure.
@@ -255,6 +261,9 @@ impl Session {
         match statement {
             Statement::Query(query) => {
                 let bound = bind_query_with_hidden(query, &self.catalog)?;
+                if self.reads_connector_table(&bound.query.plan) {
+                    return self.query_job(bound.query, bound.visible);
+                }
                 let (columns, rows) = self.run(&bound.query, bound.visible)?;
                 Ok(Outcome::Rows { columns, rows })
             }
