@@ -15,6 +15,8 @@ const SETUP: &str = "
         (7, 'bob', 10, 4000, 1);
     CREATE TABLE dept (id INT, title VARCHAR, budget BIGINT);
     INSERT INTO dept VALUES (10, 'eng', 100000), (20, 'ops', 50000), (40, 'law', NULL), (NULL, 'void', 1);
+    CREATE TABLE pay (name VARCHAR, amount DECIMAL(10, 2));
+    INSERT INTO pay VALUES ('ann', 10.50), ('bob', 10.5), ('bob', NULL), (NULL, 3.00), ('eve', 2.25);
     CREATE TABLE site (dept INT, city VARCHAR);
     INSERT INTO site VALUES (10, 'oslo'), (20, 'rome'), (20, 'oslo'), (NULL, 'nowhere');
 ";
@@ -32,6 +34,12 @@ const QUERIES: &[(&str, &str)] = &[
         "nested_two_levels",
         "SELECT title FROM dept d WHERE EXISTS (SELECT * FROM emp e WHERE e.dept = d.id AND \
          e.salary > (SELECT AVG(salary) FROM emp s WHERE s.dept = d.id AND s.boss = e.boss))",
+    ),
+    (
+        "correlated_on_strings_and_decimals",
+        "SELECT name, (SELECT COUNT(*) FROM pay p WHERE p.name = e.name), \
+         (SELECT MAX(q.name) FROM pay q WHERE q.amount = (SELECT MAX(amount) FROM pay r WHERE r.name = e.name)) \
+         FROM emp e",
     ),
     (
         "three_way_join",
