@@ -145,8 +145,7 @@ pub fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
 }
 
 /// Optimizes `plan` and checks the result: decorrelated, the same columns (names and
-/// types), and on `tables`
-/// the oracle's rows as a multiset. When the original fails (a scalar subquery with more
+/// types), and on `tables` the oracle's rows as a multiset. When the original fails (a scalar subquery with more
 /// than one row), the optimized plan may fail too; it may fail when the original does not
 /// only with that error (see below).
 pub fn check_on(plan: &Plan, tables: &BTreeMap<String, Vec<Row>>) -> Plan {
