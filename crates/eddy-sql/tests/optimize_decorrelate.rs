@@ -81,6 +81,20 @@ fn correlated_count_keeps_its_row_for_an_empty_group() {
 }
 
 #[test]
+fn a_nested_count_over_an_empty_group_is_zero_not_missing() {
+    // (SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM u WHERE u0 = t0)): 0 for t0 = 3, not NULL.
+    let count = aggregate(
+        filter(get("u", 2), eq(col(0), outer(1, 0))),
+        vec![],
+        vec![call(AggregateFunction::CountStar, vec![])],
+    );
+    let count_column = eddy_sql::ScalarExpr::Column { index: 0, ty: eddy_sql::SqlType::BigInt };
+    let max = aggregate(count, vec![], vec![call(AggregateFunction::Max, vec![count_column])]);
+    let optimized = check(&apply(get("t", 2), max, ApplyKind::Scalar));
+    insta::assert_snapshot!(optimized.explain());
+}
+
+#[test]
 fn correlated_aggregate_groups_by_the_correlated_column() {
     // SELECT * FROM t WHERE t1 > (SELECT MAX(u1) FROM u WHERE u0 = t0): no domain join, no
     // left join from the domain (MAX of nothing is NULL, as the padding is).
@@ -206,4 +220,24 @@ impl ScalarExprExt {
             eddy_sql::ScalarExpr::literal(eddy_sql::Datum::BigInt(value), eddy_sql::SqlType::BigInt),
         )
     }
+}
+
+#[test]
+fn malformed_subqueries_are_errors_not_panics() {
+    use eddy_sql::optimize::{optimize, OptimizeError};
+    // An outer reference with no Apply around it.
+    let dangling = filter(get("t", 2), eq(col(0), outer(1, 0)));
+    assert_eq!(optimize(dangling), Err(OptimizeError::DanglingOuterReference { depth: 1 }));
+    // An outer reference past the outer row.
+    let far = apply(get("t", 2), filter(get("u", 2), eq(col(0), outer(1, 5))), ApplyKind::Exists);
+    assert_eq!(optimize(far.clone()), Err(OptimizeError::OuterColumnOutOfRange { index: 5, arity: 2 }));
+    let far_in_where = filter(far, bool_col(2));
+    assert_eq!(optimize(far_in_where), Err(OptimizeError::OuterColumnOutOfRange { index: 5, arity: 2 }));
+    // IN with two values against one column.
+    let wide =
+        apply(get("t", 2), project(get("u", 2), vec![col(0)]), ApplyKind::In { exprs: vec![col(0), col(1)] });
+    assert_eq!(optimize(wide), Err(OptimizeError::InArity { name: "sub".into(), expected: 2, found: 1 }));
+    // A scalar subquery without columns.
+    let none = apply(get("t", 2), project(get("u", 2), vec![]), ApplyKind::Scalar);
+    assert_eq!(optimize(none), Err(OptimizeError::SubqueryWithoutColumns { name: "sub".into() }));
 }

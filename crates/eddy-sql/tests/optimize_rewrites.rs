@@ -146,3 +146,21 @@ fn joins_are_ordered_to_avoid_cross_products() {
     );
     insta::assert_snapshot!("kept_cross_product", explain(&plan));
 }
+
+#[test]
+fn union_all_passes_pruning_to_both_inputs() {
+    let union = Plan::SetOp {
+        op: SetOp::Union,
+        all: true,
+        left: Box::new(get("t", 2)),
+        right: Box::new(get("u", 2)),
+    };
+    insta::assert_snapshot!(explain(&project(union, vec![col(1)])));
+}
+
+#[test]
+fn a_constant_crosses_an_equi_join() {
+    // t0 = u0 AND u0 = 2: t0 = 2 filters t as well.
+    let joined = join(get("t", 2), get("u", 2), JoinKind::Inner, eq(col(0), col(2)));
+    insta::assert_snapshot!(explain(&filter(joined, eq(col(2), int(2)))));
+}

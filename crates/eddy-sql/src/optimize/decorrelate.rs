@@ -3,37 +3,43 @@
 //!
 //! The general method is Neumann and Kemper's ("Unnesting Arbitrary Queries", BTW 2015):
 //! the subquery is evaluated once per distinct value of the outer columns it reads (the
-//! *domain*), by pushing a dependent join with the domain down the subquery until it meets
-//! subtrees that do not read the outer row, where it becomes a plain cross product. The
-//! result, keyed by the domain columns, is joined back to the outer input with `NULL`-safe
-//! equality. Every kind of `Apply` is first written as a scalar subquery over an aggregate
-//! (`EXISTS` is `COUNT(*) > 0`, `IN` counts true and unknown comparisons), so one path
-//! handles all three; an aggregate without `GROUP BY` keeps its one row per domain value
-//! (the COUNT bug) by a left join from the domain.
+//! *domain*) by a dependent join pushed down the subquery (`dependent`), and the result,
+//! keyed by the domain columns, is left-joined back to the outer input with `NULL`-safe
+//! equality (written as two equalities, so the join has equi-keys). An uncorrelated
+//! subquery is simply left-joined on `TRUE`.
+//!
+//! Every kind of `Apply` is first written as a scalar subquery: `EXISTS` as
+//! `COUNT(*) > 0`, a one-column `IN` by `in_subquery`, a wider `IN` by counting the rows that
+//! compare true and unknown. A scalar subquery not known to give at most one row becomes
+//! `COUNT(*)` and `MIN(value)`, and the value is replaced by a failing expression where the
+//! count exceeds 1 ([`MORE_THAN_ONE_ROW`]): no new plan construct is needed. When the
+//! subquery is an aggregate without `GROUP BY` (maybe under a projection), it is joined to
+//! the input without a row for empty groups, and its value is computed after the left join,
+//! with the `COUNT`s of a padded row read as 0 (the COUNT bug); a nested such aggregate gets
+//! its rows for empty groups from a left join with the domain.
 //!
 //! Applies are removed outermost first: when one is removed, the Applies nested in its
 //! subquery are rewritten to read the domain columns instead of the outer row, and are
 //! removed in turn.
 //!
 //! A filter conjunct that is an `EXISTS`, `NOT EXISTS`, `IN` or `NOT IN` column of the Apply
-//! below it becomes a semi or anti join instead. `IN` with one column goes through
-//! `in_subquery` (an `EXISTS` on the equality, so an equi-join, and the subquery's `NULL`
-//! status); `NOT IN` with several columns is an anti join on `(a = b AND ...) IS NOT FALSE`,
-//! which is what makes it `NULL`-safe, at the price of a join without equi-keys.
+//! below it becomes a semi or anti join instead: with the subquery's own filters as the join
+//! condition when only filters and projections read the outer row, else with the subquery
+//! made dependent on the domain. A one-column `NOT IN` goes through `in_subquery` (an anti
+//! join on the equality and the subquery's `NULL` status); a wider `NOT IN` is an anti join
+//! on `(a = b AND ...) IS NOT FALSE`, which is what makes it `NULL`-safe, at the price of a
+//! join without equi-keys.
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
-use std::collections::BTreeSet;
-
+use super::dependent::{dependent_on, outer_refs, reads_outer, zero};
 use super::util::{
-    binary, boolean, column, column_refs, count_star, exprs, failure, lift, map_inputs, null_safe_equal,
-    null_when_null, project, substitute, unary,
+    binary, boolean, column, column_refs, count_star, exprs, failure, lift, map_inputs, project, substitute,
+    unary,
 };
 use super::{in_subquery, OptimizeError, OptimizeResult};
 use crate::datum::Datum;
 use crate::expr::{BinaryOp, ScalarExpr, UnaryOp};
 use crate::plan::{
-    conjunction, split_conjuncts, AggregateCall, AggregateFunction, ApplyKind, Column, JoinKind, Plan,
+    conjunction, split_conjuncts, AggregateCall, AggregateFunction, ApplyKind, JoinKind, Plan,
 };
 use crate::types::SqlType;
 
@@ -49,7 +55,7 @@ pub(super) fn decorrelate(plan: Plan) -> OptimizeResult<Plan> {
             decorrelate(replaced)
         }
         Plan::Filter { input, predicate } if matches!(*input, Plan::Apply { .. }) => {
-            match semi_join(*input, predicate) {
+            match semi_join(*input, predicate)? {
                 Ok(rewritten) => decorrelate(rewritten),
                 Err(unchanged) => {
                     let (input, predicate) = *unchanged;
@@ -81,410 +87,25 @@ fn check_no_outer(plan: &Plan) -> OptimizeResult<()> {
     }
 }
 
-/// The outer columns that `plan` reads of the Apply `level` subquery boundaries out.
-fn outer_refs(plan: &Plan, level: usize, found: &mut BTreeSet<usize>) {
-    for expr in exprs(plan) {
-        expr.visit(&mut |e| {
-            if let ScalarExpr::Outer { depth, index, .. } = e {
-                if *depth == level + 1 {
-                    found.insert(*index);
-                }
-            }
-        });
-    }
+/// A subquery that is an aggregate without `GROUP BY`, maybe under a projection: the
+/// aggregate, and the value (its first column, or the projection's first expression) over
+/// the aggregate's columns. Any other subquery is returned as it is, without a value.
+fn split_top_aggregate(plan: Plan) -> (Plan, Option<ScalarExpr>) {
     match plan {
-        Plan::Apply { input, subquery, .. } => {
-            outer_refs(input, level, found);
-            outer_refs(subquery, level + 1, found);
+        Plan::Aggregate { ref group, ref aggregates, .. } if group.is_empty() && !aggregates.is_empty() => {
+            let ty = aggregates[0].ty;
+            (plan, Some(column(0, ty)))
         }
-        other => {
-            for input in other.inputs() {
-                outer_refs(input, level, found);
-            }
-        }
-    }
-}
-
-fn reads_outer(plan: &Plan) -> bool {
-    let mut found = BTreeSet::new();
-    outer_refs(plan, 0, &mut found);
-    !found.is_empty()
-}
-
-/// The distinct values of the outer columns a subquery reads.
-struct Domain {
-    /// `Distinct(Project(outer input, the columns))`.
-    plan: Plan,
-    /// Its columns.
-    columns: Vec<Column>,
-    /// Outer column index to position in the domain.
-    position: BTreeMap<usize, usize>,
-    /// Set when the subquery's top aggregate (without `GROUP BY`) may leave out the rows of
-    /// empty groups, because the value read from it is `NULL` for an empty group anyway and
-    /// the final left join pads with `NULL`. Taken by the first aggregate met.
-    skip_count_fix: Cell<bool>,
-}
-
-impl Domain {
-    fn arity(&self) -> usize {
-        self.columns.len()
-    }
-
-    /// An expression of the subquery's own level moved onto `[domain, input]` rows:
-    /// columns shift past the domain, outer references to the removed Apply become domain
-    /// columns, deeper ones come one level closer.
-    fn level0(&self, expr: &ScalarExpr) -> ScalarExpr {
-        let k = self.arity();
-        let mut out = expr.clone();
-        out.transform(&mut |e| match e {
-            ScalarExpr::Column { index, .. } => *index += k,
-            ScalarExpr::Outer { depth: 1, index, ty } => {
-                let position = self.position.get(index).copied().unwrap_or_default();
-                *e = column(position, *ty);
-            }
-            ScalarExpr::Outer { depth, .. } => *depth -= 1,
-            _ => {}
-        });
-        out
-    }
-
-    /// The subquery of an Apply nested in the removed one's subquery, `level` boundaries
-    /// below it: references to the nested Apply's input shift past the domain, references
-    /// to the removed Apply become references to the domain columns (now in that input).
-    fn remap_nested(&self, plan: &mut Plan, level: usize) {
-        let k = self.arity();
-        for expr in plan.exprs_mut() {
-            expr.transform(&mut |e| {
-                if let ScalarExpr::Outer { depth, index, .. } = e {
-                    if *depth == level + 1 {
-                        *index += k;
-                    } else if *depth == level + 2 {
-                        *depth = level + 1;
-                        *index = self.position.get(index).copied().unwrap_or_default();
-                    } else if *depth > level + 2 {
-                        *depth -= 1;
-                    }
-                }
-            });
-        }
-        match plan {
-            Plan::Apply { input, subquery, .. } => {
-                self.remap_nested(input, level);
-                self.remap_nested(subquery, level + 1);
-            }
-            other => {
-                for input in other.inputs_mut() {
-                    self.remap_nested(input, level);
-                }
-            }
-        }
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.columns.iter().map(|c| c.name.clone()).collect()
-    }
-
-    fn refs(&self, offset: usize) -> Vec<ScalarExpr> {
-        column_refs(&self.columns, offset)
-    }
-
-    /// `NULL`-safe equality of the domain columns at `left` and at `right`.
-    fn equal(&self, left: usize, right: usize) -> Vec<ScalarExpr> {
-        self.columns
-            .iter()
-            .enumerate()
-            .flat_map(|(i, c)| null_safe_equal(column(left + i, c.ty), column(right + i, c.ty)))
-            .collect()
-    }
-}
-
-/// The dependent join of the domain with `plan`: for each domain row `d`, `d` followed by
-/// each row of `plan` evaluated with `d` as the outer row. Output: the domain's columns,
-/// then `plan`'s.
-fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
-    let k = domain.arity();
-    if !reads_outer(&plan) {
-        return Ok(Plan::Join {
-            left: Box::new(domain.plan.clone()),
-            right: Box::new(plan),
-            kind: JoinKind::Inner,
-            on: boolean(Some(true)),
-        });
-    }
-    Ok(match plan {
-        Plan::Filter { input, predicate } => match eliminate_domain(&input, &predicate, domain) {
-            Some(plan) => plan,
-            None => Plan::Filter {
-                input: Box::new(dependent(*input, domain)?),
-                predicate: domain.level0(&predicate),
-            },
-        },
         Plan::Project { input, exprs, names } => {
-            let mut all = domain.refs(0);
-            all.extend(exprs.iter().map(|e| domain.level0(e)));
-            let mut all_names = domain.names();
-            all_names.extend(names);
-            project(dependent(*input, domain)?, all, all_names)
-        }
-        Plan::Join { left, right, kind, on } => dependent_join(*left, *right, kind, &on, domain)?,
-        Plan::Aggregate { input, group, group_names, aggregates, aggregate_names } => {
-            let skip_count_fix = domain.skip_count_fix.replace(false);
-            let no_group = group.is_empty();
-            let mut new_group = domain.refs(0);
-            new_group.extend(group.iter().map(|e| domain.level0(e)));
-            let mut new_names = domain.names();
-            new_names.extend(group_names);
-            let aggregates: Vec<AggregateCall> = aggregates
-                .into_iter()
-                .map(|call| AggregateCall {
-                    args: call.args.iter().map(|e| domain.level0(e)).collect(),
-                    filter: call.filter.as_ref().map(|e| domain.level0(e)),
-                    ..call
-                })
-                .collect();
-            let calls = aggregates.clone();
-            let grouped = Plan::Aggregate {
-                input: Box::new(dependent(*input, domain)?),
-                group: new_group,
-                group_names: new_names,
-                aggregates,
-                aggregate_names: aggregate_names.clone(),
-            };
-            if !no_group || skip_count_fix {
-                return Ok(grouped);
+            if matches!(&*input, Plan::Aggregate { group, .. } if group.is_empty()) && !exprs.is_empty() {
+                let value = exprs[0].clone();
+                (*input, Some(value))
+            } else {
+                (Plan::Project { input, exprs, names }, None)
             }
-            // Without GROUP BY every domain row has its one row, even over an empty input
-            // (the COUNT bug): join from the domain, counts of missing groups are 0.
-            let joined = Plan::Join {
-                left: Box::new(domain.plan.clone()),
-                right: Box::new(grouped),
-                kind: JoinKind::Left,
-                on: conjunction(domain.equal(0, k)),
-            };
-            let mut out = domain.refs(0);
-            for (j, call) in calls.iter().enumerate() {
-                let value = column(2 * k + j, call.ty);
-                out.push(match call.function {
-                    AggregateFunction::Count | AggregateFunction::CountStar => {
-                        ScalarExpr::Coalesce { args: vec![value, zero(call.ty)], ty: call.ty }
-                    }
-                    _ => value,
-                });
-            }
-            let mut names = domain.names();
-            names.extend(aggregate_names);
-            project(joined, out, names)
         }
-        Plan::Distinct { input } => Plan::Distinct { input: Box::new(dependent(*input, domain)?) },
-        Plan::SetOp { op, all, left, right } => Plan::SetOp {
-            op,
-            all,
-            left: Box::new(dependent(*left, domain)?),
-            right: Box::new(dependent(*right, domain)?),
-        },
-        Plan::TopK { input, group, order, limit, offset } => Plan::TopK {
-            input: Box::new(dependent(*input, domain)?),
-            group: (0..k).chain(group.iter().map(|c| c + k)).collect(),
-            order: order
-                .into_iter()
-                .map(|key| crate::plan::SortKey { column: key.column + k, ..key })
-                .collect(),
-            limit,
-            offset,
-        },
-        Plan::Apply { input, mut subquery, kind, name } => {
-            domain.remap_nested(&mut subquery, 0);
-            let kind = match kind {
-                ApplyKind::In { exprs } => {
-                    ApplyKind::In { exprs: exprs.iter().map(|e| domain.level0(e)).collect() }
-                }
-                other => other,
-            };
-            Plan::Apply { input: Box::new(dependent(*input, domain)?), subquery, kind, name }
-        }
-        // No expressions, so they never read the outer row (handled above).
-        leaf @ (Plan::Get { .. } | Plan::Values { .. }) => leaf,
-    })
-}
-
-fn zero(ty: SqlType) -> ScalarExpr {
-    let value = match ty {
-        SqlType::Int => Datum::Int(0),
-        _ => Datum::BigInt(0),
-    };
-    ScalarExpr::literal(value, ty)
-}
-
-/// The dependent join pushed through a join.
-fn dependent_join(
-    left: Plan,
-    right: Plan,
-    kind: JoinKind,
-    on: &ScalarExpr,
-    domain: &Domain,
-) -> OptimizeResult<Plan> {
-    let k = domain.arity();
-    if !reads_outer(&right)
-        && matches!(kind, JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti)
-    {
-        // Each left row carries its domain row; the right side is the same for all.
-        return Ok(Plan::Join {
-            left: Box::new(dependent(left, domain)?),
-            right: Box::new(right),
-            kind,
-            on: domain.level0(on),
-        });
+        other => (other, None),
     }
-    // Both sides per domain row, matched on the domain columns.
-    let left_arity = left.arity();
-    let left_names = crate::optimize::util::names(&left);
-    let right_columns = right.columns();
-    let mut condition = on.clone();
-    condition.transform(&mut |e| match e {
-        ScalarExpr::Column { index, .. } => *index += if *index < left_arity { k } else { 2 * k },
-        ScalarExpr::Outer { depth: 1, index, ty } => {
-            *e = column(domain.position.get(index).copied().unwrap_or_default(), *ty);
-        }
-        ScalarExpr::Outer { depth, .. } => *depth -= 1,
-        _ => {}
-    });
-    let mut conjuncts = domain.equal(0, k + left_arity);
-    conjuncts.extend(split_conjuncts(&condition));
-    let left_plan = dependent(left, domain)?;
-    let left_columns = left_plan.columns();
-    let join = Plan::Join {
-        left: Box::new(left_plan),
-        right: Box::new(dependent(right, domain)?),
-        kind,
-        on: conjunction(conjuncts),
-    };
-    if !kind.keeps_right() {
-        return Ok(join);
-    }
-    let right_domain = k + left_arity;
-    let mut out: Vec<ScalarExpr> = domain
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| match kind {
-            JoinKind::Right => column(right_domain + i, c.ty),
-            JoinKind::Full => {
-                ScalarExpr::Coalesce { args: vec![column(i, c.ty), column(right_domain + i, c.ty)], ty: c.ty }
-            }
-            _ => column(i, c.ty),
-        })
-        .collect();
-    out.extend(column_refs(&left_columns[k..], k));
-    out.extend(column_refs(&right_columns, right_domain + k));
-    let mut names = domain.names();
-    names.extend(left_names);
-    names.extend(right_columns.into_iter().map(|c| c.name));
-    Ok(project(join, out, names))
-}
-
-/// Which kind of Apply is being removed.
-enum KindName {
-    Scalar,
-    Other,
-}
-
-/// Whether the scalar subquery is an aggregate without `GROUP BY` (maybe under a projection)
-/// whose value is `NULL` for an empty input: then no row and a row of `NULL` are the same
-/// to the final left join.
-fn null_when_empty(plan: &Plan) -> bool {
-    let non_count = |aggregates: &[AggregateCall], column: usize| {
-        aggregates.get(column).is_some_and(|call| {
-            !matches!(call.function, AggregateFunction::Count | AggregateFunction::CountStar)
-        })
-    };
-    match plan {
-        Plan::Aggregate { group, aggregates, .. } => group.is_empty() && non_count(aggregates, 0),
-        Plan::Project { input, exprs, .. } => match &**input {
-            Plan::Aggregate { group, aggregates, .. } if group.is_empty() => {
-                exprs.first().is_some_and(|e| null_when_null(e, &|c| non_count(aggregates, c)))
-            }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-/// Types whose equal values are identical, so a column equal to an outer column can stand
-/// for it.
-fn equal_is_identical(ty: SqlType) -> bool {
-    matches!(
-        ty,
-        SqlType::Boolean
-            | SqlType::Int
-            | SqlType::BigInt
-            | SqlType::Date
-            | SqlType::Timestamp { .. }
-            | SqlType::Varchar { .. }
-    )
-}
-
-/// The dependent join of the domain with `Filter(input, predicate)` when the input does not
-/// read the outer row and the predicate equates a column of the input with every domain
-/// column: that column is the domain value, so the domain is not joined at all (each
-/// surviving row carries its own domain value). Rows for domain values no outer row has are
-/// dropped by the final join with the outer input; everything between works per domain
-/// value, so they do not disturb the others.
-fn eliminate_domain(input: &Plan, predicate: &ScalarExpr, domain: &Domain) -> Option<Plan> {
-    if reads_outer(input) {
-        return None;
-    }
-    let mut source: Vec<Option<(usize, SqlType)>> = vec![None; domain.arity()];
-    let conjuncts = split_conjuncts(predicate);
-    for conjunct in &conjuncts {
-        if let ScalarExpr::Binary { op: BinaryOp::Eq, left, right, .. } = conjunct {
-            if let (
-                ScalarExpr::Column { index, ty },
-                ScalarExpr::Outer { depth: 1, index: outer, ty: outer_ty },
-            )
-            | (
-                ScalarExpr::Outer { depth: 1, index: outer, ty: outer_ty },
-                ScalarExpr::Column { index, ty },
-            ) = (&**left, &**right)
-            {
-                if ty == outer_ty && equal_is_identical(*ty) {
-                    if let Some(slot) = domain.position.get(outer).and_then(|p| source.get_mut(*p)) {
-                        slot.get_or_insert((*index, *ty));
-                    }
-                }
-            }
-        }
-    }
-    let source: Vec<(usize, SqlType)> = source.into_iter().collect::<Option<_>>()?;
-    let mut rewritten = conjunction(conjuncts);
-    rewritten.transform(&mut |e| match e {
-        ScalarExpr::Outer { depth: 1, index, .. } => {
-            if let Some((column_index, ty)) = domain.position.get(index).map(|p| source[*p]) {
-                *e = column(column_index, ty);
-            }
-        }
-        ScalarExpr::Outer { depth, .. } => *depth -= 1,
-        _ => {}
-    });
-    // In a filter, `x = x` (what an equality with the outer column became) is `x IS NOT NULL`.
-    let rewritten = conjunction(
-        split_conjuncts(&rewritten)
-            .into_iter()
-            .map(|c| match &c {
-                ScalarExpr::Binary { op: BinaryOp::Eq, left, right, .. }
-                    if left == right && matches!(**left, ScalarExpr::Column { .. }) =>
-                {
-                    unary(UnaryOp::IsNotNull, (**left).clone())
-                }
-                _ => c,
-            })
-            .collect(),
-    );
-    let columns = input.columns();
-    let mut exprs: Vec<ScalarExpr> = source.iter().map(|(index, ty)| column(*index, *ty)).collect();
-    exprs.extend(column_refs(&columns, 0));
-    let mut names = domain.names();
-    names.extend(columns.into_iter().map(|c| c.name));
-    Some(project(Plan::Filter { input: Box::new(input.clone()), predicate: rewritten }, exprs, names))
 }
 
 /// Whether `plan` gives at most one row (per domain row, once made dependent).
@@ -528,10 +149,6 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             return Ok(in_subquery::in_value(input, subquery, &exprs[0], name));
         }
     }
-    let kind_name = match kind {
-        ApplyKind::Scalar => KindName::Scalar,
-        _ => KindName::Other,
-    };
     let (subquery, checked, ty) = match kind {
         ApplyKind::Scalar => {
             let Some(first) = sub_columns.first() else {
@@ -599,51 +216,17 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             (project(aggregate, vec![value], vec![name.clone()]), false, SqlType::Boolean)
         }
     };
-    let mut used = BTreeSet::new();
-    outer_refs(&subquery, 0, &mut used);
-    let (joined, k) = if used.is_empty() {
-        let join = Plan::Join {
-            left: Box::new(input),
-            right: Box::new(subquery),
-            kind: JoinKind::Left,
-            on: boolean(Some(true)),
-        };
-        (join, 0)
-    } else {
-        let used: Vec<usize> = used.into_iter().collect();
-        let columns: Vec<Column> = used.iter().map(|&c| input_columns[c].clone()).collect();
-        let domain_plan = Plan::Distinct {
-            input: Box::new(project(
-                input.clone(),
-                used.iter().map(|&c| column(c, input_columns[c].ty)).collect(),
-                columns.iter().map(|c| c.name.clone()).collect(),
-            )),
-        };
-        let domain = Domain {
-            plan: domain_plan,
-            position: used.iter().enumerate().map(|(i, &c)| (c, i)).collect(),
-            columns,
-            skip_count_fix: Cell::new(
-                !checked && matches!(kind_name, KindName::Scalar) && null_when_empty(&subquery),
-            ),
-        };
-        let dependent = dependent(subquery, &domain)?;
-        let on = used
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &c)| {
-                let ty = input_columns[c].ty;
-                null_safe_equal(column(c, ty), column(n + i, ty))
-            })
-            .collect();
-        let join = Plan::Join {
-            left: Box::new(input),
-            right: Box::new(dependent),
-            kind: JoinKind::Left,
-            on: conjunction(on),
-        };
-        (join, domain.arity())
+    // An aggregate without GROUP BY on top (maybe under a projection) needs no row per empty
+    // group: the final left join pads it with NULLs, and the value is computed after that
+    // join, with COUNTs of a padded row read as 0.
+    let (subquery, finish) = if checked { (subquery, None) } else { split_top_aggregate(subquery) };
+    let top_calls = match (&subquery, &finish) {
+        (Plan::Aggregate { aggregates, .. }, Some(_)) => aggregates.clone(),
+        _ => vec![],
     };
+    // (The checked aggregate's count is NULL in a padded row, and `NULL > 1` is not true.)
+    let (dependent, on, k) = dependent_on(&input, subquery, checked || finish.is_some())?;
+    let joined = Plan::Join { left: Box::new(input), right: Box::new(dependent), kind: JoinKind::Left, on };
     let value = if checked {
         ScalarExpr::Case {
             branches: vec![(
@@ -657,6 +240,28 @@ fn remove_apply(input: Plan, subquery: Plan, kind: ApplyKind, name: String) -> O
             otherwise: Box::new(column(n + k + 1, ty)),
             ty,
         }
+    } else if let Some(finish) = finish {
+        let values: Vec<ScalarExpr> = top_calls
+            .iter()
+            .enumerate()
+            .map(|(j, call)| {
+                let value = column(n + k + j, call.ty);
+                match call.function {
+                    AggregateFunction::Count | AggregateFunction::CountStar => {
+                        ScalarExpr::Coalesce { args: vec![value, zero(call.ty)], ty: call.ty }
+                    }
+                    _ => value,
+                }
+            })
+            .collect();
+        // Over the join's rows: aggregates as above, outer references as the input's columns.
+        let mut value = substitute(&finish, &values);
+        value.transform(&mut |e| match e {
+            ScalarExpr::Outer { depth: 1, index, ty } => *e = column(*index, *ty),
+            ScalarExpr::Outer { depth, .. } => *depth -= 1,
+            _ => {}
+        });
+        value
     } else {
         column(n + k, ty)
     };
@@ -688,8 +293,10 @@ fn peel(plan: &Plan) -> Option<(Plan, Vec<ScalarExpr>, Vec<ScalarExpr>)> {
 /// `Filter(Apply(input, subquery), ... AND [NOT] #n AND ...)` for an `EXISTS` or `IN`
 /// Apply whose column is `#n`: a semi (anti) join of the input with the subquery, the other
 /// conjuncts as a filter on the input. Gives the plan back when the shape does not fit.
-fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, ScalarExpr)>> {
-    let Plan::Apply { input, subquery, kind, name } = apply else { return Err(Box::new((apply, predicate))) };
+fn semi_join(apply: Plan, predicate: ScalarExpr) -> OptimizeResult<Result<Plan, Box<(Plan, ScalarExpr)>>> {
+    let Plan::Apply { input, subquery, kind, name } = apply else {
+        return Ok(Err(Box::new((apply, predicate))));
+    };
     let n = input.arity();
     let conjuncts = split_conjuncts(&predicate);
     let is_column = |e: &ScalarExpr| matches!(e, ScalarExpr::Column { index, .. } if *index == n);
@@ -717,12 +324,47 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
             let rest = rest(position, false);
             let left =
                 if rest.is_empty() { *input } else { Plan::Filter { input, predicate: conjunction(rest) } };
-            return Ok(in_subquery::not_in_filter(left, *subquery, &exprs[0], name));
+            return Ok(Ok(in_subquery::not_in_filter(left, *subquery, &exprs[0], name)));
         }
     }
+    let Some((position, positive)) = found else {
+        return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate))));
+    };
+    let mut read = std::collections::BTreeSet::new();
+    outer_refs(&subquery, 0, &mut read);
+    if read.iter().any(|&c| c >= n) {
+        // Malformed: the general path reports it.
+        return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate))));
+    }
     let peeled = if matches!(kind, ApplyKind::Scalar) { None } else { peel(&subquery) };
-    let (Some((position, positive)), Some((base, predicates, outputs))) = (found, peeled) else {
-        return Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)));
+    let Some((base, predicates, outputs)) = peeled else {
+        // The subquery reads the outer row deep down: a semi (anti) join with it made
+        // dependent on the domain, for EXISTS and for IN as EXISTS on the comparison.
+        let subquery = match &kind {
+            ApplyKind::Exists => *subquery,
+            ApplyKind::In { exprs } if positive && exprs.len() == subquery.arity() => {
+                let lifted: Vec<ScalarExpr> = exprs.iter().map(lift).collect();
+                let comparison = in_comparison(&lifted, &column_refs(&subquery.columns(), 0));
+                Plan::Filter { input: subquery, predicate: comparison }
+            }
+            _ => return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)))),
+        };
+        let rest = rest(position, positive);
+        let input_columns = input.columns();
+        let left =
+            if rest.is_empty() { *input } else { Plan::Filter { input, predicate: conjunction(rest) } };
+        let (dependent, on, _) = dependent_on(&left, subquery, false)?;
+        let join = Plan::Join {
+            left: Box::new(left),
+            right: Box::new(dependent),
+            kind: if positive { JoinKind::Semi } else { JoinKind::Anti },
+            on,
+        };
+        let mut out = column_refs(&input_columns, 0);
+        out.push(boolean(Some(positive)));
+        let mut names: Vec<String> = input_columns.into_iter().map(|c| c.name).collect();
+        names.push(name);
+        return Ok(Ok(project(join, out, names)));
     };
     // Over the join's rows: the input's columns, then the base's.
     let to_join = |expr: &ScalarExpr| {
@@ -747,7 +389,7 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
             }
         }
         ApplyKind::In { .. } | ApplyKind::Scalar => {
-            return Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate)));
+            return Ok(Err(Box::new((Plan::Apply { input, subquery, kind, name }, predicate))));
         }
         ApplyKind::Exists => {}
     }
@@ -765,5 +407,5 @@ fn semi_join(apply: Plan, predicate: ScalarExpr) -> Result<Plan, Box<(Plan, Scal
     out.push(value);
     let mut names: Vec<String> = input_columns.into_iter().map(|c| c.name).collect();
     names.push(name);
-    Ok(project(join, out, names))
+    Ok(Ok(project(join, out, names)))
 }

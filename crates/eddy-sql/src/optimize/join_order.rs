@@ -92,7 +92,7 @@ fn rebuild(relations: Vec<Plan>, conjuncts: Vec<ScalarExpr>, output_names: Vec<S
                     if !used[i] && relations_of(conjunct).is_subset(&joined) {
                         used[i] = true;
                         let mut c = conjunct.clone();
-                        c.remap_columns(&|g| position[g]);
+                        c.remap_columns(&|g| position.get(g).copied().unwrap_or(g));
                         on.push(c);
                     }
                 }

@@ -20,6 +20,7 @@ use thiserror::Error;
 use crate::plan::{Plan, Query};
 
 mod decorrelate;
+mod dependent;
 mod in_subquery;
 mod join_order;
 mod prune;
@@ -47,6 +48,14 @@ pub enum OptimizeError {
         expected: usize,
         /// Columns of the subquery.
         found: usize,
+    },
+    /// An outer column reference past the end of the row it reads.
+    #[error("an outer column reference to column {index} of a row of {arity} columns")]
+    OuterColumnOutOfRange {
+        /// The column.
+        index: usize,
+        /// The outer row's arity.
+        arity: usize,
     },
     /// An outer column reference outside any subquery that could bind it.
     #[error("an outer column reference (depth {depth}) outside any correlated subquery")]

@@ -1,14 +1,15 @@
 //! Projection pruning: columns nobody above reads are dropped as low as possible, so joins
 //! and aggregations carry (and arrange) narrower rows. Scanned tables get a projection of the
-//! columns read; unread aggregates and projected expressions disappear. `Distinct`, set
-//! operations and `TopK` need every input column (they compare whole rows; `TopK` breaks ties
-//! by the whole row), so nothing is pruned below them.
+//! columns read; unread aggregates and projected expressions disappear, and `UNION ALL`
+//! passes the pruning to both inputs. `Distinct`, the other set operations and `TopK` need
+//! every input column (they compare whole rows; `TopK` breaks ties by the whole row), so
+//! nothing is pruned below them.
 
 use std::collections::BTreeSet;
 
 use super::util::{column, map_inputs, project};
 use crate::expr::ScalarExpr;
-use crate::plan::Plan;
+use crate::plan::{Plan, SetOp};
 
 /// Prunes unread columns; the plan's own output is unchanged.
 pub(super) fn prune(plan: Plan) -> Plan {
@@ -146,6 +147,18 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
                 aggregate_names: names,
             };
             (aggregate, kept)
+        }
+        Plan::SetOp { op: SetOp::Union, all: true, left, right } => {
+            // UNION ALL is row by row: both inputs keep the same columns.
+            let (left, kept_left) = prune_node(*left, required);
+            let (right, kept_right) = prune_node(*right, required);
+            let union = Plan::SetOp {
+                op: SetOp::Union,
+                all: true,
+                left: Box::new(restrict(left, &kept_left, required)),
+                right: Box::new(restrict(right, &kept_right, required)),
+            };
+            (union, required.iter().copied().collect())
         }
         other => {
             // Whole rows matter (Distinct, set operations, TopK) or correlation (Apply).

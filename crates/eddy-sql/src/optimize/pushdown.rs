@@ -11,9 +11,14 @@
 //!   rows are preserved; a conjunct that rejects the padded `NULL`s of a side first turns the
 //!   join into a one-sided or an inner join. A join condition's conjunct that reads one side
 //!   only moves into that side when that side's rows are not preserved.
+//! * At an inner join, a constant that an equality chain carries to other columns
+//!   (`a = b AND b = 5`) is added for them (`a = 5`), so it filters the other input too.
+
+use std::collections::BTreeSet;
 
 use super::util::{fold, is_true, map_inputs, project, rejects_nulls, substitute};
-use crate::expr::ScalarExpr;
+
+use crate::expr::{BinaryOp, ScalarExpr};
 use crate::plan::{conjunction, split_conjuncts, JoinKind, Plan};
 
 /// Pushes every filter of the plan down; see the module docs.
@@ -73,7 +78,13 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
 
 /// `Filter(plan, conjuncts)`, folded, without a filter when nothing is left.
 fn filter(plan: Plan, conjuncts: Vec<ScalarExpr>) -> Plan {
-    let conjuncts: Vec<ScalarExpr> = conjuncts.into_iter().map(fold).filter(|c| !is_true(c)).collect();
+    let mut kept: Vec<ScalarExpr> = vec![];
+    for conjunct in conjuncts.into_iter().map(fold) {
+        if !is_true(&conjunct) && !kept.contains(&conjunct) {
+            kept.push(conjunct);
+        }
+    }
+    let conjuncts = kept;
     if conjuncts.is_empty() {
         plan
     } else {
@@ -121,6 +132,12 @@ fn push_join(left: Plan, right: Plan, kind: JoinKind, on: ScalarExpr, predicates
         },
         other => other,
     };
+    let mut predicates = predicates;
+    if kind == JoinKind::Inner {
+        let mut all = predicates.clone();
+        all.extend(split_conjuncts(&on));
+        predicates.extend(implied_constants(&all));
+    }
     let (mut to_left, mut to_right, mut to_on, mut above) = (vec![], vec![], vec![], vec![]);
     // Conjuncts of a filter above the join.
     for predicate in predicates {
@@ -162,4 +179,54 @@ fn push_join(left: Plan, right: Plan, kind: JoinKind, on: ScalarExpr, predicates
         on: conjunction(to_on.into_iter().map(fold).filter(|c| !is_true(c)).collect()),
     };
     filter(join, above)
+}
+
+/// `c = v` for every column `c` that the conjuncts make equal (by `=` between columns of one
+/// type) to a column they compare with a non-`NULL` constant `v`, where the conjuncts do not
+/// already say so. Adding them changes nothing (they follow from the others) but lets the
+/// constant reach the other join input.
+fn implied_constants(conjuncts: &[ScalarExpr]) -> Vec<ScalarExpr> {
+    let mut classes: Vec<BTreeSet<usize>> = vec![];
+    let mut constants: Vec<(usize, ScalarExpr)> = vec![];
+    for conjunct in conjuncts {
+        let ScalarExpr::Binary { op: BinaryOp::Eq, left, right, .. } = conjunct else { continue };
+        match (&**left, &**right) {
+            (ScalarExpr::Column { index: a, ty: ta }, ScalarExpr::Column { index: b, ty: tb })
+                if ta == tb =>
+            {
+                let joined: BTreeSet<usize> = [*a, *b].into();
+                let (mut merged, rest): (Vec<_>, Vec<_>) =
+                    classes.into_iter().partition(|class| !class.is_disjoint(&joined));
+                let mut class = joined;
+                for other in merged.drain(..) {
+                    class.extend(other);
+                }
+                classes = rest;
+                classes.push(class);
+            }
+            (ScalarExpr::Column { index, ty }, literal @ ScalarExpr::Literal { value, ty: lt })
+            | (literal @ ScalarExpr::Literal { value, ty: lt }, ScalarExpr::Column { index, ty })
+                if ty == lt && !value.is_null() =>
+            {
+                constants.push((*index, literal.clone()));
+            }
+            _ => {}
+        }
+    }
+    let mut implied = vec![];
+    for class in &classes {
+        let Some((_, literal)) = constants.iter().find(|(c, _)| class.contains(c)) else { continue };
+        for &member in class {
+            if !constants.iter().any(|(c, _)| *c == member) {
+                let ty = literal.ty();
+                implied.push(ScalarExpr::Binary {
+                    op: BinaryOp::Eq,
+                    left: Box::new(ScalarExpr::Column { index: member, ty }),
+                    right: Box::new(literal.clone()),
+                    ty: crate::types::SqlType::Boolean,
+                });
+            }
+        }
+    }
+    implied
 }
