@@ -13,7 +13,7 @@ use crate::connect::source::TableSource;
 use crate::datum::Row;
 use crate::optimize::optimize_query;
 use crate::pipeline::{final_rows, Insert, Output, SqlPipeline};
-use crate::plan::{Column, Plan, Query};
+use crate::plan::Query;
 use crate::session::{EngineError, QueryEngine};
 
 /// Runs queries on differential dataflow in an eddy job of `workers` workers.
@@ -33,16 +33,6 @@ fn engine_error(message: impl ToString) -> EngineError {
     EngineError { message: message.to_string() }
 }
 
-/// Every table a plan reads, with its columns.
-fn tables_of(plan: &Plan, out: &mut BTreeMap<String, Vec<Column>>) {
-    if let Plan::Get { name, columns } = plan {
-        out.insert(name.clone(), columns.clone());
-    }
-    for input in plan.inputs() {
-        tables_of(input, out);
-    }
-}
-
 impl DataflowEngine {
     /// The optimized query as the dataflow runs it (`EXPLAIN`'s optimized plan).
     pub fn optimize(&self, query: &Query) -> Result<Query, EngineError> {
@@ -53,10 +43,8 @@ impl DataflowEngine {
 impl QueryEngine for DataflowEngine {
     fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError> {
         let query = self.optimize(query)?;
-        let mut read = BTreeMap::new();
-        tables_of(&query.plan, &mut read);
         let mut sources = Vec::new();
-        for (name, columns) in read {
+        for (name, columns) in query.plan.tables_read() {
             let rows = tables.get(&name).ok_or_else(|| engine_error(format!("no rows for table {name}")))?;
             sources.push(TableSource {
                 name,

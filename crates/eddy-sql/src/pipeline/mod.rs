@@ -14,17 +14,13 @@ use std::sync::{Arc, Mutex};
 
 use eddy_core::error::{Error, Result};
 use eddy_core::prelude::{DataStream, Env};
-use eddy_core::record::Record;
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Pipeline as Local;
-use timely::dataflow::operators::generic::Operator;
 
 use crate::changelog::{upsert_key, ChangelogMode, RowChange};
 use crate::connect::sink::{check_sink, write, Collect, TableSink};
 use crate::connect::source::{read, TableSource};
 use crate::datum::Row;
 use crate::plan::{Plan, Query};
-use crate::render::Renderer;
+use crate::render::{fail_job_on_errors, Renderer};
 
 mod state;
 
@@ -63,11 +59,7 @@ pub struct SqlPipeline {
 impl SqlPipeline {
     /// The tables the queries read, by name, each once.
     pub fn tables_read(&self) -> BTreeSet<String> {
-        let mut names = BTreeSet::new();
-        for insert in &self.inserts {
-            collect_gets(&insert.query.plan, &mut names);
-        }
-        names
+        self.inserts.iter().flat_map(|insert| insert.query.plan.tables_read()).map(|(name, _)| name).collect()
     }
 
     /// Whether every query's result fits its sink (an append-only sink refuses an updating
@@ -156,7 +148,7 @@ impl<'scope> PipelineBuilder<'scope> {
     ) -> Result<DataStream<'scope, RowChange>> {
         let rows =
             self.renderer.render(&query.plan).map_err(|error| Error::Config(format!("{name}: {error}")))?;
-        fail_on_row_errors(env, self.renderer.take_errors().inner);
+        fail_job_on_errors(env, self.renderer.take_errors());
         Ok(state::output_changelog(env, rows, upsert_key(&query.plan), name))
     }
 
@@ -166,35 +158,7 @@ impl<'scope> PipelineBuilder<'scope> {
     }
 }
 
-/// Fails the job with the first row an operator could not process (the error names the
-/// operator, the row and why).
-fn fail_on_row_errors<'scope>(
-    env: &Env<'scope>,
-    errors: timely::dataflow::Stream<'scope, u64, Vec<(crate::render::RowError, u64, i64)>>,
-) {
-    let failure = env.failure();
-    let silent =
-        errors.unary::<CapacityContainerBuilder<Vec<Record<()>>>, _, _, _>(Local, "SqlRowErrors", |_, _| {
-            move |input, _output| {
-                input.for_each(|_, batch| {
-                    if let Some((error, _, _)) = batch.first() {
-                        failure.fail(Error::User(format!("SQL: {error}")));
-                    }
-                    batch.clear();
-                });
-            }
-        });
-    DataStream::from_timely(env, silent);
-}
 
-fn collect_gets(plan: &Plan, names: &mut BTreeSet<String>) {
-    if let Plan::Get { name, .. } = plan {
-        names.insert(name.clone());
-    }
-    for input in plan.inputs() {
-        collect_gets(input, names);
-    }
-}
 
 /// The table a changelog ends at: each row as often as its additions outnumber its removals
 /// (an error names a row removed more often than added).

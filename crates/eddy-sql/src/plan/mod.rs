@@ -389,6 +389,24 @@ impl Plan {
             && self.inputs().iter().all(|input| input.is_decorrelated())
     }
 
+    /// The tables the plan reads (`Get` nodes), each once, in the order met, with their
+    /// columns.
+    pub fn tables_read(&self) -> Vec<(String, Vec<Column>)> {
+        fn walk(plan: &Plan, out: &mut Vec<(String, Vec<Column>)>) {
+            if let Plan::Get { name, columns } = plan {
+                if !out.iter().any(|(known, _)| known == name) {
+                    out.push((name.clone(), columns.clone()));
+                }
+            }
+            for input in plan.inputs() {
+                walk(input, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
     /// The plan as an indented tree, one node per line, for `EXPLAIN` and snapshot tests.
     pub fn explain(&self) -> String {
         let mut out = String::new();

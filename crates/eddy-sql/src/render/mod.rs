@@ -395,15 +395,12 @@ pub fn explain_dataflow(plans: &[Plan]) -> Result<String, RenderError> {
     })
 }
 
-/// The tables a plan reads, each once, in the order met.
+/// The tables a plan reads, each once, in the order met (appended to `out`).
 pub(crate) fn table_names(plan: &Plan, out: &mut Vec<String>) {
-    if let Plan::Get { name, .. } = plan {
-        if !out.contains(name) {
-            out.push(name.clone());
+    for (name, _) in plan.tables_read() {
+        if !out.contains(&name) {
+            out.push(name);
         }
-    }
-    for input in plan.inputs() {
-        table_names(input, out);
     }
 }
 

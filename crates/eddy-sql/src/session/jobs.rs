@@ -79,16 +79,6 @@ impl SqlJob {
     }
 }
 
-fn gets(plan: &Plan, out: &mut Vec<String>) {
-    if let Plan::Get { name, .. } = plan {
-        if !out.contains(name) {
-            out.push(name.clone());
-        }
-    }
-    for input in plan.inputs() {
-        gets(input, out);
-    }
-}
 
 fn config_error(error: impl ToString) -> SqlErrorKind {
     SqlErrorKind::Catalog(error.to_string())
@@ -97,9 +87,7 @@ fn config_error(error: impl ToString) -> SqlErrorKind {
 impl Session {
     /// Whether a bound plan reads a table whose rows the session does not hold.
     pub(super) fn reads_connector_table(&self, plan: &Plan) -> bool {
-        let mut names = Vec::new();
-        gets(plan, &mut names);
-        names.iter().any(|name| !self.tables.contains_key(name))
+        plan.tables_read().iter().any(|(name, _)| !self.tables.contains_key(name))
     }
 
     /// How a job reads the table `name`: its connector, or the session's rows.
@@ -123,10 +111,12 @@ impl Session {
 
     fn pipeline_for(&self, name: &str, query: Query, output: Output) -> StatementResult<SqlPipeline> {
         let query = optimize_query(query).map_err(|e| SqlErrorKind::Unsupported(e.to_string()))?;
-        let mut names = Vec::new();
-        gets(&query.plan, &mut names);
-        let sources =
-            names.iter().map(|name| self.table_source(name)).collect::<StatementResult<Vec<_>>>()?;
+        let sources = query
+            .plan
+            .tables_read()
+            .iter()
+            .map(|(name, _)| self.table_source(name))
+            .collect::<StatementResult<Vec<_>>>()?;
         let pipeline =
             SqlPipeline { sources, inserts: vec![PipelineInsert { name: name.to_owned(), query, output }] };
         pipeline.check().map_err(config_error)?;
