@@ -49,6 +49,7 @@ pub mod functions;
 mod names;
 pub mod oracle;
 pub mod plan;
+pub mod render;
 pub mod session;
 pub mod types;
 
