@@ -19,7 +19,8 @@ fn bounded_results_equal_the_oracle_at_every_worker_count() {
             let expected = sorted(oracle::evaluate(&plan, &tables).expect("the oracle evaluates the plan"));
             let query = Query { plan: plan.clone(), order: vec![] };
             for workers in [1, 2, 4] {
-                let actual = sorted(run_bounded(&query, &tables, workers).unwrap_or_else(|e| panic!("{name}: {e}")));
+                let actual =
+                    sorted(run_bounded(&query, &tables, workers).unwrap_or_else(|e| panic!("{name}: {e}")));
                 assert_eq!(actual, expected, "{name}, seed {seed}, {workers} workers, tables {tables:?}");
             }
         }
@@ -47,11 +48,18 @@ fn incremental_results_equal_the_oracle_after_every_batch() {
             assert!(run.errors.is_empty(), "{name}: {:?}", run.errors);
             for (time, result) in run.results.iter().enumerate() {
                 let tables = accumulate(&batches, time);
-                let expected = sorted(oracle::evaluate(&plan, &tables).expect("the oracle evaluates the plan"));
-                assert_eq!(*result, expected, "{name} after batch {time} at {workers} workers, tables {tables:?}");
+                let expected =
+                    sorted(oracle::evaluate(&plan, &tables).expect("the oracle evaluates the plan"));
+                assert_eq!(
+                    *result, expected,
+                    "{name} after batch {time} at {workers} workers, tables {tables:?}"
+                );
             }
             changelogs.push(run.changes);
         }
-        assert!(changelogs.windows(2).all(|w| w[0] == w[1]), "{name}: changelogs differ between worker counts");
+        assert!(
+            changelogs.windows(2).all(|w| w[0] == w[1]),
+            "{name}: changelogs differ between worker counts"
+        );
     }
 }

@@ -136,7 +136,8 @@ pub fn run_incremental(
     let output: Arc<Mutex<Vec<(Row, Time, Diff)>>> = Arc::default();
     let errors: Arc<Mutex<Vec<(RowError, Time, Diff)>>> = Arc::default();
     let render_error: Arc<Mutex<Option<RenderError>>> = Arc::default();
-    let (job_output, job_errors, job_render_error) = (Arc::clone(&output), Arc::clone(&errors), Arc::clone(&render_error));
+    let (job_output, job_errors, job_render_error) =
+        (Arc::clone(&output), Arc::clone(&errors), Arc::clone(&render_error));
     let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
         let index = worker.index();
         let probe = ProbeHandle::new();

@@ -93,7 +93,8 @@ pub fn run_bounded_with(
             }
         };
         DataStream::from_timely(env, to_records(rows.consolidate().inner)).sink(result_sink.clone());
-        DataStream::from_timely(env, to_records(renderer.errors().consolidate().inner)).sink(error_sink.clone());
+        DataStream::from_timely(env, to_records(renderer.errors().consolidate().inner))
+            .sink(error_sink.clone());
         Ok(())
     });
     if let Some(error) = render_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
@@ -115,8 +116,8 @@ pub fn run_bounded_with(
 
 /// Records of an eddy stream as insertions at their logical time.
 pub(crate) fn records_to_rows<'scope>(stream: RecordStream<'scope, Row>) -> Rows<'scope> {
-    let rows: Stream<'scope, Time, Vec<(Row, Time, Diff)>> = stream
-        .unary::<CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _, _>(
+    let rows: Stream<'scope, Time, Vec<(Row, Time, Diff)>> =
+        stream.unary::<CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _, _>(
             Pipeline,
             "SqlRows",
             |_, _| {
@@ -139,16 +140,24 @@ pub(crate) fn records_to_rows<'scope>(stream: RecordStream<'scope, Row>) -> Rows
 fn to_records<'scope, D: Clone + 'static>(
     updates: Stream<'scope, Time, Vec<(D, Time, Diff)>>,
 ) -> RecordStream<'scope, (D, Diff)> {
-    updates.unary::<CapacityContainerBuilder<Vec<Record<(D, Diff)>>>, _, _, _>(Pipeline, "SqlRecords", |_, _| {
-        move |input, output| {
-            input.for_each(|time, data| {
-                let mut session = output.session(&time);
-                for (value, at, diff) in data.drain(..) {
-                    session.give(Record::new(at.min(eddy_core::record::MAX_EVENT_TIME), 0, (value, diff)));
-                }
-            });
-        }
-    })
+    updates.unary::<CapacityContainerBuilder<Vec<Record<(D, Diff)>>>, _, _, _>(
+        Pipeline,
+        "SqlRecords",
+        |_, _| {
+            move |input, output| {
+                input.for_each(|time, data| {
+                    let mut session = output.session(&time);
+                    for (value, at, diff) in data.drain(..) {
+                        session.give(Record::new(
+                            at.min(eddy_core::record::MAX_EVENT_TIME),
+                            0,
+                            (value, diff),
+                        ));
+                    }
+                });
+            }
+        },
+    )
 }
 
 /// Sums the diffs of every value.

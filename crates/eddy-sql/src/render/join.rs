@@ -7,7 +7,7 @@
 
 use differential_dataflow::VecCollection;
 
-use super::{label, Diff, Renderer, RenderError, Rows, Time};
+use super::{label, Diff, RenderError, Renderer, Rows, Time};
 use crate::datum::{Datum, Row};
 use crate::expr::{truth, ScalarExpr};
 use crate::plan::{conjunction, equi_keys, JoinKind, Plan};
@@ -29,9 +29,10 @@ impl<'scope> Renderer<'scope> {
         let (right_arranged, right_arrangement) = self.arrange(right, &keys.right, true)?;
         let left_node = self.arrangements[left_arrangement].node;
         let right_node = self.arrangements[right_arrangement].node;
-        let pairs: Rows<'scope> = left_arranged.join_core(right_arranged, |_key: &Row, left: &Row, right: &Row| {
-            Some(Row::new(left.values().iter().chain(right.values()).cloned().collect()))
-        });
+        let pairs: Rows<'scope> =
+            left_arranged.join_core(right_arranged, |_key: &Row, left: &Row, right: &Row| {
+                Some(Row::new(left.values().iter().chain(right.values()).cloned().collect()))
+            });
         let matched = if residual.is_empty() {
             pairs
         } else {
@@ -85,14 +86,24 @@ fn pad(row: &Row, before: usize, after: usize) -> Row {
 
 /// The rows of `side` (as often as they occur) that appear as columns `start ..
 /// start + columns` of some matched pair.
-fn with_partner<'scope>(side: Rows<'scope>, matched: Rows<'scope>, start: usize, columns: usize) -> Rows<'scope> {
+fn with_partner<'scope>(
+    side: Rows<'scope>,
+    matched: Rows<'scope>,
+    start: usize,
+    columns: usize,
+) -> Rows<'scope> {
     let partnered: VecCollection<'scope, Time, Row, Diff> =
         matched.map(move |row| slice(&row, start, columns)).distinct_core::<Diff>();
     side.map(|row| (row, ())).semijoin(partnered).map(|(row, ())| row)
 }
 
 /// The rows of `side` (as often as they occur) with no matched pair.
-fn unmatched<'scope>(side: Rows<'scope>, matched: Rows<'scope>, start: usize, columns: usize) -> Rows<'scope> {
+fn unmatched<'scope>(
+    side: Rows<'scope>,
+    matched: Rows<'scope>,
+    start: usize,
+    columns: usize,
+) -> Rows<'scope> {
     let partnered = with_partner(side.clone(), matched, start, columns);
     side.concat(partnered.negate())
 }

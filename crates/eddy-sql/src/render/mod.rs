@@ -155,7 +155,13 @@ pub struct Renderer<'scope> {
 impl<'scope> Renderer<'scope> {
     /// A renderer building on `scope`.
     pub fn new(scope: Scope<'scope, Time>) -> Self {
-        Renderer { scope, inputs: BTreeMap::new(), nodes: Vec::new(), arrangements: Vec::new(), errors: Vec::new() }
+        Renderer {
+            scope,
+            inputs: BTreeMap::new(),
+            nodes: Vec::new(),
+            arrangements: Vec::new(),
+            errors: Vec::new(),
+        }
     }
 
     /// Registers the collection `Plan::Get { name, .. }` reads.
@@ -174,7 +180,8 @@ impl<'scope> Renderer<'scope> {
 
     /// Every row error of every operator rendered so far.
     pub fn errors(&self) -> RowErrors<'scope> {
-        let empty: Stream<'scope, Time, Vec<(RowError, Time, Diff)>> = Vec::<(RowError, Time, Diff)>::new().into_iter().to_stream(self.scope);
+        let empty: Stream<'scope, Time, Vec<(RowError, Time, Diff)>> =
+            Vec::<(RowError, Time, Diff)>::new().into_iter().to_stream(self.scope);
         differential_dataflow::collection::concatenate(
             self.scope,
             std::iter::once(empty.as_collection()).chain(self.errors.iter().cloned()),
@@ -185,7 +192,12 @@ impl<'scope> Renderer<'scope> {
     /// consumers share each.
     pub fn explain(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "Dataflow: {} operators, {} arrangements", self.nodes.len(), self.arrangements.len());
+        let _ = writeln!(
+            out,
+            "Dataflow: {} operators, {} arrangements",
+            self.nodes.len(),
+            self.arrangements.len()
+        );
         for (index, node) in self.nodes.iter().enumerate() {
             let _ = write!(out, "  #{index} {}", node.text);
             if node.uses > 1 {
@@ -245,7 +257,9 @@ impl<'scope> Renderer<'scope> {
                 (rows, format!("{} <- #{index}", label(plan)))
             }
             Plan::Join { left, right, kind, on } => self.join(plan, left, right, *kind, on)?,
-            Plan::Aggregate { input, group, aggregates, .. } => self.aggregate(plan, input, group, aggregates)?,
+            Plan::Aggregate { input, group, aggregates, .. } => {
+                self.aggregate(plan, input, group, aggregates)?
+            }
             Plan::Distinct { input } => self.distinct(plan, input)?,
             Plan::SetOp { op, all, left, right } => self.set_op(plan, *op, *all, left, right)?,
             Plan::TopK { input, group, order, limit, offset } => {
@@ -271,7 +285,12 @@ impl<'scope> Renderer<'scope> {
 
     /// Applies `logic` to every row of node `input`: `Ok(Some(d))` passes `d` on, `Ok(None)`
     /// drops the row, `Err` sends it to the error collection as a failure of `operator`.
-    fn fallible<D, L>(&mut self, input: usize, operator: String, logic: L) -> VecCollection<'scope, Time, D, Diff>
+    fn fallible<D, L>(
+        &mut self,
+        input: usize,
+        operator: String,
+        logic: L,
+    ) -> VecCollection<'scope, Time, D, Diff>
     where
         D: differential_dataflow::Data,
         L: FnMut(&Row) -> Result<Option<D>, EvalError> + 'static,
@@ -281,16 +300,25 @@ impl<'scope> Renderer<'scope> {
     }
 
     /// As [`Renderer::fallible`], on any collection of rows.
-    fn fallible_on<D, L>(&mut self, rows: Rows<'scope>, operator: String, mut logic: L) -> VecCollection<'scope, Time, D, Diff>
+    fn fallible_on<D, L>(
+        &mut self,
+        rows: Rows<'scope>,
+        operator: String,
+        mut logic: L,
+    ) -> VecCollection<'scope, Time, D, Diff>
     where
         D: differential_dataflow::Data,
         L: FnMut(&Row) -> Result<Option<D>, EvalError> + 'static,
     {
-        let (ok, errors): (Stream<'scope, Time, Vec<(Option<D>, Time, Diff)>>, Stream<'scope, Time, Vec<(RowError, Time, Diff)>>) =
-            rows.inner.ok_err(move |(row, time, diff)| match logic(&row) {
-                Ok(value) => Ok((value, time, diff)),
-                Err(error) => Err((RowError { operator: operator.clone(), row, message: error.to_string() }, time, diff)),
-            });
+        let (ok, errors): (
+            Stream<'scope, Time, Vec<(Option<D>, Time, Diff)>>,
+            Stream<'scope, Time, Vec<(RowError, Time, Diff)>>,
+        ) = rows.inner.ok_err(move |(row, time, diff)| match logic(&row) {
+            Ok(value) => Ok((value, time, diff)),
+            Err(error) => {
+                Err((RowError { operator: operator.clone(), row, message: error.to_string() }, time, diff))
+            }
+        });
         self.errors.push(errors.as_collection());
         ok.as_collection().flat_map(|value| value)
     }

@@ -25,7 +25,11 @@ type Outcome = Result<Row, RowError>;
 
 /// Reduces every group of `arranged` with `logic`, which maps the group key and its rows (with
 /// positive multiplicities) to output values with multiplicities.
-fn reduce_groups<'scope, V, L>(arranged: Arrangement<'scope>, name: &str, mut logic: L) -> VecCollection<'scope, Time, V, Diff>
+fn reduce_groups<'scope, V, L>(
+    arranged: Arrangement<'scope>,
+    name: &str,
+    mut logic: L,
+) -> VecCollection<'scope, Time, V, Diff>
 where
     V: differential_dataflow::Data,
     L: FnMut(&Row, &[(&Row, Diff)], &mut Vec<(V, Diff)>) + 'static,
@@ -36,7 +40,8 @@ where
             move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(V, Diff)>| logic(key, input, output),
             |buffer, key: &Row, updates: &mut Vec<(V, Time, Diff)>| {
                 buffer.clear();
-                buffer.extend(updates.drain(..).map(|(value, time, diff)| ((key.clone(), value), time, diff)));
+                buffer
+                    .extend(updates.drain(..).map(|(value, time, diff)| ((key.clone(), value), time, diff)));
             },
         )
         .as_collection(|_key: &Row, value: &V| value.clone())
@@ -72,7 +77,11 @@ impl<'scope> Renderer<'scope> {
                 match aggregate(call, rows.iter().map(|(row, count)| (*row, *count))) {
                     Ok(value) => values.push(value),
                     Err(error) => {
-                        let error = RowError { operator: operator.clone(), row: key.clone(), message: error.to_string() };
+                        let error = RowError {
+                            operator: operator.clone(),
+                            row: key.clone(),
+                            message: error.to_string(),
+                        };
                         output.push((Err(error), 1));
                         return;
                     }
@@ -100,7 +109,11 @@ impl<'scope> Renderer<'scope> {
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
     }
 
-    pub(super) fn distinct(&mut self, plan: &Plan, input: &Plan) -> Result<(Rows<'scope>, String), RenderError> {
+    pub(super) fn distinct(
+        &mut self,
+        plan: &Plan,
+        input: &Plan,
+    ) -> Result<(Rows<'scope>, String), RenderError> {
         let (arranged, arrangement) = self.arrange(input, &all_columns(input), false)?;
         let rows = reduce_groups(arranged, "Distinct", |key, _rows, output| output.push((key.clone(), 1)));
         let node = self.arrangements[arrangement].node;
@@ -124,20 +137,24 @@ impl<'scope> Renderer<'scope> {
         }
         let tagged = left_rows.map(|row| (row, false)).concat(right_rows.map(|row| (row, true)));
         let rows = tagged
-            .reduce_named("SetOp", move |_row: &Row, sides: &[(&bool, Diff)], output: &mut Vec<((), Diff)>| {
-                let count = |side: bool| sides.iter().filter(|(s, _)| **s == side).map(|(_, n)| *n).sum::<Diff>();
-                let (left, right) = (count(false), count(true));
-                let n = match (op, all) {
-                    (SetOp::Union, _) => Diff::from(left + right > 0),
-                    (SetOp::Except, true) => (left - right).max(0),
-                    (SetOp::Except, false) => Diff::from(left > 0 && right <= 0),
-                    (SetOp::Intersect, true) => left.min(right).max(0),
-                    (SetOp::Intersect, false) => Diff::from(left > 0 && right > 0),
-                };
-                if n > 0 {
-                    output.push(((), n));
-                }
-            })
+            .reduce_named(
+                "SetOp",
+                move |_row: &Row, sides: &[(&bool, Diff)], output: &mut Vec<((), Diff)>| {
+                    let count =
+                        |side: bool| sides.iter().filter(|(s, _)| **s == side).map(|(_, n)| *n).sum::<Diff>();
+                    let (left, right) = (count(false), count(true));
+                    let n = match (op, all) {
+                        (SetOp::Union, _) => Diff::from(left + right > 0),
+                        (SetOp::Except, true) => (left - right).max(0),
+                        (SetOp::Except, false) => Diff::from(left > 0 && right <= 0),
+                        (SetOp::Intersect, true) => left.min(right).max(0),
+                        (SetOp::Intersect, false) => Diff::from(left > 0 && right > 0),
+                    };
+                    if n > 0 {
+                        output.push(((), n));
+                    }
+                },
+            )
             .map(|(row, ())| row);
         Ok((rows, text))
     }
@@ -154,7 +171,10 @@ impl<'scope> Renderer<'scope> {
         let columns = input.columns();
         let key: Vec<ScalarExpr> = group
             .iter()
-            .map(|&index| ScalarExpr::Column { index, ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty) })
+            .map(|&index| ScalarExpr::Column {
+                index,
+                ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
+            })
             .collect();
         let (arranged, arrangement) = self.arrange(input, &key, false)?;
         let order = order.to_vec();

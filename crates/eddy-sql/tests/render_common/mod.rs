@@ -52,7 +52,12 @@ pub fn join(kind: JoinKind, on: ScalarExpr) -> Plan {
     Plan::Join { left: Box::new(get("t")), right: Box::new(get("u")), kind, on }
 }
 
-pub fn call(function: AggregateFunction, arg: Option<ScalarExpr>, distinct: bool, filter: Option<ScalarExpr>) -> AggregateCall {
+pub fn call(
+    function: AggregateFunction,
+    arg: Option<ScalarExpr>,
+    distinct: bool,
+    filter: Option<ScalarExpr>,
+) -> AggregateCall {
     let ty = match function {
         AggregateFunction::CountStar | AggregateFunction::Count => SqlType::BigInt,
         _ => SqlType::Int,
@@ -98,7 +103,11 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
         (
             "values".to_owned(),
             Plan::Values {
-                rows: vec![Row::new(vec![Datum::Int(1)]), Row::new(vec![Datum::Null]), Row::new(vec![Datum::Int(1)])],
+                rows: vec![
+                    Row::new(vec![Datum::Int(1)]),
+                    Row::new(vec![Datum::Null]),
+                    Row::new(vec![Datum::Int(1)]),
+                ],
                 columns: vec![Column::new("v", SqlType::Int)],
             },
         ),
@@ -113,8 +122,14 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
             "top_k_grouped".to_owned(),
             top_k(vec![0], vec![SortKey { column: 1, descending: true, nulls_first: true }], Some(2), 1),
         ),
-        ("top_k_global".to_owned(), top_k(vec![], vec![SortKey { column: 1, descending: false, nulls_first: false }], Some(3), 0)),
-        ("top_k_offset_only".to_owned(), top_k(vec![], vec![SortKey { column: 0, descending: false, nulls_first: true }], None, 2)),
+        (
+            "top_k_global".to_owned(),
+            top_k(vec![], vec![SortKey { column: 1, descending: false, nulls_first: false }], Some(3), 0),
+        ),
+        (
+            "top_k_offset_only".to_owned(),
+            top_k(vec![], vec![SortKey { column: 0, descending: false, nulls_first: true }], None, 2),
+        ),
     ];
     let conditions = [
         ("equi", binary(BinaryOp::Eq, col(0), col(2))),
@@ -125,7 +140,9 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
         ("non_equi", binary(BinaryOp::Lt, col(1), col(3))),
         ("cross", ScalarExpr::literal(Datum::Boolean(true), SqlType::Boolean)),
     ];
-    for kind in [JoinKind::Inner, JoinKind::Left, JoinKind::Right, JoinKind::Full, JoinKind::Semi, JoinKind::Anti] {
+    for kind in
+        [JoinKind::Inner, JoinKind::Left, JoinKind::Right, JoinKind::Full, JoinKind::Semi, JoinKind::Anti]
+    {
         for (name, on) in &conditions {
             plans.push((format!("join_{}_{name}", kind.name()), join(kind, on.clone())));
         }
@@ -212,7 +229,9 @@ pub fn accumulate(batches: &[Batch], upto: usize) -> Tables {
         .map(|(name, rows)| {
             let rows = rows
                 .into_iter()
-                .flat_map(|(row, n)| std::iter::repeat_n(row, usize::try_from(n).expect("no negative counts")))
+                .flat_map(|(row, n)| {
+                    std::iter::repeat_n(row, usize::try_from(n).expect("no negative counts"))
+                })
                 .collect();
             (name, rows)
         })
