@@ -131,6 +131,16 @@ impl<'a> Binder<'a> {
                 Resolution::Missing => {}
             }
         }
+        if let Some(depth) = self.outer.iter().position(|s| s.is_grouped_away(qualifier, ident)) {
+            return Err(BindError::Grouping {
+                message: format!(
+                    "column {expr} of the query {} level{} out must appear in its GROUP BY or be used in an aggregate function",
+                    depth + 1,
+                    if depth == 0 { "" } else { "s" }
+                ),
+                location: location_of(expr),
+            });
+        }
         if let Some(table) = qualifier {
             let known = self.scope.has_qualifier(table)
                 || self.context.and_then(|c| c.grouping).is_some_and(|g| g.input.has_qualifier(table))
