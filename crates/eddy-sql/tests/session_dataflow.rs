@@ -1,7 +1,9 @@
-//! The same statements through a `Session` on the reference evaluator and on the differential
-//! renderer ([`DataflowEngine`]): bound plans without subqueries must give the same rows.
+//! The same statements through a `Session` on the reference evaluator and on the dataflow
+//! engine ([`DataflowEngine`]: optimizer, decorrelation, differential renderer): every
+//! construct the binder knows must give the same rows.
 
-use eddy_sql::session::{DataflowEngine, Outcome, Session};
+use eddy_sql::engine::DataflowEngine;
+use eddy_sql::session::{Outcome, Session};
 
 const SETUP: &str = "CREATE TABLE t (a INT, b VARCHAR(10), c DECIMAL(10, 2));
      INSERT INTO t VALUES (1, 'x', 1.50), (2, 'y', 2.25), (3, 'x', NULL), (NULL, 'z', 4), (2, 'y', 2.25);
@@ -36,6 +38,14 @@ const QUERIES: &[&str] = &[
     "VALUES (1, 'a'), (2.5, 'bb')",
     "SELECT 1 + 1, 'x' || 'y'",
     "SELECT c FROM t UNION ALL SELECT a FROM u",
+    "SELECT a FROM t WHERE a IN (SELECT a FROM u)",
+    "SELECT a FROM t WHERE a NOT IN (SELECT a FROM u WHERE a < 3)",
+    "SELECT a FROM t WHERE EXISTS (SELECT * FROM u WHERE u.a = t.a)",
+    "SELECT a, (SELECT COUNT(*) FROM u WHERE u.a = t.a) FROM t",
+    "SELECT b FROM t GROUP BY b HAVING COUNT(*) > (SELECT COUNT(*) FROM u WHERE a = 1)",
+    "SELECT t.a FROM t JOIN u ON t.a = u.a AND u.a IN (SELECT a FROM u WHERE d = 'one')",
+    "SELECT a + 1 AS x FROM t WHERE a > 1 ORDER BY -x",
+    "SELECT b FROM t ORDER BY a DESC",
 ];
 
 fn run(session: &mut Session, sql: &str) -> Result<Vec<String>, String> {

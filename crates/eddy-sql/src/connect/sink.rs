@@ -15,7 +15,7 @@ use eddy_core::prelude::{DataStream, Sink, SinkWriter};
 use eddy_core::sink::{exit_if_broken_pipe, SinkContext};
 
 use crate::changelog::{ChangelogMode, RowChange, RowKind};
-use crate::connect::format::{row_to_csv, row_to_json};
+use crate::connect::format::{change_to_debezium, row_to_csv, row_to_json};
 use crate::connect::options::{Connector, Format};
 use crate::plan::Column;
 
@@ -32,7 +32,8 @@ pub struct TableSink {
 
 /// Whether `sink` can take a query result of `mode`: files take appends only.
 pub fn check_sink(sink: &TableSink, mode: ChangelogMode) -> Result<()> {
-    let append_only = matches!(sink.connector, Connector::Filesystem { .. });
+    let append_only =
+        matches!(&sink.connector, Connector::Filesystem { format, .. } if !format.is_changelog());
     if append_only && mode == ChangelogMode::Updating {
         return Err(Error::Config(format!(
             "table {} ({} connector) is append-only and cannot take the updates (-U, +U, -D) of \
@@ -54,13 +55,21 @@ pub fn write(changes: DataStream<'_, RowChange>, table: &TableSink) -> Result<()
         Connector::Blackhole => {
             changes.sink(Collect { rows: None });
         }
+        Connector::Filesystem { path, format: Format::DebeziumJson { .. } } => {
+            let columns = table.columns.clone();
+            changes.map(move |change| change_to_debezium(&columns, &change)).sink(FileSink::<
+                serde_json::Value,
+            >::json_lines(
+                path
+            ));
+        }
         Connector::Filesystem { path, format } => {
             let inserts = changes.filter(|change| change.kind == RowKind::Insert);
             match format {
                 Format::Csv { .. } => {
                     inserts.map(|change| row_to_csv(&change.row)).sink(FileSink::<Vec<String>>::csv(path));
                 }
-                Format::Json { .. } => {
+                Format::Json { .. } | Format::DebeziumJson { .. } => {
                     let columns = table.columns.clone();
                     inserts.map(move |change| row_to_json(&columns, &change.row)).sink(FileSink::<
                         serde_json::Value,

@@ -21,7 +21,7 @@ use crate::names::ident_matches;
 use crate::plan::{Column, Query};
 use crate::types::SqlType;
 
-fn check_assignable(from: SqlType, column: &Column) -> StatementResult<()> {
+pub(super) fn check_assignable(from: SqlType, column: &Column) -> StatementResult<()> {
     if from == column.ty || from == SqlType::Null || can_cast(from, column.ty) {
         Ok(())
     } else {
@@ -103,6 +103,13 @@ impl Session {
             },
             joins: vec![],
         };
+        if let Some(table) =
+            name.0.first().and_then(|part| part.as_ident()).and_then(|i| self.catalog.table(i))
+        {
+            if !table.is_in_memory() && name.0.len() == 1 {
+                return self.insert_job(&table.clone(), insert);
+            }
+        }
         let (table, _) = self.target(&relation)?;
         let Some(source) = &insert.source else {
             return Err(SqlErrorKind::Unsupported("INSERT without VALUES or a query".into()));

@@ -23,17 +23,18 @@ use thiserror::Error;
 
 mod ddl;
 mod dml;
-mod engine;
+mod jobs;
+
+pub use jobs::{combine, SqlJob};
 
 use crate::bind::{bind_query_with_hidden, BindError, FlinkDialect, Location};
 use crate::cast::cast;
 use crate::catalog::Catalog;
 use crate::datum::Row;
 use crate::error::EvalError;
-use crate::oracle::compare_rows;
+use crate::oracle::{self, compare_rows};
 use crate::plan::{Column, Query};
 use crate::types::SqlType;
-pub use engine::{DataflowEngine, EngineError, OracleEngine, QueryEngine};
 
 /// What a statement produced.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +53,34 @@ pub enum Outcome {
     },
     /// `EXPLAIN`'s plan text.
     Explain(String),
+    /// A statement that runs as an eddy job (it reads or writes a connector table): the
+    /// caller runs it (see [`SqlJob`]).
+    Job(SqlJob),
+}
+
+/// A query engine's failure.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct EngineError {
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What evaluates queries for a session: the reference evaluator, or a dataflow.
+pub trait QueryEngine {
+    /// The rows of `query` over `tables` (each in-memory table's rows, by catalog name). The
+    /// session sorts them by `query.order` afterwards, so an engine need not.
+    fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError>;
+}
+
+/// The reference evaluator ([`crate::oracle`]) as a [`QueryEngine`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OracleEngine;
+
+impl QueryEngine for OracleEngine {
+    fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError> {
+        oracle::evaluate_query(query, tables).map_err(|e| EngineError { message: e.to_string() })
+    }
 }
 
 /// What went wrong in a statement.
@@ -232,6 +261,9 @@ impl Session {
         match statement {
             Statement::Query(query) => {
                 let bound = bind_query_with_hidden(query, &self.catalog)?;
+                if self.reads_connector_table(&bound.query.plan) {
+                    return self.query_job(bound.query, bound.visible);
+                }
                 let (columns, rows) = self.run(&bound.query, bound.visible)?;
                 Ok(Outcome::Rows { columns, rows })
             }
