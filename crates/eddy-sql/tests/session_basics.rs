@@ -201,6 +201,17 @@ fn ddl_statements() {
 }
 
 #[test]
+fn a_large_insert_is_one_batch() {
+    let mut s = Session::new();
+    s.execute("CREATE TABLE big (n INT, s VARCHAR(20))").unwrap();
+    let values: Vec<String> = (0..20_000).map(|i| format!("({i}, 'row {i}')")).collect();
+    s.execute(&format!("INSERT INTO big VALUES {}", values.join(", "))).unwrap();
+    assert_eq!(rows(&mut s, "SELECT COUNT(*), COUNT(DISTINCT s), MAX(n) FROM big"), ["20000|20000|19999"]);
+    assert_eq!(s.changes("big").len(), 1);
+    assert_eq!(s.changes("big")[0].len(), 20_000);
+}
+
+#[test]
 fn connector_tables_are_checked_and_not_changed_by_statements() {
     let mut s = Session::new();
     s.execute("CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '3')").unwrap();

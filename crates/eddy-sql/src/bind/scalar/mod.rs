@@ -419,11 +419,11 @@ impl<'a> Binder<'a> {
         what: &str,
     ) -> BindResult<Vec<ScalarExpr>> {
         let mut ty = SqlType::Null;
+        // Computed once: `VALUES` unifies a column of every row (linear, not quadratic).
+        let has_other = operands.iter().any(|o| !o.ty().is_string() && o.ty() != SqlType::Null);
         for operand in &operands {
             // A string literal among dates or numbers is converted to them below.
-            if is_string_literal(operand)
-                && operands.iter().any(|o| !o.ty().is_string() && o.ty() != SqlType::Null)
-            {
+            if is_string_literal(operand) && has_other {
                 continue;
             }
             ty = common_type(ty, operand.ty())
