@@ -46,6 +46,7 @@ const QUERIES: &[&str] = &[
     "SELECT t.a FROM t JOIN u ON t.a = u.a AND u.a IN (SELECT a FROM u WHERE d = 'one')",
     "SELECT a + 1 AS x FROM t WHERE a > 1 ORDER BY -x",
     "SELECT b FROM t ORDER BY a DESC",
+    "SELECT a, a > ALL (SELECT a FROM u WHERE a < 3), a < ANY (SELECT c FROM t) FROM t",
 ];
 
 fn run(session: &mut Session, sql: &str) -> Result<Vec<String>, String> {

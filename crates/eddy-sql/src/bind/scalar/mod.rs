@@ -201,15 +201,14 @@ impl<'a> Binder<'a> {
             Expr::In { expr: value, target: ast::InTarget::Subquery(query), negated, .. } => {
                 self.in_subquery(value, query, *negated, expr)
             }
-            // `x = ANY (subquery)` is `x IN (subquery)`; `x <> ALL (subquery)` is `NOT IN`.
-            Expr::AnyOp { left, compare_op: BinaryOperator::Eq, right, .. } => match right.as_ref() {
-                Expr::Subquery(query) => self.in_subquery(left, query, false, expr),
-                _ => Err(unsupported(expr, "= ANY of something other than a subquery")),
-            },
-            Expr::AllOp { left, compare_op: BinaryOperator::NotEq, right } => match right.as_ref() {
-                Expr::Subquery(query) => self.in_subquery(left, query, true, expr),
-                _ => Err(unsupported(expr, "<> ALL of something other than a subquery")),
-            },
+            // `x op ANY (subquery)`, `x op SOME (...)`, `x op ALL (...)`.
+            Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right } => {
+                let all = matches!(expr, Expr::AllOp { .. });
+                match right.as_ref() {
+                    Expr::Subquery(query) => self.quantified(left, compare_op, query, all, expr),
+                    _ => Err(unsupported(expr, "ANY or ALL of something other than a subquery")),
+                }
+            }
             Expr::Nested(inner) => self.bind(inner),
             Expr::Value(value) => literals::literal(&value.value, expr),
             Expr::TypedString(typed) => {
