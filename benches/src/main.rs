@@ -15,6 +15,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod nexmark;
+mod sql_view;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,6 +48,8 @@ struct Cli {
 enum Command {
     /// One Nexmark query; prints one JSON line.
     Nexmark(nexmark::NexmarkArgs),
+    /// Incremental maintenance of a SQL join + group-by view; prints one JSON line.
+    SqlView(sql_view::SqlViewArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -194,6 +197,10 @@ fn peak_rss_mb() -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::SqlView(args)) = &cli.command {
+        println!("{}", serde_json::to_string(&sql_view::run(args)?)?);
+        return Ok(());
+    }
     if let Some(Command::Nexmark(args)) = &cli.command {
         if args.query == "list" {
             println!("{}", eddy_nexmark::queries::QUERIES.join(" "));

@@ -131,7 +131,10 @@ impl JobShared {
     }
 }
 
-/// The environment in which one worker builds its part of the dataflow.
+/// The environment in which one worker builds its part of the dataflow. Clones share the
+/// worker's state (uids, ids): a library keeps one to build with later, as the SQL layer's
+/// table environment does.
+#[derive(Clone)]
 pub struct Env<'scope> {
     pub(crate) scope: Scope<'scope, u64>,
     pub(crate) shared: Arc<JobShared>,

@@ -54,6 +54,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod session;
+pub mod table;
 pub mod types;
 
 pub use bind::{bind, bind_expression, bind_query, BindError, FlinkDialect};

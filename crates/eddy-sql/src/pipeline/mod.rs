@@ -124,8 +124,45 @@ impl SqlPipeline {
                 Output::Stream => streams.push(changes),
             }
         }
-        fail_on_row_errors(env, renderer.errors().inner);
         Ok(streams)
+    }
+}
+
+/// Builds SQL into a job step by step: tables from any stream of row updates, queries
+/// rendered by one [`Renderer`] as they come (sharing arrangements with the earlier ones).
+/// [`SqlPipeline::build`] and the Table API ([`crate::table`]) use it.
+pub struct PipelineBuilder<'scope> {
+    renderer: Renderer<'scope>,
+}
+
+impl<'scope> PipelineBuilder<'scope> {
+    /// A builder on `env`'s worker.
+    pub fn new(env: &Env<'scope>) -> Self {
+        PipelineBuilder { renderer: Renderer::new(env.scope()) }
+    }
+
+    /// Makes `stream` the table `name` (its state checkpointed as `sql-input-<name>`).
+    pub fn add_table(&mut self, name: &str, stream: DataStream<'scope, crate::connect::source::RowUpdate>) {
+        self.renderer.add_input(name.to_owned(), state::input_state(stream, name));
+    }
+
+    /// Renders a decorrelated query and returns its changes (its result state checkpointed as
+    /// `sql-output-<name>`). A row the query cannot process fails the job.
+    pub fn query(
+        &mut self,
+        env: &Env<'scope>,
+        name: &str,
+        query: &Query,
+    ) -> Result<DataStream<'scope, RowChange>> {
+        let rows =
+            self.renderer.render(&query.plan).map_err(|error| Error::Config(format!("{name}: {error}")))?;
+        fail_on_row_errors(env, self.renderer.take_errors().inner);
+        Ok(state::output_changelog(env, rows, upsert_key(&query.plan), name))
+    }
+
+    /// The dataflow rendered so far, for `EXPLAIN`.
+    pub fn explain(&self) -> String {
+        self.renderer.explain()
     }
 }
 

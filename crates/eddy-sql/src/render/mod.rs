@@ -188,6 +188,18 @@ impl<'scope> Renderer<'scope> {
         )
     }
 
+    /// The row errors of the operators rendered since the last call (so that each error stream
+    /// is consumed once when plans are rendered one after the other).
+    pub fn take_errors(&mut self) -> RowErrors<'scope> {
+        let taken = std::mem::take(&mut self.errors);
+        let empty: Stream<'scope, Time, Vec<(RowError, Time, Diff)>> =
+            Vec::<(RowError, Time, Diff)>::new().into_iter().to_stream(self.scope);
+        differential_dataflow::collection::concatenate(
+            self.scope,
+            std::iter::once(empty.as_collection()).chain(taken),
+        )
+    }
+
     /// The dataflow built so far: operators with their inputs, and arrangements with how many
     /// consumers share each.
     pub fn explain(&self) -> String {
