@@ -57,6 +57,7 @@ fn errors_say_what_and_where() {
         ("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r", "not supported at line 1, column 1: WITH RECURSIVE"),
         ("SELECT a FROM t LIMIT -1", "type error at line 1, column 24: LIMIT needs a non-negative integer constant"),
         ("SELECT * FROM t JOIN u USING (c)", "unknown column `c` at line 1, column 31; the input has `t.a`, `t.b` on the left side of the join"),
+        ("SELECT b, (SELECT COUNT(*) FROM u WHERE u.a = t.a) FROM t GROUP BY b", "grouping error at line 1, column 47: column t.a of the query 1 level out must appear in its GROUP BY or be used in an aggregate function"),
         ("VALUES (1, 2), (3)", "type error at line 1, column 17: VALUES rows of 2 and 1 values"),
         ("VALUES (1), ('x')", "type error at line 1, column 9: cannot cast 'x' to INT: not an integer"),
     ];

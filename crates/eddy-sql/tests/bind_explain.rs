@@ -75,3 +75,4 @@ plan!(exists_correlated, "SELECT a FROM t WHERE EXISTS (SELECT * FROM u WHERE u.
 plan!(scalar_subquery_in_select, "SELECT a, (SELECT MAX(d) FROM u WHERE u.a = t.a) AS top_d FROM t");
 plan!(subquery_in_having, "SELECT b FROM t GROUP BY b HAVING COUNT(*) > (SELECT COUNT(*) FROM u)");
 plan!(doubly_nested_correlation, "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE EXISTS (SELECT 1 FROM w WHERE w.x = t.a AND w.y > u.a))");
+plan!(quantified_comparison, "SELECT a FROM t WHERE a > ALL (SELECT x FROM w)");

@@ -49,6 +49,14 @@ const CASES: &[(&str, &[&str])] = &[
     ("SELECT b, COUNT(*) FROM t GROUP BY 1 ORDER BY b", &["x|2", "y|1", "z|1"]),
     ("SELECT a + 1 AS n FROM t WHERE a IS NOT NULL ORDER BY n DESC LIMIT 2", &["4", "3"]),
     ("SELECT a FROM t ORDER BY a LIMIT 2 OFFSET 1", &["1", "2"]),
+    ("SELECT a FROM t ORDER BY a OFFSET 2 ROWS FETCH FIRST 1 ROW ONLY", &["2"]),
+    ("SELECT a FROM t WHERE a = ANY (SELECT a FROM u) ORDER BY a", &["1", "3"]),
+    ("SELECT a FROM t WHERE a <> ALL (SELECT a FROM u WHERE a < 3)", &["2", "3"]),
+    ("SELECT a FROM t WHERE a > ANY (SELECT a FROM u)", &["2", "3"]),
+    ("SELECT a FROM t WHERE a <= ALL (SELECT a FROM u)", &["1"]),
+    ("SELECT a, a > ALL (SELECT a FROM u WHERE a < 3) FROM t ORDER BY a", &["NULL|NULL", "1|FALSE", "2|TRUE", "3|TRUE"]),
+    ("SELECT a, a > SOME (SELECT c FROM t WHERE c > 3 OR c IS NULL) FROM t WHERE a = 1", &["1|NULL"]),
+    ("SELECT a > ALL (SELECT a FROM u WHERE a > 100), a < ANY (SELECT a FROM u WHERE a > 100) FROM t WHERE a = 1", &["TRUE|FALSE"]),
     ("SELECT b FROM t ORDER BY a DESC", &["x", "y", "x", "z"]),
     ("SELECT DISTINCT b FROM t ORDER BY b", &["x", "y", "z"]),
     ("SELECT t.a, u.d FROM t JOIN u ON t.a = u.a ORDER BY u.d", &["1|one", "3|three", "3|three again"]),
@@ -195,6 +203,17 @@ fn ddl_statements() {
     assert_eq!(rows(&mut s, "SELECT * FROM copy ORDER BY a"), ["1|x", "2|y"]);
     let explained = s.execute("EXPLAIN SELECT b, COUNT(*) FROM t GROUP BY b").unwrap();
     assert!(matches!(&explained[0], Outcome::Explain(text) if text.contains("Aggregate")), "{explained:?}");
+}
+
+#[test]
+fn a_large_insert_is_one_batch() {
+    let mut s = Session::new();
+    s.execute("CREATE TABLE big (n INT, s VARCHAR(20))").unwrap();
+    let values: Vec<String> = (0..20_000).map(|i| format!("({i}, 'row {i}')")).collect();
+    s.execute(&format!("INSERT INTO big VALUES {}", values.join(", "))).unwrap();
+    assert_eq!(rows(&mut s, "SELECT COUNT(*), COUNT(DISTINCT s), MAX(n) FROM big"), ["20000|20000|19999"]);
+    assert_eq!(s.changes("big").len(), 1);
+    assert_eq!(s.changes("big")[0].len(), 20_000);
 }
 
 #[test]

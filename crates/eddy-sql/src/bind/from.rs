@@ -180,7 +180,7 @@ fn join_with(
         }
     }
     let names = columns.iter().map(|c| c.name.clone().unwrap_or_default()).collect();
-    Ok((Plan::Project { input: Box::new(plan), exprs, names }, Scope { columns }))
+    Ok((Plan::Project { input: Box::new(plan), exprs, names }, Scope { columns, grouped: vec![] }))
 }
 
 fn factor(queries: &dyn Queries, factor: &TableFactor, outer: &[&Scope]) -> BindResult<(Plan, Scope)> {

@@ -112,6 +112,7 @@ pub(super) fn bind_select(
                 other => ScopeColumn { qualifiers: vec![], name: None, ty: other.ty() },
             })
             .collect(),
+        grouped: scope.columns.clone(),
     };
     let mut context = Context::new(queries, "SELECT", true);
     context.grouping = Some(&grouping);

@@ -131,6 +131,16 @@ impl<'a> Binder<'a> {
                 Resolution::Missing => {}
             }
         }
+        if let Some(depth) = self.outer.iter().position(|s| s.is_grouped_away(qualifier, ident)) {
+            return Err(BindError::Grouping {
+                message: format!(
+                    "column {expr} of the query {} level{} out must appear in its GROUP BY or be used in an aggregate function",
+                    depth + 1,
+                    if depth == 0 { "" } else { "s" }
+                ),
+                location: location_of(expr),
+            });
+        }
         if let Some(table) = qualifier {
             let known = self.scope.has_qualifier(table)
                 || self.context.and_then(|c| c.grouping).is_some_and(|g| g.input.has_qualifier(table))
@@ -190,6 +200,14 @@ impl<'a> Binder<'a> {
             Expr::Exists { subquery, negated } => self.exists(subquery, *negated, expr),
             Expr::In { expr: value, target: ast::InTarget::Subquery(query), negated, .. } => {
                 self.in_subquery(value, query, *negated, expr)
+            }
+            // `x op ANY (subquery)`, `x op SOME (...)`, `x op ALL (...)`.
+            Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right } => {
+                let all = matches!(expr, Expr::AllOp { .. });
+                match right.as_ref() {
+                    Expr::Subquery(query) => self.quantified(left, compare_op, query, all, expr),
+                    _ => Err(unsupported(expr, "ANY or ALL of something other than a subquery")),
+                }
             }
             Expr::Nested(inner) => self.bind(inner),
             Expr::Value(value) => literals::literal(&value.value, expr),
@@ -400,11 +418,11 @@ impl<'a> Binder<'a> {
         what: &str,
     ) -> BindResult<Vec<ScalarExpr>> {
         let mut ty = SqlType::Null;
+        // Computed once: `VALUES` unifies a column of every row (linear, not quadratic).
+        let has_other = operands.iter().any(|o| !o.ty().is_string() && o.ty() != SqlType::Null);
         for operand in &operands {
             // A string literal among dates or numbers is converted to them below.
-            if is_string_literal(operand)
-                && operands.iter().any(|o| !o.ty().is_string() && o.ty() != SqlType::Null)
-            {
+            if is_string_literal(operand) && has_other {
                 continue;
             }
             ty = common_type(ty, operand.ty())

@@ -2,13 +2,14 @@
 //! outer scope, queued as [`PendingApply`]s, and read through placeholder columns that
 //! [`apply_all`] and [`renumber_applies`] turn into the columns `Plan::Apply` appends.
 
-use sqlparser::ast::{self, Expr};
+use sqlparser::ast::{self, BinaryOperator, Expr};
 
 use super::Binder;
 use crate::bind::coerce::{coerce, common_type};
 use crate::bind::scope::Scope;
 use crate::bind::{type_error, unsupported, BindResult};
-use crate::expr::{ScalarExpr, UnaryOp};
+use crate::datum::Datum;
+use crate::expr::{BinaryOp, ScalarExpr, UnaryOp};
 use crate::plan::{ApplyKind, Plan};
 use crate::types::SqlType;
 
@@ -94,6 +95,91 @@ impl Binder<'_> {
         } else {
             exists
         })
+    }
+
+    /// `x op ANY (subquery)` (`SOME` alike) and `x op ALL (subquery)`, three-valued:
+    /// `ANY` is `TRUE` when some row compares `TRUE`, else `NULL` when some comparison is
+    /// `NULL`, else `FALSE`; `x op ALL (s)` is `NOT (x op' ANY (s))` with `op'` the opposite
+    /// comparison. `= ANY` is `IN`, `<> ALL` is `NOT IN`; the others are two `EXISTS`: one
+    /// for a `TRUE` comparison, one for a `NULL` one.
+    pub(super) fn quantified(
+        &self,
+        value: &Expr,
+        op: &BinaryOperator,
+        query: &ast::Query,
+        all: bool,
+        source: &Expr,
+    ) -> BindResult<ScalarExpr> {
+        let op = match op {
+            BinaryOperator::Eq => BinaryOp::Eq,
+            BinaryOperator::NotEq => BinaryOp::NotEq,
+            BinaryOperator::Lt => BinaryOp::Lt,
+            BinaryOperator::LtEq => BinaryOp::LtEq,
+            BinaryOperator::Gt => BinaryOp::Gt,
+            BinaryOperator::GtEq => BinaryOp::GtEq,
+            other => return Err(unsupported(source, format!("{other} with ANY or ALL"))),
+        };
+        // ALL is NOT ANY of the opposite comparison.
+        let (op, negate) = if all {
+            let opposite = match op {
+                BinaryOp::Eq => BinaryOp::NotEq,
+                BinaryOp::NotEq => BinaryOp::Eq,
+                BinaryOp::Lt => BinaryOp::GtEq,
+                BinaryOp::LtEq => BinaryOp::Gt,
+                BinaryOp::Gt => BinaryOp::LtEq,
+                _ => BinaryOp::Lt,
+            };
+            (opposite, true)
+        } else {
+            (op, false)
+        };
+        let not =
+            |e: ScalarExpr| ScalarExpr::Unary { op: UnaryOp::Not, expr: Box::new(e), ty: SqlType::Boolean };
+        if op == BinaryOp::Eq {
+            let found = self.in_subquery(value, query, false, source)?;
+            return Ok(if negate { not(found) } else { found });
+        }
+        let bound = self.bind(value)?;
+        if bound.columns().iter().any(|c| *c >= APPLY_BASE) {
+            return Err(unsupported(source, "a subquery on the left of ANY or ALL"));
+        }
+        let (plan, _) = self.bound_subquery(query, source)?;
+        let columns = plan.columns();
+        let [column] = &columns[..] else {
+            return Err(type_error(
+                source,
+                format!("ANY and ALL need a subquery of one column, not {}", columns.len()),
+            ));
+        };
+        let ty = common_type(bound.ty(), column.ty).ok_or_else(|| {
+            type_error(source, format!("ANY and ALL compare {} with {}", bound.ty(), column.ty))
+        })?;
+        // The value as the subquery sees it: the Apply's input row is one level out.
+        let mut outer_value = coerce(bound, ty);
+        outer_value.transform(&mut |e| match e {
+            ScalarExpr::Column { index, ty } => *e = ScalarExpr::Outer { depth: 1, index: *index, ty: *ty },
+            ScalarExpr::Outer { depth, .. } => *depth += 1,
+            _ => {}
+        });
+        let compare = ScalarExpr::Binary {
+            op,
+            left: Box::new(outer_value),
+            right: Box::new(coerce(ScalarExpr::Column { index: 0, ty: column.ty }, ty)),
+            ty: SqlType::Boolean,
+        };
+        let unknown =
+            ScalarExpr::Unary { op: UnaryOp::IsNull, expr: Box::new(compare.clone()), ty: SqlType::Boolean };
+        let some_true = Plan::Filter { input: Box::new(plan.clone()), predicate: compare };
+        let some_null = Plan::Filter { input: Box::new(plan), predicate: unknown };
+        let some_true = self.queue(some_true, ApplyKind::Exists, SqlType::Boolean, source)?;
+        let some_null = self.queue(some_null, ApplyKind::Exists, SqlType::Boolean, source)?;
+        let boolean = |value| ScalarExpr::literal(value, SqlType::Boolean);
+        let any = ScalarExpr::Case {
+            branches: vec![(some_true, boolean(Datum::Boolean(true))), (some_null, boolean(Datum::Null))],
+            otherwise: Box::new(boolean(Datum::Boolean(false))),
+            ty: SqlType::Boolean,
+        };
+        Ok(if negate { not(any) } else { any })
     }
 
     pub(super) fn in_subquery(
