@@ -1,0 +1,142 @@
+//! The engine seam of the sqllogictest runner and the `sqllogictest::DB` over it.
+//!
+//! [`Engine`] is all the runner needs of a SQL engine: run one statement, get rows with their
+//! column types, a completion, or an error that says whether a feature is missing. eddy's
+//! [`EddySession`] implements it over `eddy_sql::session::Session`; the runner's own tests
+//! implement it with canned answers. Whether the session evaluates on the reference evaluator
+//! or renders a differential dataflow is invisible here.
+
+use std::sync::{Arc, Mutex};
+
+use eddy_sql::plan::Column;
+use eddy_sql::Row;
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+use super::format::{format_value, type_letter, Style};
+
+/// What one statement returned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineOutput {
+    /// A query's result: its columns and its rows, in the engine's order.
+    Rows {
+        /// The result columns.
+        columns: Vec<Column>,
+        /// The rows.
+        rows: Vec<Row>,
+    },
+    /// A statement that returns no rows completed; `count` rows were affected when known.
+    Done {
+        /// Rows inserted, updated or deleted (0 when the engine does not say).
+        count: u64,
+    },
+}
+
+/// Why a statement failed, as far as the conformance report cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The statement uses a feature eddy does not have (yet): a known gap.
+    Unsupported,
+    /// Any other error: a bad statement, a runtime error, or a bug.
+    Other,
+}
+
+/// A failed statement.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EngineError {
+    /// Unsupported feature or other error.
+    pub kind: ErrorKind,
+    /// The engine's message.
+    pub message: String,
+}
+
+/// A SQL engine the runner can drive: one statement at a time, state kept between statements.
+pub trait Engine {
+    /// Runs one statement.
+    fn execute(&mut self, sql: &str) -> Result<EngineOutput, EngineError>;
+}
+
+/// eddy's engine: a fresh SQL session per test file.
+pub struct EddySession {
+    _private: (),
+}
+
+impl EddySession {
+    /// A session with an empty catalog.
+    pub fn new() -> EddySession {
+        EddySession { _private: () }
+    }
+}
+
+impl Engine for EddySession {
+    fn execute(&mut self, _sql: &str) -> Result<EngineOutput, EngineError> {
+        // Until `eddy_sql::session::Session` lands, every statement is unsupported; the
+        // baseline then records 0 passes and the run checks the runner's plumbing only.
+        Err(EngineError { kind: ErrorKind::Unsupported, message: "no SQL session yet".to_owned() })
+    }
+}
+
+/// The column type letters the current query record expects, shared between the record loop
+/// (which knows the record) and [`SltDb`] (which formats the values): `sqllogictest::DB::run`
+/// sees only the SQL text, but SQLite's convention prints by the expected letters.
+pub type ExpectedTypes = Arc<Mutex<Vec<char>>>;
+
+/// `sqllogictest::DB` over an [`Engine`], printing values in a corpus's [`Style`].
+pub struct SltDb<E> {
+    engine: E,
+    style: Style,
+    expected: ExpectedTypes,
+}
+
+impl<E: Engine> SltDb<E> {
+    /// A database over `engine` that prints in `style`, reading the expected column letters of
+    /// the current query from `expected`.
+    pub fn new(engine: E, style: Style, expected: ExpectedTypes) -> SltDb<E> {
+        SltDb { engine, style, expected }
+    }
+}
+
+impl<E: Engine> sqllogictest::DB for SltDb<E> {
+    type Error = EngineError;
+    type ColumnType = DefaultColumnType;
+
+    fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, EngineError> {
+        match self.engine.execute(sql)? {
+            EngineOutput::Done { count } => Ok(DBOutput::StatementComplete(count)),
+            EngineOutput::Rows { columns, rows } => {
+                let expected = self.expected.lock().map(|letters| letters.clone()).unwrap_or_default();
+                // The expected letters apply only when the widths agree; otherwise the result
+                // is wrong anyway and prints by its own types.
+                let letters: Vec<Option<char>> = if expected.len() == columns.len() {
+                    expected.into_iter().map(Some).collect()
+                } else {
+                    vec![None; columns.len()]
+                };
+                let rows = rows
+                    .iter()
+                    .map(|row| {
+                        row.values()
+                            .iter()
+                            .zip(&letters)
+                            .map(|(value, letter)| format_value(value, *letter, self.style))
+                            .collect()
+                    })
+                    .collect();
+                let types = columns
+                    .iter()
+                    .map(|column| match type_letter(&column.ty) {
+                        'I' => DefaultColumnType::Integer,
+                        'R' => DefaultColumnType::FloatingPoint,
+                        'T' => DefaultColumnType::Text,
+                        _ => DefaultColumnType::Any,
+                    })
+                    .collect();
+                Ok(DBOutput::Rows { types, rows })
+            }
+        }
+    }
+
+    fn engine_name(&self) -> &str {
+        super::records::ENGINE_LABEL
+    }
+}

@@ -1,0 +1,383 @@
+//! Runs the sqllogictest corpora under `conformance/cases/sqllogictest/` (SQLite's, and other
+//! projects' `.slt` files) on eddy's SQL session and compares the pass counts per file with
+//! `conformance/cases/sqllogictest/baseline.tsv`.
+//!
+//! ```sh
+//! cargo test -p eddy-sql --test sqllogictest                    # run and compare
+//! EDDY_SLT_UPDATE=1 cargo test -p eddy-sql --test sqllogictest  # rewrite baseline and README table
+//! cargo test -p eddy-sql --test sqllogictest -- select1         # only files whose path has `select1`
+//! EDDY_SLT_VERBOSE=1 ...                                        # print every failed record
+//! ```
+//!
+//! Each file runs in a child process (this same binary with `--child`), under a memory limit,
+//! reporting each record as it starts and ends. A record that runs longer than
+//! `EDDY_SLT_RECORD_TIMEOUT` seconds (default 20) or kills the process counts as failed
+//! ("crashed"); the file then goes on in a new child from the next record, after replaying the
+//! statements before it. So one runaway query (a cross product, a hang) costs one record, not
+//! the run. This harness has its own `main` (`harness = false` in Cargo.toml).
+
+#[allow(dead_code)] // Each test target uses part of the shared runner.
+mod slt;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use slt::baseline::{self, FileReport};
+use slt::engine::EddySession;
+use slt::format::Style;
+use slt::records::{self, FailClass, Outcome};
+
+/// The most times a file's child may hang or die before its remaining records are given up.
+const MAX_CRASHES_PER_FILE: usize = 3;
+/// The address-space limit of a child, in KiB (`ulimit -v`): a runaway cross product fails
+/// its record instead of exhausting the machine.
+const CHILD_MEMORY_KIB: u64 = 6 * 1024 * 1024;
+
+fn corpus_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/cases/sqllogictest")
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        return child(&args[1..]);
+    }
+    if args.iter().any(|arg| arg == "--list") {
+        println!("sqllogictest: test");
+        return ExitCode::SUCCESS;
+    }
+    let filters: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
+    parent(&filters)
+}
+
+/// Every corpus file (`*.test`, `*.slt`), relative to the corpus root, sorted.
+fn corpus_files(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, files: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, files);
+            } else if path.extension().is_some_and(|extension| extension == "test" || extension == "slt") {
+                if let Ok(relative) = path.strip_prefix(root) {
+                    files.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(root, root, &mut files);
+    files.sort();
+    files
+}
+
+fn parent(filters: &[&String]) -> ExitCode {
+    let root = corpus_root();
+    let update = std::env::var_os("EDDY_SLT_UPDATE").is_some();
+    let verbose = std::env::var_os("EDDY_SLT_VERBOSE").is_some();
+    let timeout = Duration::from_secs(
+        std::env::var("EDDY_SLT_RECORD_TIMEOUT").ok().and_then(|value| value.parse().ok()).unwrap_or(20),
+    );
+    let all_files = corpus_files(&root);
+    let filtered =
+        !filters.is_empty() && !filters.iter().all(|filter| "sqllogictest".contains(filter.as_str()));
+    let files: Vec<String> = all_files
+        .iter()
+        .filter(|file| !filtered || filters.iter().any(|filter| file.contains(filter.as_str())))
+        .cloned()
+        .collect();
+    if filtered && update {
+        eprintln!("EDDY_SLT_UPDATE rewrites the whole baseline: run it without a filter");
+        return ExitCode::FAILURE;
+    }
+    println!("sqllogictest: {} files under {}", files.len(), root.display());
+
+    let queue = Arc::new(Mutex::new(files.clone()));
+    let results = Arc::new(Mutex::new(BTreeMap::<String, Result<FileReport, String>>::new()));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 2);
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let queue = queue.clone();
+            let results = results.clone();
+            let root = root.clone();
+            std::thread::spawn(move || loop {
+                let next =
+                    queue
+                        .lock()
+                        .ok()
+                        .and_then(|mut queue| if queue.is_empty() { None } else { Some(queue.remove(0)) });
+                let Some(file) = next else { break };
+                let report = run_file(&root, &file, timeout, verbose);
+                match &report {
+                    Ok(report) => println!(
+                        "{file}: {}/{} passed ({} unsupported, {} error, {} wrong, {} crashed, {} skipped)",
+                        report.passed,
+                        report.records,
+                        report.failed_of(FailClass::Unsupported),
+                        report.failed_of(FailClass::Error),
+                        report.failed_of(FailClass::Wrong),
+                        report.failed_of(FailClass::Crashed),
+                        report.skipped
+                    ),
+                    Err(error) => println!("{file}: cannot run: {error}"),
+                }
+                if let Ok(mut results) = results.lock() {
+                    results.insert(file, report);
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        let _ = handle.join();
+    }
+    let results = match Arc::try_unwrap(results).map(Mutex::into_inner) {
+        Ok(Ok(results)) => results,
+        _ => {
+            eprintln!("a worker thread panicked");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut reports = BTreeMap::new();
+    let mut broken = Vec::new();
+    for (file, result) in results {
+        match result {
+            Ok(report) => {
+                reports.insert(file, report);
+            }
+            Err(error) => broken.push(format!("{file}: {error}")),
+        }
+    }
+    let records: usize = reports.values().map(|report| report.records).sum();
+    let passed: usize = reports.values().map(|report| report.passed).sum();
+    let skipped: usize = reports.values().map(|report| report.skipped).sum();
+    println!(
+        "sqllogictest totals: {passed} of {records} records pass in {} files ({} fail, {skipped} skipped)",
+        reports.len(),
+        records - passed - skipped
+    );
+    if !broken.is_empty() {
+        eprintln!("corpus files that cannot run (fix or remove them):");
+        for line in &broken {
+            eprintln!("  {line}");
+        }
+        return ExitCode::FAILURE;
+    }
+
+    let baseline_path = root.join("baseline.tsv");
+    if update {
+        let readme_path = root.join("../../README.md");
+        let readme = std::fs::read_to_string(&readme_path).unwrap_or_default();
+        let written = std::fs::write(&baseline_path, baseline::write_baseline(&reports)).and_then(|()| {
+            std::fs::write(
+                &readme_path,
+                baseline::replace_section(&readme, &baseline::results_section(&reports)),
+            )
+        });
+        return match written {
+            Ok(()) => {
+                println!(
+                    "wrote {} and the results section of conformance/README.md",
+                    baseline_path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("cannot write the baseline: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let baseline = match std::fs::read_to_string(&baseline_path)
+        .map_err(|error| error.to_string())
+        .and_then(|text| baseline::parse_baseline(&text))
+    {
+        Ok(baseline) => baseline,
+        Err(error) => {
+            eprintln!("cannot read {}: {error}", baseline_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let baseline = if filtered {
+        baseline.into_iter().filter(|(file, _)| reports.contains_key(file)).collect()
+    } else {
+        baseline
+    };
+    let (regressions, stale) = baseline::compare(&reports, &baseline);
+    if !regressions.is_empty() {
+        eprintln!("sqllogictest regressions (fewer records pass than the baseline):");
+        for line in &regressions {
+            eprintln!("  {line}");
+        }
+    }
+    if !stale.is_empty() {
+        eprintln!("the sqllogictest baseline is stale; update it (and the README table) with");
+        eprintln!("  EDDY_SLT_UPDATE=1 cargo test -p eddy-sql --test sqllogictest");
+        for line in &stale {
+            eprintln!("  {line}");
+        }
+    }
+    if regressions.is_empty() && stale.is_empty() {
+        println!("sqllogictest: pass counts match the baseline");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs one file in child processes; `Err` when the file cannot be parsed.
+fn run_file(root: &Path, file: &str, timeout: Duration, verbose: bool) -> Result<FileReport, String> {
+    let path = root.join(file);
+    let parsed = records::parse_file(&path)?;
+    let counted: Vec<usize> =
+        (0..parsed.len()).filter(|&index| records::is_counted(&parsed[index])).collect();
+    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
+    let source = file.split('/').next().unwrap_or_default().to_owned();
+    let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::new();
+    let mut skip: BTreeSet<usize> = BTreeSet::new();
+    let mut resume = 0;
+    let mut crashes = 0;
+    loop {
+        let skip_list = skip.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v {CHILD_MEMORY_KIB} 2>/dev/null; exec \"$0\" \"$@\""))
+            .arg(&exe)
+            .args(["--child", &path.to_string_lossy(), &source, &resume.to_string(), &skip_list])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("cannot start a child: {error}"))?;
+        let stdout = child.stdout.take().ok_or("no child stdout")?;
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running: Option<usize> = None;
+        let mut finished = false;
+        let failure = loop {
+            match receiver.recv_timeout(timeout) {
+                Ok(line) => {
+                    let mut fields = line.splitn(3, ' ');
+                    match (fields.next(), fields.next().and_then(|index| index.parse::<usize>().ok())) {
+                        (Some("START"), Some(index)) => running = Some(index),
+                        (Some("PASS"), Some(index)) => {
+                            outcomes.insert(index, Outcome::Pass);
+                            running = None;
+                        }
+                        (Some("SKIP"), Some(index)) => {
+                            outcomes.insert(index, Outcome::Skip);
+                            running = None;
+                        }
+                        (Some("FAIL"), Some(index)) => {
+                            let mut rest = fields.next().unwrap_or_default().splitn(2, ' ');
+                            let class =
+                                rest.next().and_then(FailClass::from_word).unwrap_or(FailClass::Error);
+                            let reason = rest.next().unwrap_or_default().to_owned();
+                            if verbose {
+                                eprintln!(
+                                    "{file}:{}: {} {reason}",
+                                    records::line_of(&parsed[index]),
+                                    class.word()
+                                );
+                            }
+                            outcomes.insert(index, Outcome::Fail { class, reason });
+                            running = None;
+                        }
+                        (Some("END"), _) => {
+                            finished = true;
+                        }
+                        _ => {}
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    break Some(format!("timed out after {} s", timeout.as_secs()))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    break if finished {
+                        None
+                    } else {
+                        Some("the process died (memory limit or abort)".to_owned())
+                    }
+                }
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        let Some(reason) = failure else { break };
+        crashes += 1;
+        // The record that was running failed; without one (a crash between records) the next
+        // unreported record takes the blame, so the loop always advances.
+        let blamed = running.or_else(|| {
+            counted.iter().copied().find(|index| *index >= resume && !outcomes.contains_key(index))
+        });
+        let Some(blamed) = blamed else { break };
+        if verbose {
+            eprintln!("{file}:{}: crashed: {reason}", records::line_of(&parsed[blamed]));
+        }
+        outcomes.insert(blamed, Outcome::Fail { class: FailClass::Crashed, reason });
+        skip.insert(blamed);
+        resume = blamed + 1;
+        if crashes >= MAX_CRASHES_PER_FILE {
+            for index in counted.iter().copied().filter(|index| *index >= resume) {
+                outcomes.entry(index).or_insert_with(|| Outcome::Fail {
+                    class: FailClass::Crashed,
+                    reason: format!("not run: the file crashed {MAX_CRASHES_PER_FILE} times"),
+                });
+            }
+            break;
+        }
+    }
+    let mut report = FileReport::default();
+    for index in counted {
+        let outcome = outcomes
+            .remove(&index)
+            .unwrap_or(Outcome::Fail { class: FailClass::Crashed, reason: "no outcome reported".to_owned() });
+        report.add(&outcome);
+    }
+    Ok(report)
+}
+
+/// The child: `--child <file> <source> <resume> <skip,list>`. Prints `START i` before and
+/// `PASS i`, `SKIP i` or `FAIL i <class> <reason>` after each counted record, then `END`.
+fn child(args: &[String]) -> ExitCode {
+    let [file, source, resume, skip_list] = args else {
+        eprintln!("usage: --child <file> <source> <resume> <skip,list>");
+        return ExitCode::FAILURE;
+    };
+    let Ok(parsed) = records::parse_file(Path::new(file)) else { return ExitCode::FAILURE };
+    let resume = resume.parse().unwrap_or(0);
+    let skip: BTreeSet<usize> = skip_list.split(',').filter_map(|index| index.parse().ok()).collect();
+    let stdout = Arc::new(Mutex::new(std::io::stdout()));
+    let say = |line: String| {
+        if let Ok(mut stdout) = stdout.lock() {
+            let _ = writeln!(stdout, "{line}");
+            let _ = stdout.flush();
+        }
+    };
+    records::run_records(
+        &parsed,
+        EddySession::new,
+        Style::of_source(source),
+        resume,
+        &skip,
+        |index| say(format!("START {index}")),
+        |index, outcome| match outcome {
+            Outcome::Pass => say(format!("PASS {index}")),
+            Outcome::Skip => say(format!("SKIP {index}")),
+            Outcome::Fail { class, reason } => say(format!("FAIL {index} {} {reason}", class.word())),
+        },
+    );
+    say("END".to_owned());
+    ExitCode::SUCCESS
+}
