@@ -1,0 +1,302 @@
+//! Tests of the sqllogictest runner itself (`tests/slt/`), on an engine with canned answers:
+//! value printing in both styles, hashing, sort modes, value-wise comparison, `skipif` and
+//! `onlyif`, failure classification, and the baseline comparison.
+
+#[allow(dead_code)] // Each test target uses part of the shared runner.
+mod slt;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use eddy_sql::decimal::Decimal;
+use eddy_sql::plan::Column;
+use eddy_sql::{Datum, Row, SqlType};
+
+use slt::baseline::{self, BaselineEntry, FileReport};
+use slt::engine::{Engine, EngineError, EngineOutput, ErrorKind};
+use slt::format::{format_value, leading_integer, leading_real, Style};
+use slt::records::{self, FailClass, Outcome};
+
+/// Answers each statement from a table; anything else is an unsupported feature.
+#[derive(Clone, Default)]
+struct Canned {
+    answers: BTreeMap<String, Result<EngineOutput, EngineError>>,
+}
+
+impl Canned {
+    fn rows(mut self, sql: &str, types: &[SqlType], rows: Vec<Vec<Datum>>) -> Canned {
+        let columns =
+            types.iter().enumerate().map(|(index, ty)| Column::new(format!("c{index}"), *ty)).collect();
+        let rows = rows.into_iter().map(Row::new).collect();
+        self.answers.insert(sql.to_owned(), Ok(EngineOutput::Rows { columns, rows }));
+        self
+    }
+
+    fn done(mut self, sql: &str) -> Canned {
+        self.answers.insert(sql.to_owned(), Ok(EngineOutput::Done { count: 0 }));
+        self
+    }
+
+    fn error(mut self, sql: &str, message: &str) -> Canned {
+        let error = EngineError { kind: ErrorKind::Other, message: message.to_owned() };
+        self.answers.insert(sql.to_owned(), Err(error));
+        self
+    }
+}
+
+impl Engine for Canned {
+    fn execute(&mut self, sql: &str) -> Result<EngineOutput, EngineError> {
+        self.answers.get(sql.trim()).cloned().unwrap_or_else(|| {
+            Err(EngineError {
+                kind: ErrorKind::Unsupported,
+                message: format!("unsupported: '{sql}' at line 3"),
+            })
+        })
+    }
+}
+
+/// Runs `script` on `engine`; the outcome of each counted record, in order.
+fn run(script: &str, engine: Canned, style: Style) -> Vec<Outcome> {
+    let parsed = sqllogictest::parse(&records::normalize_script(script)).expect("the script parses");
+    let mut outcomes = Vec::new();
+    records::run_records(
+        &parsed,
+        move || engine.clone(),
+        style,
+        0,
+        &BTreeSet::new(),
+        |_| {},
+        |_, outcome| outcomes.push(outcome),
+    );
+    outcomes
+}
+
+fn ints(values: &[i64]) -> Vec<Vec<Datum>> {
+    values.iter().map(|value| vec![Datum::BigInt(*value)]).collect()
+}
+
+#[test]
+fn sqlite_style_prints_by_the_expected_letter() {
+    let style = Style::Sqlite;
+    assert_eq!(format_value(&Datum::double(2.5), Some('R'), style), "2.500");
+    assert_eq!(format_value(&Datum::Int(3), Some('R'), style), "3.000");
+    assert_eq!(format_value(&Datum::double(-2.7), Some('I'), style), "-2");
+    assert_eq!(format_value(&Datum::Decimal(Decimal::parse("7.9").unwrap()), Some('I'), style), "7");
+    assert_eq!(format_value(&Datum::string("12abc"), Some('I'), style), "12");
+    assert_eq!(format_value(&Datum::Boolean(true), Some('I'), style), "1");
+    assert_eq!(format_value(&Datum::string(""), Some('T'), style), "(empty)");
+    assert_eq!(format_value(&Datum::string("a\tb"), Some('T'), style), "a@b");
+    assert_eq!(format_value(&Datum::Int(42), Some('T'), style), "42");
+    assert_eq!(format_value(&Datum::Null, Some('I'), style), "NULL");
+}
+
+#[test]
+fn plain_style_prints_by_the_value_type() {
+    let style = Style::Plain;
+    assert_eq!(format_value(&Datum::double(2.5), Some('R'), style), "2.5");
+    assert_eq!(format_value(&Datum::double(3.0), None, style), "3");
+    assert_eq!(format_value(&Datum::Boolean(false), Some('B'), style), "false");
+    assert_eq!(format_value(&Datum::Decimal(Decimal::parse("2.50").unwrap()), None, style), "2.50");
+    assert_eq!(format_value(&Datum::string(""), Some('T'), style), "(empty)");
+    assert_eq!(format_value(&Datum::Null, None, style), "NULL");
+}
+
+#[test]
+fn leading_numbers_read_as_sqlite_reads_text() {
+    assert_eq!(leading_integer("  42abc"), 42);
+    assert_eq!(leading_integer("-7"), -7);
+    assert_eq!(leading_integer("abc"), 0);
+    assert_eq!(leading_real("2.5x"), 2.5);
+    assert_eq!(leading_real("x"), 0.0);
+}
+
+#[test]
+fn statements_queries_and_sort_modes() {
+    let engine = Canned::default()
+        .done("CREATE TABLE t(a INT)")
+        .rows("SELECT a FROM t", &[SqlType::BigInt], ints(&[3, 1, 2]))
+        .error("SELECT b FROM t", "column b not found");
+    let script = "\
+statement ok
+CREATE TABLE t(a INT)
+
+query I rowsort
+SELECT a FROM t
+----
+1
+2
+3
+
+query I nosort
+SELECT a FROM t
+----
+1
+2
+3
+
+statement error not found
+SELECT b FROM t
+
+query I
+SELECT b FROM t
+----
+1
+";
+    let outcomes = run(script, engine, Style::Plain);
+    assert_eq!(
+        outcomes[..3],
+        [
+            Outcome::Pass,
+            Outcome::Pass,
+            Outcome::Fail { class: FailClass::Wrong, reason: "different rows".to_owned() }
+        ][..]
+    );
+    assert_eq!(outcomes[3], Outcome::Pass);
+    assert_eq!(
+        outcomes[4],
+        Outcome::Fail { class: FailClass::Error, reason: "column b not found".to_owned() }
+    );
+    assert_eq!(outcomes.len(), 5);
+}
+
+#[test]
+fn sqlite_files_compare_value_wise_and_hash_over_the_threshold() {
+    let engine = Canned::default()
+        .rows(
+            "SELECT a, b FROM t",
+            &[SqlType::BigInt, SqlType::Double],
+            vec![vec![Datum::BigInt(2), Datum::double(0.5)], vec![Datum::BigInt(1), Datum::Null]],
+        )
+        .rows("SELECT a FROM ten", &[SqlType::BigInt], ints(&[10, 9, 8, 7, 6, 5, 4, 3, 2, 1]));
+    // Rows sort as printed text before flattening, as SQLite's runner sorts them.
+    let script = "\
+hash-threshold 8
+
+query IR rowsort
+SELECT a, b FROM t
+----
+1
+NULL
+2
+0.500
+
+query I valuesort
+SELECT a FROM ten
+----
+10 values hashing to ff2650590d3f27ea6644b5573ccc37ba
+
+query I valuesort
+SELECT a FROM ten
+----
+10 values hashing to 00000000000000000000000000000000
+";
+    let outcomes = run(script, engine, Style::Sqlite);
+    assert_eq!(outcomes[0], Outcome::Pass);
+    // valuesort sorts the printed values as text ("1", "10", "2", ...) before hashing.
+    assert_eq!(outcomes[1], Outcome::Pass);
+    assert_eq!(outcomes[2], Outcome::Fail { class: FailClass::Wrong, reason: "different rows".to_owned() });
+}
+
+#[test]
+fn hashes_match_sqlite_runner_hashes() {
+    // md5 of "1\n2.500\nx\nNULL\n", the values in result order, as SQLite's runner hashes them.
+    let engine = Canned::default().rows(
+        "SELECT a, b, c, d FROM t",
+        &[SqlType::BigInt, SqlType::Double, SqlType::Varchar { max_length: None }, SqlType::BigInt],
+        vec![vec![Datum::BigInt(1), Datum::double(2.5), Datum::string("x"), Datum::Null]],
+    );
+    let script = "\
+hash-threshold 3
+
+query IRTI nosort
+SELECT a, b, c, d FROM t
+----
+4 values hashing to 909550dd1853b2652696a81fee6bf51d
+";
+    assert_eq!(run(script, engine, Style::Sqlite), [Outcome::Pass]);
+}
+
+#[test]
+fn conditions_use_the_eddy_label() {
+    let engine = Canned::default().done("SELECT 1");
+    let script = "\
+onlyif sqlite # SQLite-only syntax
+statement ok
+SELECT 1
+
+skipif mysql
+statement ok
+SELECT 1
+
+skipif eddy
+statement ok
+SELECT 1
+
+onlyif eddy
+statement ok
+SELECT 1
+";
+    assert_eq!(
+        run(script, engine, Style::Sqlite),
+        [Outcome::Skip, Outcome::Pass, Outcome::Skip, Outcome::Pass]
+    );
+}
+
+#[test]
+fn unsupported_features_are_their_own_class_with_a_grouping_reason() {
+    let outcomes = run("statement ok\nCREATE INDEX i1 ON t(a)\n", Canned::default(), Style::Sqlite);
+    assert_eq!(
+        outcomes,
+        [Outcome::Fail { class: FailClass::Unsupported, reason: "unsupported: … at line N".to_owned() }]
+    );
+    // An expected error is met by any error when the test gives no message.
+    assert_eq!(run("statement error\nDROP t\n", Canned::default(), Style::Sqlite), [Outcome::Pass]);
+}
+
+#[test]
+fn reason_keys_drop_particulars() {
+    assert_eq!(
+        records::reason_key("column \"x1\" not found at line 12, column 7\nmore"),
+        "column … not found at line N, column N"
+    );
+    assert_eq!(records::reason_key("unsupported: 'IN ()'"), "unsupported: …");
+}
+
+#[test]
+fn baseline_round_trips_and_compares() {
+    let mut passing = FileReport::default();
+    passing.add(&Outcome::Pass);
+    passing.add(&Outcome::Skip);
+    passing.add(&Outcome::Fail { class: FailClass::Unsupported, reason: "x".to_owned() });
+    let reports = BTreeMap::from([("a.slt".to_owned(), passing.clone())]);
+    let written = baseline::write_baseline(&reports);
+    let parsed = baseline::parse_baseline(&written).unwrap();
+    assert_eq!(parsed, BTreeMap::from([("a.slt".to_owned(), BaselineEntry { records: 3, passed: 1 })]));
+    assert_eq!(baseline::compare(&reports, &parsed), (vec![], vec![]));
+
+    let higher = BTreeMap::from([("a.slt".to_owned(), BaselineEntry { records: 3, passed: 2 })]);
+    let (regressions, stale) = baseline::compare(&reports, &higher);
+    assert_eq!((regressions.len(), stale.len()), (1, 0));
+
+    let lower = BTreeMap::from([
+        ("a.slt".to_owned(), BaselineEntry { records: 3, passed: 0 }),
+        ("gone.slt".to_owned(), BaselineEntry { records: 1, passed: 0 }),
+    ]);
+    let (regressions, stale) = baseline::compare(&reports, &lower);
+    assert_eq!((regressions.len(), stale.len()), (0, 2));
+
+    assert!(baseline::parse_baseline("a.slt\tthree\t1\n").is_err());
+}
+
+#[test]
+fn readme_section_is_replaced_in_place() {
+    let mut report = FileReport::default();
+    report.add(&Outcome::Fail { class: FailClass::Unsupported, reason: "CREATE INDEX".to_owned() });
+    let section = baseline::results_section(&BTreeMap::from([("a.slt".to_owned(), report)]));
+    assert!(section.contains("| a.slt | 1 | 0 | 1 | 0 | 0 | 0 | 0 |"));
+    assert!(section.contains("* 1: CREATE INDEX"));
+    let readme = format!("# title\n\nintro\n{section}\n## after\n");
+    let replaced = baseline::replace_section(&readme, &section);
+    assert_eq!(replaced, readme);
+    let appended = baseline::replace_section("# title\n", &section);
+    assert_eq!(baseline::replace_section(&appended, &section), appended);
+}
