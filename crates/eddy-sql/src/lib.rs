@@ -27,15 +27,19 @@
 //! assert_eq!(expr.eval(&row).unwrap(), Datum::Boolean(true));
 //! ```
 
+pub mod aggregate;
 pub mod bind;
 mod cast;
+pub mod changelog;
 mod compare;
+pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
 pub mod error;
 pub mod expr;
 pub mod functions;
+pub mod oracle;
 pub mod plan;
 pub mod types;
 
