@@ -30,6 +30,7 @@
 pub mod aggregate;
 pub mod bind;
 mod cast;
+pub mod catalog;
 pub mod changelog;
 mod compare;
 pub mod connect;
@@ -39,11 +40,12 @@ pub mod decimal;
 pub mod error;
 pub mod expr;
 pub mod functions;
+mod names;
 pub mod oracle;
 pub mod plan;
 pub mod types;
 
-pub use bind::{bind, bind_expression, BindError, FlinkDialect};
+pub use bind::{bind, bind_expression, bind_query, BindError, FlinkDialect};
 pub use cast::can_cast;
 pub use datum::{Datum, Double, Interval, Row};
 pub use error::{ErrorClass, EvalError};
