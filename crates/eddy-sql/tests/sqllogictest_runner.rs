@@ -101,6 +101,15 @@ fn plain_style_prints_by_the_value_type() {
 }
 
 #[test]
+fn postgres_style_prints_booleans_as_letters() {
+    assert_eq!(format_value(&Datum::Boolean(true), Some('B'), Style::Postgres), "t");
+    assert_eq!(format_value(&Datum::Boolean(false), None, Style::Postgres), "f");
+    assert_eq!(format_value(&Datum::double(18.0), Some('R'), Style::Postgres), "18");
+    assert_eq!(Style::of_source("risingwave"), Style::Postgres);
+    assert_eq!(Style::of_source("sqlite"), Style::Sqlite);
+}
+
+#[test]
 fn leading_numbers_read_as_sqlite_reads_text() {
     assert_eq!(leading_integer("  42abc"), 42);
     assert_eq!(leading_integer("-7"), -7);

@@ -4,9 +4,11 @@
 //! type letter the *test* gives the column, not by the value's own type: `I` as a C `int`
 //! (a real truncated toward zero, text read as its leading number), `R` as `%.3f`, `T` as text
 //! with unprintable characters shown as `@`; `NULL` as `NULL` and the empty string as
-//! `(empty)` everywhere. The Rust runners whose `.slt` files we run (RisingLight's, DataFusion's)
-//! print a value by its own type instead: `true`/`false`, integers, a double as Rust prints an
-//! `f64` (`2.5`, `3`), a decimal with its scale, text as is (`(empty)` when empty).
+//! `(empty)` everywhere. RisingLight's runner prints a value by its own type instead:
+//! `true`/`false`, integers, a double as Rust prints an `f64` (`2.5`, `3`), a decimal with its
+//! scale, text as is (`(empty)` when empty). RisingWave's runner prints through PostgreSQL's
+//! text format, which differs from that plain style in booleans only as far as these files go
+//! (`t` and `f`).
 
 use eddy_sql::{Datum, SqlType};
 
@@ -17,6 +19,8 @@ pub enum Style {
     Sqlite,
     /// The Rust `.slt` runners: by the value's own type.
     Plain,
+    /// PostgreSQL's text format (RisingWave's runner): as [`Style::Plain`], booleans `t`/`f`.
+    Postgres,
 }
 
 impl Style {
@@ -25,6 +29,7 @@ impl Style {
     pub fn of_source(source: &str) -> Style {
         match source {
             "sqlite" => Style::Sqlite,
+            "risingwave" => Style::Postgres,
             _ => Style::Plain,
         }
     }
@@ -46,6 +51,9 @@ pub fn format_value(value: &Datum, expected: Option<char>, style: Style) -> Stri
             } else {
                 text.chars().map(|c| if (' '..='~').contains(&c) { c } else { '@' }).collect()
             }
+        }
+        (Style::Postgres, _) if matches!(value, Datum::Boolean(_)) => {
+            (if matches!(value, Datum::Boolean(true)) { "t" } else { "f" }).to_owned()
         }
         _ => {
             let text = plain(value);
