@@ -43,6 +43,7 @@ pub mod functions;
 mod names;
 pub mod oracle;
 pub mod plan;
+pub mod session;
 pub mod types;
 
 pub use bind::{bind, bind_expression, bind_query, BindError, FlinkDialect};
@@ -50,4 +51,5 @@ pub use cast::can_cast;
 pub use datum::{Datum, Double, Interval, Row};
 pub use error::{ErrorClass, EvalError};
 pub use expr::{BinaryOp, ScalarExpr, UnaryOp};
+pub use session::{Outcome, QueryEngine, Session, SqlError};
 pub use types::{IntervalKind, SqlType};

@@ -40,7 +40,7 @@ use crate::datum::{Datum, Row};
 use crate::error::EvalError;
 use crate::expr::ScalarExpr;
 use crate::types::SqlType;
-pub use query::{bind_query, bind_query_with_hidden, BoundQuery};
+pub use query::{bind_dml, bind_query, bind_query_with_hidden, BoundQuery};
 
 /// A position in the SQL text, 1-based.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

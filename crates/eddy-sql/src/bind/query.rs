@@ -16,11 +16,11 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::Span;
 
 use super::coerce::{coerce, common_type};
-use super::scalar::Binder;
+use super::scalar::{apply_all, renumber_applies, Binder, Context};
 use super::scope::{ident_matches, Queries, Scope};
-use super::select::{bind_select, output_position, sort_options};
+use super::select::{bind_select, filter, output_position, sort_options};
 use super::{location_of, location_of_span, type_error, unsupported, unsupported_at, BindError, BindResult};
-use crate::catalog::{Catalog, LookupError, Relation};
+use crate::catalog::{Catalog, LookupError, Relation, Table};
 use crate::datum::{Datum, Row};
 use crate::expr::ScalarExpr;
 use crate::plan::{Column, Plan, Query, SetOp, SortKey};
@@ -69,6 +69,40 @@ pub fn bind_query_with_hidden(query: &ast::Query, catalog: &Catalog) -> BindResu
     let binder = QueryBinder { catalog, ctes: vec![] };
     let bound = binder.query(query, &[])?;
     Ok(BoundQuery { query: Query { plan: bound.plan, order: bound.order }, visible: bound.visible })
+}
+
+/// The rows an `UPDATE` or `DELETE` changes: the rows of `table` (its columns qualified by
+/// `alias`, else by its name) where `selection` holds, each followed by the values of `exprs`
+/// over it (an `UPDATE`'s new values). Subqueries may appear in both.
+pub fn bind_dml(
+    catalog: &Catalog,
+    table: &Table,
+    alias: Option<&str>,
+    selection: Option<&Expr>,
+    exprs: &[&Expr],
+) -> BindResult<Plan> {
+    let binder = QueryBinder { catalog, ctes: vec![] };
+    let mut plan = Plan::Get { name: table.name.clone(), columns: table.columns.clone() };
+    let scope = Scope::of_plan(&plan, Some(alias.unwrap_or(&table.name)));
+    if let Some(selection) = selection {
+        let context = Context::new(&binder, "WHERE", false);
+        let predicate = Binder::new(&scope, &[], Some(&context)).boolean(selection)?;
+        plan = filter(plan, predicate, context.applies.take());
+    }
+    if exprs.is_empty() {
+        return Ok(plan);
+    }
+    let context = Context::new(&binder, "SET", false);
+    let scalar = Binder::new(&scope, &[], Some(&context));
+    let mut outputs: Vec<ScalarExpr> =
+        scope.columns.iter().enumerate().map(|(index, c)| ScalarExpr::Column { index, ty: c.ty }).collect();
+    for expr in exprs {
+        outputs.push(scalar.bind(expr)?);
+    }
+    let width = plan.arity();
+    outputs.iter_mut().for_each(|e| renumber_applies(e, width));
+    let names = (0..outputs.len()).map(|i| format!("${i}")).collect();
+    Ok(Plan::Project { input: Box::new(apply_all(plan, context.applies.take())), exprs: outputs, names })
 }
 
 /// A query's plan before its use decides about the order and hidden columns.
