@@ -6,7 +6,7 @@
 //! cargo test -p eddy-sql --test sqllogictest                    # run and compare
 //! EDDY_SLT_UPDATE=1 cargo test -p eddy-sql --test sqllogictest  # rewrite baseline and README table
 //! cargo test -p eddy-sql --test sqllogictest -- select1         # only files whose path has `select1`
-//! EDDY_SLT_VERBOSE=1 ...                                        # print every failed record
+//! EDDY_SLT_VERBOSE=1 ...                                        # print every failure in full
 //! ```
 //!
 //! Each file runs in a child process (this same binary with `--child`), under a memory limit,
@@ -250,7 +250,7 @@ fn run_file(root: &Path, file: &str, timeout: Duration, verbose: bool) -> Result
             .args(["--child", &path.to_string_lossy(), &source, &resume.to_string(), &skip_list])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if verbose { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .map_err(|error| format!("cannot start a child: {error}"))?;
         let stdout = child.stdout.take().ok_or("no child stdout")?;

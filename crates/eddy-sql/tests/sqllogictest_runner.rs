@@ -177,9 +177,8 @@ fn sqlite_files_compare_value_wise_and_hash_over_the_threshold() {
         )
         .rows("SELECT a FROM ten", &[SqlType::BigInt], ints(&[10, 9, 8, 7, 6, 5, 4, 3, 2, 1]));
     // Rows sort as printed text before flattening, as SQLite's runner sorts them.
+    // No `hash-threshold` line: SQLite's default of 8 applies.
     let script = "\
-hash-threshold 8
-
 query IR rowsort
 SELECT a, b FROM t
 ----

@@ -6,7 +6,8 @@
 //! `onlyif <other engine>` records are skipped and `skipif <other engine>` records run.
 //!
 //! SQLite's files print one value per line; their records run with `control resultmode
-//! valuewise` in force from the start, which is what SQLite's own runner compares.
+//! valuewise` in force from the start, which is what SQLite's own runner compares, and with
+//! its default `hash-threshold` of 8.
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
@@ -20,6 +21,9 @@ use super::format::Style;
 
 /// The label eddy answers to in `skipif` and `onlyif`.
 pub const ENGINE_LABEL: &str = "eddy";
+
+/// The hash threshold SQLite's runner starts with (`DEFAULT_HASH_THRESHOLD`).
+pub const SQLITE_HASH_THRESHOLD: usize = 8;
 
 /// A parsed record.
 pub type SltRecord = Record<DefaultColumnType>;
@@ -133,6 +137,8 @@ pub fn run_records<E: Engine + Send + 'static>(
     });
     runner.add_label(ENGINE_LABEL);
     if style == Style::Sqlite {
+        // SQLite's runner hashes results of more than 8 values unless a file says otherwise.
+        runner.with_hash_threshold(SQLITE_HASH_THRESHOLD);
         if let Ok(controls) = sqllogictest::parse::<DefaultColumnType>("control resultmode valuewise\n") {
             for control in controls {
                 // A control record cannot fail.
@@ -166,6 +172,9 @@ pub fn run_records<E: Engine + Send + 'static>(
                 Ok(Ok(RecordOutput::Nothing)) => Outcome::Skip,
                 Ok(Ok(_)) => Outcome::Pass,
                 Ok(Err(error)) => {
+                    if std::env::var_os("EDDY_SLT_VERBOSE").is_some() {
+                        eprintln!("{error}");
+                    }
                     let (class, reason) = classify(&error);
                     Outcome::Fail { class, reason }
                 }
