@@ -32,7 +32,8 @@ use slt::engine::EddySession;
 use slt::format::Style;
 use slt::records::{self, FailClass, Outcome};
 
-/// The most times a file's child may hang or die before its remaining records are given up.
+/// The most times a file's child may hang or die before its remaining records are given up
+/// (each hang costs the record timeout in wall-clock time).
 const MAX_CRASHES_PER_FILE: usize = 3;
 /// The address-space limit of a child, in KiB (`ulimit -v`): a runaway cross product fails
 /// its record instead of exhausting the machine.
@@ -115,13 +116,14 @@ fn parent(filters: &[&String]) -> ExitCode {
                 let report = run_file(&root, &file, timeout, verbose);
                 match &report {
                     Ok(report) => println!(
-                        "{file}: {}/{} passed ({} unsupported, {} error, {} wrong, {} crashed, {} skipped)",
+                        "{file}: {}/{} passed ({} unsupported, {} error, {} wrong, {} crashed, {} timed out, {} skipped)",
                         report.passed,
                         report.records,
                         report.failed_of(FailClass::Unsupported),
                         report.failed_of(FailClass::Error),
                         report.failed_of(FailClass::Wrong),
                         report.failed_of(FailClass::Crashed),
+                        report.failed_of(FailClass::TimedOut),
                         report.skipped
                     ),
                     Err(error) => println!("{file}: cannot run: {error}"),
@@ -207,21 +209,24 @@ fn parent(filters: &[&String]) -> ExitCode {
     } else {
         baseline
     };
-    let (regressions, stale) = baseline::compare(&reports, &baseline);
-    if !regressions.is_empty() {
+    let comparison = baseline::compare(&reports, &baseline);
+    for line in &comparison.notes {
+        println!("note: {line}");
+    }
+    if !comparison.regressions.is_empty() {
         eprintln!("sqllogictest regressions (fewer records pass than the baseline):");
-        for line in &regressions {
+        for line in &comparison.regressions {
             eprintln!("  {line}");
         }
     }
-    if !stale.is_empty() {
+    if !comparison.stale.is_empty() {
         eprintln!("the sqllogictest baseline is stale; update it (and the README table) with");
         eprintln!("  EDDY_SLT_UPDATE=1 cargo test -p eddy-sql --test sqllogictest");
-        for line in &stale {
+        for line in &comparison.stale {
             eprintln!("  {line}");
         }
     }
-    if regressions.is_empty() && stale.is_empty() {
+    if comparison.regressions.is_empty() && comparison.stale.is_empty() {
         println!("sqllogictest: pass counts match the baseline");
         ExitCode::SUCCESS
     } else {
@@ -301,20 +306,20 @@ fn run_file(root: &Path, file: &str, timeout: Duration, verbose: bool) -> Result
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    break Some(format!("timed out after {} s", timeout.as_secs()))
+                    break Some((FailClass::TimedOut, format!("timed out after {} s", timeout.as_secs())))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     break if finished {
                         None
                     } else {
-                        Some("the process died (memory limit or abort)".to_owned())
+                        Some((FailClass::Crashed, "the process died (memory limit or abort)".to_owned()))
                     }
                 }
             }
         };
         let _ = child.kill();
         let _ = child.wait();
-        let Some(reason) = failure else { break };
+        let Some((class, reason)) = failure else { break };
         crashes += 1;
         // The record that was running failed; without one (a crash between records) the next
         // unreported record takes the blame, so the loop always advances.
@@ -323,16 +328,16 @@ fn run_file(root: &Path, file: &str, timeout: Duration, verbose: bool) -> Result
         });
         let Some(blamed) = blamed else { break };
         if verbose {
-            eprintln!("{file}:{}: crashed: {reason}", records::line_of(&parsed[blamed]));
+            eprintln!("{file}:{}: {}: {reason}", records::line_of(&parsed[blamed]), class.word());
         }
-        outcomes.insert(blamed, Outcome::Fail { class: FailClass::Crashed, reason });
+        outcomes.insert(blamed, Outcome::Fail { class, reason });
         skip.insert(blamed);
         resume = blamed + 1;
         if crashes >= MAX_CRASHES_PER_FILE {
             for index in counted.iter().copied().filter(|index| *index >= resume) {
                 outcomes.entry(index).or_insert_with(|| Outcome::Fail {
-                    class: FailClass::Crashed,
-                    reason: format!("not run: the file crashed {MAX_CRASHES_PER_FILE} times"),
+                    class: FailClass::TimedOut,
+                    reason: format!("not run: the file timed out or crashed {MAX_CRASHES_PER_FILE} times"),
                 });
             }
             break;

@@ -11,7 +11,7 @@ use eddy_sql::decimal::Decimal;
 use eddy_sql::plan::Column;
 use eddy_sql::{Datum, Row, SqlType};
 
-use slt::baseline::{self, BaselineEntry, FileReport};
+use slt::baseline::{self, BaselineEntry, Comparison, FileReport};
 use slt::engine::{Engine, EngineError, EngineOutput, ErrorKind};
 use slt::format::{format_value, leading_integer, leading_real, Style};
 use slt::records::{self, FailClass, Outcome};
@@ -264,35 +264,67 @@ fn unsupported_features_are_their_own_class_with_a_grouping_reason() {
 fn reason_keys_drop_particulars() {
     assert_eq!(
         records::reason_key("column \"x1\" not found at line 12, column 7\nmore"),
-        "column … not found at line N, column N"
+        "column … not found"
     );
     assert_eq!(records::reason_key("unsupported: 'IN ()'"), "unsupported: …");
+    assert_eq!(records::reason_key("syntax error: found ) at Line: 1, Column: 30"), "syntax error: found )");
+}
+
+fn entry(records: usize, passed: usize, timed_out: usize) -> BaselineEntry {
+    BaselineEntry { records, passed, timed_out }
 }
 
 #[test]
 fn baseline_round_trips_and_compares() {
-    let mut passing = FileReport::default();
-    passing.add(&Outcome::Pass);
-    passing.add(&Outcome::Skip);
-    passing.add(&Outcome::Fail { class: FailClass::Unsupported, reason: "x".to_owned() });
-    let reports = BTreeMap::from([("a.slt".to_owned(), passing.clone())]);
+    let mut report = FileReport::default();
+    report.add(&Outcome::Pass);
+    report.add(&Outcome::Skip);
+    report.add(&Outcome::Fail { class: FailClass::Unsupported, reason: "x".to_owned() });
+    let reports = BTreeMap::from([("a.slt".to_owned(), report.clone())]);
     let written = baseline::write_baseline(&reports);
     let parsed = baseline::parse_baseline(&written).unwrap();
-    assert_eq!(parsed, BTreeMap::from([("a.slt".to_owned(), BaselineEntry { records: 3, passed: 1 })]));
-    assert_eq!(baseline::compare(&reports, &parsed), (vec![], vec![]));
+    assert_eq!(parsed, BTreeMap::from([("a.slt".to_owned(), entry(3, 1, 0))]));
+    assert_eq!(baseline::compare(&reports, &parsed), Comparison::default());
 
-    let higher = BTreeMap::from([("a.slt".to_owned(), BaselineEntry { records: 3, passed: 2 })]);
-    let (regressions, stale) = baseline::compare(&reports, &higher);
-    assert_eq!((regressions.len(), stale.len()), (1, 0));
+    let higher = BTreeMap::from([("a.slt".to_owned(), entry(3, 2, 0))]);
+    let comparison = baseline::compare(&reports, &higher);
+    assert_eq!((comparison.regressions.len(), comparison.stale.len()), (1, 0));
 
-    let lower = BTreeMap::from([
-        ("a.slt".to_owned(), BaselineEntry { records: 3, passed: 0 }),
-        ("gone.slt".to_owned(), BaselineEntry { records: 1, passed: 0 }),
-    ]);
-    let (regressions, stale) = baseline::compare(&reports, &lower);
-    assert_eq!((regressions.len(), stale.len()), (0, 2));
+    let lower =
+        BTreeMap::from([("a.slt".to_owned(), entry(3, 0, 0)), ("gone.slt".to_owned(), entry(1, 0, 0))]);
+    let comparison = baseline::compare(&reports, &lower);
+    assert_eq!((comparison.regressions.len(), comparison.stale.len()), (0, 2));
 
-    assert!(baseline::parse_baseline("a.slt\tthree\t1\n").is_err());
+    let fewer_records = BTreeMap::from([("a.slt".to_owned(), entry(2, 1, 0))]);
+    assert_eq!(baseline::compare(&reports, &fewer_records).stale.len(), 1);
+
+    assert!(baseline::parse_baseline("a.slt\t3\t1\n").is_err());
+    assert!(baseline::parse_baseline("a.slt\tthree\t1\t0\n").is_err());
+}
+
+#[test]
+fn timeouts_move_pass_counts_without_failing_the_comparison() {
+    // The baseline's run passed 2 and timed out on 1; this run times out on both.
+    let mut slower = FileReport::default();
+    slower.add(&Outcome::Fail { class: FailClass::TimedOut, reason: "timed out after 20 s".to_owned() });
+    slower.add(&Outcome::Fail { class: FailClass::TimedOut, reason: "not run".to_owned() });
+    slower.add(&Outcome::Pass);
+    slower.add(&Outcome::Fail { class: FailClass::Wrong, reason: "different rows".to_owned() });
+    let reports = BTreeMap::from([("a.slt".to_owned(), slower)]);
+    let comparison = baseline::compare(&reports, &BTreeMap::from([("a.slt".to_owned(), entry(4, 2, 1))]));
+    assert!(comparison.regressions.is_empty() && comparison.stale.is_empty());
+    assert_eq!(comparison.notes.len(), 1);
+    // Losing more than the timeouts explain is a regression.
+    let comparison = baseline::compare(&reports, &BTreeMap::from([("a.slt".to_owned(), entry(4, 4, 0))]));
+    assert_eq!(comparison.regressions.len(), 1);
+    // Passing more than the baseline's timeouts explain makes it stale.
+    let mut faster = FileReport::default();
+    for _ in 0..4 {
+        faster.add(&Outcome::Pass);
+    }
+    let reports = BTreeMap::from([("a.slt".to_owned(), faster)]);
+    let comparison = baseline::compare(&reports, &BTreeMap::from([("a.slt".to_owned(), entry(4, 2, 1))]));
+    assert_eq!(comparison.stale.len(), 1);
 }
 
 #[test]
@@ -300,7 +332,7 @@ fn readme_section_is_replaced_in_place() {
     let mut report = FileReport::default();
     report.add(&Outcome::Fail { class: FailClass::Unsupported, reason: "CREATE INDEX".to_owned() });
     let section = baseline::results_section(&BTreeMap::from([("a.slt".to_owned(), report)]));
-    assert!(section.contains("| a.slt | 1 | 0 | 1 | 0 | 0 | 0 | 0 |"));
+    assert!(section.contains("| a.slt | 1 | 0 | 1 | 0 | 0 | 0 | 0 | 0 |"));
     assert!(section.contains("* 1: CREATE INDEX"));
     let readme = format!("# title\n\nintro\n{section}\n## after\n");
     let replaced = baseline::replace_section(&readme, &section);

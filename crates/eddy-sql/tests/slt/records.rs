@@ -38,8 +38,12 @@ pub enum FailClass {
     /// The engine answered, and the answer differs from the expected one (rows, row count,
     /// success where an error was expected, another error message).
     Wrong,
-    /// The record ran out of time or crashed the process running it.
+    /// The record panicked or killed the process running it (the memory limit).
     Crashed,
+    /// The record ran out of time, or was not run because its file had timed out or crashed
+    /// too often. Unlike the other classes this depends on the machine's speed, and the
+    /// baseline comparison allows for it.
+    TimedOut,
 }
 
 impl FailClass {
@@ -50,12 +54,13 @@ impl FailClass {
             FailClass::Error => "error",
             FailClass::Wrong => "wrong",
             FailClass::Crashed => "crashed",
+            FailClass::TimedOut => "timeout",
         }
     }
 
     /// The class named by [`FailClass::word`].
     pub fn from_word(word: &str) -> Option<FailClass> {
-        [FailClass::Unsupported, FailClass::Error, FailClass::Wrong, FailClass::Crashed]
+        [FailClass::Unsupported, FailClass::Error, FailClass::Wrong, FailClass::Crashed, FailClass::TimedOut]
             .into_iter()
             .find(|class| class.word() == word)
     }
@@ -224,8 +229,11 @@ pub fn classify(error: &TestError) -> (FailClass, String) {
     }
 }
 
+/// The longest reason kept.
+const MAX_REASON_CHARS: usize = 120;
+
 /// An error message with its particulars removed: the first line, quoted parts replaced by
-/// `…`, numbers by `N`, trimmed to 100 characters.
+/// `…`, numbers by `N`, positions dropped, trimmed to [`MAX_REASON_CHARS`] characters.
 pub fn reason_key(message: &str) -> String {
     let first_line = message.lines().next().unwrap_or_default();
     let mut key = String::new();
@@ -257,6 +265,9 @@ pub fn reason_key(message: &str) -> String {
             key.push(c);
         }
     }
-    let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
-    key.chars().take(100).collect()
+    let mut key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+    for position in [" at line N, column N", " at Line: N, Column: N", " (at line N, column N)"] {
+        key = key.replace(position, "");
+    }
+    key.chars().take(MAX_REASON_CHARS).collect()
 }
