@@ -20,10 +20,9 @@
 mod slt;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,10 +30,11 @@ use slt::baseline::{self, FileReport};
 use slt::engine::EddySession;
 use slt::format::Style;
 use slt::records::{self, FailClass, Outcome};
+use slt::supervise::{outcome_line, supervise, Limits};
 
 /// The most times a file's child may hang or die before its remaining records are given up
 /// (each hang costs the record timeout in wall-clock time).
-const MAX_CRASHES_PER_FILE: usize = 3;
+const MAX_RESTARTS_PER_FILE: usize = 3;
 /// The address-space limit of a child, in KiB (`ulimit -v`): a runaway cross product fails
 /// its record instead of exhausting the machine.
 const CHILD_MEMORY_KIB: u64 = 6 * 1024 * 1024;
@@ -81,9 +81,10 @@ fn parent(filters: &[&String]) -> ExitCode {
     let root = corpus_root();
     let update = std::env::var_os("EDDY_SLT_UPDATE").is_some();
     let verbose = std::env::var_os("EDDY_SLT_VERBOSE").is_some();
-    let timeout = Duration::from_secs(
+    let record_timeout = Duration::from_secs(
         std::env::var("EDDY_SLT_RECORD_TIMEOUT").ok().and_then(|value| value.parse().ok()).unwrap_or(20),
     );
+    let limits = Limits { record_timeout, max_restarts: MAX_RESTARTS_PER_FILE };
     let all_files = corpus_files(&root);
     let filtered =
         !filters.is_empty() && !filters.iter().all(|filter| "sqllogictest".contains(filter.as_str()));
@@ -113,7 +114,7 @@ fn parent(filters: &[&String]) -> ExitCode {
                         .ok()
                         .and_then(|mut queue| if queue.is_empty() { None } else { Some(queue.remove(0)) });
                 let Some(file) = next else { break };
-                let report = run_file(&root, &file, timeout, verbose);
+                let report = run_file(&root, &file, limits, verbose);
                 match &report {
                     Ok(report) => println!(
                         "{file}: {}/{} passed ({} unsupported, {} error, {} wrong, {} crashed, {} timed out, {} skipped)",
@@ -235,20 +236,16 @@ fn parent(filters: &[&String]) -> ExitCode {
 }
 
 /// Runs one file in child processes; `Err` when the file cannot be parsed.
-fn run_file(root: &Path, file: &str, timeout: Duration, verbose: bool) -> Result<FileReport, String> {
+fn run_file(root: &Path, file: &str, limits: Limits, verbose: bool) -> Result<FileReport, String> {
     let path = root.join(file);
     let parsed = records::parse_file(&path)?;
     let counted: Vec<usize> =
         (0..parsed.len()).filter(|&index| records::is_counted(&parsed[index])).collect();
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     let source = file.split('/').next().unwrap_or_default().to_owned();
-    let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::new();
-    let mut skip: BTreeSet<usize> = BTreeSet::new();
-    let mut resume = 0;
-    let mut crashes = 0;
-    loop {
+    let spawn = |resume: usize, skip: &BTreeSet<usize>| {
         let skip_list = skip.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-        let mut child = Command::new("sh")
+        Command::new("sh")
             .arg("-c")
             .arg(format!("ulimit -v {CHILD_MEMORY_KIB} 2>/dev/null; exec \"$0\" \"$@\""))
             .arg(&exe)
@@ -257,98 +254,15 @@ fn run_file(root: &Path, file: &str, timeout: Duration, verbose: bool) -> Result
             .stdout(Stdio::piped())
             .stderr(if verbose { Stdio::inherit() } else { Stdio::null() })
             .spawn()
-            .map_err(|error| format!("cannot start a child: {error}"))?;
-        let stdout = child.stdout.take().ok_or("no child stdout")?;
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut running: Option<usize> = None;
-        let mut finished = false;
-        let failure = loop {
-            match receiver.recv_timeout(timeout) {
-                Ok(line) => {
-                    let mut fields = line.splitn(3, ' ');
-                    match (fields.next(), fields.next().and_then(|index| index.parse::<usize>().ok())) {
-                        (Some("START"), Some(index)) => running = Some(index),
-                        (Some("PASS"), Some(index)) => {
-                            outcomes.insert(index, Outcome::Pass);
-                            running = None;
-                        }
-                        (Some("SKIP"), Some(index)) => {
-                            outcomes.insert(index, Outcome::Skip);
-                            running = None;
-                        }
-                        (Some("FAIL"), Some(index)) => {
-                            let mut rest = fields.next().unwrap_or_default().splitn(2, ' ');
-                            let class =
-                                rest.next().and_then(FailClass::from_word).unwrap_or(FailClass::Error);
-                            let reason = rest.next().unwrap_or_default().to_owned();
-                            if verbose {
-                                eprintln!(
-                                    "{file}:{}: {} {reason}",
-                                    records::line_of(&parsed[index]),
-                                    class.word()
-                                );
-                            }
-                            outcomes.insert(index, Outcome::Fail { class, reason });
-                            running = None;
-                        }
-                        (Some("END"), _) => {
-                            finished = true;
-                        }
-                        _ => {}
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    break Some((FailClass::TimedOut, format!("timed out after {} s", timeout.as_secs())))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    break if finished {
-                        None
-                    } else {
-                        Some((FailClass::Crashed, "the process died (memory limit or abort)".to_owned()))
-                    }
-                }
-            }
-        };
-        let _ = child.kill();
-        let _ = child.wait();
-        let Some((class, reason)) = failure else { break };
-        crashes += 1;
-        // The record that was running failed; without one (a crash between records) the next
-        // unreported record takes the blame, so the loop always advances.
-        let blamed = running.or_else(|| {
-            counted.iter().copied().find(|index| *index >= resume && !outcomes.contains_key(index))
-        });
-        let Some(blamed) = blamed else { break };
-        if verbose {
-            eprintln!("{file}:{}: {}: {reason}", records::line_of(&parsed[blamed]), class.word());
+    };
+    let outcomes = supervise(&counted, limits, spawn, |index, outcome| {
+        if let (true, Outcome::Fail { class, reason }) = (verbose, outcome) {
+            eprintln!("{file}:{}: {} {reason}", records::line_of(&parsed[index]), class.word());
         }
-        outcomes.insert(blamed, Outcome::Fail { class, reason });
-        skip.insert(blamed);
-        resume = blamed + 1;
-        if crashes >= MAX_CRASHES_PER_FILE {
-            for index in counted.iter().copied().filter(|index| *index >= resume) {
-                outcomes.entry(index).or_insert_with(|| Outcome::Fail {
-                    class: FailClass::TimedOut,
-                    reason: format!("not run: the file timed out or crashed {MAX_CRASHES_PER_FILE} times"),
-                });
-            }
-            break;
-        }
-    }
+    })?;
     let mut report = FileReport::default();
-    for index in counted {
-        let outcome = outcomes
-            .remove(&index)
-            .unwrap_or(Outcome::Fail { class: FailClass::Crashed, reason: "no outcome reported".to_owned() });
-        report.add(&outcome);
+    for outcome in outcomes.values() {
+        report.add(outcome);
     }
     Ok(report)
 }
@@ -377,11 +291,7 @@ fn child(args: &[String]) -> ExitCode {
         resume,
         &skip,
         |index| say(format!("START {index}")),
-        |index, outcome| match outcome {
-            Outcome::Pass => say(format!("PASS {index}")),
-            Outcome::Skip => say(format!("SKIP {index}")),
-            Outcome::Fail { class, reason } => say(format!("FAIL {index} {} {reason}", class.word())),
-        },
+        |index, outcome| say(outcome_line(index, &outcome)),
     );
     say("END".to_owned());
     ExitCode::SUCCESS

@@ -1,11 +1,13 @@
 //! Tests of the sqllogictest runner itself (`tests/slt/`), on an engine with canned answers:
 //! value printing in both styles, hashing, sort modes, value-wise comparison, `skipif` and
-//! `onlyif`, failure classification, and the baseline comparison.
+//! `onlyif`, failure classification, the baseline comparison, and the supervision of child
+//! processes (with shell scripts standing in for children).
 
 #[allow(dead_code)] // Each test target uses part of the shared runner.
 mod slt;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use eddy_sql::decimal::Decimal;
 use eddy_sql::plan::Column;
@@ -15,6 +17,7 @@ use slt::baseline::{self, BaselineEntry, Comparison, FileReport};
 use slt::engine::{Engine, EngineError, EngineOutput, ErrorKind};
 use slt::format::{format_value, leading_integer, leading_real, Style};
 use slt::records::{self, FailClass, Outcome};
+use slt::supervise::{outcome_line, supervise, Limits};
 
 /// Answers each statement from a table; anything else is an unsupported feature.
 #[derive(Clone, Default)]
@@ -339,4 +342,117 @@ fn readme_section_is_replaced_in_place() {
     assert_eq!(replaced, readme);
     let appended = baseline::replace_section("# title\n", &section);
     assert_eq!(baseline::replace_section(&appended, &section), appended);
+}
+
+/// A stand-in child: a shell script that speaks the child protocol.
+fn script_child(script: &str) -> std::io::Result<std::process::Child> {
+    std::process::Command::new("sh")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+}
+
+fn limits(max_restarts: usize) -> Limits {
+    Limits { record_timeout: Duration::from_millis(500), max_restarts }
+}
+
+fn timed_out() -> Outcome {
+    Outcome::Fail { class: FailClass::TimedOut, reason: "timed out after 0.5 s".to_owned() }
+}
+
+#[test]
+fn a_hanging_record_times_out_and_the_file_goes_on_after_it() {
+    let mut spawned = Vec::new();
+    let outcomes = supervise(
+        &[0, 2, 3],
+        limits(3),
+        |resume, skip| {
+            spawned.push((resume, skip.clone()));
+            match resume {
+                0 => script_child("echo START 0; echo PASS 0; echo START 2; exec sleep 30"),
+                _ => script_child("echo START 3; echo 'FAIL 3 wrong different rows'; echo END"),
+            }
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(spawned, [(0, BTreeSet::new()), (3, BTreeSet::from([2]))]);
+    assert_eq!(
+        outcomes,
+        BTreeMap::from([
+            (0, Outcome::Pass),
+            (2, timed_out()),
+            (3, Outcome::Fail { class: FailClass::Wrong, reason: "different rows".to_owned() }),
+        ])
+    );
+}
+
+#[test]
+fn a_dying_child_fails_its_record_or_the_next_unreported_one() {
+    let mut children = 0;
+    let outcomes = supervise(
+        &[0, 1, 2],
+        limits(3),
+        |resume, _| {
+            children += 1;
+            match resume {
+                // Dies while record 0 runs.
+                0 => script_child("echo START 0; exit 1"),
+                // Dies between records: record 1 takes the blame.
+                1 => script_child("exit 1"),
+                _ => script_child("echo START 2; echo SKIP 2; echo END"),
+            }
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(children, 3);
+    let crashed = Outcome::Fail {
+        class: FailClass::Crashed,
+        reason: "the process died (memory limit or abort)".to_owned(),
+    };
+    assert_eq!(outcomes, BTreeMap::from([(0, crashed.clone()), (1, crashed), (2, Outcome::Skip)]));
+}
+
+#[test]
+fn a_file_that_keeps_hanging_is_given_up() {
+    let mut seen = Vec::new();
+    let outcomes = supervise(
+        &[0, 1, 2, 3],
+        limits(2),
+        |resume, _| script_child(&format!("echo START {resume}; exec sleep 30")),
+        |index, outcome| seen.push((index, outcome.clone())),
+    )
+    .unwrap();
+    let not_run = Outcome::Fail {
+        class: FailClass::TimedOut,
+        reason: "not run: the file timed out or crashed 2 times".to_owned(),
+    };
+    let expected = BTreeMap::from([(0, timed_out()), (1, timed_out()), (2, not_run.clone()), (3, not_run)]);
+    assert_eq!(outcomes, expected);
+    assert_eq!(seen, expected.into_iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn outcome_lines_round_trip_through_a_child() {
+    let lines = [
+        outcome_line(0, &Outcome::Pass),
+        outcome_line(1, &Outcome::Skip),
+        outcome_line(
+            2,
+            &Outcome::Fail { class: FailClass::Unsupported, reason: "not supported: X".to_owned() },
+        ),
+    ];
+    let script = format!("echo START 0; {}; echo END", lines.map(|line| format!("echo '{line}'")).join("; "));
+    let outcomes = supervise(&[0, 1, 2], limits(1), |_, _| script_child(&script), |_, _| {}).unwrap();
+    assert_eq!(
+        outcomes,
+        BTreeMap::from([
+            (0, Outcome::Pass),
+            (1, Outcome::Skip),
+            (2, Outcome::Fail { class: FailClass::Unsupported, reason: "not supported: X".to_owned() }),
+        ])
+    );
 }

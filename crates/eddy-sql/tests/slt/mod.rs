@@ -7,6 +7,8 @@
 //!   test expects) or the plain style of the Rust `.slt` runners.
 //! * [`records`]: runs a file record by record and says, per record, passed, failed (and why)
 //!   or skipped.
+//! * [`supervise`]: runs a file's records in child processes, so a record that hangs or
+//!   kills its process fails alone.
 //! * [`baseline`]: the committed pass counts per file, the comparison with a run, and the
 //!   results table in `conformance/README.md`.
 
@@ -14,3 +16,4 @@ pub mod baseline;
 pub mod engine;
 pub mod format;
 pub mod records;
+pub mod supervise;
