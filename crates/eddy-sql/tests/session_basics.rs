@@ -85,7 +85,10 @@ const CASES: &[(&str, &[&str])] = &[
     ("SELECT b, SUM(a) FROM t GROUP BY b ORDER BY SUM(a) DESC NULLS LAST", &["x|4", "y|2", "z|NULL"]),
     ("SELECT b FROM t GROUP BY b ORDER BY COUNT(*) DESC, b LIMIT 1", &["x"]),
     ("SELECT a * 2 FROM t WHERE a > 1 ORDER BY a * 2", &["4", "6"]),
+    ("SELECT a + 1 AS x FROM t WHERE a > 1 ORDER BY -x", &["4", "3"]),
+    ("SELECT b, COUNT(*) AS n FROM t GROUP BY b ORDER BY n * -1, b", &["x|2", "y|1", "z|1"]),
     ("SELECT COUNT(*) FROM t AS x JOIN t AS y ON x.b = y.b", &["6"]),
+    ("SELECT t.a FROM t JOIN u ON t.a = u.a AND u.a IN (SELECT a FROM u WHERE d = 'one')", &["1"]),
     ("SELECT \"A\" FROM (SELECT a AS \"A\" FROM t) s WHERE \"A\" = 1", &["1"]),
 ];
 
@@ -201,6 +204,9 @@ fn connector_tables_are_checked_and_not_changed_by_statements() {
     let table = s.catalog().table_by_name("gen").unwrap();
     assert!(!table.is_in_memory());
     assert!(s.execute("INSERT INTO gen VALUES (1)").is_err());
+    assert_eq!(rows(&mut s, "SELECT COUNT(*) FROM gen"), ["3"], "a bounded generator's rows are queryable");
+    s.execute("CREATE TABLE mem (id BIGINT) WITH ('connector' = 'values')").unwrap();
+    s.execute("INSERT INTO mem VALUES (1)").unwrap();
     assert!(s.execute("CREATE TABLE bad (id BIGINT) WITH ('connector' = 'no-such-thing')").is_err());
 }
 

@@ -16,9 +16,9 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::Span;
 
 use super::coerce::{coerce, common_type};
-use super::scalar::{apply_all, renumber_applies, Binder, Context};
+use super::scalar::{apply_all, filter, renumber_applies, Binder, Context};
 use super::scope::{ident_matches, Queries, Scope};
-use super::select::{bind_select, filter, output_position, sort_options};
+use super::select::{bind_select, output_position, sort_options};
 use super::{location_of, location_of_span, type_error, unsupported, unsupported_at, BindError, BindResult};
 use crate::catalog::{Catalog, LookupError, Relation, Table};
 use crate::datum::{Datum, Row};

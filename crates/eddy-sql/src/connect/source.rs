@@ -18,11 +18,14 @@ use eddy_nexmark::{nexmark_watermarks, Event, NexmarkConfig, NexmarkSource};
 
 use crate::cast::cast;
 use crate::connect::datagen;
-use crate::connect::format::{row_from_csv, row_from_json, FormatError};
+use crate::connect::format::{row_from_csv, row_from_json, updates_from_debezium, FormatError};
 use crate::connect::options::{Connector, Format, NexmarkTable};
 use crate::datum::{Datum, Row};
 use crate::plan::Column;
 use crate::types::SqlType;
+
+/// The splits of a `nexmark` table.
+const NEXMARK_SPLITS: usize = 4;
 
 /// A row with its multiplicity: `+1` appended, `-1` retracted.
 pub type RowUpdate = (Row, i64);
@@ -41,6 +44,16 @@ pub struct TableSource {
 }
 
 impl TableSource {
+    /// Whether every row is read at logical time 0 (a bounded table without event time), so
+    /// a query's result appears once, when the input ends.
+    pub fn is_read_at_one_time(&self) -> bool {
+        match &self.connector {
+            Connector::Memory | Connector::Filesystem { .. } => true,
+            Connector::Datagen(spec) => datagen::row_count(spec).is_some(),
+            _ => false,
+        }
+    }
+
     /// Whether the table ends (files, in-memory tables, bounded generators and topics).
     pub fn is_bounded(&self) -> bool {
         match &self.connector {
@@ -84,6 +97,21 @@ pub fn read<'scope>(
                     }
                 })
             }
+            Format::DebeziumJson { ignore_parse_errors } => {
+                let source = FileSource::<serde_json::Value>::json_lines(path);
+                let failure = env.failure();
+                let skip = *ignore_parse_errors;
+                env.from_source(source, WatermarkStrategy::monotonous_timestamps()).flat_map(move |value| {
+                    match updates_from_debezium(&name, &columns, &value) {
+                        Ok(updates) => updates,
+                        Err(_) if skip => Vec::new(),
+                        Err(error) => {
+                            failure.fail(format_failure(error));
+                            Vec::new()
+                        }
+                    }
+                })
+            }
             Format::Json { ignore_parse_errors } => {
                 let source = FileSource::<serde_json::Value>::json_lines(path);
                 let failure = env.failure();
@@ -122,8 +150,8 @@ pub fn read<'scope>(
             if let Some(rate) = events_per_second {
                 config = config.with_events_per_second(*rate);
             }
-            let workers = env.workers();
-            let mut source = NexmarkSource::new(config, *events, workers);
+            // A fixed number of splits: a restore at another worker count finds the same ones.
+            let mut source = NexmarkSource::new(config, *events, NEXMARK_SPLITS);
             if let Some(rate) = events_per_second {
                 source = source.with_max_rate(*rate);
             }
