@@ -7,6 +7,7 @@
 //! EDDY_SLT_UPDATE=1 cargo test -p eddy-sql --test sqllogictest  # rewrite baseline and README table
 //! cargo test -p eddy-sql --test sqllogictest -- select1         # only files whose path has `select1`
 //! EDDY_SLT_VERBOSE=1 ...                                        # print every failure in full
+//! EDDY_SLT_ENGINE=dataflow ...                                  # or `oracle`; default: the session's
 //! ```
 //!
 //! Each file runs in a child process (this same binary with `--child`), under a memory limit,
@@ -27,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slt::baseline::{self, FileReport};
-use slt::engine::EddySession;
+use slt::engine::{EddySession, QueryEngineChoice};
 use slt::format::Style;
 use slt::records::{self, FailClass, Outcome};
 use slt::supervise::{outcome_line, supervise, Limits};
@@ -286,7 +287,7 @@ fn child(args: &[String]) -> ExitCode {
     };
     records::run_records(
         &parsed,
-        EddySession::new,
+        || EddySession::with_engine(QueryEngineChoice::from_env()),
         Style::of_source(source),
         resume,
         &skip,

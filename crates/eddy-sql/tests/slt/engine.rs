@@ -9,8 +9,9 @@
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
+use eddy_sql::engine::DataflowEngine;
 use eddy_sql::plan::Column;
-use eddy_sql::session::SqlErrorKind;
+use eddy_sql::session::{OracleEngine, SqlErrorKind};
 use eddy_sql::{BindError, Outcome, Row, Session};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
@@ -67,13 +68,45 @@ pub struct EddySession {
     responses: Receiver<Result<EngineOutput, EngineError>>,
 }
 
+/// Which query engine the sessions use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryEngineChoice {
+    /// The session's default ([`Session::new`]): what the baseline is for.
+    Default,
+    /// The reference evaluator.
+    Oracle,
+    /// Differential dataflow in an eddy job, one worker.
+    Dataflow,
+}
+
+impl QueryEngineChoice {
+    /// The choice named by `EDDY_SLT_ENGINE` (`oracle`, `dataflow`; unset or anything else:
+    /// the default).
+    pub fn from_env() -> QueryEngineChoice {
+        match std::env::var("EDDY_SLT_ENGINE").as_deref() {
+            Ok("oracle") => QueryEngineChoice::Oracle,
+            Ok("dataflow") => QueryEngineChoice::Dataflow,
+            _ => QueryEngineChoice::Default,
+        }
+    }
+}
+
 impl EddySession {
-    /// A session with an empty catalog.
+    /// A session with an empty catalog and the session's default query engine.
     pub fn new() -> EddySession {
+        EddySession::with_engine(QueryEngineChoice::Default)
+    }
+
+    /// A session with an empty catalog and the chosen query engine.
+    pub fn with_engine(choice: QueryEngineChoice) -> EddySession {
         let (requests, request_receiver) = mpsc::channel::<String>();
         let (response_sender, responses) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut session = Session::new();
+            let mut session = match choice {
+                QueryEngineChoice::Default => Session::new(),
+                QueryEngineChoice::Oracle => Session::with_engine(Box::new(OracleEngine)),
+                QueryEngineChoice::Dataflow => Session::with_engine(Box::new(DataflowEngine::default())),
+            };
             for sql in request_receiver {
                 if response_sender.send(execute(&mut session, &sql)).is_err() {
                     break;
@@ -98,7 +131,11 @@ fn execute(session: &mut Session, sql: &str) -> Result<EngineOutput, EngineError
     match session.execute(sql) {
         Ok(outcomes) => Ok(match outcomes.into_iter().last() {
             Some(Outcome::Rows { columns, rows }) => EngineOutput::Rows { columns, rows },
-            Some(Outcome::Done { .. } | Outcome::Explain(_)) | None => EngineOutput::Done { count: 0 },
+            // A job (a statement over connector tables) does not occur with in-memory tables;
+            // like EXPLAIN text, it counts as a completed statement.
+            Some(Outcome::Done { .. } | Outcome::Explain(_) | Outcome::Job(_)) | None => {
+                EngineOutput::Done { count: 0 }
+            }
         }),
         Err(error) => {
             let kind = match &error.kind {
