@@ -57,6 +57,8 @@ pub struct Config {
     /// `EDDY_PG_STRICT=1`: also fail on eddy errors that are not "unsupported", and on
     /// answers where PostgreSQL raised a data exception.
     pub strict: bool,
+    /// `EDDY_PG_VERBOSE=1`: print every query and both outcomes.
+    pub verbose: bool,
 }
 
 /// Queries per round.
@@ -75,6 +77,7 @@ impl Config {
             only_round: number("EDDY_PG_ROUND").map(|n| n as usize),
             only_query: number("EDDY_PG_QUERY").map(|n| n as usize),
             strict: std::env::var("EDDY_PG_STRICT").is_ok_and(|value| value == "1"),
+            verbose: std::env::var("EDDY_PG_VERBOSE").is_ok_and(|value| value == "1"),
         }
     }
 
@@ -91,6 +94,8 @@ pub struct Summary {
     pub queries: usize,
     /// Same multiset of rows.
     pub equal: usize,
+    /// Of those, how many had no row (a weak test).
+    pub equal_empty: usize,
     /// Both raised a data exception (overflow...).
     pub both_failed: usize,
     /// PostgreSQL refused the query (a generator limitation), with sample messages.
@@ -117,11 +122,12 @@ impl Summary {
     /// A few lines for the test's output.
     pub fn report(&self) -> String {
         let mut text = format!(
-            "queries run {}, equal {}, unsupported by eddy {}, other eddy errors {}, mismatches {}; \
+            "queries run {}, equal {} ({} of them empty), unsupported by eddy {}, other eddy errors {}, mismatches {}; \
              rejected by PostgreSQL {}, data errors in both {}, data error only in PostgreSQL {}; \
              changes applied {}, refused by eddy {}",
             self.queries,
             self.equal,
+            self.equal_empty,
             self.unsupported,
             self.eddy_errors,
             self.failures.len(),
@@ -294,6 +300,17 @@ fn compare_query(
 ) {
     summary.queries += 1;
     let actual = engine.query(&query.sql, &query.families);
+    if config.verbose {
+        let rows = match &expected {
+            Ok(rows) => format!("{} rows", rows.len()),
+            Err(error) => error.message.clone(),
+        };
+        let outcome = match &actual {
+            Ok(rows) => format!("{} rows", rows.len()),
+            Err(error) => format!("{error:?}"),
+        };
+        eprintln!("{index:?}: {}\n    PostgreSQL: {rows}; eddy: {outcome}", query.sql);
+    }
     let describe = |what: String| context.describe(index, &format!("{what}\nquery: {};", query.sql));
     match (expected, actual) {
         (Err(error), _) if !error.is_data_exception() => {
@@ -321,7 +338,10 @@ fn compare_query(
         (Ok(expected), Ok(actual)) => match normalise(&expected, actual, &query.families) {
             Err(problem) => summary.failures.push(describe(problem)),
             Ok((expected, actual)) => match multiset_difference(&expected, &actual) {
-                None => summary.equal += 1,
+                None => {
+                    summary.equal += 1;
+                    summary.equal_empty += usize::from(expected.is_empty());
+                }
                 Some(difference) => summary.failures.push(describe(format!(
                     "wrong answer ({} rows from PostgreSQL, {} from eddy); rows whose counts differ:\n{difference}",
                     expected.len(),

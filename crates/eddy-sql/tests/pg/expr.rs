@@ -26,8 +26,17 @@ pub fn columns_of(scope: &Scope, family: Family) -> Vec<&ScopeColumn> {
 
 /// A literal of `family`; negative numbers in parentheses.
 pub fn literal(rng: &mut Rng, family: Family) -> String {
+    if family == Family::Exact {
+        // Mostly values the key columns hold; sometimes a decimal near them.
+        let text = match rng.below(10) {
+            0..=6 => rng.range(-1, 6).to_string(),
+            7 | 8 => format!("{}.{}", rng.range(-1, 6), rng.pick(&["5", "25", "00", "75"])),
+            _ => Ty::Int.literal(rng),
+        };
+        return if text.starts_with('-') { format!("({text})") } else { text };
+    }
     let ty = match family {
-        Family::Exact => *rng.pick(&[Ty::Int, Ty::Int, Ty::Decimal(5, 2)]),
+        Family::Exact => Ty::Int,
         Family::Float => Ty::Double,
         Family::Text => Ty::Text,
         Family::Bool => Ty::Bool,
@@ -71,7 +80,7 @@ pub fn expression(rng: &mut Rng, scope: &Scope, family: Family, depth: u32) -> S
 }
 
 fn leaf(rng: &mut Rng, columns: &[&ScopeColumn], family: Family) -> String {
-    if !columns.is_empty() && rng.chance(80) {
+    if !columns.is_empty() && rng.chance(88) {
         rng.pick(columns).sql.clone()
     } else if family == Family::Float {
         format!("CAST({} AS DOUBLE PRECISION)", literal(rng, family))
@@ -171,7 +180,7 @@ pub fn predicate(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
             format!("{subject} {not}LIKE '{pattern}'")
         }
         _ => {
-            let operator = *rng.pick(&["=", "<>", "<", "<=", ">", ">="]);
+            let operator = *rng.pick(&["=", "<>", "<", "<=", ">", ">=", "<>", ">=", "<="]);
             let other = if rng.chance(50) { literal(rng, family) } else { expression(rng, scope, family, next.min(1)) };
             format!("{subject} {operator} {other}")
         }

@@ -13,7 +13,8 @@
 //! Environment: `EDDY_TEST_PG` (`host:port`; else `scripts/postgres.sh start` is run),
 //! `EDDY_PG_SKIP=1` (skip when no server can be had; never in CI), `EDDY_PG_SEED`,
 //! `EDDY_PG_QUERIES`, `EDDY_PG_ROUND` and `EDDY_PG_QUERY` (replay one round or query),
-//! `EDDY_PG_STRICT=1` (eddy errors other than "unsupported" fail too).
+//! `EDDY_PG_STRICT=1` (eddy errors other than "unsupported" fail too), `EDDY_PG_VERBOSE=1`
+//! (print every query and both outcomes).
 
 pub mod compare;
 pub mod dml;

@@ -146,9 +146,14 @@ impl Generator<'_> {
             4..=8 => 1,
             _ => 2,
         };
-        for _ in 0..n_joins {
+        for join in 0..n_joins {
             let (right, right_scope) = self.from_item();
-            let kind = *self.rng.pick(&["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "CROSS JOIN", ","]);
+            // A comma binds looser than JOIN: a later `ON` could not see the tables before it.
+            let kinds: &[&str] = match join + 1 == n_joins {
+                true => &["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "CROSS JOIN", ","],
+                false => &["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "CROSS JOIN"],
+            };
+            let kind = *self.rng.pick(kinds);
             let mut both = scope.clone();
             both.extend(right_scope.iter().cloned());
             if kind == "CROSS JOIN" || kind == "," {
@@ -160,8 +165,10 @@ impl Generator<'_> {
                     let left_columns = columns_of(&scope, family);
                     let right_columns = columns_of(&right_scope, family);
                     if !left_columns.is_empty() && !right_columns.is_empty() && (conditions.is_empty() || self.rng.chance(20)) {
-                        let left = self.rng.pick(&left_columns).sql.clone();
-                        let right = self.rng.pick(&right_columns).sql.clone();
+                        // The first exact column is most often a table's key (values 0 to 4).
+                        let key = family == Family::Exact && self.rng.chance(60);
+                        let left = if key { left_columns[0] } else { *self.rng.pick(&left_columns) }.sql.clone();
+                        let right = if key { right_columns[0] } else { *self.rng.pick(&right_columns) }.sql.clone();
                         conditions.push(format!("{left} = {right}"));
                     }
                 }
@@ -178,10 +185,14 @@ impl Generator<'_> {
     /// A `WHERE` condition, sometimes with a subquery.
     fn where_clause(&mut self, scope: &Scope) -> String {
         let mut conditions = Vec::new();
-        if self.rng.chance(55) {
-            conditions.push(predicate(self.rng, scope, 2));
+        if self.rng.chance(45) {
+            // A disjunction now and then, so that not every filter leaves nothing.
+            match self.rng.chance(35) {
+                true => conditions.push(format!("({} OR {})", predicate(self.rng, scope, 1), predicate(self.rng, scope, 1))),
+                false => conditions.push(predicate(self.rng, scope, 1)),
+            }
         }
-        if self.rng.chance(30) {
+        if self.rng.chance(22) {
             conditions.push(self.subquery_predicate(scope));
         }
         match conditions.is_empty() {
@@ -307,7 +318,7 @@ impl Generator<'_> {
             })
             .collect();
         let offset = if self.rng.chance(30) { format!(" OFFSET {}", self.rng.range(1, 3)) } else { String::new() };
-        format!(" ORDER BY {} LIMIT {}{offset}", keys.join(", "), self.rng.range(0, 5))
+        format!(" ORDER BY {} LIMIT {}{offset}", keys.join(", "), self.rng.range(1, 5))
     }
 
     /// `SELECT keys, aggregates FROM ... [WHERE] [GROUP BY keys] [HAVING ...]`.
@@ -342,7 +353,7 @@ impl Generator<'_> {
         if self.rng.chance(30) {
             let (call, family) = aggregate(self.rng, &scope);
             let bound = literal(self.rng, family);
-            let operator = *self.rng.pick(&["=", "<", ">", "<>", ">="]);
+            let operator = *self.rng.pick(&["<", ">", "<>", ">=", "<=", "<>"]);
             match family {
                 Family::Bool => sql.push_str(&format!(" HAVING {call} IS NOT NULL")),
                 _ => sql.push_str(&format!(" HAVING {call} {operator} {bound}")),

@@ -178,7 +178,7 @@ impl Table {
             .enumerate()
             .map(|(position, ty)| Column { name: format!("{letter}{position}"), ty })
             .collect();
-        let n_rows = if rng.chance(8) { 0 } else { rng.range(1, 8) as usize };
+        let n_rows = if rng.chance(4) { 0 } else { rng.range(2, 8) as usize };
         let mut table = Table { name: format!("t{index}"), columns, rows: Vec::new() };
         for _ in 0..n_rows {
             let row = if !table.rows.is_empty() && rng.chance(15) {
