@@ -27,21 +27,29 @@
 //! assert_eq!(expr.eval(&row).unwrap(), Datum::Boolean(true));
 //! ```
 
+pub mod aggregate;
 pub mod bind;
 mod cast;
+pub mod catalog;
+pub mod changelog;
 mod compare;
+pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
 pub mod error;
 pub mod expr;
 pub mod functions;
+mod names;
+pub mod oracle;
 pub mod plan;
+pub mod session;
 pub mod types;
 
-pub use bind::{bind, bind_expression, BindError, FlinkDialect};
+pub use bind::{bind, bind_expression, bind_query, BindError, FlinkDialect};
 pub use cast::can_cast;
 pub use datum::{Datum, Double, Interval, Row};
 pub use error::{ErrorClass, EvalError};
 pub use expr::{BinaryOp, ScalarExpr, UnaryOp};
+pub use session::{Outcome, QueryEngine, Session, SqlError};
 pub use types::{IntervalKind, SqlType};

@@ -3,7 +3,7 @@
 
 use sqlparser::ast::{self, DateTimeField, Expr, Value};
 
-use super::{type_error, unsupported, BindResult};
+use super::{location_of, type_error, unsupported, BindError, BindResult, Location};
 use crate::cast::interval_of;
 use crate::datetime::TimeUnit;
 use crate::datum::Datum;
@@ -45,12 +45,34 @@ pub(super) fn literal(value: &Value, source: &Expr) -> BindResult<ScalarExpr> {
 }
 
 pub(super) fn data_type(data_type: &ast::DataType, source: &Expr) -> BindResult<SqlType> {
+    data_type_at(data_type, location_of(source))
+}
+
+/// The SQL type a type name means, with the spellings of Flink, PostgreSQL and SQLite:
+/// `SMALLINT`/`TINYINT` are `INT`, `REAL`/`FLOAT`/`DOUBLE [PRECISION]` are `DOUBLE`, `TEXT`
+/// and `STRING` are `VARCHAR` without a length, and `CHAR(n)` is `VARCHAR(n)` (no padding).
+pub(crate) fn data_type_at(data_type: &ast::DataType, location: Option<Location>) -> BindResult<SqlType> {
     use ast::{CharacterLength, DataType as D, ExactNumberInfo};
+    let type_error = |_: &(), message: String| BindError::Type { message, location };
+    let unsupported = |_: &(), what: String| BindError::Unsupported { what, location };
+    let source = &();
     Ok(match data_type {
         D::Boolean | D::Bool => SqlType::Boolean,
-        D::Int(_) | D::Integer(_) | D::Int4(_) => SqlType::Int,
+        D::Int(_)
+        | D::Integer(_)
+        | D::Int4(_)
+        | D::SmallInt(_)
+        | D::TinyInt(_)
+        | D::Int2(_)
+        | D::MediumInt(_) => SqlType::Int,
         D::BigInt(_) | D::Int8(_) | D::Int64 => SqlType::BigInt,
-        D::Double(ExactNumberInfo::None) | D::DoublePrecision | D::Float8 | D::Float64 => SqlType::Double,
+        D::Double(ExactNumberInfo::None)
+        | D::DoublePrecision
+        | D::Float8
+        | D::Float64
+        | D::Real
+        | D::Float4
+        | D::Float(_) => SqlType::Double,
         D::Decimal(info) | D::Numeric(info) | D::Dec(info) => {
             let (precision, scale) = match info {
                 // Flink's default: DECIMAL(10, 0).
@@ -64,7 +86,11 @@ pub(super) fn data_type(data_type: &ast::DataType, source: &Expr) -> BindResult<
                 .and_then(|(p, s)| SqlType::decimal(p, s))
                 .ok_or_else(|| type_error(source, format!("DECIMAL({precision}, {scale}) is out of range (precision 1 to 38, scale up to the precision)")))?
         }
-        D::Varchar(length) | D::CharacterVarying(length) | D::CharVarying(length) => match length {
+        D::Varchar(length)
+        | D::CharacterVarying(length)
+        | D::CharVarying(length)
+        | D::Char(length)
+        | D::Character(length) => match length {
             None | Some(CharacterLength::Max) => SqlType::STRING,
             Some(CharacterLength::IntegerLength { length, .. }) => {
                 SqlType::Varchar { max_length: Some(u32::try_from(*length).unwrap_or(u32::MAX)) }

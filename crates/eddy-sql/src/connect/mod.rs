@@ -1,0 +1,8 @@
+//! Connectors for SQL tables: the `WITH` options of `CREATE TABLE` ([`options`]) and the
+//! conversion of rows to and from the formats of files and messages ([`format`]). The sources
+//! and sinks themselves are eddy's connectors (`eddy-connectors`, `eddy-kafka`, the Nexmark
+//! generator); this module only maps a table onto them.
+
+pub mod datagen;
+pub mod format;
+pub mod options;
