@@ -7,7 +7,7 @@
 mod pg;
 
 use pg::driver::Mode;
-use pg::engines::PostgresEngine;
+use pg::engines::{EddyEngine, PostgresEngine};
 
 /// The harness against PostgreSQL itself: every generated query must agree with itself, and
 /// most must be accepted (a generator that mostly writes invalid SQL tests nothing).
@@ -18,4 +18,17 @@ fn the_harness_agrees_with_postgres_itself() {
         assert!(summary.equal * 10 >= summary.queries * 8, "too few valid queries: {}", summary.report());
         assert!(summary.changes_applied > 0, "{}", summary.report());
     }
+}
+
+/// Random queries on random tables: eddy's answers must be PostgreSQL's.
+#[test]
+fn random_queries_agree_with_postgres() {
+    pg::run_and_check(Mode::Queries, 200, &|_| Box::new(EddyEngine::new()));
+}
+
+/// The same after random `INSERT`/`UPDATE`/`DELETE` statements applied to both: first every
+/// table's contents, then random queries; also eddy's change log must sum to its tables.
+#[test]
+fn queries_after_random_changes_agree_with_postgres() {
+    pg::run_and_check(Mode::Incremental, 100, &|_| Box::new(EddyEngine::new()));
 }

@@ -32,6 +32,10 @@ pub trait Engine {
     /// Runs one query and returns its rows, normalised (see `compare.rs`); `families` are the
     /// generator's result families, for an engine whose values carry no type.
     fn query(&mut self, sql: &str, families: &[Family]) -> Result<Vec<Canonical>, EngineError>;
+    /// Checks the engine's own record of the changes, if it keeps one.
+    fn check_changes(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Queries only, or queries after random changes.
@@ -284,6 +288,9 @@ fn apply_changes(
             return false;
         }
         summary.changes_applied += 1;
+    }
+    if let Err(problem) = engine.check_changes() {
+        summary.failures.push(context.describe(None, &format!("eddy's change log is wrong: {problem}")));
     }
     true
 }

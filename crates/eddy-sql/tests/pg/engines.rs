@@ -1,10 +1,15 @@
-//! The engines compared with PostgreSQL: eddy's `Session`, and
-//! PostgreSQL itself in a second schema, which checks the harness (generator, driver,
-//! normalisation): against itself every answer must be equal.
+//! The engines compared with PostgreSQL: eddy's [`Session`], and PostgreSQL itself in a
+//! second schema, which checks the harness (generator, driver, normalisation): against
+//! itself every answer must be equal.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::compare::Canonical;
+use eddy_sql::bind::BindError;
+use eddy_sql::session::{Outcome, Session, SqlError, SqlErrorKind};
+use eddy_sql::Row;
+
+use super::compare::{from_eddy, Canonical};
 use super::driver::{normalise_postgres, Engine, EngineError};
 use super::psql::Postgres;
 use super::tables::Family;
@@ -43,5 +48,69 @@ impl Engine for PostgresEngine {
     fn query(&mut self, sql: &str, families: &[Family]) -> Result<Vec<Canonical>, EngineError> {
         let rows = self.postgres.query(Some(&self.schema), sql).map_err(|error| EngineError::Failed(error.message))?;
         normalise_postgres(&rows, families).map_err(EngineError::Failed)
+    }
+}
+
+/// eddy's session (with its default query engine).
+pub struct EddyEngine {
+    session: Session,
+}
+
+impl EddyEngine {
+    /// A new, empty session.
+    pub fn new() -> EddyEngine {
+        EddyEngine { session: Session::new() }
+    }
+}
+
+/// Sorts eddy's errors: a feature it lacks (including SQL its parser does not take) or
+/// anything else.
+fn classify(error: SqlError) -> EngineError {
+    let message = error.to_string();
+    match error.kind {
+        SqlErrorKind::Unsupported(_) | SqlErrorKind::Syntax(_) | SqlErrorKind::Bind(BindError::Unsupported { .. }) => {
+            EngineError::Unsupported(message)
+        }
+        _ => EngineError::Failed(message),
+    }
+}
+
+impl Engine for EddyEngine {
+    fn execute(&mut self, sql: &str) -> Result<(), EngineError> {
+        self.session.execute(sql).map(|_| ()).map_err(classify)
+    }
+
+    fn query(&mut self, sql: &str, _families: &[Family]) -> Result<Vec<Canonical>, EngineError> {
+        let outcomes = self.session.execute(sql).map_err(classify)?;
+        match outcomes.into_iter().last() {
+            Some(Outcome::Rows { rows, .. }) => {
+                Ok(rows.iter().map(|row| row.values().iter().map(from_eddy).collect()).collect())
+            }
+            other => Err(EngineError::Failed(format!("a query gave {other:?}, not rows"))),
+        }
+    }
+
+    /// Every table's change log, summed up, must be its contents: that is what the incremental
+    /// (differential) path will be fed.
+    fn check_changes(&self) -> Result<(), String> {
+        for (table, rows) in self.session.tables() {
+            let mut from_log: BTreeMap<&Row, i64> = BTreeMap::new();
+            for batch in self.session.changes(table) {
+                for (row, diff) in batch {
+                    *from_log.entry(row).or_insert(0) += diff;
+                }
+            }
+            from_log.retain(|_, count| *count != 0);
+            let mut contents: BTreeMap<&Row, i64> = BTreeMap::new();
+            for row in rows {
+                *contents.entry(row).or_insert(0) += 1;
+            }
+            if from_log != contents {
+                return Err(format!(
+                    "table {table}: its change log sums to {from_log:?}, but it holds {contents:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 }
