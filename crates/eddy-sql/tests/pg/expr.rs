@@ -212,7 +212,8 @@ pub fn aggregate(rng: &mut Rng, scope: &Scope) -> (String, Family) {
         }
         3 | 4 => {
             let family = if columns_of(scope, Family::Float).is_empty() || rng.chance(70) { Family::Exact } else { Family::Float };
-            (format!("SUM({})", expression(rng, scope, family, 1)), family)
+            let distinct = if rng.chance(15) { "DISTINCT " } else { "" };
+            (format!("SUM({distinct}{})", expression(rng, scope, family, 1)), family)
         }
         5 if !columns_of(scope, Family::Float).is_empty() => {
             (format!("AVG({})", expression(rng, scope, Family::Float, 0)), Family::Float)

@@ -100,11 +100,19 @@ impl Generator<'_> {
                     items.push(format!("{} AS {name}", column.sql));
                     columns.push((name, column.ty));
                 }
-                let sql = format!(
-                    "(SELECT {} FROM {} AS {inner_alias} WHERE {filter}) AS {alias}",
-                    items.join(", "),
-                    source.name
-                );
+                let mut inner_sql = format!("SELECT {} FROM {} AS {inner_alias} WHERE {filter}", items.join(", "), source.name);
+                match self.rng.below(5) {
+                    0 => inner_sql.push_str(&self.order_limit(columns.len())),
+                    1 => {
+                        // A set operation inside: the other side over another source.
+                        let families: Vec<Family> = columns.iter().map(|(_, ty)| ty.family()).collect();
+                        let other = self.select(Some(&families), false);
+                        let operator = *self.rng.pick(&["UNION", "UNION ALL", "EXCEPT", "INTERSECT ALL"]);
+                        inner_sql = format!("{inner_sql} {operator} {}", other.sql);
+                    }
+                    _ => {}
+                }
+                let sql = format!("({inner_sql}) AS {alias}");
                 (sql, scope_of(&alias, &columns))
             }
             1 => {
@@ -204,6 +212,12 @@ impl Generator<'_> {
     /// `IN (SELECT ...)`, `EXISTS (...)` or a comparison with a scalar subquery, correlated
     /// with `outer` about half of the time.
     fn subquery_predicate(&mut self, outer: &Scope) -> String {
+        self.nested_subquery_predicate(outer, 0)
+    }
+
+    /// A subquery predicate whose own `WHERE` may hold another one (at `nesting` 0), which
+    /// may refer to either enclosing query (an outer reference two levels up).
+    fn nested_subquery_predicate(&mut self, outer: &Scope, nesting: u32) -> String {
         let alias = self.alias();
         let source = self.rng.pick(&self.sources).clone();
         let inner = scope_of(&alias, &source.columns);
@@ -215,6 +229,11 @@ impl Generator<'_> {
         }
         if self.rng.chance(40) {
             conditions.push(predicate(self.rng, &inner, 1));
+        }
+        if nesting == 0 && self.rng.chance(20) {
+            let mut both = outer.clone();
+            both.extend(inner.iter().cloned());
+            conditions.push(self.nested_subquery_predicate(&both, nesting + 1));
         }
         let filter = match conditions.is_empty() {
             true => String::new(),
