@@ -13,7 +13,8 @@ use pg::engines::{EddyEngine, PostgresEngine};
 /// most must be accepted (a generator that mostly writes invalid SQL tests nothing).
 #[test]
 fn the_harness_agrees_with_postgres_itself() {
-    let summary = pg::run_and_check(Mode::Incremental, 40, &|postgres| Box::new(PostgresEngine::new(postgres)));
+    let summary =
+        pg::run_and_check(Mode::Incremental, 40, &|postgres| Box::new(PostgresEngine::new(postgres)));
     if summary.queries > 0 {
         assert!(summary.equal * 10 >= summary.queries * 8, "too few valid queries: {}", summary.report());
         assert!(summary.changes_applied > 0, "{}", summary.report());

@@ -46,7 +46,8 @@ pub fn random_change(rng: &mut Rng, tables: &[Table]) -> String {
                     _ => column.ty.literal(rng),
                 };
                 let assignment = format!("{} = {value}", column.name);
-                if !assignments.iter().any(|other: &String| other.starts_with(&format!("{} =", column.name))) {
+                if !assignments.iter().any(|other: &String| other.starts_with(&format!("{} =", column.name)))
+                {
                     assignments.push(assignment);
                 }
             }

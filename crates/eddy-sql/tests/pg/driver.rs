@@ -179,7 +179,12 @@ impl RoundContext {
 }
 
 /// Runs every round of `config` and returns the tally.
-pub fn run(postgres: &Postgres, mode: Mode, config: &Config, new_engine: &dyn Fn() -> Box<dyn Engine>) -> Summary {
+pub fn run(
+    postgres: &Postgres,
+    mode: Mode,
+    config: &Config,
+    new_engine: &dyn Fn() -> Box<dyn Engine>,
+) -> Summary {
     let mut summary = Summary::default();
     let rounds = config.queries.div_ceil(QUERIES_PER_ROUND).max(1);
     for round in 0..rounds {
@@ -192,7 +197,14 @@ pub fn run(postgres: &Postgres, mode: Mode, config: &Config, new_engine: &dyn Fn
     summary
 }
 
-fn run_round(postgres: &Postgres, mode: Mode, config: &Config, round: usize, engine: &mut dyn Engine, summary: &mut Summary) {
+fn run_round(
+    postgres: &Postgres,
+    mode: Mode,
+    config: &Config,
+    round: usize,
+    engine: &mut dyn Engine,
+    summary: &mut Summary,
+) {
     let round_seed = config.round_seed(round);
     let mut rng = Rng::new(round_seed);
     let tables: Vec<Table> = (0..3).map(|index| Table::random(&mut rng, index)).collect();
@@ -203,18 +215,25 @@ fn run_round(postgres: &Postgres, mode: Mode, config: &Config, round: usize, eng
     };
     let schema = format!("eddy_{tag}_{}_{round}", std::process::id());
     let mut context = RoundContext {
-        replay: format!("EDDY_PG_SEED={} EDDY_PG_QUERIES={} EDDY_PG_ROUND={round}", config.seed, config.queries),
+        replay: format!(
+            "EDDY_PG_SEED={} EDDY_PG_QUERIES={} EDDY_PG_ROUND={round}",
+            config.seed, config.queries
+        ),
         setup: setup.clone(),
         changes: Vec::new(),
     };
     // The search path names the schema before it exists; it applies once it does.
     let create = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};\n{setup}");
     if let Err(error) = postgres.execute(Some(&schema), &create) {
-        summary.failures.push(context.describe(None, &format!("PostgreSQL refused the tables: {}", error.message)));
+        summary
+            .failures
+            .push(context.describe(None, &format!("PostgreSQL refused the tables: {}", error.message)));
         return;
     }
     if let Err(error) = engine.execute(&setup) {
-        summary.failures.push(context.describe(None, &format!("eddy could not create or fill the tables: {error:?}")));
+        summary
+            .failures
+            .push(context.describe(None, &format!("eddy could not create or fill the tables: {error:?}")));
         let _ = postgres.execute(None, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         return;
     }
@@ -241,7 +260,9 @@ fn run_round(postgres: &Postgres, mode: Mode, config: &Config, round: usize, eng
     }
     let statements: Vec<String> = queries.iter().map(|(query, _)| query.sql.clone()).collect();
     match postgres.batch(Some(&schema), &statements) {
-        Err(error) => summary.failures.push(context.describe(None, &format!("psql failed: {}", error.message))),
+        Err(error) => {
+            summary.failures.push(context.describe(None, &format!("psql failed: {}", error.message)))
+        }
         Ok(answers) => {
             for ((query, index), expected) in queries.iter().zip(answers) {
                 // A table's contents must come back whole: any error there fails.
@@ -361,7 +382,11 @@ fn compare_query(
 
 type Normalised = (Vec<Canonical>, Vec<Canonical>);
 
-fn normalise(expected: &[Vec<Option<String>>], actual: Vec<Canonical>, families: &[Family]) -> Result<Normalised, String> {
+fn normalise(
+    expected: &[Vec<Option<String>>],
+    actual: Vec<Canonical>,
+    families: &[Family],
+) -> Result<Normalised, String> {
     let expected = normalise_postgres(expected, families)?;
     if let Some(row) = actual.iter().find(|row| row.len() != families.len()) {
         return Err(format!("eddy returned {} columns, PostgreSQL {}", row.len(), families.len()));
@@ -370,11 +395,18 @@ fn normalise(expected: &[Vec<Option<String>>], actual: Vec<Canonical>, families:
 }
 
 /// PostgreSQL's rows read by the generator's result families.
-pub fn normalise_postgres(rows: &[Vec<Option<String>>], families: &[Family]) -> Result<Vec<Canonical>, String> {
+pub fn normalise_postgres(
+    rows: &[Vec<Option<String>>],
+    families: &[Family],
+) -> Result<Vec<Canonical>, String> {
     let mut normalised = Vec::new();
     for row in rows {
         if row.len() != families.len() {
-            return Err(format!("PostgreSQL returned {} columns, the generator expected {}", row.len(), families.len()));
+            return Err(format!(
+                "PostgreSQL returned {} columns, the generator expected {}",
+                row.len(),
+                families.len()
+            ));
         }
         let values: Result<Canonical, String> =
             row.iter().zip(families).map(|(value, family)| from_postgres(value, *family)).collect();

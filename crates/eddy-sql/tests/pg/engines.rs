@@ -42,11 +42,17 @@ impl Drop for PostgresEngine {
 impl Engine for PostgresEngine {
     fn execute(&mut self, sql: &str) -> Result<(), EngineError> {
         let sql = if sql.trim_end().ends_with(';') { sql.to_owned() } else { format!("{sql};") };
-        self.postgres.execute(Some(&self.schema), &sql).map(|_| ()).map_err(|error| EngineError::Failed(error.message))
+        self.postgres
+            .execute(Some(&self.schema), &sql)
+            .map(|_| ())
+            .map_err(|error| EngineError::Failed(error.message))
     }
 
     fn query(&mut self, sql: &str, families: &[Family]) -> Result<Vec<Canonical>, EngineError> {
-        let rows = self.postgres.query(Some(&self.schema), sql).map_err(|error| EngineError::Failed(error.message))?;
+        let rows = self
+            .postgres
+            .query(Some(&self.schema), sql)
+            .map_err(|error| EngineError::Failed(error.message))?;
         normalise_postgres(&rows, families).map_err(EngineError::Failed)
     }
 }
@@ -68,9 +74,9 @@ impl EddyEngine {
 fn classify(error: SqlError) -> EngineError {
     let message = error.to_string();
     match error.kind {
-        SqlErrorKind::Unsupported(_) | SqlErrorKind::Syntax(_) | SqlErrorKind::Bind(BindError::Unsupported { .. }) => {
-            EngineError::Unsupported(message)
-        }
+        SqlErrorKind::Unsupported(_)
+        | SqlErrorKind::Syntax(_)
+        | SqlErrorKind::Bind(BindError::Unsupported { .. }) => EngineError::Unsupported(message),
         _ => EngineError::Failed(message),
     }
 }

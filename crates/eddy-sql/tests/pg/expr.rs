@@ -67,7 +67,11 @@ pub fn expression(rng: &mut Rng, scope: &Scope, family: Family, depth: u32) -> S
             expression(rng, scope, family, next),
             expression(rng, scope, family, next)
         ),
-        1 => format!("CASE WHEN {} THEN {} END", predicate(rng, scope, next), expression(rng, scope, family, next)),
+        1 => format!(
+            "CASE WHEN {} THEN {} END",
+            predicate(rng, scope, next),
+            expression(rng, scope, family, next)
+        ),
         2 => format!("COALESCE({}, {})", expression(rng, scope, family, next), literal(rng, family)),
         3 => format!("NULLIF({}, {})", expression(rng, scope, family, next), literal(rng, family)),
         _ => match family {
@@ -91,8 +95,16 @@ fn leaf(rng: &mut Rng, columns: &[&ScopeColumn], family: Family) -> String {
 
 fn exact_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
     match rng.below(6) {
-        0 => format!("({} + {})", expression(rng, scope, Family::Exact, depth), expression(rng, scope, Family::Exact, depth)),
-        1 => format!("({} - {})", expression(rng, scope, Family::Exact, depth), expression(rng, scope, Family::Exact, depth)),
+        0 => format!(
+            "({} + {})",
+            expression(rng, scope, Family::Exact, depth),
+            expression(rng, scope, Family::Exact, depth)
+        ),
+        1 => format!(
+            "({} - {})",
+            expression(rng, scope, Family::Exact, depth),
+            expression(rng, scope, Family::Exact, depth)
+        ),
         // One factor a small integer, so that decimal scales and integer ranges stay small.
         2 => format!("({} * {})", expression(rng, scope, Family::Exact, depth), rng.range(-3, 4)),
         3 => format!("ABS({})", expression(rng, scope, Family::Exact, depth)),
@@ -103,7 +115,11 @@ fn exact_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
 
 fn float_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
     match rng.below(4) {
-        0 => format!("({} + {})", expression(rng, scope, Family::Float, depth), expression(rng, scope, Family::Float, depth)),
+        0 => format!(
+            "({} + {})",
+            expression(rng, scope, Family::Float, depth),
+            expression(rng, scope, Family::Float, depth)
+        ),
         1 => format!("({} * 2)", expression(rng, scope, Family::Float, depth)),
         2 => {
             let integers: Vec<&ScopeColumn> =
@@ -113,16 +129,29 @@ fn float_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
                 false => format!("CAST({} AS DOUBLE PRECISION)", rng.pick(&integers).sql),
             }
         }
-        _ => format!("({} - {})", expression(rng, scope, Family::Float, depth), expression(rng, scope, Family::Float, depth)),
+        _ => format!(
+            "({} - {})",
+            expression(rng, scope, Family::Float, depth),
+            expression(rng, scope, Family::Float, depth)
+        ),
     }
 }
 
 fn text_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
     match rng.below(5) {
-        0 => format!("({} || {})", expression(rng, scope, Family::Text, depth), expression(rng, scope, Family::Text, depth)),
+        0 => format!(
+            "({} || {})",
+            expression(rng, scope, Family::Text, depth),
+            expression(rng, scope, Family::Text, depth)
+        ),
         1 => format!("UPPER({})", expression(rng, scope, Family::Text, depth)),
         2 => format!("LOWER({})", expression(rng, scope, Family::Text, depth)),
-        3 => format!("SUBSTRING({} FROM {} FOR {})", expression(rng, scope, Family::Text, depth), rng.range(1, 3), rng.range(0, 3)),
+        3 => format!(
+            "SUBSTRING({} FROM {} FOR {})",
+            expression(rng, scope, Family::Text, depth),
+            rng.range(1, 3),
+            rng.range(0, 3)
+        ),
         _ => format!("SUBSTRING({} FROM {})", expression(rng, scope, Family::Text, depth), rng.range(1, 3)),
     }
 }
@@ -132,7 +161,8 @@ const ORDERED: [Family; 4] = [Family::Exact, Family::Text, Family::Date, Family:
 
 /// A family to compare in, preferring ones `scope` has columns of.
 fn comparable_family(rng: &mut Rng, scope: &Scope) -> Family {
-    let present: Vec<Family> = ORDERED.iter().copied().filter(|family| !columns_of(scope, *family).is_empty()).collect();
+    let present: Vec<Family> =
+        ORDERED.iter().copied().filter(|family| !columns_of(scope, *family).is_empty()).collect();
     if present.is_empty() || rng.chance(10) {
         *rng.pick(&ORDERED)
     } else {
@@ -181,7 +211,11 @@ pub fn predicate(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
         }
         _ => {
             let operator = *rng.pick(&["=", "<>", "<", "<=", ">", ">=", "<>", ">=", "<="]);
-            let other = if rng.chance(50) { literal(rng, family) } else { expression(rng, scope, family, next.min(1)) };
+            let other = if rng.chance(50) {
+                literal(rng, family)
+            } else {
+                expression(rng, scope, family, next.min(1))
+            };
             format!("{subject} {operator} {other}")
         }
     }
@@ -211,7 +245,11 @@ pub fn aggregate(rng: &mut Rng, scope: &Scope) -> (String, Family) {
             (format!("COUNT(DISTINCT {})", expression(rng, scope, family, 1)), Family::Exact)
         }
         3 | 4 => {
-            let family = if columns_of(scope, Family::Float).is_empty() || rng.chance(70) { Family::Exact } else { Family::Float };
+            let family = if columns_of(scope, Family::Float).is_empty() || rng.chance(70) {
+                Family::Exact
+            } else {
+                Family::Float
+            };
             let distinct = if rng.chance(15) { "DISTINCT " } else { "" };
             (format!("SUM({distinct}{})", expression(rng, scope, family, 1)), family)
         }

@@ -48,7 +48,11 @@ pub fn postgres_or_skip() -> Option<Postgres> {
 
 /// Runs `mode` with `default_queries` against engines `new_engine` makes, prints the summary
 /// and fails on any wrong answer.
-pub fn run_and_check(mode: Mode, default_queries: usize, new_engine: &dyn Fn(&Postgres) -> Box<dyn Engine>) -> Summary {
+pub fn run_and_check(
+    mode: Mode,
+    default_queries: usize,
+    new_engine: &dyn Fn(&Postgres) -> Box<dyn Engine>,
+) -> Summary {
     let Some(postgres) = postgres_or_skip() else { return Summary::default() };
     let config = Config::from_env(default_queries);
     let summary = driver::run(&postgres, mode, &config, &|| new_engine(&postgres));

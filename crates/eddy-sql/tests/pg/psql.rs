@@ -97,7 +97,10 @@ impl Postgres {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|error| PgError { sqlstate: String::new(), message: format!("could not run psql: {error}") })?;
+            .map_err(|error| PgError {
+                sqlstate: String::new(),
+                message: format!("could not run psql: {error}"),
+            })?;
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(sql.as_bytes());
         }
@@ -133,7 +136,9 @@ impl Postgres {
         let mut script = String::new();
         for (index, statement) in statements.iter().enumerate() {
             script.push_str(&format!("\\echo {GROUP_SEPARATOR}BEGIN {index}\n{statement};\n"));
-            script.push_str(&format!("\\echo {GROUP_SEPARATOR}END {index} :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n"));
+            script.push_str(&format!(
+                "\\echo {GROUP_SEPARATOR}END {index} :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n"
+            ));
         }
         let output = self.run(schema, &script, false)?;
         let mut answers = Vec::new();
@@ -149,7 +154,9 @@ impl Postgres {
                 let sqlstate = fields.next().unwrap_or_default().to_owned();
                 let message = fields.next().unwrap_or_default().to_owned();
                 answers.push(match failed {
-                    true => Err(PgError { sqlstate: sqlstate.clone(), message: format!("{sqlstate}: {message}") }),
+                    true => {
+                        Err(PgError { sqlstate: sqlstate.clone(), message: format!("{sqlstate}: {message}") })
+                    }
                     false => Ok(std::mem::take(&mut rows)),
                 });
             }
@@ -157,7 +164,11 @@ impl Postgres {
         if answers.len() != statements.len() {
             return Err(PgError {
                 sqlstate: String::new(),
-                message: format!("psql answered {} of {} statements: {output}", answers.len(), statements.len()),
+                message: format!(
+                    "psql answered {} of {} statements: {output}",
+                    answers.len(),
+                    statements.len()
+                ),
             });
         }
         Ok(answers)

@@ -81,7 +81,7 @@ impl Generator<'_> {
     }
 
     /// One `FROM` item: a table (or CTE), a derived table or `VALUES`, with its scope.
-    fn from_item(&mut self) -> (String, Scope) {
+    fn source_item(&mut self) -> (String, Scope) {
         let alias = self.alias();
         let source = self.rng.pick(&self.sources).clone();
         match self.rng.below(12) {
@@ -89,8 +89,7 @@ impl Generator<'_> {
                 // A derived table: some columns, renamed, filtered.
                 let inner_alias = self.alias();
                 let inner_scope = scope_of(&inner_alias, &source.columns);
-                let keep: Vec<&ScopeColumn> =
-                    inner_scope.iter().filter(|_| self.rng.chance(70)).collect();
+                let keep: Vec<&ScopeColumn> = inner_scope.iter().filter(|_| self.rng.chance(70)).collect();
                 let keep = if keep.is_empty() { vec![&inner_scope[0]] } else { keep };
                 let filter = predicate(self.rng, &inner_scope, 1);
                 let mut columns = Vec::new();
@@ -100,7 +99,11 @@ impl Generator<'_> {
                     items.push(format!("{} AS {name}", column.sql));
                     columns.push((name, column.ty));
                 }
-                let mut inner_sql = format!("SELECT {} FROM {} AS {inner_alias} WHERE {filter}", items.join(", "), source.name);
+                let mut inner_sql = format!(
+                    "SELECT {} FROM {} AS {inner_alias} WHERE {filter}",
+                    items.join(", "),
+                    source.name
+                );
                 match self.rng.below(5) {
                     0 => inner_sql.push_str(&self.order_limit(columns.len())),
                     1 => {
@@ -147,15 +150,15 @@ impl Generator<'_> {
     }
 
     /// A `FROM` clause: one item or a chain of joins.
-    fn from_clause(&mut self) -> (String, Scope) {
-        let (mut sql, mut scope) = self.from_item();
+    fn sources_clause(&mut self) -> (String, Scope) {
+        let (mut sql, mut scope) = self.source_item();
         let n_joins = match self.rng.below(10) {
             0..=3 => 0,
             4..=8 => 1,
             _ => 2,
         };
         for join in 0..n_joins {
-            let (right, right_scope) = self.from_item();
+            let (right, right_scope) = self.source_item();
             // A comma binds looser than JOIN: a later `ON` could not see the tables before it.
             let kinds: &[&str] = match join + 1 == n_joins {
                 true => &["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "CROSS JOIN", ","],
@@ -172,11 +175,16 @@ impl Generator<'_> {
                 for family in [Family::Exact, Family::Text, Family::Date] {
                     let left_columns = columns_of(&scope, family);
                     let right_columns = columns_of(&right_scope, family);
-                    if !left_columns.is_empty() && !right_columns.is_empty() && (conditions.is_empty() || self.rng.chance(20)) {
+                    if !left_columns.is_empty()
+                        && !right_columns.is_empty()
+                        && (conditions.is_empty() || self.rng.chance(20))
+                    {
                         // The first exact column is most often a table's key (values 0 to 4).
                         let key = family == Family::Exact && self.rng.chance(60);
-                        let left = if key { left_columns[0] } else { *self.rng.pick(&left_columns) }.sql.clone();
-                        let right = if key { right_columns[0] } else { *self.rng.pick(&right_columns) }.sql.clone();
+                        let left =
+                            if key { left_columns[0] } else { *self.rng.pick(&left_columns) }.sql.clone();
+                        let right =
+                            if key { right_columns[0] } else { *self.rng.pick(&right_columns) }.sql.clone();
                         conditions.push(format!("{left} = {right}"));
                     }
                 }
@@ -196,7 +204,11 @@ impl Generator<'_> {
         if self.rng.chance(45) {
             // A disjunction now and then, so that not every filter leaves nothing.
             match self.rng.chance(35) {
-                true => conditions.push(format!("({} OR {})", predicate(self.rng, scope, 1), predicate(self.rng, scope, 1))),
+                true => conditions.push(format!(
+                    "({} OR {})",
+                    predicate(self.rng, scope, 1),
+                    predicate(self.rng, scope, 1)
+                )),
                 false => conditions.push(predicate(self.rng, scope, 1)),
             }
         }
@@ -282,7 +294,7 @@ impl Generator<'_> {
     /// `SELECT [DISTINCT] ... FROM ... [WHERE ...] [ORDER BY ... LIMIT ...]`, with result
     /// families `wanted` when given.
     fn select(&mut self, wanted: Option<&[Family]>, top_k: bool) -> Query {
-        let (from, scope) = self.from_clause();
+        let (from, scope) = self.sources_clause();
         let filter = self.where_clause(&scope);
         let families: Vec<Family> = match wanted {
             Some(families) => families.to_vec(),
@@ -309,7 +321,11 @@ impl Generator<'_> {
         let alias = self.alias();
         let source = self.rng.pick(&self.sources).clone();
         let inner = scope_of(&alias, &source.columns);
-        let call = if self.rng.chance(50) { "COUNT(*)".to_owned() } else { format!("SUM({})", expression(self.rng, &inner, Family::Exact, 0)) };
+        let call = if self.rng.chance(50) {
+            "COUNT(*)".to_owned()
+        } else {
+            format!("SUM({})", expression(self.rng, &inner, Family::Exact, 0))
+        };
         let filter = match self.correlation(outer, &inner) {
             Some(condition) if self.rng.chance(70) => format!(" WHERE {condition}"),
             _ => String::new(),
@@ -336,13 +352,14 @@ impl Generator<'_> {
                 format!("{ordinal} {direction} {nulls}")
             })
             .collect();
-        let offset = if self.rng.chance(30) { format!(" OFFSET {}", self.rng.range(1, 3)) } else { String::new() };
+        let offset =
+            if self.rng.chance(30) { format!(" OFFSET {}", self.rng.range(1, 3)) } else { String::new() };
         format!(" ORDER BY {} LIMIT {}{offset}", keys.join(", "), self.rng.range(1, 5))
     }
 
     /// `SELECT keys, aggregates FROM ... [WHERE] [GROUP BY keys] [HAVING ...]`.
     fn grouped(&mut self) -> Query {
-        let (from, scope) = self.from_clause();
+        let (from, scope) = self.sources_clause();
         let filter = self.where_clause(&scope);
         let mut items = Vec::new();
         let mut families = Vec::new();
@@ -418,7 +435,8 @@ mod tests {
 
     #[test]
     fn queries_replay_from_their_seed() {
-        let tables: Vec<Table> = (0..3).map(|index| Table::random(&mut Rng::new(index as u64), index)).collect();
+        let tables: Vec<Table> =
+            (0..3).map(|index| Table::random(&mut Rng::new(index as u64), index)).collect();
         for seed in 0..30 {
             let a = random_query(&mut Rng::new(seed), &tables);
             let b = random_query(&mut Rng::new(seed), &tables);
