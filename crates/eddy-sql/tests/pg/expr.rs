@@ -1,7 +1,9 @@
 //! Random scalar expressions and predicates over a scope of columns, in the subset whose
 //! semantics PostgreSQL and eddy share: `+ - *` (never `/`: integer division differs), `CASE`,
 //! `COALESCE`, `NULLIF`, `ABS`, `||`, `UPPER`, `LOWER`, `SUBSTRING`, `CHAR_LENGTH`, comparisons,
-//! `AND`/`OR`/`NOT`, `IS [NOT] NULL`, `[NOT] IN (list)`, `[NOT] BETWEEN`, `[NOT] LIKE`, and
+//! `AND`/`OR`/`NOT`, `IS [NOT] NULL`, `IS [NOT] DISTINCT FROM`, `[NOT] IN (list)`,
+//! `[NOT] BETWEEN`, `[NOT] LIKE`, `%`/`MOD` and `ROUND` where the types agree, `EXTRACT`,
+//! `POSITION`, `TRIM`, `REPLACE`, simple `CASE`, and
 //! aggregates (`COUNT`, `SUM`, `MIN`, `MAX`, `COUNT(DISTINCT)`, `AVG` of doubles only, `FILTER`).
 
 use super::rng::Rng;
@@ -94,7 +96,41 @@ fn leaf(rng: &mut Rng, columns: &[&ScopeColumn], family: Family) -> String {
 }
 
 fn exact_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
-    match rng.below(6) {
+    let integers: Vec<&ScopeColumn> =
+        scope.iter().filter(|column| matches!(column.ty, Ty::Int | Ty::BigInt)).collect();
+    let decimals: Vec<&ScopeColumn> =
+        scope.iter().filter(|column| matches!(column.ty, Ty::Decimal(..))).collect();
+    match rng.below(11) {
+        // `%` and `MOD` on integers only: both truncate toward zero (the sign of the dividend).
+        6 if !integers.is_empty() => {
+            let divisor = *rng.pick(&[2, 3, -3, 5]);
+            match rng.chance(50) {
+                true => format!("({} % {divisor})", rng.pick(&integers).sql),
+                false => format!("MOD({}, {divisor})", rng.pick(&integers).sql),
+            }
+        }
+        // `ROUND` on decimals only (on an integer PostgreSQL picks its double version).
+        7 if !decimals.is_empty() => format!("ROUND({}, {})", rng.pick(&decimals).sql, rng.range(0, 1)),
+        8 => {
+            let field = *rng.pick(&["YEAR", "MONTH", "DAY"]);
+            format!("EXTRACT({field} FROM {})", expression(rng, scope, Family::Date, depth))
+        }
+        9 => format!(
+            "POSITION({} IN {})",
+            literal(rng, Family::Text),
+            expression(rng, scope, Family::Text, depth)
+        ),
+        10 => {
+            // A simple CASE.
+            let subject = expression(rng, scope, Family::Exact, depth);
+            let first = expression(rng, scope, Family::Exact, depth);
+            let second = expression(rng, scope, Family::Exact, depth);
+            format!(
+                "CASE {subject} WHEN {} THEN {first} WHEN {} THEN {second} END",
+                rng.range(0, 2),
+                rng.range(3, 4)
+            )
+        }
         0 => format!(
             "({} + {})",
             expression(rng, scope, Family::Exact, depth),
@@ -138,7 +174,7 @@ fn float_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
 }
 
 fn text_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
-    match rng.below(5) {
+    match rng.below(8) {
         0 => format!(
             "({} || {})",
             expression(rng, scope, Family::Text, depth),
@@ -151,6 +187,13 @@ fn text_operation(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
             expression(rng, scope, Family::Text, depth),
             rng.range(1, 3),
             rng.range(0, 3)
+        ),
+        5 => format!("TRIM({})", expression(rng, scope, Family::Text, depth)),
+        6 => format!(
+            "REPLACE({}, {}, {})",
+            expression(rng, scope, Family::Text, depth),
+            literal(rng, Family::Text),
+            literal(rng, Family::Text)
         ),
         _ => format!("SUBSTRING({} FROM {})", expression(rng, scope, Family::Text, depth), rng.range(1, 3)),
     }
@@ -189,6 +232,11 @@ pub fn predicate(rng: &mut Rng, scope: &Scope, depth: u32) -> String {
                 true => format!("{subject} IS NULL"),
                 false => rng.pick(&booleans).sql.clone(),
             }
+        }
+        1 if rng.chance(50) => {
+            let not = if rng.chance(50) { "NOT " } else { "" };
+            let other = expression(rng, scope, family, next.min(1));
+            format!("{subject} IS {not}DISTINCT FROM {other}")
         }
         1 => format!("{subject} IS NULL"),
         2 => format!("{subject} IS NOT NULL"),
