@@ -21,6 +21,9 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 datafile="$dir/datadir"
 portfile="$dir/port"
+# One start or stop at a time: test binaries running in parallel may all ask for the server.
+exec 9> "$dir/lock"
+flock 9
 
 bindir() {
     local found
@@ -41,12 +44,13 @@ install() {
     bindir > /dev/null || { echo "postgres.sh: no initdb after installing postgresql" >&2; exit 1; }
 }
 
-# Runs a PostgreSQL program as the unprivileged user when we are root.
+# Runs a PostgreSQL program as the unprivileged user when we are root. The lock's descriptor
+# is closed for it: a server that inherited it would hold the lock as long as it runs.
 as_owner() {
     if [[ $(id -u) -eq 0 ]]; then
-        runuser -u "$owner" -- "$@"
+        runuser -u "$owner" -- "$@" 9>&-
     else
-        "$@"
+        "$@" 9>&-
     fi
 }
 

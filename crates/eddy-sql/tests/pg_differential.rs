@@ -8,13 +8,15 @@ mod pg;
 
 use pg::driver::Mode;
 use pg::engines::{EddyEngine, PostgresEngine};
+use pg::Queries;
 
 /// The harness against PostgreSQL itself: every generated query must agree with itself, and
 /// most must be accepted (a generator that mostly writes invalid SQL tests nothing).
 #[test]
 fn the_harness_agrees_with_postgres_itself() {
-    let summary =
-        pg::run_and_check(Mode::Incremental, 40, &|postgres| Box::new(PostgresEngine::new(postgres)));
+    let summary = pg::run_and_check(Mode::Incremental, Queries::Fixed(40), &|postgres| {
+        Box::new(PostgresEngine::new(postgres))
+    });
     if summary.queries > 0 {
         assert!(summary.equal * 10 >= summary.queries * 8, "too few valid queries: {}", summary.report());
         assert!(summary.changes_applied > 0, "{}", summary.report());
@@ -24,12 +26,12 @@ fn the_harness_agrees_with_postgres_itself() {
 /// Random queries on random tables: eddy's answers must be PostgreSQL's.
 #[test]
 fn random_queries_agree_with_postgres() {
-    pg::run_and_check(Mode::Queries, 200, &|_| Box::new(EddyEngine::new()));
+    pg::run_and_check(Mode::Queries, Queries::Default(200), &|_| Box::new(EddyEngine::new()));
 }
 
 /// The same after random `INSERT`/`UPDATE`/`DELETE` statements applied to both: first every
 /// table's contents, then random queries; also eddy's change log must sum to its tables.
 #[test]
 fn queries_after_random_changes_agree_with_postgres() {
-    pg::run_and_check(Mode::Incremental, 100, &|_| Box::new(EddyEngine::new()));
+    pg::run_and_check(Mode::Incremental, Queries::Default(100), &|_| Box::new(EddyEngine::new()));
 }

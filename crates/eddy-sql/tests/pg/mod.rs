@@ -46,15 +46,27 @@ pub fn postgres_or_skip() -> Option<Postgres> {
     }
 }
 
-/// Runs `mode` with `default_queries` against engines `new_engine` makes, prints the summary
-/// and fails on any wrong answer.
+/// How many queries a test runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Queries {
+    /// This many unless `EDDY_PG_QUERIES` says otherwise.
+    Default(usize),
+    /// Always this many.
+    Fixed(usize),
+}
+
+/// Runs `mode` against engines `new_engine` makes, prints the summary and fails on any wrong
+/// answer.
 pub fn run_and_check(
     mode: Mode,
-    default_queries: usize,
+    queries: Queries,
     new_engine: &dyn Fn(&Postgres) -> Box<dyn Engine>,
 ) -> Summary {
     let Some(postgres) = postgres_or_skip() else { return Summary::default() };
-    let config = Config::from_env(default_queries);
+    let config = match queries {
+        Queries::Default(n) => Config::from_env(n),
+        Queries::Fixed(n) => Config { queries: n, ..Config::from_env(n) },
+    };
     let summary = driver::run(&postgres, mode, &config, &|| new_engine(&postgres));
     eprintln!("{mode:?}: {}", summary.report());
     if !summary.failures.is_empty() {

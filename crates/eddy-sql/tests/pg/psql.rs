@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 const FIELD_SEPARATOR: char = '\u{1f}';
 const RECORD_SEPARATOR: char = '\u{1e}';
@@ -39,7 +40,13 @@ impl PgError {
 
 impl Postgres {
     /// The test server: `EDDY_TEST_PG`, else the one `scripts/postgres.sh start` gives.
+    /// Found once per test binary (its tests run in parallel threads).
     pub fn connect() -> Result<Postgres, String> {
+        static SERVER: OnceLock<Result<Postgres, String>> = OnceLock::new();
+        SERVER.get_or_init(Postgres::find).clone()
+    }
+
+    fn find() -> Result<Postgres, String> {
         let address = match std::env::var("EDDY_TEST_PG") {
             Ok(address) => address,
             Err(_) => {
