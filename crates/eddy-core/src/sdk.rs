@@ -76,6 +76,20 @@ use crate::runtime::{JobShared, UidSlot};
 use crate::stream::DataStream;
 pub use crate::stream::RecordStream;
 
+/// Fails the job from inside an operator: the first error of a job is the one it reports,
+/// and the job stops. Cloned out of [`Env::failure`]; cheap to clone and to keep in closures.
+#[derive(Clone)]
+pub struct JobFailure {
+    shared: Arc<JobShared>,
+}
+
+impl JobFailure {
+    /// Fails the job with `error`.
+    pub fn fail(&self, error: Error) {
+        self.shared.fail(error);
+    }
+}
+
 /// What a [`CheckpointedState`] hands over for one checkpoint.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -142,6 +156,12 @@ impl<'scope> Env<'scope> {
     /// The worker's timely scope, to build operators on (see [`crate::sdk`]).
     pub fn scope(&self) -> Scope<'scope, u64> {
         self.scope
+    }
+
+    /// A handle that fails the job, for operators without checkpointed state (a stateful
+    /// operator has [`StatefulOperator::fail`]): a row an operator cannot process.
+    pub fn failure(&self) -> JobFailure {
+        JobFailure { shared: Arc::clone(&self.shared) }
     }
 
     /// Registers a stateful operator of `kind` (its uid is `<kind>-<n>` until the user names

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use eddy::connectors::Throttled;
-use eddy::core::error::Result;
-use eddy::core::source::{ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
-use eddy::core::watermark::WatermarkStrategy;
+use eddy_connectors::Throttled;
+use eddy_core::error::Result;
+use eddy_core::source::{ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
+use eddy_core::watermark::WatermarkStrategy;
 
 use crate::config::NexmarkConfig;
 use crate::generator::NexmarkGenerator;
@@ -25,7 +25,7 @@ pub const DEFAULT_OUT_OF_ORDERNESS_MS: u64 = 4_000;
 /// whatever the number of splits. Within a split event times never decrease.
 ///
 /// ```
-/// use eddy::prelude::*;
+/// use eddy_core::prelude::*;
 /// use eddy_nexmark::{nexmark_watermarks, NexmarkConfig, NexmarkSource};
 ///
 /// let (sink, handle) = CollectSink::new();
@@ -141,7 +141,7 @@ impl SplitReader<Event> for NexmarkReader {
         self.next = match position {
             serde_json::Value::Null => None,
             position => Some(position.as_u64().ok_or_else(|| {
-                eddy::core::error::Error::Checkpoint(format!(
+                eddy_core::error::Error::Checkpoint(format!(
                     "split `{}`: bad checkpointed event id {position}",
                     self.id
                 ))

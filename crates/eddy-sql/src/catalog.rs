@@ -30,9 +30,10 @@ pub struct Table {
 }
 
 impl Table {
-    /// Whether the session holds the rows (no connector options).
+    /// Whether the session holds the rows and statements change them: no `connector`
+    /// option, or `'connector' = 'values'`.
     pub fn is_in_memory(&self) -> bool {
-        !self.options.contains_key("connector")
+        self.options.get("connector").is_none_or(|c| c == "values")
     }
 }
 

@@ -11,8 +11,14 @@
 //! * [`expr`]: [`ScalarExpr`], a bound and typed expression tree, and `eval` on a row with SQL
 //!   semantics. [`functions`] holds the built-ins, `cast` the `CAST` rules, [`error`] the
 //!   [`EvalError`] a row can fail with.
-//! * [`bind`]: from a `sqlparser` expression and an input schema to a [`ScalarExpr`]: names,
-//!   types, implicit widening, constant folding, errors with positions ([`BindError`]).
+//! * [`bind`](mod@bind): from `sqlparser`'s AST to a [`ScalarExpr`] ([`bind_expression`]) or a logical
+//!   [`plan::Query`] ([`bind_query`]): scopes and correlation, aggregates, subqueries as
+//!   `Apply`, types, implicit widening, constant folding, errors with positions
+//!   ([`BindError`]). Identifiers: unquoted ones match case-insensitively, quoted ones
+//!   (`` `x` `` or `"x"`) exactly.
+//! * [`catalog`]: tables (columns, primary key, `WITH` options) and views, by name.
+//! * [`session`]: [`Session`] executes statements (DDL, DML on in-memory tables, queries,
+//!   `EXPLAIN`, `SHOW TABLES`, `DESCRIBE`, `SET`) over a pluggable [`QueryEngine`].
 //!
 //! Architecture invariant: nothing here depends on the runtime (eddy-core), and the runtime
 //! never depends on this crate. Evaluation is deterministic: no wall clock, no time zone, no
@@ -37,12 +43,16 @@ pub mod connect;
 pub mod datetime;
 pub mod datum;
 pub mod decimal;
+pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod functions;
 mod names;
+pub mod optimize;
 pub mod oracle;
+pub mod pipeline;
 pub mod plan;
+pub mod render;
 pub mod session;
 pub mod types;
 

@@ -49,6 +49,9 @@ const CASES: &[(&str, &[&str])] = &[
     ("SELECT b, COUNT(*) FROM t GROUP BY 1 ORDER BY b", &["x|2", "y|1", "z|1"]),
     ("SELECT a + 1 AS n FROM t WHERE a IS NOT NULL ORDER BY n DESC LIMIT 2", &["4", "3"]),
     ("SELECT a FROM t ORDER BY a LIMIT 2 OFFSET 1", &["1", "2"]),
+    ("SELECT a FROM t ORDER BY a OFFSET 2 ROWS FETCH FIRST 1 ROW ONLY", &["2"]),
+    ("SELECT a FROM t WHERE a = ANY (SELECT a FROM u) ORDER BY a", &["1", "3"]),
+    ("SELECT a FROM t WHERE a <> ALL (SELECT a FROM u WHERE a < 3)", &["2", "3"]),
     ("SELECT b FROM t ORDER BY a DESC", &["x", "y", "x", "z"]),
     ("SELECT DISTINCT b FROM t ORDER BY b", &["x", "y", "z"]),
     ("SELECT t.a, u.d FROM t JOIN u ON t.a = u.a ORDER BY u.d", &["1|one", "3|three", "3|three again"]),
@@ -85,7 +88,10 @@ const CASES: &[(&str, &[&str])] = &[
     ("SELECT b, SUM(a) FROM t GROUP BY b ORDER BY SUM(a) DESC NULLS LAST", &["x|4", "y|2", "z|NULL"]),
     ("SELECT b FROM t GROUP BY b ORDER BY COUNT(*) DESC, b LIMIT 1", &["x"]),
     ("SELECT a * 2 FROM t WHERE a > 1 ORDER BY a * 2", &["4", "6"]),
+    ("SELECT a + 1 AS x FROM t WHERE a > 1 ORDER BY -x", &["4", "3"]),
+    ("SELECT b, COUNT(*) AS n FROM t GROUP BY b ORDER BY n * -1, b", &["x|2", "y|1", "z|1"]),
     ("SELECT COUNT(*) FROM t AS x JOIN t AS y ON x.b = y.b", &["6"]),
+    ("SELECT t.a FROM t JOIN u ON t.a = u.a AND u.a IN (SELECT a FROM u WHERE d = 'one')", &["1"]),
     ("SELECT \"A\" FROM (SELECT a AS \"A\" FROM t) s WHERE \"A\" = 1", &["1"]),
 ];
 
@@ -195,12 +201,26 @@ fn ddl_statements() {
 }
 
 #[test]
+fn a_large_insert_is_one_batch() {
+    let mut s = Session::new();
+    s.execute("CREATE TABLE big (n INT, s VARCHAR(20))").unwrap();
+    let values: Vec<String> = (0..20_000).map(|i| format!("({i}, 'row {i}')")).collect();
+    s.execute(&format!("INSERT INTO big VALUES {}", values.join(", "))).unwrap();
+    assert_eq!(rows(&mut s, "SELECT COUNT(*), COUNT(DISTINCT s), MAX(n) FROM big"), ["20000|20000|19999"]);
+    assert_eq!(s.changes("big").len(), 1);
+    assert_eq!(s.changes("big")[0].len(), 20_000);
+}
+
+#[test]
 fn connector_tables_are_checked_and_not_changed_by_statements() {
     let mut s = Session::new();
     s.execute("CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '3')").unwrap();
     let table = s.catalog().table_by_name("gen").unwrap();
     assert!(!table.is_in_memory());
     assert!(s.execute("INSERT INTO gen VALUES (1)").is_err());
+    assert_eq!(rows(&mut s, "SELECT COUNT(*) FROM gen"), ["3"], "a bounded generator's rows are queryable");
+    s.execute("CREATE TABLE mem (id BIGINT) WITH ('connector' = 'values')").unwrap();
+    s.execute("INSERT INTO mem VALUES (1)").unwrap();
     assert!(s.execute("CREATE TABLE bad (id BIGINT) WITH ('connector' = 'no-such-thing')").is_err());
 }
 

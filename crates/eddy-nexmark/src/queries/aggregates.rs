@@ -4,8 +4,8 @@
 
 use std::cmp::Ordering;
 
-use eddy::core::hash::HashSet;
-use eddy::prelude::*;
+use eddy_core::hash::HashSet;
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::stateless::bids;

@@ -8,7 +8,7 @@
 //! final when the auction closes, as in Beam's Nexmark (`WinningBids`), and the known answers
 //! (all data, then the end of input) are the same.
 
-use eddy::prelude::*;
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Auction, Bid, Event, Person};

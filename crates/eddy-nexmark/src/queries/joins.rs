@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use eddy::core::hash::HashMap;
-use eddy::prelude::*;
+use eddy_core::hash::HashMap;
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auctions::{auctions_and_bids, persons_and_auctions};

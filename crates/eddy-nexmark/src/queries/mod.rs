@@ -20,7 +20,7 @@ pub use joins::*;
 pub use stateless::*;
 pub use windowed::*;
 
-use eddy::prelude::*;
+use eddy_core::prelude::*;
 use serde::{Serialize, Serializer};
 
 use crate::model::Event;

@@ -1,7 +1,8 @@
 //! Element-wise queries: q0 (pass-through), q1 (currency conversion), q2 (selection), q14
 //! (calculation with a user function), q21 (channel id), q22 (URL directories).
 
-use eddy::prelude::*;
+use eddy_connectors::FileSink;
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Decimal;

@@ -1,7 +1,7 @@
 //! Window queries: q5 (hot items on a hopping window), q7 (highest bid per window), q11 (user
 //! sessions) and q12 (processing-time windows).
 
-use eddy::prelude::*;
+use eddy_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::stateless::bids;

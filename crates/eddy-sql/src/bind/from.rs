@@ -9,7 +9,7 @@
 use sqlparser::ast::{self, JoinConstraint, JoinOperator, Spanned, TableAlias, TableFactor, TableWithJoins};
 
 use super::coerce::{coerce, common_type};
-use super::scalar::{Binder, Context};
+use super::scalar::{filter, Binder, Context};
 use super::scope::{Queries, Resolution, Scope, ScopeColumn};
 use super::{location_of_span, unsupported_at, BindError, BindResult};
 use crate::datum::{Datum, Row};
@@ -91,10 +91,17 @@ fn join_with(
             let scope = left_scope.concat(&right_scope);
             let context = Context::new(queries, "ON", false);
             let on = Binder::new(&scope, outer, Some(&context)).boolean(on)?;
-            if !context.applies.borrow().is_empty() {
-                return Err(unsupported_at(span, "a subquery in a join condition"));
+            let applies = context.applies.take();
+            if applies.is_empty() {
+                let plan = Plan::Join { left: Box::new(left), right: Box::new(right), kind, on };
+                return Ok((plan, scope));
             }
-            let plan = Plan::Join { left: Box::new(left), right: Box::new(right), kind, on };
+            if kind != JoinKind::Inner {
+                return Err(unsupported_at(span, "a subquery in the condition of an outer join"));
+            }
+            // An inner join's condition may as well filter the cross product.
+            let (product, _) = cross((left, left_scope), (right, right_scope));
+            let plan = filter(product, on, applies);
             return Ok((plan, scope));
         }
         JoinConstraint::Using(names) => names
@@ -173,7 +180,7 @@ fn join_with(
         }
     }
     let names = columns.iter().map(|c| c.name.clone().unwrap_or_default()).collect();
-    Ok((Plan::Project { input: Box::new(plan), exprs, names }, Scope { columns }))
+    Ok((Plan::Project { input: Box::new(plan), exprs, names }, Scope { columns, grouped: vec![] }))
 }
 
 fn factor(queries: &dyn Queries, factor: &TableFactor, outer: &[&Scope]) -> BindResult<(Plan, Scope)> {

@@ -16,9 +16,9 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::Span;
 
 use super::coerce::{coerce, common_type};
-use super::scalar::{apply_all, renumber_applies, Binder, Context};
+use super::scalar::{apply_all, filter, renumber_applies, Binder, Context};
 use super::scope::{ident_matches, Queries, Scope};
-use super::select::{bind_select, filter, output_position, sort_options};
+use super::select::{bind_select, output_position, sort_options};
 use super::{location_of, location_of_span, type_error, unsupported, unsupported_at, BindError, BindResult};
 use crate::catalog::{Catalog, LookupError, Relation, Table};
 use crate::datum::{Datum, Row};
@@ -149,12 +149,13 @@ fn count(expr: &Expr, what: &str) -> BindResult<Option<u64>> {
 impl QueryBinder<'_> {
     fn query(&self, query: &ast::Query, outer: &[&Scope]) -> BindResult<Bound> {
         let span = query.span();
-        if query.fetch.is_some()
-            || !query.locks.is_empty()
-            || query.for_clause.is_some()
-            || !query.pipe_operators.is_empty()
-        {
-            return Err(unsupported_at(span, "FETCH, FOR, locking and pipe clauses"));
+        if !query.locks.is_empty() || query.for_clause.is_some() || !query.pipe_operators.is_empty() {
+            return Err(unsupported_at(span, "FOR, locking and pipe clauses"));
+        }
+        if let Some(fetch) = &query.fetch {
+            if fetch.with_ties || fetch.percent {
+                return Err(unsupported_at(span, "FETCH WITH TIES and FETCH PERCENT"));
+            }
         }
         let Some(with) = &query.with else {
             return self.body(query, outer);
@@ -231,6 +232,15 @@ impl QueryBinder<'_> {
             Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
                 (count(limit, "LIMIT")?, count(offset, "OFFSET")?.unwrap_or(0))
             }
+        };
+        // `FETCH FIRST n ROWS ONLY` is `LIMIT n` (`FETCH FIRST ROW ONLY`: 1).
+        let limit = match (&query.fetch, limit) {
+            (None, limit) => limit,
+            (Some(_), Some(_)) => return Err(unsupported_at(query.span(), "both LIMIT and FETCH")),
+            (Some(fetch), None) => match &fetch.quantity {
+                None => Some(1),
+                Some(quantity) => count(quantity, "FETCH")?,
+            },
         };
         let visible = names.len();
         let plan = if limit.is_some() || offset > 0 {

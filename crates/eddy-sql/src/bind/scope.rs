@@ -29,6 +29,9 @@ pub(crate) struct ScopeColumn {
 pub(crate) struct Scope {
     /// The columns.
     pub columns: Vec<ScopeColumn>,
+    /// After grouping: the grouped rows' columns, which names no longer reach (kept to say
+    /// why a correlated subquery cannot read them).
+    pub grouped: Vec<ScopeColumn>,
 }
 
 /// How a name resolved in one scope.
@@ -70,6 +73,7 @@ impl Scope {
                 .iter()
                 .map(|(name, ty)| ScopeColumn { qualifiers: vec![], name: Some(name.clone()), ty: *ty })
                 .collect(),
+            grouped: vec![],
         }
     }
 
@@ -85,6 +89,7 @@ impl Scope {
                     ty: c.ty,
                 })
                 .collect(),
+            grouped: vec![],
         }
     }
 
@@ -95,7 +100,7 @@ impl Scope {
 
     /// The columns of both scopes, `self`'s first.
     pub fn concat(&self, other: &Scope) -> Scope {
-        Scope { columns: self.columns.iter().chain(&other.columns).cloned().collect() }
+        Scope { columns: self.columns.iter().chain(&other.columns).cloned().collect(), grouped: vec![] }
     }
 
     /// Resolves `[qualifier.]name`.
@@ -108,6 +113,14 @@ impl Scope {
             .filter(|(_, c)| qualifier.is_none_or(|q| c.qualifiers.iter().any(|s| ident_matches(s, q))))
             .collect();
         choose(candidates, name, |c| c.name.as_deref().unwrap_or(""))
+    }
+
+    /// Whether `[qualifier.]name` is a column of the rows this scope grouped.
+    pub fn is_grouped_away(&self, qualifier: Option<&Ident>, name: &Ident) -> bool {
+        self.grouped.iter().any(|c| {
+            c.name.as_deref().is_some_and(|n| ident_matches(n, name))
+                && qualifier.is_none_or(|q| c.qualifiers.iter().any(|s| ident_matches(s, q)))
+        })
     }
 
     /// Whether some column is qualified by `qualifier`.
@@ -147,4 +160,38 @@ pub(crate) trait Queries {
     /// The plan of a table, view or `WITH` query named in `FROM`, and the name that
     /// qualifies its columns.
     fn relation(&self, name: &ast::ObjectName) -> super::BindResult<(Plan, String)>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(qualifier: &str, name: &str) -> ScopeColumn {
+        ScopeColumn { qualifiers: vec![qualifier.into()], name: Some(name.into()), ty: SqlType::Int }
+    }
+
+    #[test]
+    fn names_resolve_by_qualifier_and_case_rule() {
+        let scope = Scope {
+            columns: vec![column("t", "a"), column("u", "a"), column("u", "B"), column("u", "b")],
+            grouped: vec![],
+        };
+        assert!(matches!(scope.resolve(None, &Ident::new("a")), Resolution::Ambiguous(v) if v == [0, 1]));
+        assert!(matches!(scope.resolve(Some(&Ident::new("U")), &Ident::new("a")), Resolution::Found(1)));
+        assert!(matches!(scope.resolve(None, &Ident::new("b")), Resolution::Found(3)), "exact spelling wins");
+        assert!(matches!(scope.resolve(None, &Ident::with_quote('"', "B")), Resolution::Found(2)));
+        assert!(matches!(scope.resolve(None, &Ident::with_quote('"', "A")), Resolution::Missing));
+        assert!(matches!(scope.resolve(Some(&Ident::new("v")), &Ident::new("a")), Resolution::Missing));
+        assert!(scope.has_qualifier(&Ident::new("T")));
+        assert_eq!(scope.describe(), "`t.a`, `u.a`, `u.B`, `u.b`");
+    }
+
+    #[test]
+    fn a_grouped_scope_remembers_what_it_grouped_away() {
+        let scope =
+            Scope { columns: vec![column("t", "a")], grouped: vec![column("t", "a"), column("t", "c")] };
+        assert!(scope.is_grouped_away(Some(&Ident::new("t")), &Ident::new("c")));
+        assert!(!scope.is_grouped_away(None, &Ident::new("d")));
+        assert_eq!(Scope::default().describe(), "no columns");
+    }
 }

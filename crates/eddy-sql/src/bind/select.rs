@@ -20,7 +20,7 @@ use sqlparser::ast::{
 
 use super::from::bind_from;
 use super::scalar::aggregate::Grouping;
-use super::scalar::{apply_all, renumber_applies, Binder, Context, PendingApply};
+use super::scalar::{apply_all, filter, renumber_applies, Binder, Context, PendingApply};
 use super::scope::{choose, ident_matches, Queries, Resolution, Scope, ScopeColumn};
 use super::{location_of, location_of_span, unsupported, unsupported_at, BindError, BindResult};
 use crate::expr::ScalarExpr;
@@ -112,6 +112,7 @@ pub(super) fn bind_select(
                 other => ScopeColumn { qualifiers: vec![], name: None, ty: other.ty() },
             })
             .collect(),
+        grouped: scope.columns.clone(),
     };
     let mut context = Context::new(queries, "SELECT", true);
     context.grouping = Some(&grouping);
@@ -136,24 +137,6 @@ pub(super) fn bind_select(
         aggregate_names,
     };
     finish(aggregate, bound, applies, select)
-}
-
-/// `Filter` on `plan`, with Apply nodes for the predicate's subqueries below it and a
-/// `Project` dropping their columns above it.
-pub(super) fn filter(plan: Plan, mut predicate: ScalarExpr, applies: Vec<PendingApply>) -> Plan {
-    if applies.is_empty() {
-        return Plan::Filter { input: Box::new(plan), predicate };
-    }
-    let columns = plan.columns();
-    let width = columns.len();
-    let input = apply_all(plan, applies);
-    renumber_applies(&mut predicate, width);
-    let filtered = Plan::Filter { input: Box::new(input), predicate };
-    Plan::Project {
-        input: Box::new(filtered),
-        exprs: columns.iter().enumerate().map(|(index, c)| ScalarExpr::Column { index, ty: c.ty }).collect(),
-        names: columns.into_iter().map(|c| c.name).collect(),
-    }
 }
 
 fn finish(
@@ -344,7 +327,17 @@ fn outputs(
         let column = match output_position(&item.expr, &names[..visible])? {
             Some(column) => column,
             None => {
-                let bound = binder.bind(&item.expr)?;
+                let bound = match binder.bind(&item.expr) {
+                    Err(BindError::UnknownColumn { .. }) => order_over_aliases(
+                        &item.expr,
+                        scope,
+                        outer,
+                        context,
+                        &exprs[..visible],
+                        &names[..visible],
+                    )?,
+                    other => other?,
+                };
                 match exprs.iter().position(|e| *e == bound) {
                     Some(column) => column,
                     None => {
@@ -358,6 +351,35 @@ fn outputs(
         order.push(SortKey { column, descending, nulls_first });
     }
     Ok(Outputs { exprs, names, visible, having, order })
+}
+
+/// An `ORDER BY` expression that reads output aliases (`SELECT a + 1 AS x ... ORDER BY -x`,
+/// as SQLite allows): bound with the aliases as extra columns, which are then replaced by
+/// the expressions they name.
+fn order_over_aliases(
+    expr: &Expr,
+    scope: &Scope,
+    outer: &[&Scope],
+    context: &Context<'_>,
+    outputs: &[ScalarExpr],
+    names: &[String],
+) -> BindResult<ScalarExpr> {
+    let width = scope.len();
+    let mut extended = scope.clone();
+    extended.columns.extend(outputs.iter().zip(names).map(|(e, name)| ScopeColumn {
+        qualifiers: vec![],
+        name: Some(name.clone()),
+        ty: e.ty(),
+    }));
+    let mut bound = Binder::new(&extended, outer, Some(context)).bind(expr)?;
+    bound.transform(&mut |e| {
+        if let ScalarExpr::Column { index, .. } = e {
+            if (width..width + outputs.len()).contains(index) {
+                *e = outputs[*index - width].clone();
+            }
+        }
+    });
+    Ok(bound)
 }
 
 /// The columns of `*` or `t.*`; in an aggregating block each must be a group key.

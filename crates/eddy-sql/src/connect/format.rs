@@ -149,13 +149,67 @@ pub fn row_to_json(columns: &[Column], row: &Row) -> Value {
 }
 
 fn decimal_json(decimal: &Decimal) -> Value {
-    // serde_json keeps a number's text only with arbitrary_precision; an f64 is close enough
-    // for a reader, and the text form is exact, so write the text when the f64 would round.
-    let text = decimal.to_string();
-    match text.parse::<f64>().ok().and_then(Number::from_f64) {
-        Some(number) if number.to_string() == text || decimal.scale() == 0 => Value::Number(number),
-        _ => Value::String(text),
+    // serde_json keeps a number's digits only with its arbitrary_precision feature; write an
+    // f64 when it holds the value exactly (as Flink writes decimals as numbers), else the text.
+    let exact = decimal.to_f64();
+    match Number::from_f64(exact) {
+        Some(number)
+            if Decimal::from_f64(exact, decimal.scale()).is_some_and(|d| d.cmp_value(decimal).is_eq()) =>
+        {
+            Value::Number(number)
+        }
+        _ => Value::String(decimal.to_string()),
     }
+}
+
+/// The row updates of one Debezium change event: `before` retracted, `after` added
+/// (`op` `c`/`r` insert, `u` update, `d` delete; a `payload` envelope is unwrapped).
+pub fn updates_from_debezium(
+    table: &str,
+    columns: &[Column],
+    value: &Value,
+) -> Result<Vec<(Row, i64)>, FormatError> {
+    let event = value.get("payload").filter(|p| p.is_object()).unwrap_or(value);
+    let not_event = || {
+        let mut found = value.to_string();
+        found.truncate(64);
+        FormatError::NotAnObject {
+            table: table.into(),
+            found: format!("{found} (not a Debezium change event)"),
+        }
+    };
+    let op = event.get("op").and_then(Value::as_str).ok_or_else(not_event)?;
+    let side = |name: &str| -> Result<Option<Row>, FormatError> {
+        match event.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(row) => row_from_json(table, columns, row).map(Some),
+        }
+    };
+    let (before, after) = (side("before")?, side("after")?);
+    let mut updates = Vec::new();
+    match (op, before, after) {
+        ("c" | "r", _, Some(after)) => updates.push((after, 1)),
+        ("u", Some(before), Some(after)) => updates.extend([(before, -1), (after, 1)]),
+        ("d", Some(before), _) => updates.push((before, -1)),
+        _ => return Err(not_event()),
+    }
+    Ok(updates)
+}
+
+/// A change as a Debezium change event, as Flink's `debezium-json` writes it.
+pub fn change_to_debezium(columns: &[Column], change: &crate::changelog::RowChange) -> Value {
+    let row = row_to_json(columns, &change.row);
+    let mut event = Map::new();
+    if change.kind.is_addition() {
+        event.insert("before".into(), Value::Null);
+        event.insert("after".into(), row);
+        event.insert("op".into(), Value::String("c".into()));
+    } else {
+        event.insert("before".into(), row);
+        event.insert("after".into(), Value::Null);
+        event.insert("op".into(), Value::String("d".into()));
+    }
+    Value::Object(event)
 }
 
 #[cfg(test)]
@@ -195,9 +249,28 @@ mod tests {
         assert_eq!(row.get(2), Some(&Datum::Decimal(Decimal::parse("2.50").unwrap())));
         assert_eq!(row.get(3), Some(&Datum::Null));
         let json = row_to_json(&columns(), &row);
-        assert_eq!(json.to_string(), r#"{"day":null,"id":3,"name":"a","price":"2.50"}"#);
+        assert_eq!(json.to_string(), r#"{"day":null,"id":3,"name":"a","price":2.5}"#);
+        let long = Datum::Decimal(Decimal::parse("12345678901234567890.12").unwrap());
+        let wide = [Column::new("d", SqlType::decimal(38, 2).unwrap())];
+        assert_eq!(
+            row_to_json(&wide, &Row::new(vec![long])).to_string(),
+            r#"{"d":"12345678901234567890.12"}"#
+        );
         let error = row_from_json("t", &columns(), &serde_json::json!({"id": "x"})).unwrap_err();
         assert!(error.to_string().contains("column id"), "{error}");
         assert!(row_from_json("t", &columns(), &serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn debezium_events_are_updates_both_ways() {
+        use crate::changelog::{RowChange, RowKind};
+        let columns = [Column::new("id", SqlType::BigInt)];
+        let row = |id| Row::new(vec![Datum::BigInt(id)]);
+        let event = serde_json::json!({"payload": {"before": {"id": 1}, "after": {"id": 2}, "op": "u"}});
+        assert_eq!(updates_from_debezium("t", &columns, &event).unwrap(), vec![(row(1), -1), (row(2), 1)]);
+        let deleted = change_to_debezium(&columns, &RowChange { kind: RowKind::UpdateBefore, row: row(3) });
+        assert_eq!(deleted.to_string(), r#"{"after":null,"before":{"id":3},"op":"d"}"#);
+        assert_eq!(updates_from_debezium("t", &columns, &deleted).unwrap(), vec![(row(3), -1)]);
+        assert!(updates_from_debezium("t", &columns, &serde_json::json!({"id": 1})).is_err());
     }
 }

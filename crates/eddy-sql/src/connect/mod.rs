@@ -6,3 +6,5 @@
 pub mod datagen;
 pub mod format;
 pub mod options;
+pub mod sink;
+pub mod source;

@@ -73,6 +73,20 @@ pub enum Format {
         /// `json.ignore-parse-errors`.
         ignore_parse_errors: bool,
     },
+    /// A changelog: one Debezium change event a line (`{"before": .., "after": .., "op": ..}`,
+    /// bare or inside a `payload` envelope). Written as Flink writes it: `+I` and `+U` as
+    /// `"op": "c"` with `after`, `-U` and `-D` as `"op": "d"` with `before`.
+    DebeziumJson {
+        /// `debezium-json.ignore-parse-errors`.
+        ignore_parse_errors: bool,
+    },
+}
+
+impl Format {
+    /// Whether the format carries retractions (so a sink of it takes an updating query).
+    pub fn is_changelog(&self) -> bool {
+        matches!(self, Format::DebeziumJson { .. })
+    }
 }
 
 /// Where `SCAN` of a Kafka table starts.
@@ -268,7 +282,10 @@ impl Options<'_> {
                 ignore_parse_errors: self.flag("csv.ignore-parse-errors", false)?,
             }),
             "json" => Ok(Format::Json { ignore_parse_errors: self.flag("json.ignore-parse-errors", false)? }),
-            other => Err(self.bad("format", other, "eddy reads 'csv' and 'json'")),
+            "debezium-json" => Ok(Format::DebeziumJson {
+                ignore_parse_errors: self.flag("debezium-json.ignore-parse-errors", false)?,
+            }),
+            other => Err(self.bad("format", other, "eddy reads 'csv', 'json' and 'debezium-json'")),
         }
     }
 

@@ -5,27 +5,20 @@
 use std::collections::BTreeMap;
 
 use sqlparser::ast::{
-    self, ColumnOption, CreateTable, CreateTableOptions, CreateView, Expr, ObjectName, ObjectType, SqlOption,
+    ColumnOption, CreateTable, CreateTableOptions, CreateView, Expr, ObjectName, ObjectType, SqlOption,
     TableConstraint, Value,
 };
 
-use super::{object_name, Outcome, Session, SqlErrorKind, StatementResult};
+use super::{assign_row, object_name, single_ident, Outcome, Session, SqlErrorKind, StatementResult};
 use crate::bind::literals::data_type_at;
 use crate::bind::{bind_query, BindError, Location};
 use crate::catalog::{Relation, Table, View};
-use crate::connect::options::connector;
+use crate::connect::datagen::{self, row_count};
+use crate::connect::options::{connector, Connector};
 use crate::datum::{Datum, Row};
 use crate::names::ident_matches;
 use crate::plan::{Column, Plan};
 use crate::types::SqlType;
-
-/// The one identifier of a name (`schema.table` is not supported).
-pub(super) fn single_ident(name: &ObjectName) -> StatementResult<&ast::Ident> {
-    match &name.0[..] {
-        [part] => part.as_ident().ok_or_else(|| SqlErrorKind::Unsupported(format!("the name {name}"))),
-        _ => Err(SqlErrorKind::Unsupported(format!("the qualified name {name} (no schemas)"))),
-    }
-}
 
 fn location(span: sqlparser::tokenizer::Span) -> Option<Location> {
     (span.start.line > 0).then_some(Location { line: span.start.line, column: span.start.column })
@@ -42,6 +35,9 @@ fn option_text(expr: &Expr) -> String {
         other => other.to_string(),
     }
 }
+
+/// The most rows of a bounded `datagen` table the session generates for queries.
+const MAX_GENERATED_ROWS: u64 = 1_000_000;
 
 impl Session {
     pub(super) fn create_table(&mut self, create: &CreateTable) -> StatementResult<Outcome> {
@@ -123,13 +119,21 @@ impl Session {
             }
             let from: Vec<SqlType> = bound.plan.columns().iter().map(|c| c.ty).collect();
             for row in self.engine.query(&bound, &self.tables)? {
-                rows.push(super::dml::assign_row(&row, &from, &columns)?);
+                rows.push(assign_row(&row, &from, &columns)?);
             }
         }
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        connector(&ident.value, &names, &options).map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
+        let connector =
+            connector(&ident.value, &names, &options).map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
         let table = Table { name: ident.value.clone(), columns, primary_key, options };
         let message = format!("table {} created", table.name);
+        if let (Connector::Datagen(spec), true) = (&connector, rows.is_empty()) {
+            // A bounded generator's rows are known now: queries read them like a table's.
+            if let Some(n) = row_count(spec).filter(|n| *n <= MAX_GENERATED_ROWS) {
+                let generated = (0..n).map(|i| datagen::row(spec, &table.columns, i)).collect();
+                self.tables.insert(table.name.clone(), generated);
+            }
+        }
         if table.is_in_memory() {
             let changes: Vec<(Row, i64)> = rows.iter().map(|row| (row.clone(), 1)).collect();
             if !changes.is_empty() {

@@ -12,8 +12,7 @@ use sqlparser::ast::{
     AssignmentTarget, Delete, FromTable, Insert, TableFactor, TableObject, TableWithJoins, Update,
 };
 
-use super::ddl::single_ident;
-use super::{Outcome, Session, SqlErrorKind, StatementResult};
+use super::{single_ident, Outcome, Session, SqlErrorKind, StatementResult};
 use crate::bind::{bind_dml, bind_query, BindError};
 use crate::cast::{can_cast, cast};
 use crate::catalog::Table;
@@ -22,17 +21,7 @@ use crate::names::ident_matches;
 use crate::plan::{Column, Query};
 use crate::types::SqlType;
 
-/// `row` (of types `from`) converted to the table's `columns`.
-pub(super) fn assign_row(row: &Row, from: &[SqlType], columns: &[Column]) -> StatementResult<Row> {
-    row.values()
-        .iter()
-        .zip(from)
-        .zip(columns)
-        .map(|((value, from), column)| Ok(cast(value, *from, column.ty)?))
-        .collect()
-}
-
-fn check_assignable(from: SqlType, column: &Column) -> StatementResult<()> {
+pub(super) fn check_assignable(from: SqlType, column: &Column) -> StatementResult<()> {
     if from == column.ty || from == SqlType::Null || can_cast(from, column.ty) {
         Ok(())
     } else {
@@ -114,6 +103,13 @@ impl Session {
             },
             joins: vec![],
         };
+        if let Some(table) =
+            name.0.first().and_then(|part| part.as_ident()).and_then(|i| self.catalog.table(i))
+        {
+            if !table.is_in_memory() && name.0.len() == 1 {
+                return self.insert_job(&table.clone(), insert);
+            }
+        }
         let (table, _) = self.target(&relation)?;
         let Some(source) = &insert.source else {
             return Err(SqlErrorKind::Unsupported("INSERT without VALUES or a query".into()));

@@ -16,20 +16,25 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use sqlparser::ast::{ObjectName, Statement};
+use sqlparser::ast::{self, ObjectName, Statement};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 use thiserror::Error;
 
 mod ddl;
 mod dml;
+mod jobs;
+
+pub use jobs::{combine, SqlJob};
 
 use crate::bind::{bind_query_with_hidden, BindError, FlinkDialect, Location};
+use crate::cast::cast;
 use crate::catalog::Catalog;
 use crate::datum::Row;
 use crate::error::EvalError;
 use crate::oracle::{self, compare_rows};
 use crate::plan::{Column, Query};
+use crate::types::SqlType;
 
 /// What a statement produced.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +53,9 @@ pub enum Outcome {
     },
     /// `EXPLAIN`'s plan text.
     Explain(String),
+    /// A statement that runs as an eddy job (it reads or writes a connector table): the
+    /// caller runs it (see [`SqlJob`]).
+    Job(SqlJob),
 }
 
 /// A query engine's failure.
@@ -253,6 +261,9 @@ impl Session {
         match statement {
             Statement::Query(query) => {
                 let bound = bind_query_with_hidden(query, &self.catalog)?;
+                if self.reads_connector_table(&bound.query.plan) {
+                    return self.query_job(bound.query, bound.visible);
+                }
                 let (columns, rows) = self.run(&bound.query, bound.visible)?;
                 Ok(Outcome::Rows { columns, rows })
             }
@@ -318,6 +329,24 @@ impl Session {
         self.settings.insert(key, value);
         Ok(Outcome::Done { message })
     }
+}
+
+/// The one identifier of a name (`schema.table` is not supported).
+fn single_ident(name: &ObjectName) -> StatementResult<&ast::Ident> {
+    match &name.0[..] {
+        [part] => part.as_ident().ok_or_else(|| SqlErrorKind::Unsupported(format!("the name {name}"))),
+        _ => Err(SqlErrorKind::Unsupported(format!("the qualified name {name} (no schemas)"))),
+    }
+}
+
+/// `row` (of types `from`) converted to the table's `columns`.
+fn assign_row(row: &Row, from: &[SqlType], columns: &[Column]) -> StatementResult<Row> {
+    row.values()
+        .iter()
+        .zip(from)
+        .zip(columns)
+        .map(|((value, from), column)| Ok(cast(value, *from, column.ty)?))
+        .collect()
 }
 
 /// A name's parts as written, joined by dots.

@@ -4,7 +4,7 @@
 //! * A subquery (`EXISTS`, `IN (SELECT ...)`, a scalar subquery) is bound by the query binder
 //!   (through [`Queries`]) with the current scope as its outer scope, and queued as a
 //!   [`PendingApply`]; the expression reads the column that `Plan::Apply` will append. Apply
-//!   columns are numbered from [`APPLY_BASE`] until the caller knows the input's width and
+//!   columns are numbered from a placeholder base until the caller knows the input's width and
 //!   renumbers them ([`renumber_applies`]).
 //! * In an aggregating block (`aggregate.rs`) an expression that equals a group key reads the
 //!   key's column, an aggregate call reads its result column, and any other column is an error.
@@ -17,6 +17,7 @@ use sqlparser::ast::{
 };
 
 pub(crate) mod aggregate;
+mod subquery;
 
 use super::coerce::{coerce, coerce_constant, common_type, decimal_type, fold, is_string_literal};
 use super::literals;
@@ -27,29 +28,16 @@ use crate::datetime::TimeUnit;
 use crate::datum::Datum;
 use crate::expr::{BinaryOp, ScalarExpr, UnaryOp};
 use crate::functions::{self, Function};
-use crate::plan::{ApplyKind, Plan};
 use crate::types::SqlType;
 use aggregate::Grouping;
-
-/// Apply columns are numbered from here while the input's width is not yet known.
-pub(crate) const APPLY_BASE: usize = 1 << 40;
-
-/// A subquery waiting to become a `Plan::Apply` on the input of the expressions being bound.
-#[derive(Clone, Debug)]
-pub(crate) struct PendingApply {
-    /// The subquery's plan (its `Outer` depth-1 columns read the input row).
-    pub subquery: Plan,
-    /// What it appends.
-    pub kind: ApplyKind,
-    /// The appended column's name.
-    pub name: String,
-}
+pub(crate) use subquery::{apply_all, filter, renumber_applies, PendingApply};
 
 /// What binding inside a query may use and collect besides the scope.
 pub(crate) struct Context<'a> {
     /// Binds subqueries.
     pub queries: &'a dyn Queries,
-    /// The subqueries met so far, in order (`APPLY_BASE + i` is the `i`-th one's column).
+    /// The subqueries met so far, in order (read through placeholder columns, see
+    /// `subquery.rs`).
     pub applies: RefCell<Vec<PendingApply>>,
     /// The clause, for errors (`WHERE`, `ON`, `SELECT`).
     pub clause: &'static str,
@@ -74,29 +62,6 @@ impl<'a> Context<'a> {
             grouping: None,
         }
     }
-}
-
-/// Renumbers Apply placeholder columns to follow `width` input columns.
-pub(crate) fn renumber_applies(expr: &mut ScalarExpr, width: usize) {
-    expr.remap_columns(&|c| if c >= APPLY_BASE { c - APPLY_BASE + width } else { c });
-}
-
-/// Wraps `plan` in the pending Apply nodes, in order, renumbering their placeholders.
-pub(crate) fn apply_all(mut plan: Plan, applies: Vec<PendingApply>) -> Plan {
-    let width = plan.arity();
-    for pending in applies {
-        let mut kind = pending.kind;
-        if let ApplyKind::In { exprs } = &mut kind {
-            exprs.iter_mut().for_each(|e| renumber_applies(e, width));
-        }
-        plan = Plan::Apply {
-            input: Box::new(plan),
-            subquery: Box::new(pending.subquery),
-            kind,
-            name: pending.name,
-        };
-    }
-    plan
 }
 
 /// Binds expressions over one scope, with the enclosing queries' scopes for correlation.
@@ -166,6 +131,16 @@ impl<'a> Binder<'a> {
                 Resolution::Missing => {}
             }
         }
+        if let Some(depth) = self.outer.iter().position(|s| s.is_grouped_away(qualifier, ident)) {
+            return Err(BindError::Grouping {
+                message: format!(
+                    "column {expr} of the query {} level{} out must appear in its GROUP BY or be used in an aggregate function",
+                    depth + 1,
+                    if depth == 0 { "" } else { "s" }
+                ),
+                location: location_of(expr),
+            });
+        }
         if let Some(table) = qualifier {
             let known = self.scope.has_qualifier(table)
                 || self.context.and_then(|c| c.grouping).is_some_and(|g| g.input.has_qualifier(table))
@@ -182,92 +157,6 @@ impl<'a> Binder<'a> {
             None => self.scope.describe(),
         };
         Err(BindError::UnknownColumn { name: expr.to_string(), available, location: location_of(expr) })
-    }
-
-    /// The scopes a subquery here sees: this one, then the enclosing ones.
-    fn subquery_scopes(&self) -> Vec<&Scope> {
-        std::iter::once(self.scope).chain(self.outer.iter().copied()).collect()
-    }
-
-    fn queue(&self, subquery: Plan, kind: ApplyKind, ty: SqlType, source: &Expr) -> BindResult<ScalarExpr> {
-        let Some(context) = self.context else {
-            return Err(unsupported(source, "a subquery here"));
-        };
-        let mut applies = context.applies.borrow_mut();
-        let position = applies.len();
-        applies.push(PendingApply { subquery, kind, name: format!("$subquery{position}") });
-        let index = APPLY_BASE + position;
-        Ok(ScalarExpr::Column { index, ty })
-    }
-
-    fn bound_subquery(&self, query: &ast::Query, source: &Expr) -> BindResult<(Plan, Vec<String>)> {
-        let Some(context) = self.context else {
-            return Err(unsupported(source, "a subquery here"));
-        };
-        let scopes = self.subquery_scopes();
-        context.queries.subquery(query, &scopes)
-    }
-
-    fn scalar_subquery(&self, query: &ast::Query, source: &Expr) -> BindResult<ScalarExpr> {
-        let (plan, _) = self.bound_subquery(query, source)?;
-        let columns = plan.columns();
-        let [column] = &columns[..] else {
-            return Err(type_error(
-                source,
-                format!("a scalar subquery must return one column, not {}", columns.len()),
-            ));
-        };
-        self.queue(plan, ApplyKind::Scalar, column.ty, source)
-    }
-
-    fn exists(&self, query: &ast::Query, negated: bool, source: &Expr) -> BindResult<ScalarExpr> {
-        let (plan, _) = self.bound_subquery(query, source)?;
-        let exists = self.queue(plan, ApplyKind::Exists, SqlType::Boolean, source)?;
-        Ok(if negated {
-            ScalarExpr::Unary { op: UnaryOp::Not, expr: Box::new(exists), ty: SqlType::Boolean }
-        } else {
-            exists
-        })
-    }
-
-    fn in_subquery(
-        &self,
-        value: &Expr,
-        query: &ast::Query,
-        negated: bool,
-        source: &Expr,
-    ) -> BindResult<ScalarExpr> {
-        let values: Vec<&Expr> = match value {
-            Expr::Tuple(items) => items.iter().collect(),
-            other => vec![other],
-        };
-        let mut bound = values.iter().map(|v| self.bind(v)).collect::<BindResult<Vec<_>>>()?;
-        let (mut plan, names) = self.bound_subquery(query, source)?;
-        let columns = plan.columns();
-        if columns.len() != bound.len() {
-            return Err(type_error(
-                source,
-                format!("IN compares {} values with a subquery of {} columns", bound.len(), columns.len()),
-            ));
-        }
-        let mut casts = Vec::new();
-        let mut needs_cast = false;
-        for (i, (expr, column)) in bound.iter_mut().zip(&columns).enumerate() {
-            let ty = common_type(expr.ty(), column.ty)
-                .ok_or_else(|| type_error(source, format!("IN compares {} with {}", expr.ty(), column.ty)))?;
-            *expr = coerce(expr.clone(), ty);
-            needs_cast |= ty != column.ty;
-            casts.push(coerce(ScalarExpr::Column { index: i, ty: column.ty }, ty));
-        }
-        if needs_cast {
-            plan = Plan::Project { input: Box::new(plan), exprs: casts, names };
-        }
-        let found = self.queue(plan, ApplyKind::In { exprs: bound }, SqlType::Boolean, source)?;
-        Ok(if negated {
-            ScalarExpr::Unary { op: UnaryOp::Not, expr: Box::new(found), ty: SqlType::Boolean }
-        } else {
-            found
-        })
     }
 
     /// An aggregate call outside an aggregating block: noted (so a `SELECT` can become one)
@@ -312,6 +201,15 @@ impl<'a> Binder<'a> {
             Expr::In { expr: value, target: ast::InTarget::Subquery(query), negated, .. } => {
                 self.in_subquery(value, query, *negated, expr)
             }
+            // `x = ANY (subquery)` is `x IN (subquery)`; `x <> ALL (subquery)` is `NOT IN`.
+            Expr::AnyOp { left, compare_op: BinaryOperator::Eq, right, .. } => match right.as_ref() {
+                Expr::Subquery(query) => self.in_subquery(left, query, false, expr),
+                _ => Err(unsupported(expr, "= ANY of something other than a subquery")),
+            },
+            Expr::AllOp { left, compare_op: BinaryOperator::NotEq, right } => match right.as_ref() {
+                Expr::Subquery(query) => self.in_subquery(left, query, true, expr),
+                _ => Err(unsupported(expr, "<> ALL of something other than a subquery")),
+            },
             Expr::Nested(inner) => self.bind(inner),
             Expr::Value(value) => literals::literal(&value.value, expr),
             Expr::TypedString(typed) => {
@@ -521,11 +419,11 @@ impl<'a> Binder<'a> {
         what: &str,
     ) -> BindResult<Vec<ScalarExpr>> {
         let mut ty = SqlType::Null;
+        // Computed once: `VALUES` unifies a column of every row (linear, not quadratic).
+        let has_other = operands.iter().any(|o| !o.ty().is_string() && o.ty() != SqlType::Null);
         for operand in &operands {
             // A string literal among dates or numbers is converted to them below.
-            if is_string_literal(operand)
-                && operands.iter().any(|o| !o.ty().is_string() && o.ty() != SqlType::Null)
-            {
+            if is_string_literal(operand) && has_other {
                 continue;
             }
             ty = common_type(ty, operand.ty())

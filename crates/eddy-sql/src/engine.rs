@@ -1,0 +1,84 @@
+//! The dataflow [`QueryEngine`]: a session's query optimized, decorrelated and run as a
+//! differential dataflow in an eddy job over the session's in-memory tables. It is the engine
+//! `eddy sql`, the sqllogictest runner and the PostgreSQL comparison use; the reference
+//! evaluator ([`crate::oracle`]) stays the tests' oracle.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use eddy_core::prelude::{Job, JobConfig};
+
+use crate::connect::options::Connector;
+use crate::connect::source::TableSource;
+use crate::datum::Row;
+use crate::optimize::optimize_query;
+use crate::pipeline::{final_rows, Insert, Output, SqlPipeline};
+use crate::plan::{Column, Plan, Query};
+use crate::session::{EngineError, QueryEngine};
+
+/// Runs queries on differential dataflow in an eddy job of `workers` workers.
+#[derive(Clone, Copy, Debug)]
+pub struct DataflowEngine {
+    /// Worker threads per query.
+    pub workers: usize,
+}
+
+impl Default for DataflowEngine {
+    fn default() -> Self {
+        DataflowEngine { workers: 1 }
+    }
+}
+
+fn engine_error(message: impl ToString) -> EngineError {
+    EngineError { message: message.to_string() }
+}
+
+/// Every table a plan reads, with its columns.
+fn tables_of(plan: &Plan, out: &mut BTreeMap<String, Vec<Column>>) {
+    if let Plan::Get { name, columns } = plan {
+        out.insert(name.clone(), columns.clone());
+    }
+    for input in plan.inputs() {
+        tables_of(input, out);
+    }
+}
+
+impl DataflowEngine {
+    /// The optimized query as the dataflow runs it (`EXPLAIN`'s optimized plan).
+    pub fn optimize(&self, query: &Query) -> Result<Query, EngineError> {
+        optimize_query(query.clone()).map_err(engine_error)
+    }
+}
+
+impl QueryEngine for DataflowEngine {
+    fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError> {
+        let query = self.optimize(query)?;
+        let mut read = BTreeMap::new();
+        tables_of(&query.plan, &mut read);
+        let mut sources = Vec::new();
+        for (name, columns) in read {
+            let rows = tables.get(&name).ok_or_else(|| engine_error(format!("no rows for table {name}")))?;
+            sources.push(TableSource {
+                name,
+                columns,
+                connector: Connector::Memory,
+                rows: rows.iter().map(|row| (row.clone(), 1)).collect(),
+            });
+        }
+        let collected = Arc::new(Mutex::new(Vec::new()));
+        let pipeline = SqlPipeline {
+            sources,
+            inserts: vec![Insert {
+                name: "query".into(),
+                query,
+                output: Output::Collect(Arc::clone(&collected)),
+            }],
+        };
+        pipeline.check().map_err(engine_error)?;
+        Job::new(JobConfig::with_workers(self.workers))
+            .run(move |env| pipeline.build(env).map(|_| ()))
+            .map_err(engine_error)?;
+        let changes = collected.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        final_rows(&changes).map_err(engine_error)
+    }
+}

@@ -1,0 +1,224 @@
+//! Statements that run as eddy jobs: a query that reads a connector table (files, Kafka,
+//! generators) and `INSERT INTO` a connector table. The session binds and optimizes them and
+//! returns an [`Outcome::Job`]; whoever executes the statement runs it (the shell with its
+//! job flags, `eddy sql -f` as one job for all its inserts, a test with [`SqlJob::collect`]).
+
+use std::sync::{Arc, Mutex};
+
+use eddy_core::error::Error;
+use eddy_core::prelude::{Job, JobConfig};
+use sqlparser::ast::Insert;
+
+use super::{Outcome, Session, SqlErrorKind, StatementResult};
+use crate::bind::bind_query;
+use crate::catalog::Table;
+use crate::connect::options::{connector, Connector};
+use crate::connect::sink::TableSink;
+use crate::connect::source::TableSource;
+use crate::datum::Row;
+use crate::expr::ScalarExpr;
+use crate::optimize::optimize_query;
+use crate::pipeline::{final_rows, Insert as PipelineInsert, Output, SqlPipeline};
+use crate::plan::{Column, Plan, Query};
+
+/// A statement to run as an eddy job.
+#[derive(Clone, Debug)]
+pub struct SqlJob {
+    /// The tables it reads and its queries (one query, or one insert).
+    pub pipeline: SqlPipeline,
+    /// The result's columns (of the query, or of the target table).
+    pub columns: Vec<Column>,
+    /// The table written, for an `INSERT INTO`; `None` for a query whose changes go to
+    /// the caller ([`Output::Collect`] until the caller replaces it).
+    pub target: Option<String>,
+}
+
+/// Two jobs are equal when they describe the same pipeline (outputs compare by their kind and
+/// target, not by the memory a collecting output writes to).
+impl PartialEq for SqlJob {
+    fn eq(&self, other: &SqlJob) -> bool {
+        self.columns == other.columns
+            && self.target == other.target
+            && format!("{:?}", self.pipeline.sources) == format!("{:?}", other.pipeline.sources)
+            && self.pipeline.inserts.len() == other.pipeline.inserts.len()
+            && self.pipeline.inserts.iter().zip(&other.pipeline.inserts).all(|(a, b)| {
+                a.name == b.name
+                    && a.query == b.query
+                    && std::mem::discriminant(&a.output) == std::mem::discriminant(&b.output)
+            })
+    }
+}
+
+impl SqlJob {
+    /// Whether every table the job reads ends (so the job ends by itself).
+    pub fn is_bounded(&self) -> bool {
+        self.pipeline.sources.iter().all(TableSource::is_bounded)
+    }
+
+    /// Runs a bounded query job in `config` and returns its final rows (the changelog folded
+    /// into a table).
+    pub fn collect(&self, config: JobConfig) -> eddy_core::Result<Vec<Row>> {
+        let collected = Arc::new(Mutex::new(Vec::new()));
+        let mut pipeline = self.pipeline.clone();
+        for insert in &mut pipeline.inserts {
+            insert.output = Output::Collect(Arc::clone(&collected));
+        }
+        pipeline.check()?;
+        Job::new(config).run(move |env| pipeline.build(env).map(|_| ()))?;
+        let changes = collected.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        final_rows(&changes)
+    }
+
+    /// Runs the job in `config` (an insert writes its table; a query's changes are collected
+    /// and dropped: use [`SqlJob::collect`] for them).
+    pub fn run(&self, config: JobConfig) -> eddy_core::Result<()> {
+        let pipeline = self.pipeline.clone();
+        pipeline.check()?;
+        Job::new(config).run(move |env| pipeline.build(env).map(|_| ()))?;
+        Ok(())
+    }
+}
+
+fn gets(plan: &Plan, out: &mut Vec<String>) {
+    if let Plan::Get { name, .. } = plan {
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    for input in plan.inputs() {
+        gets(input, out);
+    }
+}
+
+fn config_error(error: impl ToString) -> SqlErrorKind {
+    SqlErrorKind::Catalog(error.to_string())
+}
+
+impl Session {
+    /// Whether a bound plan reads a table whose rows the session does not hold.
+    pub(super) fn reads_connector_table(&self, plan: &Plan) -> bool {
+        let mut names = Vec::new();
+        gets(plan, &mut names);
+        names.iter().any(|name| !self.tables.contains_key(name))
+    }
+
+    /// How a job reads the table `name`: its connector, or the session's rows.
+    pub(super) fn table_source(&self, name: &str) -> StatementResult<TableSource> {
+        let table =
+            self.catalog.table_by_name(name).ok_or_else(|| config_error(format!("no table named {name}")))?;
+        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+        let connector = connector(&table.name, &names, &table.options).map_err(config_error)?;
+        let rows = match (&connector, self.tables.get(name)) {
+            (Connector::Memory, Some(rows)) => rows.iter().map(|row| (row.clone(), 1)).collect(),
+            _ => Vec::new(),
+        };
+        if !connector.can_read() {
+            return Err(config_error(format!(
+                "table {name} ({} connector) cannot be read",
+                connector.name()
+            )));
+        }
+        Ok(TableSource { name: table.name.clone(), columns: table.columns.clone(), connector, rows })
+    }
+
+    fn pipeline_for(&self, name: &str, query: Query, output: Output) -> StatementResult<SqlPipeline> {
+        let query = optimize_query(query).map_err(|e| SqlErrorKind::Unsupported(e.to_string()))?;
+        let mut names = Vec::new();
+        gets(&query.plan, &mut names);
+        let sources =
+            names.iter().map(|name| self.table_source(name)).collect::<StatementResult<Vec<_>>>()?;
+        let pipeline =
+            SqlPipeline { sources, inserts: vec![PipelineInsert { name: name.to_owned(), query, output }] };
+        pipeline.check().map_err(config_error)?;
+        Ok(pipeline)
+    }
+
+    /// A query over connector tables, as a job whose changes are collected.
+    pub(super) fn query_job(&self, query: Query, visible: usize) -> StatementResult<Outcome> {
+        let mut columns = query.plan.columns();
+        columns.truncate(visible);
+        let query = if visible < query.plan.arity() {
+            let exprs =
+                (0..visible).map(|index| ScalarExpr::Column { index, ty: columns[index].ty }).collect();
+            let names = columns.iter().map(|c| c.name.clone()).collect();
+            Query { plan: Plan::Project { input: Box::new(query.plan), exprs, names }, order: vec![] }
+        } else {
+            query
+        };
+        let pipeline = self.pipeline_for("query", query, Output::Collect(Arc::default()))?;
+        Ok(Outcome::Job(SqlJob { pipeline, columns, target: None }))
+    }
+
+    /// `INSERT INTO` a connector table: the query, cast to the table's column types, as a job.
+    pub(super) fn insert_job(&self, table: &Table, insert: &Insert) -> StatementResult<Outcome> {
+        let Some(source) = &insert.source else {
+            return Err(SqlErrorKind::Unsupported("INSERT without a query".into()));
+        };
+        if !insert.columns.is_empty() {
+            return Err(SqlErrorKind::Unsupported(format!(
+                "a column list in INSERT INTO {} (a connector table takes whole rows)",
+                table.name
+            )));
+        }
+        let query = bind_query(source, &self.catalog)?;
+        if query.plan.arity() != table.columns.len() {
+            return Err(SqlErrorKind::Catalog(format!(
+                "INSERT INTO {}: the query has {} columns, the table {}",
+                table.name,
+                query.plan.arity(),
+                table.columns.len()
+            )));
+        }
+        let mut exprs = Vec::new();
+        for (index, (from, to)) in query.plan.columns().iter().zip(&table.columns).enumerate() {
+            super::dml::check_assignable(from.ty, to)?;
+            let column = ScalarExpr::Column { index, ty: from.ty };
+            exprs.push(if from.ty == to.ty {
+                column
+            } else {
+                ScalarExpr::Cast { expr: Box::new(column), ty: to.ty, try_cast: false }
+            });
+        }
+        let names = table.columns.iter().map(|c| c.name.clone()).collect();
+        let plan = Plan::Project { input: Box::new(query.plan), exprs, names };
+        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+        let connector = connector(&table.name, &names, &table.options).map_err(config_error)?;
+        if !connector.can_write() {
+            return Err(config_error(format!(
+                "table {} ({} connector) cannot be written",
+                table.name,
+                connector.name()
+            )));
+        }
+        let sink = TableSink { name: table.name.clone(), columns: table.columns.clone(), connector };
+        let pipeline = self.pipeline_for(&table.name, Query { plan, order: vec![] }, Output::Table(sink))?;
+        Ok(Outcome::Job(SqlJob {
+            pipeline,
+            columns: table.columns.clone(),
+            target: Some(table.name.clone()),
+        }))
+    }
+}
+
+/// Jobs of several statements as one (Flink's statement set): their tables and queries
+/// together, so queries over the same tables share the sources and arrangements.
+pub fn combine(jobs: &[SqlJob]) -> Result<SqlPipeline, Error> {
+    let mut pipeline = SqlPipeline::default();
+    for job in jobs {
+        for source in &job.pipeline.sources {
+            if !pipeline.sources.iter().any(|s| s.name == source.name) {
+                pipeline.sources.push(source.clone());
+            }
+        }
+        for insert in &job.pipeline.inserts {
+            let mut insert = insert.clone();
+            let same = pipeline.inserts.iter().filter(|i| i.name == insert.name).count();
+            if same > 0 {
+                insert.name = format!("{}-{}", insert.name, same + 1);
+            }
+            pipeline.inserts.push(insert);
+        }
+    }
+    pipeline.check()?;
+    Ok(pipeline)
+}

@@ -1,0 +1,156 @@
+//! Statements over connector tables run as eddy jobs: files in and out, an updating query
+//! refused by an append-only sink, and a checkpointed SQL job with a join and aggregates that
+//! fails, is restored at another worker count, and commits exactly the failure-free result.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_connectors::FileSink;
+use eddy_core::checkpoint::{CheckpointConfig, RestoreFrom};
+use eddy_core::prelude::{Job, JobConfig};
+use eddy_sql::engine::DataflowEngine;
+use eddy_sql::pipeline::Output;
+use eddy_sql::session::{Outcome, Session, SqlJob};
+use eddy_testkit::output::committed_sorted;
+
+fn job(session: &mut Session, sql: &str) -> SqlJob {
+    match session.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).pop() {
+        Some(Outcome::Job(job)) => job,
+        other => panic!("{sql}: expected a job, got {other:?}"),
+    }
+}
+
+fn session() -> Session {
+    Session::with_engine(Box::new(DataflowEngine::default()))
+}
+
+#[test]
+fn files_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("orders.csv"), "1,ann,10.50\n2,bob,3.25\n3,ann,1.00\n4,cid,\n").unwrap();
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE orders (id INT, customer VARCHAR, amount DECIMAL(10, 2))
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             CREATE TABLE totals (customer VARCHAR, n BIGINT, total DECIMAL(38, 2))
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');",
+            dir.path().join("orders.csv").display(),
+            dir.path().join("totals").display()
+        ))
+        .unwrap();
+    let query = job(&mut session, "SELECT customer, SUM(amount) FROM orders GROUP BY customer");
+    assert!(query.is_bounded());
+    let mut rows: Vec<String> =
+        query.collect(JobConfig::with_workers(2)).unwrap().iter().map(|r| r.to_string()).collect();
+    rows.sort();
+    assert_eq!(rows, ["('ann', 11.50)", "('bob', 3.25)", "('cid', NULL)"]);
+    let insert = job(
+        &mut session,
+        "INSERT INTO totals SELECT customer, COUNT(*), SUM(amount) FROM orders WHERE amount IS NOT NULL GROUP BY customer",
+    );
+    insert.run(JobConfig::with_workers(2)).unwrap();
+    assert_eq!(
+        committed_sorted(&dir.path().join("totals")),
+        [r#"{"customer":"ann","n":2,"total":11.5}"#, r#"{"customer":"bob","n":1,"total":3.25}"#,]
+    );
+}
+
+#[test]
+fn an_append_only_sink_refuses_an_updating_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE bid (auction BIGINT, price BIGINT) WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '1000');
+             CREATE TABLE out (auction BIGINT, n BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
+            dir.path().display()
+        ))
+        .unwrap();
+    let error =
+        session.execute("INSERT INTO out SELECT auction, COUNT(*) FROM bid GROUP BY auction").unwrap_err();
+    assert!(error.to_string().contains("append-only"), "{error}");
+    // An append-only query is fine.
+    job(&mut session, "INSERT INTO out SELECT auction, price FROM bid WHERE price > 100");
+}
+
+const SCHEMA: &str = "
+    CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3))
+        WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '30000');
+    CREATE TABLE auction (id BIGINT, seller BIGINT, category BIGINT)
+        WITH ('connector' = 'nexmark', 'table' = 'auction', 'events.num' = '30000');";
+
+const QUERY: &str = "SELECT a.category, COUNT(*), MAX(b.price), COUNT(DISTINCT b.bidder)
+    FROM bid b JOIN auction a ON b.auction = a.id GROUP BY a.category";
+
+/// Runs the query with its changelog written (as `+I[..]` lines) to `output`; the job fails
+/// after `fail_after` changes.
+fn run(
+    workers: usize,
+    checkpoints: Option<(&Path, Option<RestoreFrom>)>,
+    output: &Path,
+    fail_after: u64,
+) -> eddy_core::Result<()> {
+    let mut session = session();
+    session.execute(SCHEMA).unwrap();
+    let mut job = job(&mut session, QUERY);
+    job.pipeline.inserts[0].output = Output::Stream;
+    let pipeline = job.pipeline.clone();
+    let mut config = JobConfig::with_workers(workers);
+    if let Some((dir, restore)) = checkpoints {
+        let mut checkpoint = CheckpointConfig::new(dir, Duration::from_millis(20));
+        checkpoint.restore = restore;
+        config.checkpoint = Some(checkpoint);
+    }
+    let countdown = Arc::new(AtomicU64::new(fail_after));
+    let output = output.to_owned();
+    Job::new(config).run(move |env| {
+        let countdown = Arc::clone(&countdown);
+        let streams = pipeline.build(env)?;
+        streams
+            .into_iter()
+            .next()
+            .expect("the query's changes")
+            .inspect(move |_, _| {
+                if countdown.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    panic!("injected failure");
+                }
+            })
+            .map(|change| change.to_string())
+            .sink(FileSink::<String>::json_lines(&output))
+            .uid("changes");
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The table a changelog of `+I[..]`/`-D[..]` lines ends at.
+fn fold(lines: &[String]) -> BTreeMap<String, i64> {
+    let mut table = BTreeMap::new();
+    for line in lines {
+        let change: String = serde_json::from_str(line).unwrap();
+        let (sign, row) = change.split_at(2);
+        *table.entry(row.to_owned()).or_insert(0) += if sign.starts_with('+') { 1 } else { -1 };
+    }
+    table.retain(|_, n| *n != 0);
+    assert!(table.values().all(|n| *n == 1), "a row added twice or removed more than added: {table:?}");
+    table
+}
+
+#[test]
+fn a_checkpointed_sql_job_restores_exactly_once_at_another_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, output, checkpoints) =
+        (dir.path().join("ref"), dir.path().join("out"), dir.path().join("chk"));
+    run(2, None, &reference, u64::MAX).unwrap();
+    let expected = fold(&committed_sorted(&reference));
+    assert!(expected.len() > 3, "{expected:?}");
+
+    let result = run(2, Some((&checkpoints, None)), &output, 40);
+    assert!(result.is_err(), "the injected failure fails the job");
+    run(3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, u64::MAX).unwrap();
+    assert_eq!(fold(&committed_sorted(&output)), expected);
+}
