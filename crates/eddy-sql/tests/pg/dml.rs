@@ -13,17 +13,18 @@ pub fn random_change(rng: &mut Rng, tables: &[Table]) -> String {
     let table = rng.pick(tables);
     let scope: Scope =
         table.columns.iter().map(|column| ScopeColumn { sql: column.name.clone(), ty: column.ty }).collect();
-    let condition = |rng: &mut Rng| match rng.chance(10) {
+    // Rarely no WHERE: a whole table deleted or updated leaves little to query.
+    let condition = |rng: &mut Rng| match rng.chance(5) {
         true => String::new(),
         false => format!(" WHERE {}", predicate(rng, &scope, 1)),
     };
     match rng.below(10) {
-        0..=2 => {
+        0..=3 => {
             let rows: Vec<Vec<String>> = (0..rng.range(1, 3)).map(|_| table.random_row(rng)).collect();
             insert_sql(&table.name, &rows)
         }
-        3 => format!("INSERT INTO {0} SELECT * FROM {0}{1}", table.name, condition(rng)),
-        4..=6 => {
+        4 => format!("INSERT INTO {0} SELECT * FROM {0}{1}", table.name, condition(rng)),
+        5..=7 => {
             let n_assignments = rng.range(1, 2) as usize;
             let mut assignments = Vec::new();
             for _ in 0..n_assignments {
