@@ -35,3 +35,33 @@ fn random_queries_agree_with_postgres() {
 fn queries_after_random_changes_agree_with_postgres() {
     pg::run_and_check(Mode::Incremental, Queries::Default(100), &|_| Box::new(EddyEngine::new()));
 }
+
+/// An engine that loses a row of every non-empty answer: the harness must notice.
+struct DropsARow(EddyEngine);
+
+impl pg::driver::Engine for DropsARow {
+    fn execute(&mut self, sql: &str) -> Result<(), pg::driver::EngineError> {
+        self.0.execute(sql)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        families: &[pg::tables::Family],
+    ) -> Result<Vec<pg::compare::Canonical>, pg::driver::EngineError> {
+        let mut rows = self.0.query(sql, families)?;
+        rows.pop();
+        Ok(rows)
+    }
+}
+
+/// The comparison is not vacuous: a wrong engine fails, with replay information.
+#[test]
+fn a_wrong_engine_is_caught() {
+    let Some(postgres) = pg::postgres_or_skip() else { return };
+    let config = pg::driver::Config { queries: 20, ..pg::driver::Config::from_env(20) };
+    let summary =
+        pg::driver::run(&postgres, Mode::Queries, &config, &|| Box::new(DropsARow(EddyEngine::new())));
+    assert!(!summary.failures.is_empty(), "{}", summary.report());
+    assert!(summary.failures[0].contains("EDDY_PG_SEED=") && summary.failures[0].contains("CREATE TABLE t0"));
+}
