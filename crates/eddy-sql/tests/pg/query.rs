@@ -388,7 +388,15 @@ impl Generator<'_> {
         }
         if self.rng.chance(30) {
             let (call, family) = aggregate(self.rng, &scope);
-            let bound = literal(self.rng, family);
+            // The bound is sometimes an uncorrelated scalar subquery.
+            let bound = match family == Family::Exact && self.rng.chance(25) {
+                true => {
+                    let alias = self.alias();
+                    let source = self.rng.pick(&self.sources).clone();
+                    format!("(SELECT COUNT(*) FROM {} AS {alias})", source.name)
+                }
+                false => literal(self.rng, family),
+            };
             let operator = *self.rng.pick(&["<", ">", "<>", ">=", "<=", "<>"]);
             match family {
                 Family::Bool => sql.push_str(&format!(" HAVING {call} IS NOT NULL")),
@@ -407,7 +415,11 @@ impl Generator<'_> {
         let right = self.select(Some(&left.families), false);
         let operator = *self.rng.pick(&["UNION", "EXCEPT", "INTERSECT"]);
         let all = if self.rng.chance(50) { " ALL" } else { "" };
-        Query { sql: format!("{} {operator}{all} {}", left.sql, right.sql), families: left.families }
+        let mut sql = format!("{} {operator}{all} {}", left.sql, right.sql);
+        if self.rng.chance(15) {
+            sql.push_str(&self.order_limit(left.families.len()));
+        }
+        Query { sql, families: left.families }
     }
 }
 
