@@ -1,4 +1,5 @@
-//! The dataflow [`QueryEngine`]: a session's query optimized, decorrelated and run as a
+//! Query engines for sessions ([`QueryEngine`]): the reference evaluator ([`OracleEngine`]),
+//! and the dataflow engine ([`DataflowEngine`]), a session's query optimized, decorrelated and run as a
 //! differential dataflow in an eddy job over the session's in-memory tables. It is the engine
 //! `eddy sql`, the sqllogictest runner and the PostgreSQL comparison use; the reference
 //! evaluator ([`crate::oracle`]) stays the tests' oracle.
@@ -14,7 +15,32 @@ use crate::datum::Row;
 use crate::optimize::optimize_query;
 use crate::pipeline::{final_rows, Insert, Output, SqlPipeline};
 use crate::plan::Query;
-use crate::session::{EngineError, QueryEngine};
+use thiserror::Error;
+
+/// A query engine's failure.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct EngineError {
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What evaluates queries for a session: the reference evaluator, or a dataflow.
+pub trait QueryEngine: Send {
+    /// The rows of `query` over `tables` (each in-memory table's rows, by catalog name). The
+    /// session sorts them by `query.order` afterwards, so an engine need not.
+    fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError>;
+}
+
+/// The reference evaluator ([`crate::oracle`]) as a [`QueryEngine`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OracleEngine;
+
+impl QueryEngine for OracleEngine {
+    fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError> {
+        crate::oracle::evaluate_query(query, tables).map_err(|e| EngineError { message: e.to_string() })
+    }
+}
 
 /// Runs queries on differential dataflow in an eddy job of `workers` workers.
 #[derive(Clone, Copy, Debug)]

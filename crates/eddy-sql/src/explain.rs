@@ -10,7 +10,8 @@ use crate::render::explain_dataflow;
 /// `EXPLAIN`'s text for a bound query: the plan as bound, as optimized, and its dataflow.
 pub fn explain(query: &Query) -> Result<String, String> {
     let optimized = optimize_query(query.clone()).map_err(|error| error.to_string())?;
-    let dataflow = explain_dataflow(std::slice::from_ref(&optimized.plan)).map_err(|error| error.to_string())?;
+    let dataflow =
+        explain_dataflow(std::slice::from_ref(&optimized.plan)).map_err(|error| error.to_string())?;
     Ok(format!(
         "== Logical plan ==\n{}\n== Optimized plan ==\n{}\n== Dataflow ==\n{}",
         query.explain(),

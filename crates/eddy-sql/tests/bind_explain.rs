@@ -20,7 +20,15 @@ fn explain(sql: &str) -> String {
     let mut session = session();
     match session.execute(&format!("EXPLAIN {sql}")) {
         Ok(outcomes) => match &outcomes[..] {
-            [Outcome::Explain(text)] => format!("{sql}\n---\n{text}"),
+            [Outcome::Explain(text)] => {
+                // EXPLAIN prints the bound plan, the optimized plan and the dataflow; these
+                // snapshots are of the binder's part.
+                let bound = text
+                    .strip_prefix("== Logical plan ==\n")
+                    .and_then(|rest| rest.split("\n== Optimized plan ==").next())
+                    .unwrap_or_else(|| panic!("{sql}: EXPLAIN without a logical plan:\n{text}"));
+                format!("{sql}\n---\n{bound}")
+            }
             other => panic!("{sql}: {other:?}"),
         },
         Err(error) => panic!("{sql}: {error}"),

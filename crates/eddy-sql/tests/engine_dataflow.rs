@@ -3,7 +3,8 @@
 //! and at three workers.
 
 use eddy_sql::engine::DataflowEngine;
-use eddy_sql::session::{OracleEngine, Outcome, Session};
+use eddy_sql::engine::OracleEngine;
+use eddy_sql::session::{Outcome, Session};
 use eddy_sql::Row;
 
 const SETUP: &str = "

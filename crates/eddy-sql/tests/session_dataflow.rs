@@ -2,7 +2,7 @@
 //! engine ([`DataflowEngine`]: optimizer, decorrelation, differential renderer): every
 //! construct the binder knows must give the same rows.
 
-use eddy_sql::engine::DataflowEngine;
+use eddy_sql::engine::{DataflowEngine, OracleEngine};
 use eddy_sql::session::{Outcome, Session};
 
 const SETUP: &str = "CREATE TABLE t (a INT, b VARCHAR(10), c DECIMAL(10, 2));
@@ -64,7 +64,7 @@ fn run(session: &mut Session, sql: &str) -> Result<Vec<String>, String> {
 
 #[test]
 fn the_dataflow_engine_agrees_with_the_oracle() {
-    let mut oracle = Session::new();
+    let mut oracle = Session::with_engine(Box::new(OracleEngine));
     let mut dataflow = Session::with_engine(Box::new(DataflowEngine { workers: 2 }));
     oracle.execute(SETUP).unwrap();
     dataflow.execute(SETUP).unwrap();

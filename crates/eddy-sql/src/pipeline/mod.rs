@@ -97,17 +97,15 @@ impl SqlPipeline {
     /// the change streams of the queries whose output is [`Output::Stream`], in order.
     pub fn build<'scope>(&self, env: &mut Env<'scope>) -> Result<Vec<DataStream<'scope, RowChange>>> {
         self.check()?;
-        let mut renderer = Renderer::new(env.scope());
+        let mut builder = PipelineBuilder::new(env);
         for name in self.tables_read() {
             let Some(source) = self.sources.iter().find(|source| source.name == name) else { continue };
             let stream = read(env, source)?.uid(&format!("sql-source-{name}"));
-            renderer.add_input(name.clone(), state::input_state(stream, &name));
+            builder.add_table(&name, stream);
         }
         let mut streams = Vec::new();
         for insert in &self.inserts {
-            let rows =
-                renderer.render(&insert.query.plan).map_err(|error| Error::Config(error.to_string()))?;
-            let changes = state::output_changelog(env, rows, upsert_key(&insert.query.plan), &insert.name);
+            let changes = builder.query(env, &insert.name, &insert.query)?;
             match &insert.output {
                 Output::Table(sink) => write(changes, sink)?,
                 Output::Collect(rows) => {
@@ -157,8 +155,6 @@ impl<'scope> PipelineBuilder<'scope> {
         self.renderer.explain()
     }
 }
-
-
 
 /// The table a changelog ends at: each row as often as its additions outnumber its removals
 /// (an error names a row removed more often than added).

@@ -120,11 +120,23 @@ pub fn run_bounded_with(
 /// race; the job fails either way.
 pub fn fail_job_on_errors<'scope>(env: &Env<'scope>, errors: RowErrors<'scope>) {
     let failure = env.failure();
-    errors.inspect(move |(error, _time, diff)| {
-        if *diff > 0 {
-            failure.fail(eddy_core::Error::User(error.to_string()));
-        }
-    });
+    // An operator whose output is an (empty) eddy stream, so the job counts it as part of the
+    // dataflow it waits for.
+    let checked = errors.inner.unary::<CapacityContainerBuilder<Vec<Record<()>>>, _, _, _>(
+        Pipeline,
+        "SqlRowErrors",
+        |_, _| {
+            move |input, _output| {
+                input.for_each(|_, batch| {
+                    if let Some((error, _, _)) = batch.iter().find(|(_, _, diff)| *diff > 0) {
+                        failure.fail(eddy_core::Error::User(error.to_string()));
+                    }
+                    batch.clear();
+                });
+            }
+        },
+    );
+    DataStream::from_timely(env, checked);
 }
 
 /// Records of an eddy stream as insertions at their logical time.

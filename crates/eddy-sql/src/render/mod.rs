@@ -187,23 +187,22 @@ impl<'scope> Renderer<'scope> {
 
     /// Every row error of every operator rendered so far (call it after rendering the plans).
     pub fn errors(&self) -> RowErrors<'scope> {
-        let empty: Stream<'scope, Time, Vec<(RowError, Time, Diff)>> =
-            Vec::<(RowError, Time, Diff)>::new().into_iter().to_stream(self.scope);
-        differential_dataflow::collection::concatenate(
-            self.scope,
-            std::iter::once(empty.as_collection()).chain(self.errors.iter().cloned()),
-        )
+        self.concatenate_errors(self.errors.clone())
     }
 
     /// The row errors of the operators rendered since the last call (so that each error stream
     /// is consumed once when plans are rendered one after the other).
     pub fn take_errors(&mut self) -> RowErrors<'scope> {
         let taken = std::mem::take(&mut self.errors);
+        self.concatenate_errors(taken)
+    }
+
+    fn concatenate_errors(&self, errors: Vec<RowErrors<'scope>>) -> RowErrors<'scope> {
         let empty: Stream<'scope, Time, Vec<(RowError, Time, Diff)>> =
             Vec::<(RowError, Time, Diff)>::new().into_iter().to_stream(self.scope);
         differential_dataflow::collection::concatenate(
             self.scope,
-            std::iter::once(empty.as_collection()).chain(taken),
+            std::iter::once(empty.as_collection()).chain(errors),
         )
     }
 

@@ -79,7 +79,6 @@ impl SqlJob {
     }
 }
 
-
 fn config_error(error: impl ToString) -> SqlErrorKind {
     SqlErrorKind::Catalog(error.to_string())
 }

@@ -31,8 +31,9 @@ use crate::bind::{bind_query_with_hidden, BindError, FlinkDialect, Location};
 use crate::cast::cast;
 use crate::catalog::Catalog;
 use crate::datum::Row;
+use crate::engine::{DataflowEngine, EngineError, QueryEngine};
 use crate::error::EvalError;
-use crate::oracle::{self, compare_rows};
+use crate::oracle::compare_rows;
 use crate::plan::{Column, Query};
 use crate::types::SqlType;
 
@@ -56,31 +57,6 @@ pub enum Outcome {
     /// A statement that runs as an eddy job (it reads or writes a connector table): the
     /// caller runs it (see [`SqlJob`]).
     Job(SqlJob),
-}
-
-/// A query engine's failure.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("{message}")]
-pub struct EngineError {
-    /// What went wrong.
-    pub message: String,
-}
-
-/// What evaluates queries for a session: the reference evaluator, or a dataflow.
-pub trait QueryEngine {
-    /// The rows of `query` over `tables` (each in-memory table's rows, by catalog name). The
-    /// session sorts them by `query.order` afterwards, so an engine need not.
-    fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError>;
-}
-
-/// The reference evaluator ([`crate::oracle`]) as a [`QueryEngine`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct OracleEngine;
-
-impl QueryEngine for OracleEngine {
-    fn query(&self, query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>, EngineError> {
-        oracle::evaluate_query(query, tables).map_err(|e| EngineError { message: e.to_string() })
-    }
 }
 
 /// What went wrong in a statement.
@@ -158,9 +134,10 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    /// An empty session evaluating queries with the reference evaluator.
+    /// An empty session evaluating queries on differential dataflow, one worker
+    /// ([`DataflowEngine`]).
     pub fn new() -> Session {
-        Session::with_engine(Box::new(OracleEngine))
+        Session::with_engine(Box::new(DataflowEngine::default()))
     }
 
     /// An empty session evaluating queries with `engine`.

@@ -10,8 +10,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use eddy_sql::engine::DataflowEngine;
+use eddy_sql::engine::OracleEngine;
 use eddy_sql::plan::Column;
-use eddy_sql::session::{OracleEngine, SqlErrorKind};
+use eddy_sql::session::SqlErrorKind;
 use eddy_sql::{BindError, Outcome, Row, Session};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
