@@ -109,6 +109,8 @@ pub(crate) fn contribution(calls: &[AggregateCall], row: &Row) -> EvalResult<Sum
             (true, None) => (1, 0),
             (true, Some(arg)) => match arg.eval(row)? {
                 Datum::Null => (0, 0),
+                // COUNT(x) counts the values that are not NULL, of any type.
+                _ if call.function == AggregateFunction::Count => (1, 0),
                 Datum::Int(value) => (1, i128::from(value)),
                 Datum::BigInt(value) => (1, i128::from(value)),
                 Datum::Decimal(value) => {
@@ -253,5 +255,23 @@ mod tests {
             .map(|call| crate::aggregate::aggregate(call, rows.iter().map(|r| (r, 1))).unwrap())
             .collect();
         assert_eq!(finish(&calls, &total).unwrap().unwrap(), expected);
+    }
+
+    #[test]
+    fn count_counts_values_of_any_type() {
+        let calls = [AggregateCall {
+            function: AggregateFunction::Count,
+            args: vec![ScalarExpr::Column { index: 0, ty: SqlType::STRING }],
+            distinct: false,
+            filter: None,
+            ty: SqlType::BigInt,
+        }];
+        assert!(accumulable(&calls));
+        let mut total: Sums = Vec::new();
+        for value in [Some("true"), None, Some("x")] {
+            let row = Row::new(vec![value.map_or(Datum::Null, |text| Datum::String(text.into()))]);
+            total.plus_equals(&contribution(&calls, &row).unwrap());
+        }
+        assert_eq!(finish(&calls, &total).unwrap().unwrap(), vec![Datum::BigInt(2)]);
     }
 }
