@@ -87,11 +87,16 @@ impl QueryEngine for DataflowEngine {
                 query,
                 output: Output::Collect(Arc::clone(&collected)),
             }],
+            dead_letters: None,
         };
         pipeline.check().map_err(engine_error)?;
         Job::new(JobConfig::with_workers(self.workers))
             .run(move |env| pipeline.build(env).map(|_| ()))
-            .map_err(engine_error)?;
+            .map_err(|error| match error {
+                // A row error: its message names the query's operator and row already.
+                eddy_core::Error::User(message) => engine_error(message),
+                other => engine_error(other),
+            })?;
         let changes = collected.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         final_rows(&changes).map_err(engine_error)
     }

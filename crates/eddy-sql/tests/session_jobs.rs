@@ -1,4 +1,4 @@
-//! Statements over connector tables run as eddy jobs: files in and out, an updating query
+//! Statements over connector tables run as eddy jobs: files in and out, dead letters, an updating query
 //! refused by an append-only sink, and a checkpointed SQL job with a join and aggregates that
 //! fails, is restored at another worker count, and commits exactly the failure-free result.
 
@@ -57,6 +57,44 @@ fn files_in_and_out() {
         committed_sorted(&dir.path().join("totals")),
         [r#"{"customer":"ann","n":2,"total":11.5}"#, r#"{"customer":"bob","n":1,"total":3.25}"#,]
     );
+}
+
+#[test]
+fn rows_a_query_cannot_process_go_to_the_dead_letter_table_when_one_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), "1,4\n2,0\n3,3\n").unwrap();
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE t (a INT, b INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             CREATE TABLE out (a INT, q INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             CREATE TABLE bad (query STRING, operator STRING, row_text STRING, error STRING)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');",
+            dir.path().join("in.csv").display(),
+            dir.path().join("out").display(),
+            dir.path().join("bad").display()
+        ))
+        .unwrap();
+    // Without a dead-letter table, the row fails the job, naming the row.
+    let failing = job(&mut session, "INSERT INTO out SELECT a, 12 / b FROM t");
+    let error = failing.run(JobConfig::with_workers(2)).unwrap_err().to_string();
+    assert!(error.contains("division by zero") && error.contains("(2, 0)"), "{error}");
+    // With one, the good rows are written and the bad one is a dead letter.
+    std::fs::remove_dir_all(dir.path().join("out")).ok();
+    session.execute("SET 'sql.dead-letter-table' = 'bad'").unwrap();
+    job(&mut session, "INSERT INTO out SELECT a, 12 / b FROM t").run(JobConfig::with_workers(2)).unwrap();
+    assert_eq!(committed_sorted(&dir.path().join("out")), ["1,3", "3,4"]);
+    let letters = committed_sorted(&dir.path().join("bad"));
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].contains(r#""query":"out""#) && letters[0].contains("division by zero"),
+        "{letters:?}"
+    );
+    assert!(letters[0].contains(r#""row_text":"(2, 0)""#), "{letters:?}");
+    // A dead-letter table of another shape is refused.
+    session.execute("SET 'sql.dead-letter-table' = 't'").unwrap();
+    let error = session.execute("INSERT INTO out SELECT a, b FROM t").unwrap_err().to_string();
+    assert!(error.contains("four string columns"), "{error}");
 }
 
 #[test]

@@ -18,9 +18,10 @@ use eddy_core::prelude::{DataStream, Env};
 use crate::changelog::{upsert_key, ChangelogMode, RowChange};
 use crate::connect::sink::{check_sink, write, Collect, TableSink};
 use crate::connect::source::{read, TableSource};
-use crate::datum::Row;
-use crate::plan::{Plan, Query};
-use crate::render::{fail_job_on_errors, Renderer};
+use crate::datum::{Datum, Row};
+use crate::plan::{Column, Plan, Query};
+use crate::render::{fail_job_on_errors, Renderer, Rows};
+use crate::types::SqlType;
 
 mod state;
 
@@ -54,6 +55,15 @@ pub struct SqlPipeline {
     pub sources: Vec<TableSource>,
     /// The queries.
     pub inserts: Vec<Insert>,
+    /// Where rows the queries cannot process go (`SET 'sql.dead-letter-table'`): a table of
+    /// [`dead_letter_columns`]. Without one, such a row fails the job.
+    pub dead_letters: Option<TableSink>,
+}
+
+/// The columns of a dead-letter table: the query (its insert's name), the operator as
+/// `EXPLAIN` prints it, the row it failed on, and the error.
+pub fn dead_letter_columns() -> Vec<Column> {
+    ["query", "operator", "row", "error"].into_iter().map(|name| Column::new(name, SqlType::STRING)).collect()
 }
 
 impl SqlPipeline {
@@ -80,6 +90,25 @@ impl SqlPipeline {
                 check_sink(sink, self.mode(&insert.query.plan))?;
             }
         }
+        if let Some(sink) = &self.dead_letters {
+            let strings = sink.columns.len() == 4 && sink.columns.iter().all(|column| column.ty.is_string());
+            if !strings {
+                return Err(Error::Config(format!(
+                    "dead-letter table {} must have four string columns (query, operator, row, \
+                     error), it has ({})",
+                    sink.name,
+                    sink.columns
+                        .iter()
+                        .map(|c| format!("{} {}", c.name, c.ty))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            // An error goes away when its row is retracted, so an updating query's errors update.
+            let updating =
+                self.inserts.iter().any(|insert| self.mode(&insert.query.plan) == ChangelogMode::Updating);
+            check_sink(sink, if updating { ChangelogMode::Updating } else { ChangelogMode::AppendOnly })?;
+        }
         Ok(())
     }
 
@@ -98,6 +127,9 @@ impl SqlPipeline {
     pub fn build<'scope>(&self, env: &mut Env<'scope>) -> Result<Vec<DataStream<'scope, RowChange>>> {
         self.check()?;
         let mut builder = PipelineBuilder::new(env);
+        if self.dead_letters.is_some() {
+            builder.keep_dead_letters();
+        }
         for name in self.tables_read() {
             let Some(source) = self.sources.iter().find(|source| source.name == name) else { continue };
             let stream = read(env, source)?.uid(&format!("sql-source-{name}"));
@@ -114,6 +146,9 @@ impl SqlPipeline {
                 Output::Stream => streams.push(changes),
             }
         }
+        if let (Some(sink), Some(changes)) = (&self.dead_letters, builder.dead_letters(env)) {
+            write(changes, sink)?;
+        }
         Ok(streams)
     }
 }
@@ -123,12 +158,15 @@ impl SqlPipeline {
 /// [`SqlPipeline::build`] and the Table API ([`crate::table`]) use it.
 pub struct PipelineBuilder<'scope> {
     renderer: Renderer<'scope>,
+    /// The dead letters of the queries rendered so far, when they are kept rather than failing
+    /// the job ([`PipelineBuilder::keep_dead_letters`]).
+    dead_letters: Option<Vec<Rows<'scope>>>,
 }
 
 impl<'scope> PipelineBuilder<'scope> {
     /// A builder on `env`'s worker.
     pub fn new(env: &Env<'scope>) -> Self {
-        PipelineBuilder { renderer: Renderer::new(env.scope()) }
+        PipelineBuilder { renderer: Renderer::new(env.scope()), dead_letters: None }
     }
 
     /// Makes `stream` the table `name` (its state checkpointed as `sql-input-<name>`).
@@ -146,8 +184,37 @@ impl<'scope> PipelineBuilder<'scope> {
     ) -> Result<DataStream<'scope, RowChange>> {
         let rows =
             self.renderer.render(&query.plan).map_err(|error| Error::Config(format!("{name}: {error}")))?;
-        fail_job_on_errors(env, self.renderer.take_errors());
+        let errors = self.renderer.take_errors();
+        match &mut self.dead_letters {
+            Some(dead_letters) => {
+                let query = name.to_owned();
+                dead_letters.push(errors.map(move |error| {
+                    Row::new(vec![
+                        Datum::String(query.clone()),
+                        Datum::String(error.operator),
+                        Datum::String(error.row.to_string()),
+                        Datum::String(error.message),
+                    ])
+                }));
+            }
+            None => fail_job_on_errors(env, errors),
+        }
         Ok(state::output_changelog(env, rows, upsert_key(&query.plan), name))
+    }
+
+    /// Rows the queries rendered from now on cannot process become dead letters
+    /// ([`PipelineBuilder::dead_letters`]) instead of failing the job.
+    pub fn keep_dead_letters(&mut self) {
+        self.dead_letters.get_or_insert_with(Vec::new);
+    }
+
+    /// The dead letters of every query rendered since [`PipelineBuilder::keep_dead_letters`],
+    /// as changes of a table of [`dead_letter_columns`] (checkpointed as
+    /// `sql-output-dead-letters`): an error is retracted when its row is.
+    pub fn dead_letters(&mut self, env: &Env<'scope>) -> Option<DataStream<'scope, RowChange>> {
+        let collections = self.dead_letters.take()?;
+        let rows = differential_dataflow::collection::concatenate(env.scope(), collections);
+        Some(state::output_changelog(env, rows, None, "dead-letters"))
     }
 
     /// The dataflow rendered so far, for `EXPLAIN`.

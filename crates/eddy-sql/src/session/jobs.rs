@@ -79,6 +79,10 @@ impl SqlJob {
     }
 }
 
+/// The `SET` key naming the dead-letter table of the jobs that follow (see
+/// [`crate::pipeline::dead_letter_columns`] for its columns).
+pub const DEAD_LETTER_TABLE: &str = "sql.dead-letter-table";
+
 fn config_error(error: impl ToString) -> SqlErrorKind {
     SqlErrorKind::Catalog(error.to_string())
 }
@@ -108,6 +112,26 @@ impl Session {
         Ok(TableSource { name: table.name.clone(), columns: table.columns.clone(), connector, rows })
     }
 
+    /// The table named by `SET 'sql.dead-letter-table'`, where rows a job's queries cannot
+    /// process go instead of failing it.
+    fn dead_letter_sink(&self) -> StatementResult<Option<TableSink>> {
+        let Some(name) = self.settings.get(DEAD_LETTER_TABLE) else { return Ok(None) };
+        let table = self
+            .catalog
+            .table_by_name(name)
+            .ok_or_else(|| config_error(format!("{DEAD_LETTER_TABLE} names {name}, which is not a table")))?;
+        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+        let connector = connector(&table.name, &names, &table.options).map_err(config_error)?;
+        if !connector.can_write() {
+            return Err(config_error(format!(
+                "dead-letter table {} ({} connector) cannot be written",
+                table.name,
+                connector.name()
+            )));
+        }
+        Ok(Some(TableSink { name: table.name.clone(), columns: table.columns.clone(), connector }))
+    }
+
     fn pipeline_for(&self, name: &str, query: Query, output: Output) -> StatementResult<SqlPipeline> {
         let query = optimize_query(query).map_err(|e| SqlErrorKind::Unsupported(e.to_string()))?;
         let sources = query
@@ -116,8 +140,11 @@ impl Session {
             .iter()
             .map(|(name, _)| self.table_source(name))
             .collect::<StatementResult<Vec<_>>>()?;
-        let pipeline =
-            SqlPipeline { sources, inserts: vec![PipelineInsert { name: name.to_owned(), query, output }] };
+        let pipeline = SqlPipeline {
+            sources,
+            inserts: vec![PipelineInsert { name: name.to_owned(), query, output }],
+            dead_letters: self.dead_letter_sink()?,
+        };
         pipeline.check().map_err(config_error)?;
         Ok(pipeline)
     }
@@ -206,6 +233,9 @@ pub fn combine(jobs: &[SqlJob]) -> Result<SqlPipeline, Error> {
                 insert.name = format!("{}-{}", insert.name, same + 1);
             }
             pipeline.inserts.push(insert);
+        }
+        if pipeline.dead_letters.is_none() {
+            pipeline.dead_letters = job.pipeline.dead_letters.clone();
         }
     }
     pipeline.check()?;
