@@ -1,6 +1,7 @@
-//! Statements over connector tables run as eddy jobs: files in and out, dead letters, an updating query
-//! refused by an append-only sink, and a checkpointed SQL job with a join and aggregates that
-//! fails, is restored at another worker count, and commits exactly the failure-free result.
+//! Statements over connector tables run as eddy jobs: files in and out, dead letters, an
+//! updating query refused by an append-only sink, and a checkpointed SQL job with a join and
+//! aggregates that fails, is restored at another worker count, and commits exactly the
+//! failure-free result.
 
 use std::collections::BTreeMap;
 use std::path::Path;
