@@ -7,7 +7,7 @@
 mod pg;
 
 use pg::driver::Mode;
-use pg::engines::{EddyEngine, PostgresEngine};
+use pg::engines::{EddyEngine, IncrementalEddyEngine, PostgresEngine};
 use pg::Queries;
 
 /// The harness against PostgreSQL itself: every generated query must agree with itself, and
@@ -34,6 +34,13 @@ fn random_queries_agree_with_postgres() {
 #[test]
 fn queries_after_random_changes_agree_with_postgres() {
     pg::run_and_check(Mode::Incremental, Queries::Default(100), &|_| Box::new(EddyEngine::new()));
+}
+
+/// The same random changes, but each query maintained incrementally over the tables' change
+/// logs: the changelog's final state must be PostgreSQL's answer after the same changes.
+#[test]
+fn incrementally_maintained_queries_agree_with_postgres_after_random_changes() {
+    pg::run_and_check(Mode::Incremental, Queries::Default(100), &|_| Box::new(IncrementalEddyEngine::new()));
 }
 
 /// An engine that loses a row of every non-empty answer: the harness must notice.

@@ -24,6 +24,9 @@ pub struct IncrementalRun {
     pub results: Vec<Vec<Row>>,
     /// Rows that failed, with the time of their batch, consolidated.
     pub errors: Vec<(Time, RowError)>,
+    /// The row errors standing after the last time (added and not retracted since), sorted:
+    /// the errors a batch run over the final tables reports.
+    pub final_errors: Vec<RowError>,
 }
 
 /// Renders `plan` in `workers` timely workers and applies `batches[t]` (per table, rows with
@@ -125,6 +128,11 @@ pub fn run_incremental(
         }
         run.results.push(result);
     }
+    let mut standing: BTreeMap<RowError, Diff> = BTreeMap::new();
+    for (error, _, diff) in &errors {
+        *standing.entry(error.clone()).or_insert(0) += diff;
+    }
+    run.final_errors = standing.into_iter().filter(|(_, n)| *n > 0).map(|(error, _)| error).collect();
     let mut error_counts: BTreeMap<(Time, RowError), Diff> = BTreeMap::new();
     for (error, time, diff) in errors {
         *error_counts.entry((time, error)).or_insert(0) += diff;
