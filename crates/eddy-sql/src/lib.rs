@@ -1,8 +1,9 @@
-//! eddy's SQL layer (issue 16), bottom layer first: SQL types, values and typed scalar
-//! expressions, binding them from `sqlparser`'s AST, the logical plan, and rendering plans onto
-//! differential dataflow.
+//! eddy's SQL layer (issue 16): SQL and the Table API on differential dataflow. A statement is
+//! parsed by `sqlparser`, bound against a catalog into a typed logical plan, optimized, and
+//! rendered as differential collections inside an eddy job, so every operator handles
+//! retractions and a query's result is maintained incrementally.
 //!
-//! Layers, each a module with its own types (parse → bind → plan → render):
+//! Layers, each a module with its own types (parse → bind → plan → optimize → render):
 //!
 //! * [`types`]: [`SqlType`] and how SQL prints it.
 //! * [`datum`]: [`Datum`] and [`Row`], with a total, deterministic order and a stable hash, as
@@ -11,18 +12,25 @@
 //! * [`expr`]: [`ScalarExpr`], a bound and typed expression tree, and `eval` on a row with SQL
 //!   semantics. [`functions`] holds the built-ins, `cast` the `CAST` rules, [`error`] the
 //!   [`EvalError`] a row can fail with.
-//! * [`bind`](mod@bind): from `sqlparser`'s AST to a [`ScalarExpr`] ([`bind_expression`]) or a logical
-//!   [`plan::Query`] ([`bind_query`]): scopes and correlation, aggregates, subqueries as
-//!   `Apply`, types, implicit widening, constant folding, errors with positions
+//! * [`bind`](mod@bind): from `sqlparser`'s AST to a [`ScalarExpr`] ([`bind_expression`]) or a
+//!   logical [`plan::Query`] ([`bind_query`]): scopes and correlation, aggregates, subqueries
+//!   as `Apply`, types, implicit widening, constant folding, errors with positions
 //!   ([`BindError`]). Identifiers: unquoted ones match case-insensitively, quoted ones
 //!   (`` `x` `` or `"x"`) exactly.
 //! * [`catalog`]: tables (columns, primary key, `WITH` options) and views, by name.
-//! * [`session`]: [`Session`] executes statements (DDL, DML on in-memory tables, queries,
-//!   `EXPLAIN`, `SHOW TABLES`, `DESCRIBE`, `SET`) over a pluggable [`QueryEngine`].
 //! * [`plan`]: the logical plan; [`oracle`] evaluates it naively (the tests' reference),
 //!   [`aggregate`] holds the aggregate functions both evaluators share.
-//! * [`render`]: a plan as a differential dataflow inside an eddy job, with shared
-//!   arrangements, row errors, and drivers for bounded and incremental runs.
+//! * [`optimize`]: decorrelation, simplification, predicate push-down, join ordering,
+//!   projection pruning.
+//! * [`render`]: a plan as a differential dataflow, with arrangements shared by every operator
+//!   that needs the same collection under the same key, and row errors.
+//! * [`changelog`]: results as Flink's `+I`/`-U`/`+U`/`-D` changes; append-only or updating.
+//! * [`connect`]: Flink's `WITH` options for eddy's connectors; tables as sources and sinks.
+//! * [`pipeline`]: tables and queries built into an eddy job, checkpointed exactly-once.
+//! * [`session`]: [`Session`] executes statements (DDL, DML on in-memory tables, queries,
+//!   `INSERT INTO` connector tables as jobs, `EXPLAIN`, `SHOW TABLES`, `DESCRIBE`, `SET`) over
+//!   a pluggable [`QueryEngine`] ([`engine`]: the dataflow by default, the oracle for tests).
+//! * [`table`]: the Table API: SQL over `DataStream`s in the same job, and back.
 //!
 //! Architecture invariant: only [`render`], [`connect`] and [`pipeline`] use the runtime
 //! (eddy-core), and only through its public API and SDK, as any user crate could; the runtime

@@ -29,6 +29,7 @@
 //! | [`connectors`] | `eddy-connectors` | collections, generators, the collect sink, CSV and JSON-lines files |
 //! | [`cli`] | `eddy-cli` (feature `cli`, default) | `RunArgs`: the worker, cluster and checkpoint flags every job flattens into its clap parser |
 //! | [`supervisor`] | `eddy-cli` (feature `cli`) | start, watch and restart the processes of a job on this machine (`eddy run`) |
+//! | [`sql`] | `eddy-sql` (feature `sql`, default) | SQL and the Table API on differential dataflow: sessions, SQL jobs, `TableEnvironment` |
 //! | `kafka` | `eddy-kafka` (feature `kafka`, opt-in) | Kafka source and exactly-once sink; builds librdkafka |
 //! | [`prelude`] | | the names most programs need |
 //!
@@ -42,6 +43,8 @@ pub use eddy_core::error::{Error, Result};
 /// The Kafka connector (feature `kafka`, opt-in: it builds librdkafka).
 #[cfg(feature = "kafka")]
 pub use eddy_kafka as kafka;
+#[cfg(feature = "sql")]
+pub use eddy_sql as sql;
 
 /// Command-line flags every eddy job accepts (feature `cli`, on by default).
 #[cfg(feature = "cli")]

@@ -4,9 +4,10 @@
 //! [`Session::execute`] runs one or more `;`-separated statements: DDL (`CREATE TABLE`,
 //! `CREATE [TEMPORARY] VIEW`, `DROP TABLE/VIEW`, `CREATE INDEX`, accepted and ignored), DML on
 //! in-memory tables (`INSERT`, `UPDATE`, `DELETE`), queries, `EXPLAIN`, `SHOW TABLES`,
-//! `DESCRIBE` and `SET 'key' = 'value'`. Queries are evaluated by a [`QueryEngine`]: the
-//! reference evaluator ([`crate::oracle`]) by default, the differential renderer when one is
-//! plugged in.
+//! `DESCRIBE` and `SET 'key' = 'value'`. Queries over in-memory tables are evaluated by a
+//! [`QueryEngine`]: a differential dataflow per query by default ([`crate::engine`]), the
+//! reference evaluator ([`crate::oracle`]) when plugged in. Statements that read or write
+//! connector tables become jobs ([`Outcome::Job`], see `jobs.rs`).
 //!
 //! # State
 //! The session keeps each in-memory table's rows (a multiset) and, per table, the changes
