@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eddy_core::checkpoint::store::{list_checkpoints, MANIFEST};
+use eddy_core::time::{Clock, SystemClock};
 use eddy_testkit::output::committed_sorted;
 
 /// The job: bids joined with their auctions, per category the number of bids and the highest
@@ -59,7 +60,7 @@ fn fold(output: &Path) -> BTreeMap<String, i64> {
 /// Waits (up to 30 s) until `checkpoints` holds a complete checkpoint and the job has
 /// committed some output; fails if `job` exits first.
 fn wait_for_checkpointed_output(job: &mut Child, checkpoints: &Path, output: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = SystemClock.now_ms() + 30_000;
     loop {
         let complete = list_checkpoints(checkpoints)
             .unwrap_or_default()
@@ -71,7 +72,7 @@ fn wait_for_checkpointed_output(job: &mut Child, checkpoints: &Path, output: &Pa
         if let Some(status) = job.try_wait().unwrap() {
             panic!("the job ended ({status}) before it committed output at a checkpoint");
         }
-        assert!(Instant::now() < deadline, "no checkpoint after 30 s");
+        assert!(SystemClock.now_ms() < deadline, "no checkpoint after 30 s");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
