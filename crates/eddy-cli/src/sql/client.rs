@@ -234,7 +234,7 @@ impl SqlClient {
             },
             Outcome::Job(_) if !first_process => {}
             Outcome::Job(job) => {
-                let config = self.options.query_config().map_err(|e| error(e.to_string()))?;
+                let config = self.options.query_config();
                 if job.is_bounded() {
                     let (rows, interrupted) =
                         collect_query(&job, config).map_err(|e| error(job_failed(&e)))?;

@@ -49,7 +49,8 @@ impl LineBuffer {
 
     /// Whether no statement has been started (the shell shows its first prompt).
     pub fn is_empty(&self) -> bool {
-        split(&self.text).rest.is_none() && !split(&self.text).open_quote
+        let split = split(&self.text);
+        split.rest.is_none() && !split.open_quote
     }
 
     /// Forgets the statement being typed (Ctrl-C at the prompt).

@@ -2,7 +2,7 @@
 //! `eddy sql -f FILE`, which runs a script with every `INSERT INTO` as one job. The logic
 //! lives in `eddy_cli::sql`; this file reads the terminal or the file and prints errors.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use eddy_cli::args::RunArgs;
@@ -53,7 +53,12 @@ fn script(file: &Path, options: JobOptions) -> Result<(), Failure> {
 }
 
 fn shell(options: JobOptions) -> Result<(), Failure> {
-    install_interrupt_handler(Interrupts::IgnoreWhenIdle);
+    // At a terminal the line editor reads Ctrl-C as a key; from a pipe it ends the shell.
+    install_interrupt_handler(if io::stdin().is_terminal() {
+        Interrupts::IgnoreWhenIdle
+    } else {
+        Interrupts::ExitWhenIdle
+    });
     let config = Config::builder().auto_add_history(false).max_history_size(10_000)?.build();
     let mut editor: Editor<(), FileHistory> = Editor::with_config(config)?;
     let history = history_file();
