@@ -1,7 +1,7 @@
 //! `eddy sql`: the interactive SQL shell and the SQL script runner, as a library so that
 //! each part is tested without a terminal (feature `sql`, on by default).
 //!
-//! * [`split`]: SQL text into statements at `;` (not inside strings, quoted identifiers or
+//! * [`split`](mod@split): SQL text into statements at `;` (not inside strings, quoted identifiers or
 //!   comments), each with the line and column it starts at.
 //! * [`command`]: the statements the client handles itself: `SET`, `RESET`, `HELP`, `QUIT`.
 //! * [`options`]: the job options `SET` changes, on top of the job flags ([`crate::args`]).
@@ -10,7 +10,7 @@
 //!   where a statement failed, with a caret under the spot.
 //! * [`run`]: running the jobs (collect a bounded query, stream an unbounded one's changes,
 //!   `INSERT INTO` statements as one job) and stopping them with Ctrl-C.
-//! * [`print`]: tables in the style of Flink's SQL client, and changelog lines.
+//! * [`print`](mod@print): tables in the style of Flink's SQL client, and changelog lines.
 //! * [`script`]: running a whole script ([`run_script`]), and the shell's [`LineBuffer`].
 //!
 //! The binary part (`src/bin/eddy/sql.rs`) parses the flags, reads the file or the terminal
