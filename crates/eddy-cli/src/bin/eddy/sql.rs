@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use eddy_cli::args::RunArgs;
 use eddy_cli::sql::run::{install_interrupt_handler, Interrupts};
 use eddy_cli::sql::{run_script, Flow, Inserts, JobOptions, LineBuffer, SqlClient};
+use eddy_core::sink::exit_if_broken_pipe;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
@@ -47,8 +48,7 @@ fn script(file: &Path, options: JobOptions) -> Result<(), Failure> {
         .map_err(|error| format!("cannot read the SQL script {}: {error}", file.display()))?;
     install_interrupt_handler(Interrupts::ExitWhenIdle);
     let mut client = SqlClient::new(options, Inserts::AtTheEnd);
-    // Not a locked stdout: a `print` table's workers write to stdout too.
-    run_script(&source, &mut client, &mut io::stdout(), &mut io::stderr())
+    run_script(&source, &mut client, &mut Stdout, &mut io::stderr())
         .map_err(|error| Failure::Message(error.render(&source, Some(&file.display().to_string()))))
 }
 
@@ -92,7 +92,7 @@ fn shell(options: JobOptions) -> Result<(), Failure> {
             }
         }
         for statement in &batch.statements {
-            match client.execute(statement, &mut io::stdout(), &mut io::stderr()) {
+            match client.execute(statement, &mut Stdout, &mut io::stderr()) {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return Ok(()),
                 // The rest of the line is not run after an error; the shell goes on.
@@ -105,6 +105,20 @@ fn shell(options: JobOptions) -> Result<(), Failure> {
         io::stdout().flush()?;
     }
     Ok(())
+}
+
+/// Standard output, not locked (a `print` table's workers write to it too), ending the
+/// process quietly when its reader closes it (`eddy sql -f job.sql | head`).
+struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        io::stdout().write(bytes).inspect_err(exit_if_broken_pipe)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().flush().inspect_err(exit_if_broken_pipe)
+    }
 }
 
 /// `$EDDY_SQL_HISTORY`, or `eddy/sql_history` in the user's data directory
