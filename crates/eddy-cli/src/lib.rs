@@ -9,6 +9,8 @@
 //! * [`supervisor`]: `eddy run` as a library: start every process of a job on this machine,
 //!   per-process logs, a progress summary, restart the whole job from its latest checkpoint
 //!   with back-off and a budget, chaos kills. Re-exported as `eddy::supervisor`.
+//! * [`sql`] (feature `sql`, on by default): `eddy sql`, the SQL shell and script runner:
+//!   splitting statements, `SET` options, running statements' jobs, printing results.
 //! * `src/bin/eddy/`: the `eddy` binary. `main.rs` holds the clap definition and dispatch;
 //!   `control.rs` the clients of a running job's control socket (`savepoint`, `stop`,
 //!   `status`); `inspect.rs` verifies and prints checkpoints (`inspect`). `eddy kafka
@@ -20,4 +22,6 @@
 //! depends on the `eddy` facade, and the library never needs Kafka.
 
 pub mod args;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod supervisor;

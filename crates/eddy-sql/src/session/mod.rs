@@ -223,7 +223,7 @@ impl Session {
                     statement: number,
                     location,
                     kind: SqlErrorKind::Syntax(format!(
-                        "expected ; or the end, found {} at {}",
+                        "expected ; or the end, found {}{}",
                         after.token, after.span.start
                     )),
                 });

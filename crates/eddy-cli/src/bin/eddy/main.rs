@@ -8,15 +8,19 @@
 //!   and summarizes it; `--uid UID` dumps one operator's state as JSON lines.
 //! * `eddy run --processes N -- <program> <args>` runs a multi-process job on this machine and
 //!   restarts it from its latest checkpoint when a process fails (`eddy_cli::supervisor`).
+//! * `eddy sql` is an interactive SQL shell, and `eddy sql -f FILE` runs a SQL script with all
+//!   its `INSERT INTO` statements as one job (feature `sql`, `eddy_cli::sql`).
 //! * `eddy kafka produce|consume` writes JSON lines from stdin to a topic and prints a topic's
 //!   records as JSON lines (feature `kafka`, `eddy_kafka::tools`).
 //!
 //! Errors go to stderr as `eddy: <error>` and exit with status 1 (usage errors: status 2).
 //! This file holds the command line and the dispatch; `control.rs` and `inspect.rs` the
-//! commands that talk to a running job and read checkpoints.
+//! commands that talk to a running job and read checkpoints, `sql.rs` the SQL shell.
 
 mod control;
 mod inspect;
+#[cfg(feature = "sql")]
+mod sql;
 
 use std::io;
 use std::path::PathBuf;
@@ -33,7 +37,7 @@ use eddy_core::time::{Clock, SystemClock};
 #[command(
     name = "eddy",
     version,
-    about = "Run multi-process eddy jobs, control running ones, inspect their checkpoints, poke at Kafka topics"
+    about = "Run SQL and multi-process eddy jobs, control running ones, inspect their checkpoints, poke at Kafka topics"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +50,17 @@ enum Command {
     #[cfg(feature = "kafka")]
     #[command(subcommand)]
     Kafka(KafkaCommand),
+    /// The SQL shell, or with -f FILE, run a SQL script as a job.
+    ///
+    /// Without -f: an interactive shell (line editing, history in $EDDY_SQL_HISTORY or
+    /// ~/.local/share/eddy/sql_history). Statements end with `;`; HELP; lists the commands.
+    /// With -f: the script's statements in order; bounded queries print tables, and all its
+    /// INSERT INTO statements run together as one job with the job flags, so `eddy run` can
+    /// supervise it like any job program.
+    #[cfg(feature = "sql")]
+    #[command(after_help = "Examples:\n  eddy sql\n  eddy sql -f examples/sql/orders.sql\n  \
+        eddy run --processes 2 -- eddy sql -f job.sql --checkpoint-dir chk")]
+    Sql(sql::SqlArgs),
     /// Take a savepoint of a running job; prints the savepoint's path.
     Savepoint {
         /// The job's checkpoint directory (its `--checkpoint-dir`, which holds `control.sock`).
@@ -262,6 +277,8 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
+        #[cfg(feature = "sql")]
+        Command::Sql(args) => sql::sql(args),
         #[cfg(feature = "kafka")]
         Command::Kafka(KafkaCommand::Produce { brokers, topic, partitions, partition }) => {
             let count = eddy_kafka::tools::produce_lines(

@@ -1,0 +1,117 @@
+//! A checkpointed `eddy sql -f` job (a join and an aggregate over paced Nexmark tables,
+//! written as a Debezium changelog to files) killed with SIGKILL after a checkpoint, restored
+//! with `--restore latest` at another worker count: the changelog, folded into a table, ends
+//! where a failure-free run's does.
+#![cfg(feature = "sql")]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use eddy_core::checkpoint::store::{list_checkpoints, MANIFEST};
+use eddy_core::time::{Clock, SystemClock};
+use eddy_testkit::output::committed_sorted;
+
+/// The job: bids joined with their auctions, per category the number of bids and the highest
+/// price. `RATE` paces each table so that the job runs for a few seconds.
+fn script(output: &Path, rate: &str) -> String {
+    format!(
+        "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT)
+             WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '20000'{rate});
+         CREATE TABLE auction (id BIGINT, seller BIGINT, category BIGINT)
+             WITH ('connector' = 'nexmark', 'table' = 'auction', 'events.num' = '20000'{rate});
+         CREATE TABLE per_category (category BIGINT, bids BIGINT, max_price BIGINT)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json');
+         INSERT INTO per_category
+         SELECT a.category, COUNT(*), MAX(b.price)
+         FROM bid b JOIN auction a ON b.auction = a.id
+         GROUP BY a.category;",
+        output.display()
+    )
+}
+
+fn eddy_sql(script: &Path, flags: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+    command.args(["sql", "-f"]).arg(script).args(flags);
+    command
+}
+
+/// The table a Debezium changelog ends at: `c` adds `after`, `d` removes `before`.
+fn fold(output: &Path) -> BTreeMap<String, i64> {
+    let mut table = BTreeMap::new();
+    for line in committed_sorted(output) {
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let (row, diff) = match event["op"].as_str() {
+            Some("c") => (&event["after"], 1),
+            Some("d") => (&event["before"], -1),
+            other => panic!("unexpected op {other:?} in {line}"),
+        };
+        *table.entry(row.to_string()).or_insert(0) += diff;
+    }
+    table.retain(|_, count| *count != 0);
+    assert!(
+        table.values().all(|count| *count == 1),
+        "a row added twice or removed more than added: {table:?}"
+    );
+    table
+}
+
+/// Waits (up to 30 s) until `checkpoints` holds a complete checkpoint and the job has
+/// committed some output; fails if `job` exits first.
+fn wait_for_checkpointed_output(job: &mut Child, checkpoints: &Path, output: &Path) {
+    let deadline = SystemClock.now_ms() + 30_000;
+    loop {
+        let complete = list_checkpoints(checkpoints)
+            .unwrap_or_default()
+            .iter()
+            .any(|(_, path)| path.join(MANIFEST).exists());
+        if complete && !committed_sorted(output).is_empty() {
+            return;
+        }
+        if let Some(status) = job.try_wait().unwrap() {
+            panic!("the job ended ({status}) before it committed output at a checkpoint");
+        }
+        assert!(SystemClock.now_ms() < deadline, "no checkpoint after 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_killed_sql_job_restores_at_another_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, output, checkpoints) =
+        (dir.path().join("reference"), dir.path().join("out"), dir.path().join("chk"));
+
+    // The failure-free run, unpaced.
+    let reference_script = dir.path().join("reference.sql");
+    std::fs::write(&reference_script, script(&reference, "")).unwrap();
+    let status = eddy_sql(&reference_script, &["--workers", "2"]).stderr(Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let expected = fold(&reference);
+    assert!(expected.len() >= 5, "{expected:?}");
+
+    // The paced run, killed once a checkpoint has committed output. Nexmark's event time
+    // follows the rate (3000 events a second) and its watermark lags 4 s behind, so results
+    // appear from about 4 s on, and the input ends at about 6.7 s.
+    let job_script = dir.path().join("job.sql");
+    std::fs::write(&job_script, script(&output, ", 'events.per-second' = '3000'")).unwrap();
+    let flags = ["--checkpoint-dir", checkpoints.to_str().unwrap(), "--checkpoint-interval", "200ms"];
+    let mut job = eddy_sql(&job_script, &[&["--workers", "2"], &flags[..]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_checkpointed_output(&mut job, &checkpoints, &output);
+    job.kill().unwrap();
+    assert!(!job.wait().unwrap().success(), "the job was killed before it ended");
+
+    // Restored at three workers, to the end of the input.
+    let restored = eddy_sql(&job_script, &[&["--workers", "3", "--restore", "latest"], &flags[..]].concat())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&restored.stderr);
+    assert!(restored.status.success(), "{stderr}");
+    assert!(stderr.contains("restoring from"), "{stderr}");
+    assert_eq!(fold(&output), expected);
+}
