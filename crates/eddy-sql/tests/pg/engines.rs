@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use eddy_sql::bind::BindError;
+use eddy_sql::changelog::RowChange;
 use eddy_sql::optimize::optimize_query;
+use eddy_sql::pipeline::final_rows;
 use eddy_sql::render::run_incremental;
 use eddy_sql::session::{Outcome, Session, SqlError, SqlErrorKind};
 use eddy_sql::Row;
@@ -164,21 +166,11 @@ impl Engine for IncrementalEddyEngine {
         if let Some(error) = run.final_errors.first() {
             return Err(EngineError::Failed(error.to_string()));
         }
-        let mut folded: BTreeMap<Row, i64> = BTreeMap::new();
-        for change in run.changes.iter().flatten() {
-            *folded.entry(change.row.clone()).or_insert(0) += if change.kind.is_addition() { 1 } else { -1 };
-        }
-        folded.retain(|_, count| *count != 0);
-        let mut rows = Vec::new();
-        for (row, count) in folded {
-            if count < 0 {
-                return Err(EngineError::Failed(format!(
-                    "the changelog removes {row} {} times too often",
-                    -count
-                )));
-            }
-            rows.extend(std::iter::repeat_n(row, count as usize));
-        }
+        let changelog: Vec<(u64, RowChange)> = (0u64..)
+            .zip(&run.changes)
+            .flat_map(|(time, changes)| changes.iter().map(move |change| (time, change.clone())))
+            .collect();
+        let rows = final_rows(&changelog).map_err(|e| EngineError::Failed(e.to_string()))?;
         let held = run.results.last().cloned().unwrap_or_default();
         if rows != held {
             return Err(EngineError::Failed(format!(
