@@ -2,6 +2,25 @@
 //! Flink's connectors where eddy has the same one (`filesystem`, `kafka`, `datagen`, `print`,
 //! `blackhole`); `nexmark` and the in-memory `values` are eddy's. Every option must be known:
 //! a misspelt key is an error naming the table, the key and the keys the connector takes.
+//!
+//! # Kafka
+//! With eddy-sql's `kafka` feature (eddy-kafka, librdkafka), a table with `'connector' =
+//! 'kafka'` reads and writes a topic (`connect::kafka`); without it, reading or writing one
+//! is an error that says so. Its options, as Flink names them:
+//!
+//! | key | value |
+//! |-----|-------|
+//! | `topic` | the topic (required) |
+//! | `properties.bootstrap.servers` | the brokers, `host:port,...` (required) |
+//! | `properties.group.id` | the consumer group: offsets of completed checkpoints are committed to it |
+//! | `format` | `json`, `csv` (one record a message, no header) or `debezium-json` (required) |
+//! | `json.ignore-parse-errors`, `csv.ignore-parse-errors`, `debezium-json.ignore-parse-errors` | `true`: a bad message goes to the dead letters instead of failing the job |
+//! | `scan.startup.mode` | `earliest-offset` (default), `latest-offset`, or `group-offsets` (the default with a group; earliest where the group has no offset) |
+//! | `scan.bounded.mode` | `unbounded` (default) or `latest-offset`: each partition ends at its end offset when the job starts, and the job ends |
+//! | `sink.delivery-guarantee` | `at-least-once` (default) or `exactly-once` (transactions committed with checkpoints; the job needs checkpoints) |
+//!
+//! Each partition is a split of the source, its offset kept in eddy's checkpoints. Writing
+//! `json` or `csv` takes append-only queries only; `debezium-json` takes updating ones.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -187,7 +206,8 @@ pub enum Connector {
         startup: StartupMode,
         /// `scan.bounded.mode` = `latest-offset`: read up to the end at the start, then end.
         bounded: bool,
-        /// `sink.delivery-guarantee` = `exactly-once` (transactions) or `at-least-once`.
+        /// `sink.delivery-guarantee` = `exactly-once` (transactions, with checkpoints) rather
+        /// than `at-least-once` (the default, as in Flink).
         exactly_once: bool,
     },
     /// Rows printed to standard output (sink only).
@@ -353,6 +373,9 @@ pub fn connector(
             let brokers = options.require("properties.bootstrap.servers")?;
             let group = options.take("properties.group.id");
             let format = options.format()?;
+            if let Format::Csv { header: true, .. } = format {
+                return Err(options.bad("csv.header", "true", "a Kafka message is one record, without a header"));
+            }
             let startup =
                 match options.take("scan.startup.mode").as_deref() {
                     None | Some("group-offsets") if group.is_some() => StartupMode::GroupOffsets,
@@ -376,8 +399,8 @@ pub fn connector(
                 }
             };
             let exactly_once = match options.take("sink.delivery-guarantee").as_deref() {
-                None | Some("exactly-once") => true,
-                Some("at-least-once") => false,
+                Some("exactly-once") => true,
+                None | Some("at-least-once") => false,
                 Some(other) => {
                     return Err(options.bad(
                         "sink.delivery-guarantee",
@@ -483,6 +506,46 @@ mod tests {
         let error =
             connector("t", &[], &options(&[("connector", "filesystem"), ("format", "csv")])).unwrap_err();
         assert_eq!(error.to_string(), "table t: connector 'filesystem' needs the option 'path'");
+    }
+
+    #[test]
+    fn kafka_options_default_as_flink_and_are_checked() {
+        let base = [
+            ("connector", "kafka"),
+            ("topic", "orders"),
+            ("properties.bootstrap.servers", "127.0.0.1:9092"),
+            ("format", "json"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            connector("t", &[], &options(&pairs))
+        };
+        assert_eq!(
+            with(&[]),
+            Ok(Connector::Kafka {
+                topic: "orders".into(),
+                brokers: "127.0.0.1:9092".into(),
+                group: None,
+                format: Format::Json { ignore_parse_errors: false },
+                startup: StartupMode::Earliest,
+                bounded: false,
+                exactly_once: false,
+            })
+        );
+        let Ok(Connector::Kafka { startup, bounded, exactly_once, .. }) = with(&[
+            ("properties.group.id", "g"),
+            ("scan.bounded.mode", "latest-offset"),
+            ("sink.delivery-guarantee", "exactly-once"),
+        ]) else {
+            panic!("kafka")
+        };
+        assert_eq!((startup, bounded, exactly_once), (StartupMode::GroupOffsets, true, true));
+        let error = with(&[("scan.startup.mode", "group-offsets")]).unwrap_err();
+        assert!(error.to_string().contains("with properties.group.id"), "{error}");
+        // A later pair replaces the `format` of `base`.
+        let error = with(&[("format", "csv"), ("csv.header", "true")]).unwrap_err();
+        assert!(error.to_string().contains("without a header"), "{error}");
     }
 
     #[test]

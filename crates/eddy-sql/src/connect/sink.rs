@@ -1,8 +1,9 @@
 //! Writing a query's changelog to a table in an eddy job: `print` (Flink's format), `blackhole`,
 //! `filesystem` (CSV or JSON lines through eddy's two-phase-commit file sink: exactly-once
-//! under checkpoints) and in-memory collection for the shell and tests.
+//! under checkpoints), `kafka` (with the `kafka` feature; see `connect::kafka`) and in-memory
+//! collection for the shell and tests.
 //!
-//! Append-only connectors (files) take only `+I` changes: [`check_sink`] refuses an updating
+//! Append-only connectors (files and topics in `csv` or `json`) take only `+I` changes: [`check_sink`] refuses an updating
 //! query before the job starts, as Flink does ("Table sink doesn't support consuming update
 //! changes").
 
@@ -30,15 +31,18 @@ pub struct TableSink {
     pub connector: Connector,
 }
 
-/// Whether `sink` can take a query result of `mode`: files take appends only.
+/// Whether `sink` can take a query result of `mode`: files and topics take appends only,
+/// unless their format is a changelog (`debezium-json`).
 pub fn check_sink(sink: &TableSink, mode: ChangelogMode) -> Result<()> {
-    let append_only =
-        matches!(&sink.connector, Connector::Filesystem { format, .. } if !format.is_changelog());
+    let append_only = matches!(
+        &sink.connector,
+        Connector::Filesystem { format, .. } | Connector::Kafka { format, .. } if !format.is_changelog()
+    );
     if append_only && mode == ChangelogMode::Updating {
         return Err(Error::Config(format!(
             "table {} ({} connector) is append-only and cannot take the updates (-U, +U, -D) of \
-             this query; write it to a connector that takes a changelog (print, a Kafka topic \
-             with a primary key) or make the query append-only",
+             this query; write it to a connector that takes a changelog (print, or files or a \
+             Kafka topic in the debezium-json format) or make the query append-only",
             sink.name,
             sink.connector.name()
         )));
@@ -78,6 +82,16 @@ pub fn write(changes: DataStream<'_, RowChange>, table: &TableSink) -> Result<()
                     ));
                 }
             }
+        }
+        #[cfg(feature = "kafka")]
+        Connector::Kafka { .. } => crate::connect::kafka::write(changes, table)?,
+        #[cfg(not(feature = "kafka"))]
+        Connector::Kafka { .. } => {
+            return Err(Error::Config(format!(
+                "table {}: writing Kafka from SQL needs eddy-sql built with its kafka feature \
+                 (which builds librdkafka)",
+                table.name
+            )))
         }
         other => {
             return Err(Error::Config(format!(

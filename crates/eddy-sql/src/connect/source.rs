@@ -50,6 +50,7 @@ impl TableSource {
         match &self.connector {
             Connector::Memory | Connector::Filesystem { .. } => true,
             Connector::Datagen(spec) => datagen::row_count(spec).is_some(),
+            Connector::Kafka { bounded, .. } => *bounded,
             _ => false,
         }
     }
@@ -167,10 +168,13 @@ pub fn read<'scope>(
                 }
             })
         }
+        #[cfg(feature = "kafka")]
+        Connector::Kafka { .. } => crate::connect::kafka::read(env, table)?,
+        #[cfg(not(feature = "kafka"))]
         Connector::Kafka { .. } => {
             return Err(Error::Config(format!(
-                "table {}: reading Kafka from SQL is not built yet (the SQL layer's Kafka tables \
-                 come with the kafka feature of eddy-sql)",
+                "table {}: reading Kafka from SQL needs eddy-sql built with its kafka feature \
+                 (which builds librdkafka)",
                 table.name
             )))
         }

@@ -1,0 +1,203 @@
+//! Kafka tables in SQL against the real broker that `scripts/kafka.sh start` runs (Tansu):
+//! bounded topics in JSON and CSV read by a join with an aggregate, an updating query written
+//! exactly once to a `debezium-json` topic and read back (by hand and through SQL), an
+//! append-only `json` topic that refuses an updating query and takes an append-only one, and
+//! a bad message named by topic, partition and offset (or skipped when told to).
+//!
+//! The broker is `EDDY_KAFKA_BROKERS`, or the one `scripts/kafka.sh start` starts (eddy-testkit's
+//! convention, as in eddy-kafka's tests); every test uses topics of its own.
+#![cfg(feature = "kafka")]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use eddy_core::checkpoint::CheckpointConfig;
+use eddy_core::prelude::JobConfig;
+use eddy_kafka::tools::produce_lines;
+use eddy_kafka::{committed_records, read_topic};
+use eddy_sql::connect::format::updates_from_debezium;
+use eddy_sql::datum::Row;
+use eddy_sql::engine::DataflowEngine;
+use eddy_sql::plan::Column;
+use eddy_sql::session::{Outcome, Session, SqlJob};
+use eddy_testkit::kafka::{brokers, unique_topic};
+
+fn session() -> Session {
+    Session::with_engine(Box::new(DataflowEngine::default()))
+}
+
+fn job(session: &mut Session, sql: &str) -> SqlJob {
+    match session.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).pop() {
+        Some(Outcome::Job(job)) => job,
+        other => panic!("{sql}: expected a job, got {other:?}"),
+    }
+}
+
+/// The `WITH` options of a Kafka table on `topic`, with `extra` options.
+fn kafka(topic: &str, format: &str, extra: &str) -> String {
+    format!(
+        "'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{}', \
+         'format' = '{format}'{extra}",
+        brokers()
+    )
+}
+
+fn sorted(rows: Vec<Row>) -> Vec<String> {
+    let mut rows: Vec<String> = rows.iter().map(Row::to_string).collect();
+    rows.sort();
+    rows
+}
+
+fn checkpointed(workers: usize, dir: &std::path::Path) -> JobConfig {
+    JobConfig {
+        checkpoint: Some(CheckpointConfig::new(dir.join("chk"), Duration::from_millis(50))),
+        ..JobConfig::with_workers(workers)
+    }
+}
+
+#[test]
+fn bounded_topics_in_json_and_csv_are_joined_and_aggregated() {
+    let (orders, customers) = (unique_topic("sql-orders"), unique_topic("sql-customers"));
+    let order_lines: String = (0..30)
+        .map(|n| format!("{{\"id\": {n}, \"customer\": {}, \"amount\": {}.25}}\n", n % 3, n))
+        .collect();
+    assert_eq!(produce_lines(&brokers(), &orders, 3, None, order_lines.as_bytes()).unwrap(), 30);
+    produce_lines(&brokers(), &customers, 1, None, "0,ann\n1,bob\n2,\"cid, jr\"\n".as_bytes()).unwrap();
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE orders (id BIGINT, customer INT, amount DECIMAL(10, 2))
+                 WITH ({}, 'scan.bounded.mode' = 'latest-offset');
+             CREATE TABLE customers (id INT, name VARCHAR)
+                 WITH ({}, 'properties.group.id' = 'sql-kafka-test', 'scan.bounded.mode' = 'latest-offset');",
+            kafka(&orders, "json", ""),
+            kafka(&customers, "csv", "")
+        ))
+        .unwrap();
+    let query = job(
+        &mut session,
+        "SELECT c.name, COUNT(*), SUM(o.amount) FROM orders o JOIN customers c ON o.customer = c.id
+         WHERE o.id >= 3 GROUP BY c.name",
+    );
+    assert!(query.is_bounded());
+    let rows = sorted(query.collect(JobConfig::with_workers(2)).unwrap());
+    // Orders 3..30: customer n % 3, amount n + 0.25.
+    let expected = |customer: u64| {
+        let ids: Vec<u64> = (3..30).filter(|n| n % 3 == customer).collect();
+        (ids.len(), ids.iter().sum::<u64>() as f64 + 0.25 * ids.len() as f64)
+    };
+    let line = |name: &str, customer| {
+        let (count, sum) = expected(customer);
+        format!("('{name}', {count}, {sum:.2})")
+    };
+    assert_eq!(rows, [line("ann", 0), line("bob", 1), line("cid, jr", 2)]);
+}
+
+/// The table a topic of Debezium change events ends at, and whether it held removals.
+fn fold_debezium(records: &[eddy_kafka::ReadRecord], columns: &[Column]) -> (Vec<String>, bool) {
+    let mut counts: BTreeMap<Row, i64> = BTreeMap::new();
+    let mut removals = false;
+    for record in records {
+        let event: serde_json::Value = serde_json::from_slice(&record.value).unwrap();
+        for (row, diff) in updates_from_debezium("out", columns, &event).unwrap() {
+            removals |= diff < 0;
+            *counts.entry(row).or_insert(0) += diff;
+        }
+    }
+    assert!(counts.values().all(|n| *n == 0 || *n == 1), "a row added twice or removed more: {counts:?}");
+    let rows = counts.into_iter().filter(|(_, n)| *n == 1).map(|(row, _)| row).collect();
+    (sorted(rows), removals)
+}
+
+#[test]
+fn an_updating_query_writes_a_debezium_changelog_exactly_once() {
+    let output = unique_topic("sql-changelog");
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE bid (auction BIGINT, price BIGINT)
+                 WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '2000');
+             CREATE TABLE out (auction BIGINT, n BIGINT, top BIGINT)
+                 WITH ({});
+             CREATE TABLE back (auction BIGINT, n BIGINT, top BIGINT)
+                 WITH ({});",
+            kafka(&output, "debezium-json", ", 'sink.delivery-guarantee' = 'exactly-once'"),
+            kafka(&output, "debezium-json", ", 'scan.bounded.mode' = 'latest-offset'"),
+        ))
+        .unwrap();
+    let query = "SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction";
+    let reference = sorted(job(&mut session, query).collect(JobConfig::with_workers(1)).unwrap());
+    assert!(reference.len() > 10, "{reference:?}");
+    let insert = job(&mut session, &format!("INSERT INTO out {query}"));
+    insert.run(checkpointed(2, dir.path())).unwrap();
+    // Tansu shows aborted transactions to read_committed readers: count only committed ones
+    // (there is no failure here, so the two views agree).
+    let records = committed_records(&brokers(), &output).unwrap();
+    assert_eq!(records.len(), read_topic(&brokers(), &output).unwrap().len());
+    let columns = insert.columns.clone();
+    let (rows, removals) = fold_debezium(&records, &columns);
+    assert!(removals, "the changelog of a running count retracts rows");
+    assert_eq!(rows, reference, "the folded changelog is the query's result");
+    // The topic read back through SQL as a changelog table ends at the same rows.
+    let back = job(&mut session, "SELECT auction, n, top FROM back");
+    assert_eq!(sorted(back.collect(JobConfig::with_workers(2)).unwrap()), reference);
+}
+
+#[test]
+fn an_append_only_json_topic_refuses_an_updating_query() {
+    let (input, output) = (unique_topic("sql-append-in"), unique_topic("sql-append-out"));
+    let lines: String = (0..20).map(|n| format!("{{\"k\": \"k{}\", \"v\": {n}}}\n", n % 4)).collect();
+    produce_lines(&brokers(), &input, 2, None, lines.as_bytes()).unwrap();
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE events (k VARCHAR, v INT) WITH ({});
+             CREATE TABLE bounded_events (k VARCHAR, v INT) WITH ({});
+             CREATE TABLE out (k VARCHAR, v INT) WITH ({});",
+            kafka(&input, "json", ""),
+            kafka(&input, "json", ", 'scan.bounded.mode' = 'latest-offset'"),
+            kafka(&output, "json", ""),
+        ))
+        .unwrap();
+    // An unbounded topic's GROUP BY updates its rows: a json topic cannot take that.
+    let error = session.execute("INSERT INTO out SELECT k, CAST(COUNT(*) AS INT) FROM events GROUP BY k");
+    let error = error.unwrap_err().to_string();
+    assert!(error.contains("table out (kafka connector) is append-only"), "{error}");
+    assert!(error.contains("debezium-json"), "{error}");
+    // An append-only query is written, one JSON object a message (at-least-once).
+    let insert = job(&mut session, "INSERT INTO out SELECT k, v * 10 FROM bounded_events WHERE v % 2 = 0");
+    insert.run(JobConfig::with_workers(2)).unwrap();
+    let mut written: Vec<String> = read_topic(&brokers(), &output)
+        .unwrap()
+        .iter()
+        .map(|record| String::from_utf8(record.value.clone()).unwrap())
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> =
+        (0..20).filter(|n| n % 2 == 0).map(|n| format!("{{\"k\":\"k{}\",\"v\":{}}}", n % 4, n * 10)).collect();
+    expected.sort();
+    assert_eq!(written, expected);
+}
+
+#[test]
+fn a_bad_message_is_named_by_topic_and_offset_or_skipped() {
+    let topic = unique_topic("sql-bad");
+    produce_lines(&brokers(), &topic, 1, None, "{\"n\": 1}\nnot json\n{\"n\": 2}\n{\"n\": \"x\"}\n".as_bytes())
+        .unwrap();
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE strict (n INT) WITH ({});
+             CREATE TABLE lenient (n INT) WITH ({});",
+            kafka(&topic, "json", ", 'scan.bounded.mode' = 'latest-offset'"),
+            kafka(&topic, "json", ", 'scan.bounded.mode' = 'latest-offset', 'json.ignore-parse-errors' = 'true'"),
+        ))
+        .unwrap();
+    let error = job(&mut session, "SELECT n FROM strict").collect(JobConfig::with_workers(1)).unwrap_err();
+    let error = error.to_string();
+    assert!(error.contains(&format!("{topic}/0:1")), "names topic, partition and offset: {error}");
+    assert!(error.contains("table strict: the message is not JSON"), "{error}");
+    let rows = job(&mut session, "SELECT n FROM lenient").collect(JobConfig::with_workers(1)).unwrap();
+    assert_eq!(sorted(rows), ["(1)", "(2)"], "the bad messages at offsets 1 and 3 are skipped");
+}
