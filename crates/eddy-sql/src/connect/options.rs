@@ -374,7 +374,11 @@ pub fn connector(
             let group = options.take("properties.group.id");
             let format = options.format()?;
             if let Format::Csv { header: true, .. } = format {
-                return Err(options.bad("csv.header", "true", "a Kafka message is one record, without a header"));
+                return Err(options.bad(
+                    "csv.header",
+                    "true",
+                    "a Kafka message is one record, without a header",
+                ));
             }
             let startup =
                 match options.take("scan.startup.mode").as_deref() {
