@@ -3,8 +3,9 @@
 //! `-1` for a retracted one). The SQL layer turns that stream into a differential collection.
 //!
 //! # Event time
-//! A table without a time attribute (issue 17 adds `WATERMARK FOR`) is read with every row at
-//! event time 0, so the frontier stays at 0 until a bounded table ends: a query over bounded
+//! A bounded table without a time attribute (issue 17 adds `WATERMARK FOR`; files, in-memory
+//! tables, `datagen` with a row count, Kafka with `scan.bounded.mode`) is read with every row
+//! at event time 0, so the frontier stays at 0 until a bounded table ends: a query over bounded
 //! tables produces its result once, when the input ends, as a batch database does. An
 //! unbounded table without a time attribute (Kafka without `scan.bounded.mode`, `datagen`
 //! without a row count) is read at ingestion time, so its results follow processing time.
