@@ -1,5 +1,5 @@
 //! `eddy sql -f FILE`: a bounded query printed as a table, `INSERT INTO` statements writing a
-//! CSV sink as one job, a syntax error named by file, line and column (and nothing after it
+//! CSV sink as one job, a dead-letter table, a syntax error named by file, line and column (and nothing after it
 //! run), and the example script of the repository.
 #![cfg(feature = "sql")]
 
@@ -71,6 +71,26 @@ fn inserts_write_a_csv_sink_as_one_job() {
     assert!(stderr.contains("running 2 INSERT statement(s) as one job"), "{stderr}");
     assert_eq!(committed_sorted(&dir.path().join("out/berlin")), ["1,ann", "3,cid"]);
     assert_eq!(committed_sorted(&dir.path().join("out/others")), ["bob", "dee"]);
+}
+
+#[test]
+fn a_dead_letter_table_takes_the_rows_a_job_cannot_process() {
+    let dir = script(
+        "CREATE TABLE out (id INT, share INT) WITH ('connector' = 'filesystem', 'path' = 'out/shares', 'format' = 'csv');\n\
+         CREATE TABLE bad (query STRING, operator STRING, row_text STRING, error STRING)\n\
+           WITH ('connector' = 'filesystem', 'path' = 'out/bad', 'format' = 'json');\n\
+         SET 'sql.dead-letter-table' = 'bad';\n\
+         INSERT INTO out SELECT id, 12 / (id - 2) FROM people;\n",
+    );
+    let output = eddy_sql(dir.path(), "job.sql", &["--workers", "2"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(committed_sorted(&dir.path().join("out/shares")), ["1,-12", "3,12", "4,6"]);
+    let letters = committed_sorted(&dir.path().join("out/bad"));
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].contains("division by zero") && letters[0].contains("(2, 'bob', 'Paris')"),
+        "{letters:?}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::Write;
 
 use eddy_core::error::Error;
-use eddy_sql::session::{Outcome, Session, SqlError, SqlJob};
+use eddy_sql::session::{Outcome, Session, SqlError, SqlJob, DEAD_LETTER_TABLE};
 
 use crate::sql::command::{self, Command, HELP, HELP_END};
 use crate::sql::options::{JobOptions, KEYS};
@@ -166,6 +166,12 @@ impl SqlClient {
         let write_error =
             |error: std::io::Error| StatementError::at_start(statement, format!("writing: {error}"));
         match command {
+            // The session's own options (`sql.dead-letter-table`) go to the session.
+            Command::Set { key, value } if key.starts_with("sql.") => {
+                let set = format!("SET '{}' = '{}'", key.replace('\'', "''"), value.replace('\'', "''"));
+                self.session.execute(&set).map_err(|e| error(e.to_string()))?;
+                writeln!(out, "[INFO] {key} = '{value}'").map_err(write_error)?;
+            }
             Command::Set { key, value } => {
                 self.options.set(&key, &value).map_err(|e| error(e.to_string()))?;
                 writeln!(out, "[INFO] {key} = '{value}'").map_err(write_error)?;
@@ -185,6 +191,12 @@ impl SqlClient {
                 for (key, meaning) in KEYS {
                     writeln!(out, "      '{key}': {meaning}").map_err(write_error)?;
                 }
+                writeln!(
+                    out,
+                    "      '{DEAD_LETTER_TABLE}': a table (query, operator, row, error STRING) for rows \
+                     a job cannot process, instead of failing it"
+                )
+                .map_err(write_error)?;
                 write!(out, "{HELP_END}").map_err(write_error)?;
             }
             Command::Quit => return Ok(Flow::Quit),

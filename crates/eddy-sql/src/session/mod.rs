@@ -26,7 +26,7 @@ mod ddl;
 mod dml;
 mod jobs;
 
-pub use jobs::{combine, SqlJob};
+pub use jobs::{combine, SqlJob, DEAD_LETTER_TABLE};
 
 use crate::bind::{bind_query_with_hidden, BindError, FlinkDialect, Location};
 use crate::cast::cast;
