@@ -49,19 +49,23 @@ use crate::connect::format::{
     change_to_debezium, row_from_csv, row_from_json, row_to_csv, row_to_json, updates_from_debezium,
 };
 use crate::connect::options::{Connector, Format, StartupMode};
-use crate::connect::sink::TableSink;
-use crate::connect::source::{RowUpdate, TableSource};
 use crate::plan::Column;
 
 /// Reads the Kafka table `table` (whose connector is [`Connector::Kafka`]) as row updates.
+/// A row with its multiplicity (the sources' `RowUpdate`; spelled out so that this module,
+/// which `source.rs` and `sink.rs` call, imports neither).
+type RowUpdate = (crate::datum::Row, i64);
+
 pub(crate) fn read<'scope>(
     env: &mut Env<'scope>,
-    table: &TableSource,
+    name: &str,
+    columns: &[Column],
+    connector: &Connector,
 ) -> Result<DataStream<'scope, RowUpdate>> {
-    let Connector::Kafka { topic, brokers, group, format, startup, bounded, .. } = &table.connector else {
-        return Err(Error::Internal(format!("table {} is not a Kafka table", table.name)));
+    let Connector::Kafka { topic, brokers, group, format, startup, bounded, .. } = connector else {
+        return Err(Error::Internal(format!("table {name} is not a Kafka table")));
     };
-    let decode = decoder(&table.name, &table.columns, format);
+    let decode = decoder(name, columns, format);
     let mut source = KafkaSource::with_decoder(brokers, &[topic], decode).start_from(match startup {
         StartupMode::Earliest => StartFrom::Earliest,
         StartupMode::Latest => StartFrom::Latest,
@@ -84,12 +88,17 @@ pub(crate) fn read<'scope>(
 }
 
 /// Attaches a sink writing `changes` to the Kafka table `table`.
-pub(crate) fn write(changes: DataStream<'_, RowChange>, table: &TableSink) -> Result<()> {
-    let Connector::Kafka { topic, brokers, format, exactly_once, .. } = &table.connector else {
-        return Err(Error::Internal(format!("table {} is not a Kafka table", table.name)));
+pub(crate) fn write(
+    changes: DataStream<'_, RowChange>,
+    name: &str,
+    columns: &[Column],
+    connector: &Connector,
+) -> Result<()> {
+    let Connector::Kafka { topic, brokers, format, exactly_once, .. } = connector else {
+        return Err(Error::Internal(format!("table {name} is not a Kafka table")));
     };
     let delivery = if *exactly_once { Delivery::ExactlyOnce } else { Delivery::AtLeastOnce };
-    let columns = table.columns.clone();
+    let columns = columns.to_vec();
     // Append-only formats: `check_sink` let only append-only queries through, whose changes
     // are all inserts.
     let is_insert = |change: &RowChange| change.kind == RowKind::Insert;

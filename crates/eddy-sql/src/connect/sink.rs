@@ -84,7 +84,9 @@ pub fn write(changes: DataStream<'_, RowChange>, table: &TableSink) -> Result<()
             }
         }
         #[cfg(feature = "kafka")]
-        Connector::Kafka { .. } => crate::connect::kafka::write(changes, table)?,
+        Connector::Kafka { .. } => {
+            crate::connect::kafka::write(changes, &table.name, &table.columns, &table.connector)?
+        }
         #[cfg(not(feature = "kafka"))]
         Connector::Kafka { .. } => {
             return Err(Error::Config(format!(

@@ -170,7 +170,9 @@ pub fn read<'scope>(
             })
         }
         #[cfg(feature = "kafka")]
-        Connector::Kafka { .. } => crate::connect::kafka::read(env, table)?,
+        Connector::Kafka { .. } => {
+            crate::connect::kafka::read(env, &table.name, &table.columns, &table.connector)?
+        }
         #[cfg(not(feature = "kafka"))]
         Connector::Kafka { .. } => {
             return Err(Error::Config(format!(
