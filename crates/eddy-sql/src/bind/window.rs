@@ -47,7 +47,8 @@ pub(super) fn bind_windows(
         let spec = check_row_number(expr, call)?;
         let context = Context::new(queries, "OVER", false);
         let binder = Binder::new(&scope, outer, Some(&context));
-        let partition_exprs = spec.partition_by.iter().map(|e| binder.bind(e)).collect::<BindResult<Vec<_>>>()?;
+        let partition_exprs =
+            spec.partition_by.iter().map(|e| binder.bind(e)).collect::<BindResult<Vec<_>>>()?;
         let mut order_exprs = Vec::new();
         for key in &spec.order_by {
             let (descending, nulls_first) = sort_options(key)?;
@@ -72,7 +73,11 @@ pub(super) fn bind_windows(
         let partition: Vec<usize> = partition_exprs.into_iter().map(&mut column_of).collect();
         let order: Vec<SortKey> = order_exprs
             .into_iter()
-            .map(|(bound, descending, nulls_first)| SortKey { column: column_of(bound), descending, nulls_first })
+            .map(|(bound, descending, nulls_first)| SortKey {
+                column: column_of(bound),
+                descending,
+                nulls_first,
+            })
             .collect();
         if !computed.is_empty() {
             let mut exprs: Vec<ScalarExpr> = scope
@@ -81,8 +86,12 @@ pub(super) fn bind_windows(
                 .enumerate()
                 .map(|(index, column)| ScalarExpr::Column { index, ty: column.ty })
                 .collect();
-            let mut names: Vec<String> =
-                scope.columns.iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("$f{i}"))).collect();
+            let mut names: Vec<String> = scope
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| c.name.clone().unwrap_or(format!("$f{i}")))
+                .collect();
             for (k, expr) in computed.into_iter().enumerate() {
                 scope.columns.push(ScopeColumn { qualifiers: vec![], name: None, ty: expr.ty() });
                 names.push(format!("$window{k}"));

@@ -171,7 +171,10 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
                 let numbered = Plan::RowNumber { input: Box::new(input), partition, order, limit, name };
                 (numbered, (0..arity).collect())
             } else if limit.is_some() {
-                (Plan::TopK { input: Box::new(input), group: partition, order, limit, offset: 0 }, (0..number).collect())
+                (
+                    Plan::TopK { input: Box::new(input), group: partition, order, limit, offset: 0 },
+                    (0..number).collect(),
+                )
             } else {
                 (input, (0..number).collect())
             }

@@ -253,7 +253,10 @@ impl<'scope> Renderer<'scope> {
             let text = if group.is_empty() {
                 format!("{} <- #{node} in {TOP_K_BUCKETS} hash buckets, then one", label(plan))
             } else {
-                format!("{} <- #{node} in {TOP_K_BUCKETS} hash buckets per partition, then per partition", label(plan))
+                format!(
+                    "{} <- #{node} in {TOP_K_BUCKETS} hash buckets per partition, then per partition",
+                    label(plan)
+                )
             };
             return Ok((rows, text));
         }
@@ -289,8 +292,11 @@ impl<'scope> Renderer<'scope> {
         if let Some(limit) = limit {
             let node = self.node(input)?;
             let survivors = self.bucketed_top(node, partition, order, limit);
-            let rows =
-                reduce_groups(partitioned(survivors, partition).arrange_by_key_named("RowNumber"), "RowNumber", number);
+            let rows = reduce_groups(
+                partitioned(survivors, partition).arrange_by_key_named("RowNumber"),
+                "RowNumber",
+                number,
+            );
             let text = format!(
                 "{} <- #{node} in {TOP_K_BUCKETS} hash buckets per partition, then per partition",
                 label(plan)
@@ -313,10 +319,17 @@ impl<'scope> Renderer<'scope> {
 
     /// The first stage of a limited Top-K: the best `keep` rows (in `order`, ties by the whole
     /// row) of each hash bucket of each partition of node `node`'s rows.
-    fn bucketed_top(&mut self, node: usize, partition: &[usize], order: &[SortKey], keep: u64) -> Rows<'scope> {
+    fn bucketed_top(
+        &mut self,
+        node: usize,
+        partition: &[usize],
+        order: &[SortKey],
+        keep: u64,
+    ) -> Rows<'scope> {
         let partition = partition.to_vec();
         let bucketed = self.rows(node).map(move |row| {
-            let mut key: Vec<Datum> = partition.iter().map(|&c| row.get(c).cloned().unwrap_or(Datum::Null)).collect();
+            let mut key: Vec<Datum> =
+                partition.iter().map(|&c| row.get(c).cloned().unwrap_or(Datum::Null)).collect();
             key.push(Datum::BigInt((row.hashed() % TOP_K_BUCKETS) as i64));
             (Row::new(key), row)
         });
@@ -328,7 +341,10 @@ impl<'scope> Renderer<'scope> {
 }
 
 /// Rows keyed by their partition columns.
-fn partitioned<'scope>(rows: Rows<'scope>, partition: &[usize]) -> VecCollection<'scope, Time, (Row, Row), Diff> {
+fn partitioned<'scope>(
+    rows: Rows<'scope>,
+    partition: &[usize],
+) -> VecCollection<'scope, Time, (Row, Row), Diff> {
     let partition = partition.to_vec();
     rows.map(move |row| {
         let key: Row = partition.iter().map(|&c| row.get(c).cloned().unwrap_or(Datum::Null)).collect();
