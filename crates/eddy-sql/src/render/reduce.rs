@@ -1,5 +1,8 @@
-//! The operators that reduce groups of rows: aggregation, `DISTINCT`, the set operations and
-//! Top-K. Each keeps its input arranged by the group key (shared with any other consumer of the
+//! The operators that reduce groups of rows: aggregation, `DISTINCT`, the set operations,
+//! Top-K and `ROW_NUMBER` (per-partition Top-N with the number appended). A Top-K or numbering
+//! with a limit first keeps the best rows of each of 64 hash buckets of a partition, so a
+//! change in a large partition re-sorts one bucket and the buckets' survivors, not the whole
+//! partition. Each keeps its input arranged by the group key (shared with any other consumer of the
 //! same arrangement) and recomputes a group's output from the group's rows with their
 //! multiplicities when the group changes; differential turns the new output into retractions
 //! and insertions.
