@@ -148,13 +148,15 @@ impl ChangelogMode {
             | Plan::SetOp { .. }
             | Plan::Aggregate { .. }
             | Plan::TopK { .. }
+            | Plan::RowNumber { .. }
             | Plan::Apply { .. } => Updating,
         }
     }
 }
 
 /// Output columns that identify a row of the plan's result (an upsert key), when the plan
-/// says so: an aggregate's group key, all columns of a `DISTINCT`, carried through
+/// says so: an aggregate's group key, all columns of a `DISTINCT`, the partition key and the
+/// number of a `ROW_NUMBER`, carried through
 /// projections and filters that keep them.
 pub fn upsert_key(plan: &Plan) -> Option<Vec<usize>> {
     match plan {
@@ -162,6 +164,10 @@ pub fn upsert_key(plan: &Plan) -> Option<Vec<usize>> {
         Plan::Distinct { input } => Some((0..input.arity()).collect()),
         Plan::SetOp { all: false, left, .. } => Some((0..left.arity()).collect()),
         Plan::Filter { input, .. } | Plan::TopK { input, .. } => upsert_key(input),
+        // As Flink's Top-N: a partition has one row of each number.
+        Plan::RowNumber { input, partition, .. } => {
+            Some(partition.iter().copied().chain(std::iter::once(input.arity())).collect())
+        }
         Plan::Project { input, exprs, .. } => {
             let key = upsert_key(input)?;
             key.iter()

@@ -271,6 +271,28 @@ impl Evaluator<'_> {
                 }
                 out
             }
+            Plan::RowNumber { input, partition, order, limit, .. } => {
+                // Sort each partition (ties by the whole row, as `compare_rows` breaks them)
+                // and number its rows from 1.
+                let mut partitions: BTreeMap<Vec<Datum>, Vec<Row>> = BTreeMap::new();
+                for row in self.eval(input)? {
+                    let key = partition.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect();
+                    partitions.entry(key).or_default().push(row);
+                }
+                let mut out = Vec::new();
+                for (_, mut rows) in partitions {
+                    rows.sort_by(|a, b| compare_rows(a, b, order));
+                    for (position, row) in (1..).zip(rows) {
+                        if limit.is_some_and(|limit| position > limit) {
+                            break;
+                        }
+                        let mut values = row.into_values();
+                        values.push(Datum::BigInt(i64::try_from(position).unwrap_or(i64::MAX)));
+                        out.push(Row::new(values));
+                    }
+                }
+                out
+            }
             Plan::Apply { input, subquery, kind, .. } => {
                 let mut out = Vec::new();
                 for row in self.eval(input)? {

@@ -146,7 +146,33 @@ impl Generator {
                     })
                     .collect();
                 let limit = if self.rng.gen_range(0..4) == 0 { None } else { Some(self.rng.gen_range(0..4)) };
-                Plan::TopK { input: Box::new(input), group, order, limit, offset: self.rng.gen_range(0..3) }
+                if self.rng.gen_range(0..3) == 0 {
+                    // The generator's expressions are over INT columns: the BIGINT number is
+                    // cast to INT above the node.
+                    let numbered = Plan::RowNumber {
+                        input: Box::new(input),
+                        partition: group,
+                        order,
+                        limit,
+                        name: "rn".into(),
+                    };
+                    let mut exprs: Vec<ScalarExpr> = (0..arity).map(col).collect();
+                    let number = ScalarExpr::Column { index: arity, ty: SqlType::BigInt };
+                    exprs.push(ScalarExpr::Cast {
+                        expr: Box::new(number),
+                        ty: SqlType::Int,
+                        try_cast: false,
+                    });
+                    render_common::project(numbered, exprs)
+                } else {
+                    Plan::TopK {
+                        input: Box::new(input),
+                        group,
+                        order,
+                        limit,
+                        offset: self.rng.gen_range(0..3),
+                    }
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ mod query;
 mod scalar;
 mod scope;
 mod select;
+mod window;
 
 use crate::datum::{Datum, Row};
 use crate::error::EvalError;

@@ -2,7 +2,8 @@
 //! the keys of the query's `ORDER BY` (which may read columns the select list drops).
 //!
 //! The plan, bottom up: the `FROM` plan; `Apply` nodes for the subqueries of `WHERE`, the
-//! `Filter`, and a `Project` dropping the Apply columns again; the `Aggregate` (when the
+//! `Filter`, and a `Project` dropping the Apply columns again; a `RowNumber` per window
+//! function of the select list (`window.rs`; not in a block that groups); the `Aggregate` (when the
 //! block groups or aggregates); `Apply` nodes for the subqueries of the select list, `HAVING`
 //! and `ORDER BY`; the `HAVING` `Filter`; the `Project` of the select list followed by hidden
 //! columns for `ORDER BY` expressions not in it; `Distinct`.
@@ -22,9 +23,11 @@ use super::from::bind_from;
 use super::scalar::aggregate::Grouping;
 use super::scalar::{apply_all, filter, renumber_applies, Binder, Context, PendingApply};
 use super::scope::{choose, ident_matches, Queries, Resolution, Scope, ScopeColumn};
+use super::window::{bind_windows, window_call};
 use super::{location_of, location_of_span, unsupported, unsupported_at, BindError, BindResult};
 use crate::expr::ScalarExpr;
 use crate::plan::{Plan, SortKey};
+use crate::types::SqlType;
 
 /// A bound `SELECT` block.
 pub(super) struct SelectOutput {
@@ -82,7 +85,7 @@ pub(super) fn bind_select(
     outer: &[&Scope],
 ) -> BindResult<SelectOutput> {
     check_supported(select)?;
-    let (mut plan, scope) = bind_from(queries, &select.from, outer)?;
+    let (mut plan, mut scope) = bind_from(queries, &select.from, outer)?;
     if let Some(selection) = &select.selection {
         let context = Context::new(queries, "WHERE", false);
         let predicate = Binder::new(&scope, outer, Some(&context)).boolean(selection)?;
@@ -92,12 +95,23 @@ pub(super) fn bind_select(
         GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
         _ => return Err(unsupported_at(select.span(), "GROUP BY ALL, ROLLUP, CUBE and GROUPING SETS")),
     };
+    let windowed = select.projection.iter().any(|item| window_call(item).is_some());
+    let no_windows_here =
+        || unsupported_at(select.span(), "window functions (OVER) in a SELECT that groups or aggregates");
+    if windowed && (!group_exprs.is_empty() || select.having.is_some()) {
+        return Err(no_windows_here());
+    }
     let group = bind_group(queries, select, group_exprs, &scope, outer)?;
     if group_exprs.is_empty() && select.having.is_none() {
+        let mut numbers = vec![];
+        if windowed {
+            (plan, scope, numbers) = bind_windows(queries, select, plan, scope, outer)?;
+        }
         let context = Context::new(queries, "SELECT", true);
-        match outputs(select, order_by, &scope, &scope, outer, &context) {
+        match outputs(select, order_by, &scope, &scope, outer, &context, &numbers) {
             Ok(bound) => return finish(plan, bound, context.applies.take(), select),
             Err(error) if !context.saw_aggregate.get() => return Err(error),
+            Err(_) if windowed => return Err(no_windows_here()),
             // An aggregate: the block aggregates its rows as one group.
             Err(_) => {}
         }
@@ -116,7 +130,7 @@ pub(super) fn bind_select(
     };
     let mut context = Context::new(queries, "SELECT", true);
     context.grouping = Some(&grouping);
-    let bound = outputs(select, order_by, &post, &scope, outer, &context)?;
+    let bound = outputs(select, order_by, &post, &scope, outer, &context, &[])?;
     let group_names = grouping
         .group
         .iter()
@@ -272,11 +286,21 @@ fn outputs(
     from_scope: &Scope,
     outer: &[&Scope],
     context: &Context<'_>,
+    numbers: &[(usize, usize)],
 ) -> BindResult<Outputs> {
     let binder = Binder::new(scope, outer, Some(context));
     let mut exprs = Vec::new();
     let mut names = Vec::new();
-    for item in &select.projection {
+    for (position, item) in select.projection.iter().enumerate() {
+        if let Some(&(_, column)) = numbers.iter().find(|(p, _)| *p == position) {
+            // A window function: the number column `bind_windows` added.
+            exprs.push(ScalarExpr::Column { index: column, ty: SqlType::BigInt });
+            names.push(match item {
+                SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                _ => format!("EXPR${}", names.len()),
+            });
+            continue;
+        }
         match item {
             SelectItem::UnnamedExpr(expr) => {
                 exprs.push(binder.bind(expr)?);

@@ -113,7 +113,7 @@ fn at_most_one_row(plan: &Plan) -> bool {
     match plan {
         Plan::Aggregate { group, .. } => group.is_empty(),
         Plan::Values { rows, .. } => rows.len() <= 1,
-        Plan::TopK { group, limit, input, .. } => {
+        Plan::TopK { group, limit, input, .. } | Plan::RowNumber { partition: group, limit, input, .. } => {
             (group.is_empty() && limit.is_some_and(|l| l <= 1)) || at_most_one_row(input)
         }
         Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Distinct { input } => {

@@ -228,6 +228,17 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
             limit,
             offset,
         },
+        Plan::RowNumber { input, partition, order, limit, name } => Plan::RowNumber {
+            // Numbered per domain row too: the domain columns join the partition.
+            input: Box::new(dependent(*input, domain)?),
+            partition: (0..k).chain(partition.iter().map(|c| c + k)).collect(),
+            order: order
+                .into_iter()
+                .map(|key| crate::plan::SortKey { column: key.column + k, ..key })
+                .collect(),
+            limit,
+            name,
+        },
         Plan::Apply { input, mut subquery, kind, name } => {
             domain.remap_nested(&mut subquery, 0);
             let kind = match kind {

@@ -3,7 +3,8 @@
 //! columns read; unread aggregates and projected expressions disappear, and `UNION ALL`
 //! passes the pruning to both inputs. `Distinct`, the other set operations and `TopK` need
 //! every input column (they compare whole rows; `TopK` breaks ties by the whole row), so
-//! nothing is pruned below them.
+//! nothing is pruned below them; the same for `RowNumber`, which becomes a `TopK` (or
+//! disappears, without a limit) when nothing reads its number.
 
 use std::collections::BTreeSet;
 
@@ -159,6 +160,24 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
                 right: Box::new(restrict(right, &kept_right, required)),
             };
             (union, required.iter().copied().collect())
+        }
+        Plan::RowNumber { input, partition, order, limit, name } => {
+            // Ties are broken by the whole input row, so every input column stays. When nothing
+            // reads the number, a limited numbering is a partitioned TopK (which breaks ties
+            // the same way) and an unlimited one is just its input.
+            let number = arity - 1;
+            let input = all_of(*input);
+            if required.contains(&number) {
+                let numbered = Plan::RowNumber { input: Box::new(input), partition, order, limit, name };
+                (numbered, (0..arity).collect())
+            } else if limit.is_some() {
+                (
+                    Plan::TopK { input: Box::new(input), group: partition, order, limit, offset: 0 },
+                    (0..number).collect(),
+                )
+            } else {
+                (input, (0..number).collect())
+            }
         }
         other => {
             // Whole rows matter (Distinct, set operations, TopK) or correlation (Apply).

@@ -6,7 +6,8 @@
 //!   `INTERSECT` and `EXCEPT`, with and without `ALL`).
 //! * Through `Aggregate` only when it reads nothing but group keys (and there is a
 //!   `GROUP BY`: without one, an empty input still gives a row), through `TopK` only when it
-//!   reads nothing but partition columns.
+//!   reads nothing but partition columns. The same for `RowNumber`, whose number a bound
+//!   (`rn <= n`, `rn < n`, `rn = 1`) instead becomes the node's limit (Flink's Top-N).
 //! * Into an inner join's inputs and condition. For outer joins only into the side whose
 //!   rows are preserved; a conjunct that rejects the padded `NULL`s of a side first turns the
 //!   join into a one-sided or an inner join. A join condition's conjunct that reads one side
@@ -67,12 +68,72 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
             let top = Plan::TopK { input: Box::new(push(*input, below)), group, order, limit, offset };
             filter(top, above)
         }
+        Plan::RowNumber { input, partition, order, mut limit, name } => {
+            // A conjunct on partition columns keeps or drops whole partitions, so it may go
+            // below; a bound on the number becomes the limit; anything else stays above (a
+            // row filtered out below would change the numbers of the rows after it).
+            let number = input.arity();
+            let mut below = vec![];
+            let mut above = vec![];
+            for predicate in predicates {
+                if !partition.is_empty() && predicate.columns().iter().all(|c| partition.contains(c)) {
+                    below.push(predicate);
+                } else if let Some((bound, exact)) = row_number_bound(&predicate, number) {
+                    limit = Some(limit.map_or(bound, |limit| limit.min(bound)));
+                    if !exact {
+                        above.push(predicate);
+                    }
+                } else {
+                    above.push(predicate);
+                }
+            }
+            let numbered =
+                Plan::RowNumber { input: Box::new(push(*input, below)), partition, order, limit, name };
+            filter(numbered, above)
+        }
         Plan::Apply { .. } => {
             // Only before decorrelation; the subquery is left as it is.
             let Ok(plan) = map_inputs::<std::convert::Infallible>(plan, &mut |p| Ok(p));
             filter(plan, predicates)
         }
         leaf @ (Plan::Get { .. } | Plan::Values { .. }) => filter(leaf, predicates),
+    }
+}
+
+/// The largest row number that a conjunct on the number column `number` lets through
+/// (`rn <= n`, `rn < n`, `rn = n`, and the same with the sides swapped), and whether the
+/// limit alone says all the conjunct says (not so for `rn = 3`, which also drops 1 and 2).
+fn row_number_bound(predicate: &ScalarExpr, number: usize) -> Option<(u64, bool)> {
+    let ScalarExpr::Binary { op, left, right, .. } = predicate else { return None };
+    let value = |expr: &ScalarExpr| match expr {
+        ScalarExpr::Literal { value, .. } => match value {
+            crate::datum::Datum::BigInt(v) => Some(*v),
+            crate::datum::Datum::Int(v) => Some(i64::from(*v)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let is_number = |expr: &ScalarExpr| matches!(expr, ScalarExpr::Column { index, .. } if *index == number);
+    // As `rn <op> n`.
+    let (op, n) = if is_number(left) {
+        (*op, value(right)?)
+    } else if is_number(right) {
+        let mirrored = match op {
+            BinaryOp::GtEq => BinaryOp::LtEq,
+            BinaryOp::Gt => BinaryOp::Lt,
+            BinaryOp::Eq => BinaryOp::Eq,
+            _ => return None,
+        };
+        (mirrored, value(left)?)
+    } else {
+        return None;
+    };
+    let clamp = |n: i64| u64::try_from(n).unwrap_or(0);
+    match op {
+        BinaryOp::LtEq => Some((clamp(n), true)),
+        BinaryOp::Lt => Some((clamp(n.saturating_sub(1)), true)),
+        BinaryOp::Eq => Some((clamp(n), n <= 1)),
+        _ => None,
     }
 }
 

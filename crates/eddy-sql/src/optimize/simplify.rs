@@ -82,8 +82,12 @@ fn simplify_node(plan: Plan) -> Plan {
         Plan::Aggregate { ref input, ref group, .. } if is_empty(input) && !group.is_empty() => {
             empty(columns)
         }
-        Plan::Distinct { input } | Plan::TopK { input, .. } if is_empty(&input) => empty(columns),
-        Plan::TopK { limit: Some(0), .. } => empty(columns),
+        Plan::Distinct { input } | Plan::TopK { input, .. } | Plan::RowNumber { input, .. }
+            if is_empty(&input) =>
+        {
+            empty(columns)
+        }
+        Plan::TopK { limit: Some(0), .. } | Plan::RowNumber { limit: Some(0), .. } => empty(columns),
         Plan::SetOp { op, all, left, right } => {
             let (left_empty, right_empty) = (is_empty(&left), is_empty(&right));
             let distinct = |plan: Plan| if all { plan } else { Plan::Distinct { input: Box::new(plan) } };

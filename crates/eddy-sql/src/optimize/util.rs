@@ -191,7 +191,8 @@ pub(super) fn exprs(plan: &Plan) -> Vec<&ScalarExpr> {
         | Plan::Values { .. }
         | Plan::Distinct { .. }
         | Plan::SetOp { .. }
-        | Plan::TopK { .. } => vec![],
+        | Plan::TopK { .. }
+        | Plan::RowNumber { .. } => vec![],
         Plan::Filter { predicate, .. } => vec![predicate],
         Plan::Project { exprs, .. } => exprs.iter().collect(),
         Plan::Join { on, .. } => vec![on],

@@ -144,3 +144,34 @@ fn top_k_orders_nulls_as_asked_and_breaks_ties_by_row() {
     };
     assert_eq!(evaluate(&top, &tables()).unwrap(), vec![row(&[int(2), int(20)]), row(&[int(1), int(10)])]);
 }
+
+#[test]
+fn row_number_numbers_each_partition_in_order_and_keeps_up_to_the_limit() {
+    let numbered = |partition: Vec<usize>, limit| Plan::RowNumber {
+        input: Box::new(get("a", 2)),
+        partition,
+        order: vec![SortKey { column: 1, descending: true, nulls_first: false }],
+        limit,
+        name: "rn".into(),
+    };
+    let rn = |v: i64| Datum::BigInt(v);
+    assert_eq!(
+        sorted(evaluate(&numbered(vec![0], None), &tables()).unwrap()),
+        vec![
+            row(&[Datum::Null, int(30), rn(1)]),
+            row(&[int(1), int(10), rn(1)]),
+            row(&[int(2), int(20), rn(1)]),
+            row(&[int(2), int(20), rn(2)]),
+        ]
+    );
+    assert_eq!(evaluate(&numbered(vec![0], Some(1)), &tables()).unwrap().len(), 3);
+    // One partition: 30 first, the two equal rows 2 and 3, 10 last.
+    assert_eq!(
+        sorted(evaluate(&numbered(vec![], Some(3)), &tables()).unwrap()),
+        vec![
+            row(&[Datum::Null, int(30), rn(1)]),
+            row(&[int(2), int(20), rn(2)]),
+            row(&[int(2), int(20), rn(3)]),
+        ]
+    );
+}

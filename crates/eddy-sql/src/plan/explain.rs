@@ -88,6 +88,18 @@ pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Re
             }
             writeln!(out)?
         }
+        Plan::RowNumber { partition, order, limit, name, .. } => {
+            let keys: Vec<String> = order.iter().map(sort_key).collect();
+            write!(out, "{indent}RowNumber {name} order [{}]", keys.join(", "))?;
+            if !partition.is_empty() {
+                let partition: Vec<String> = partition.iter().map(|c| format!("#{c}")).collect();
+                write!(out, " partition [{}]", partition.join(", "))?;
+            }
+            if let Some(limit) = limit {
+                write!(out, " limit {limit}")?;
+            }
+            writeln!(out)?
+        }
         Plan::Apply { kind, .. } => match kind {
             ApplyKind::Scalar => writeln!(out, "{indent}Apply scalar")?,
             ApplyKind::Exists => writeln!(out, "{indent}Apply exists")?,

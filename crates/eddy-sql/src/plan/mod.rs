@@ -14,6 +14,8 @@
 //!   accepts only plans without `Apply` ([`Plan::is_decorrelated`]).
 //! * Order is not a property of a relation. `ORDER BY` with `LIMIT`/`OFFSET` is [`Plan::TopK`];
 //!   a bare `ORDER BY` at the top of a query is presentation ([`Query::order`]).
+//!   `ROW_NUMBER() OVER (...)` is [`Plan::RowNumber`], which numbers rows in an order but
+//!   keeps them a multiset.
 
 use std::fmt::{self, Write as _};
 
@@ -253,6 +255,27 @@ pub enum Plan {
         /// How many rows to skip.
         offset: u64,
     },
+    /// `ROW_NUMBER() OVER (PARTITION BY partition ORDER BY order)`, Flink's Top-N and
+    /// deduplication: the input's rows, each with its position in its partition (1, 2, ...)
+    /// appended as a `BIGINT` column. Rows that tie on `order` are numbered in the order of
+    /// their whole value (the storage order of [`Row`]), as [`Plan::TopK`] breaks ties, so the
+    /// numbering is the same at any worker count. With `limit`, only the rows numbered up to
+    /// `limit` are kept: the optimizer folds a filter `rn <= n` (or `rn < n`, `rn = 1`) above
+    /// the node into it, and turns the node into a partitioned `TopK` when nothing reads the
+    /// number. (OVER aggregations, when they come, are a node of their own with the same
+    /// partition and order.)
+    RowNumber {
+        /// The input.
+        input: Box<Plan>,
+        /// Partition columns (empty: the whole input is one partition).
+        partition: Vec<usize>,
+        /// The order within a partition.
+        order: Vec<SortKey>,
+        /// Keep only the rows numbered `1..=limit`; `None` keeps all.
+        limit: Option<u64>,
+        /// The number column's name.
+        name: String,
+    },
     /// A correlated (or uncorrelated) subquery evaluated for each input row; see
     /// [`ApplyKind`]. Output: the input's columns, then one more.
     Apply {
@@ -297,6 +320,11 @@ impl Plan {
                 )
                 .collect(),
             Plan::SetOp { left, .. } => left.columns(),
+            Plan::RowNumber { input, name, .. } => {
+                let mut columns = input.columns();
+                columns.push(Column::new(name.clone(), SqlType::BigInt));
+                columns
+            }
             Plan::Apply { input, subquery, kind, name } => {
                 let mut columns = input.columns();
                 let ty = match kind {
@@ -320,7 +348,7 @@ impl Plan {
             }
             Plan::Aggregate { group, aggregates, .. } => group.len() + aggregates.len(),
             Plan::SetOp { left, .. } => left.arity(),
-            Plan::Apply { input, .. } => input.arity() + 1,
+            Plan::Apply { input, .. } | Plan::RowNumber { input, .. } => input.arity() + 1,
         }
     }
 
@@ -332,7 +360,8 @@ impl Plan {
             | Plan::Project { input, .. }
             | Plan::Aggregate { input, .. }
             | Plan::Distinct { input }
-            | Plan::TopK { input, .. } => vec![input],
+            | Plan::TopK { input, .. }
+            | Plan::RowNumber { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
@@ -346,7 +375,8 @@ impl Plan {
             | Plan::Project { input, .. }
             | Plan::Aggregate { input, .. }
             | Plan::Distinct { input }
-            | Plan::TopK { input, .. } => vec![input],
+            | Plan::TopK { input, .. }
+            | Plan::RowNumber { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
@@ -359,7 +389,8 @@ impl Plan {
             | Plan::Values { .. }
             | Plan::Distinct { .. }
             | Plan::SetOp { .. }
-            | Plan::TopK { .. } => {
+            | Plan::TopK { .. }
+            | Plan::RowNumber { .. } => {
                 vec![]
             }
             Plan::Filter { predicate, .. } => vec![predicate],

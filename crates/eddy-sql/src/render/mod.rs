@@ -278,6 +278,9 @@ impl<'scope> Renderer<'scope> {
             Plan::TopK { input, group, order, limit, offset } => {
                 self.top_k(plan, input, group, order, *limit, *offset)?
             }
+            Plan::RowNumber { input, partition, order, limit, .. } => {
+                self.row_number(plan, input, partition, order, *limit)?
+            }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),
         };
         self.nodes.push(Node { plan: plan.clone(), rows, text, uses: 1 });

@@ -1,5 +1,8 @@
-//! The operators that reduce groups of rows: aggregation, `DISTINCT`, the set operations and
-//! Top-K. Each keeps its input arranged by the group key (shared with any other consumer of the
+//! The operators that reduce groups of rows: aggregation, `DISTINCT`, the set operations,
+//! Top-K and `ROW_NUMBER` (per-partition Top-N with the number appended). A Top-K or numbering
+//! with a limit first keeps the best rows of each of 64 hash buckets of a partition, so a
+//! change in a large partition re-sorts one bucket and the buckets' survivors, not the whole
+//! partition. Each keeps its input arranged by the group key (shared with any other consumer of the
 //! same arrangement) and recomputes a group's output from the group's rows with their
 //! multiplicities when the group changes; differential turns the new output into retractions
 //! and insertions.
@@ -236,35 +239,29 @@ impl<'scope> Renderer<'scope> {
                 ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
             })
             .collect();
-        if group.is_empty() {
-            if let Some(limit) = limit {
-                // A global Top-K would send every row to one worker and re-sort them all on
-                // every change: first keep the top `offset + limit` of each of
-                // TOP_K_BUCKETS hash buckets (spread over the workers), then the final
-                // Top-K reads at most that many rows per bucket.
-                let node = self.node(input)?;
-                let order = order.to_vec();
-                let keep = offset.saturating_add(limit);
-                let bucketed = self.rows(node).map(|row| {
-                    let bucket = row.hashed() % TOP_K_BUCKETS;
-                    (Row::new(vec![Datum::BigInt(bucket as i64)]), row)
-                });
-                let stage = order.clone();
-                let survivors = reduce_groups(
-                    bucketed.arrange_by_key_named("TopK buckets"),
-                    "TopK bucket",
-                    move |_, rows, output| top_rows(rows, &stage, Some(keep), 0, output),
-                );
-                let rows = reduce_groups(
-                    survivors.map(|row| (Row::default(), row)).arrange_by_key_named("TopK"),
-                    "TopK",
-                    move |_, rows, output| top_rows(rows, &order, Some(limit), offset, output),
-                );
-                return Ok((
-                    rows,
-                    format!("{} <- #{node} in {TOP_K_BUCKETS} hash buckets, then one", label(plan)),
-                ));
-            }
+        if let Some(limit) = limit {
+            // Re-sorting a whole partition on every change would cost its size: first keep the
+            // top `offset + limit` rows of each of TOP_K_BUCKETS hash buckets of the partition
+            // (spread over the workers), then the final stage reads at most that many rows per
+            // bucket.
+            let node = self.node(input)?;
+            let keep = offset.saturating_add(limit);
+            let survivors = self.bucketed_top(node, group, order, keep);
+            let order = order.to_vec();
+            let rows = reduce_groups(
+                partitioned(survivors, group).arrange_by_key_named("TopK"),
+                "TopK",
+                move |_, rows, output| top_rows(rows, &order, Some(limit), offset, output),
+            );
+            let text = if group.is_empty() {
+                format!("{} <- #{node} in {TOP_K_BUCKETS} hash buckets, then one", label(plan))
+            } else {
+                format!(
+                    "{} <- #{node} in {TOP_K_BUCKETS} hash buckets per partition, then per partition",
+                    label(plan)
+                )
+            };
+            return Ok((rows, text));
         }
         let (arranged, arrangement) = self.arrange(input, &key)?;
         let order = order.to_vec();
@@ -274,9 +271,91 @@ impl<'scope> Renderer<'scope> {
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
     }
+
+    /// `ROW_NUMBER()` per partition: the rows of each partition in order, each with its
+    /// number appended. With a limit, in two stages as [`Renderer::top_k`]; the numbering
+    /// stage then reads at most `limit` rows per bucket of a partition. When a numbered row
+    /// leaves (or a better one arrives), the rows after it get new numbers: differential
+    /// emits each as a retraction and an insertion, which the changelog pairs by the upsert
+    /// key (partition, number) into `-U`/`+U`.
+    pub(super) fn row_number(
+        &mut self,
+        plan: &Plan,
+        input: &Plan,
+        partition: &[usize],
+        order: &[SortKey],
+        limit: Option<u64>,
+    ) -> Result<(Rows<'scope>, String), RenderError> {
+        let number = {
+            let order = order.to_vec();
+            move |_: &Row, rows: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
+                number_rows(rows, &order, limit, output)
+            }
+        };
+        if let Some(limit) = limit {
+            let node = self.node(input)?;
+            let survivors = self.bucketed_top(node, partition, order, limit);
+            let rows = reduce_groups(
+                partitioned(survivors, partition).arrange_by_key_named("RowNumber"),
+                "RowNumber",
+                number,
+            );
+            let text = format!(
+                "{} <- #{node} in {TOP_K_BUCKETS} hash buckets per partition, then per partition",
+                label(plan)
+            );
+            return Ok((rows, text));
+        }
+        let columns = input.columns();
+        let key: Vec<ScalarExpr> = partition
+            .iter()
+            .map(|&index| ScalarExpr::Column {
+                index,
+                ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
+            })
+            .collect();
+        let (arranged, arrangement) = self.arrange(input, &key)?;
+        let rows = reduce_groups(arranged, "RowNumber", number);
+        let node = self.arrangements[arrangement].node;
+        Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
+    }
+
+    /// The first stage of a limited Top-K: the best `keep` rows (in `order`, ties by the whole
+    /// row) of each hash bucket of each partition of node `node`'s rows.
+    fn bucketed_top(
+        &mut self,
+        node: usize,
+        partition: &[usize],
+        order: &[SortKey],
+        keep: u64,
+    ) -> Rows<'scope> {
+        let partition = partition.to_vec();
+        let bucketed = self.rows(node).map(move |row| {
+            let mut key: Vec<Datum> =
+                partition.iter().map(|&c| row.get(c).cloned().unwrap_or(Datum::Null)).collect();
+            key.push(Datum::BigInt((row.hashed() % TOP_K_BUCKETS) as i64));
+            (Row::new(key), row)
+        });
+        let order = order.to_vec();
+        reduce_groups(bucketed.arrange_by_key_named("TopK buckets"), "TopK bucket", move |_, rows, output| {
+            top_rows(rows, &order, Some(keep), 0, output)
+        })
+    }
 }
 
-/// The hash buckets of a global Top-K's first stage.
+/// Rows keyed by their partition columns.
+fn partitioned<'scope>(
+    rows: Rows<'scope>,
+    partition: &[usize],
+) -> VecCollection<'scope, Time, (Row, Row), Diff> {
+    let partition = partition.to_vec();
+    rows.map(move |row| {
+        let key: Row = partition.iter().map(|&c| row.get(c).cloned().unwrap_or(Datum::Null)).collect();
+        (key, row)
+    })
+}
+
+/// The hash buckets of a Top-K's first stage (per partition).
 const TOP_K_BUCKETS: u64 = 64;
 
 /// The rows at positions `offset .. offset + limit` of `rows` in `order` (ties broken by the
@@ -301,6 +380,26 @@ fn top_rows(
         position = position.saturating_add(n);
         if position >= end {
             break;
+        }
+    }
+}
+
+/// `rows` in `order` (ties broken by the whole row), each copy of a row numbered from 1, up to
+/// `limit`.
+fn number_rows(rows: &[(&Row, Diff)], order: &[SortKey], limit: Option<u64>, output: &mut Vec<(Row, Diff)>) {
+    let mut sorted: Vec<(&Row, Diff)> = rows.to_vec();
+    sorted.sort_by(|a, b| compare_rows(a.0, b.0, order));
+    let end = limit.unwrap_or(u64::MAX);
+    let mut number: u64 = 0;
+    for (row, n) in sorted {
+        for _ in 0..n.max(0) {
+            if number >= end {
+                return;
+            }
+            number += 1;
+            let mut values = row.values().to_vec();
+            values.push(Datum::BigInt(i64::try_from(number).unwrap_or(i64::MAX)));
+            output.push((Row::new(values), 1));
         }
     }
 }

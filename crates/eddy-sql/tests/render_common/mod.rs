@@ -108,6 +108,11 @@ pub fn top_k(group: Vec<usize>, order: Vec<SortKey>, limit: Option<u64>, offset:
     Plan::TopK { input: Box::new(get("t")), group, order, limit, offset }
 }
 
+/// `ROW_NUMBER() OVER (PARTITION BY partition ORDER BY order)` over `t`, up to `limit`.
+pub fn row_number(partition: Vec<usize>, order: Vec<SortKey>, limit: Option<u64>) -> Plan {
+    Plan::RowNumber { input: Box::new(get("t")), partition, order, limit, name: "rn".into() }
+}
+
 /// The plans every operator test runs: one or more per operator and join kind.
 pub fn operator_plans() -> Vec<(String, Plan)> {
     let mut plans = vec![
@@ -149,6 +154,19 @@ pub fn operator_plans() -> Vec<(String, Plan)> {
             "top_k_global_offset".to_owned(),
             top_k(vec![], vec![SortKey { column: 0, descending: true, nulls_first: true }], Some(2), 3),
         ),
+        (
+            "row_number_partitioned".to_owned(),
+            row_number(vec![0], vec![SortKey { column: 1, descending: true, nulls_first: false }], None),
+        ),
+        (
+            "row_number_top_2".to_owned(),
+            row_number(vec![0], vec![SortKey { column: 1, descending: false, nulls_first: true }], Some(2)),
+        ),
+        (
+            "row_number_dedup".to_owned(),
+            row_number(vec![1], vec![SortKey { column: 0, descending: true, nulls_first: true }], Some(1)),
+        ),
+        ("row_number_global".to_owned(), row_number(vec![], vec![], Some(3))),
         (
             "top_k_offset_only".to_owned(),
             top_k(vec![], vec![SortKey { column: 0, descending: false, nulls_first: true }], None, 2),

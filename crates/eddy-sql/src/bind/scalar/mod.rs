@@ -619,7 +619,7 @@ impl<'a> Binder<'a> {
             return self.misplaced_aggregate(&name, source);
         }
         if call.over.is_some() || call.filter.is_some() || !call.within_group.is_empty() {
-            return Err(unsupported(source, format!("{name} as an aggregate or window function")));
+            return Err(unsupported(source, format!("{name} as an aggregate or window function (a window function must be a whole select-list item)")));
         }
         let args: Vec<&Expr> = match &call.args {
             FunctionArguments::None => vec![],
