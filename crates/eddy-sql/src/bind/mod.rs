@@ -190,6 +190,18 @@ fn type_error(expr: &Expr, message: impl Into<String>) -> BindError {
     BindError::Type { message: message.into(), location: location_of(expr) }
 }
 
+/// `ASC`/`DESC` and the null placement (default: `NULL`s sort as the smallest value).
+fn sort_options(item: &sqlparser::ast::OrderByExpr) -> BindResult<(bool, bool)> {
+    let descending = match &item.options.sort {
+        None | Some(sqlparser::ast::OrderBySort::Asc) => false,
+        Some(sqlparser::ast::OrderBySort::Desc) => true,
+        Some(sqlparser::ast::OrderBySort::Using(_)) => {
+            return Err(unsupported(&item.expr, "ORDER BY ... USING"))
+        }
+    };
+    Ok((descending, item.options.nulls_first.unwrap_or(!descending)))
+}
+
 fn unsupported(expr: &Expr, what: impl fmt::Display) -> BindError {
     BindError::Unsupported { what: what.to_string(), location: location_of(expr) }
 }

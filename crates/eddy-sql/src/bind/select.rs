@@ -15,8 +15,8 @@
 use std::cell::RefCell;
 
 use sqlparser::ast::{
-    self, Distinct, Expr, GroupByExpr, OrderByExpr, OrderBySort, SelectItem, SelectItemQualifiedWildcardKind,
-    Spanned, Value,
+    self, Distinct, Expr, GroupByExpr, OrderByExpr, SelectItem, SelectItemQualifiedWildcardKind, Spanned,
+    Value,
 };
 
 use super::from::bind_from;
@@ -24,7 +24,7 @@ use super::scalar::aggregate::Grouping;
 use super::scalar::{apply_all, filter, renumber_applies, Binder, Context, PendingApply};
 use super::scope::{choose, ident_matches, Queries, Resolution, Scope, ScopeColumn};
 use super::window::{bind_windows, window_call};
-use super::{location_of, location_of_span, unsupported, unsupported_at, BindError, BindResult};
+use super::{location_of, location_of_span, sort_options, unsupported_at, BindError, BindResult};
 use crate::expr::ScalarExpr;
 use crate::plan::{Plan, SortKey};
 use crate::types::SqlType;
@@ -236,16 +236,6 @@ fn bind_group(
         return Err(unsupported_at(select.span(), "a subquery in GROUP BY"));
     }
     Ok(group)
-}
-
-/// `ASC`/`DESC` and the null placement (default: `NULL`s sort as the smallest value).
-pub(super) fn sort_options(item: &OrderByExpr) -> BindResult<(bool, bool)> {
-    let descending = match &item.options.sort {
-        None | Some(OrderBySort::Asc) => false,
-        Some(OrderBySort::Desc) => true,
-        Some(OrderBySort::Using(_)) => return Err(unsupported(&item.expr, "ORDER BY ... USING")),
-    };
-    Ok((descending, item.options.nulls_first.unwrap_or(!descending)))
 }
 
 /// An `ORDER BY` item that names an output column: an ordinal, or an output name.

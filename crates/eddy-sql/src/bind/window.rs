@@ -13,7 +13,7 @@ use sqlparser::ast::{self, Expr, FunctionArguments, SelectItem, WindowType};
 
 use super::scalar::{Binder, Context};
 use super::scope::{Queries, Scope, ScopeColumn};
-use super::select::sort_options;
+use super::sort_options;
 use super::{unsupported, BindResult};
 use crate::expr::ScalarExpr;
 use crate::plan::{Plan, SortKey};
