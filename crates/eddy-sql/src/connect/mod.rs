@@ -13,3 +13,4 @@ pub mod kafka;
 pub mod options;
 pub mod sink;
 pub mod source;
+mod timed;
