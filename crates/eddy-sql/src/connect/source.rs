@@ -36,10 +36,10 @@ use std::rc::Rc;
 
 use crate::cast::cast;
 use crate::catalog::TimeAttributes;
-use crate::connect::timed::{rowtime_of, BadRecord, Convert, TimedRows, TimedSource};
 use crate::connect::datagen;
 use crate::connect::format::{row_from_csv, row_from_json, updates_from_debezium, FormatError};
 use crate::connect::options::{Connector, Format, NexmarkTable};
+use crate::connect::timed::{rowtime_of, BadRecord, Convert, TimedRows, TimedSource};
 use crate::datum::{Datum, Row};
 use crate::plan::Column;
 use crate::types::SqlType;
@@ -175,7 +175,10 @@ pub fn read<'scope>(
                 source = source.with_rate(rate);
             }
             let convert: Convert<RowUpdate> = Rc::new(move |update| timed(vec![update.clone()]));
-            env.from_source(TimedSource::new(source, convert, false), strategy(table, rows.is_some(), event_time))
+            env.from_source(
+                TimedSource::new(source, convert, false),
+                strategy(table, rows.is_some(), event_time),
+            )
         }
         Connector::Nexmark { table: kind, events, events_per_second, seed } => {
             if let Some(column) = &rowtime_name {

@@ -14,7 +14,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use eddy_core::error::{Error, Result};
-use eddy_core::source::{DeadLetter, ReadStatus, RestoredSplit, Source, SplitContext, SplitOutput, SplitReader};
+use eddy_core::source::{
+    DeadLetter, ReadStatus, RestoredSplit, Source, SplitContext, SplitOutput, SplitReader,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::connect::source::RowUpdate;
@@ -113,7 +115,11 @@ impl<T: 'static> Source<TimedRows> for TimedSource<T> {
         self.inner.discovery_interval()
     }
 
-    fn discover(&self, context: &SplitContext, known: &[String]) -> Result<Vec<Box<dyn SplitReader<TimedRows>>>> {
+    fn discover(
+        &self,
+        context: &SplitContext,
+        known: &[String],
+    ) -> Result<Vec<Box<dyn SplitReader<TimedRows>>>> {
         Ok(self.inner.discover(context, known)?.into_iter().map(|split| self.wrap(split)).collect())
     }
 

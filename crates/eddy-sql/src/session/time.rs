@@ -12,11 +12,10 @@
 //! whose expression is the column or the column minus a constant interval; the only computed
 //! column is `AS PROCTIME()`, at most one a table.
 
-use sqlparser::ast::{
-    BinaryOperator, ColumnDef, CreateTable, CreateTableOptions, DateTimeField, Expr, Ident, Interval,
-    Value,
-};
 use sqlparser::ast::helpers::stmt_create_table::CreateTableBuilder;
+use sqlparser::ast::{
+    BinaryOperator, ColumnDef, CreateTable, CreateTableOptions, DateTimeField, Expr, Ident, Interval, Value,
+};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Span, Token};
@@ -184,7 +183,8 @@ pub(super) fn time_attributes(
         })?;
         let ty = columns[position].ty;
         if ty != (SqlType::Timestamp { precision: 3 }) || time.proctime == Some(position) {
-            let what = if time.proctime == Some(position) { "the PROCTIME() column".into() } else { ty.to_string() };
+            let what =
+                if time.proctime == Some(position) { "the PROCTIME() column".into() } else { ty.to_string() };
             return Err(bad(
                 column.span,
                 format!("the rowtime column {} must be a TIMESTAMP(3) column; it is {what}", column.value),
@@ -199,22 +199,24 @@ pub(super) fn time_attributes(
                 ),
             )
         })?;
-        time.rowtime =
-            Some(Rowtime { column: position, delay_ms, idle_timeout_ms: None, emit_every: None });
+        time.rowtime = Some(Rowtime { column: position, delay_ms, idle_timeout_ms: None, emit_every: None });
     }
     Ok(time)
 }
 
 /// The delay of `column` or `column - INTERVAL 'n' unit`, in milliseconds.
 fn watermark_delay(column: &Ident, expr: &Expr) -> Option<u64> {
-    let is_column = |expr: &Expr| matches!(expr, Expr::Identifier(ident) if ident_matches(&column.value, ident));
+    let is_column =
+        |expr: &Expr| matches!(expr, Expr::Identifier(ident) if ident_matches(&column.value, ident));
     match expr {
         Expr::Nested(inner) => watermark_delay(column, inner),
         expr if is_column(expr) => Some(0),
-        Expr::BinaryOp { left, op: BinaryOperator::Minus, right } if is_column(left) => match right.as_ref() {
-            Expr::Interval(interval) => interval_ms(interval),
-            _ => None,
-        },
+        Expr::BinaryOp { left, op: BinaryOperator::Minus, right } if is_column(left) => {
+            match right.as_ref() {
+                Expr::Interval(interval) => interval_ms(interval),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -281,7 +283,9 @@ mod tests {
             assert!(Parser::parse_sql(&FlinkDialect, sql).is_err(), "{sql}");
             assert!(has_time_clauses(&parser(sql)), "{sql}");
         }
-        for sql in ["CREATE TABLE t (a INT, b DECIMAL(3, 1), PRIMARY KEY (a))", "CREATE TABLE t AS SELECT 1 AS x"] {
+        for sql in
+            ["CREATE TABLE t (a INT, b DECIMAL(3, 1), PRIMARY KEY (a))", "CREATE TABLE t AS SELECT 1 AS x"]
+        {
             assert!(!has_time_clauses(&parser(sql)), "{sql}");
         }
     }
