@@ -54,13 +54,14 @@ pub(super) fn has_time_clauses(parser: &Parser) -> bool {
     if !is_word(&token(n), "TABLE") {
         return false;
     }
-    // Up to the column list's opening parenthesis.
+    // Over `IF NOT EXISTS` and the (dotted) name to the column list's opening parenthesis;
+    // anything else (such as `AS SELECT`) means no column list.
     loop {
         n += 1;
         match token(n) {
             Token::LParen => break,
-            Token::EOF | Token::SemiColon => return false,
-            _ => {}
+            Token::Word(_) | Token::Period => {}
+            _ => return false,
         }
     }
     let mut depth = 1;
@@ -283,9 +284,11 @@ mod tests {
             assert!(Parser::parse_sql(&FlinkDialect, sql).is_err(), "{sql}");
             assert!(has_time_clauses(&parser(sql)), "{sql}");
         }
-        for sql in
-            ["CREATE TABLE t (a INT, b DECIMAL(3, 1), PRIMARY KEY (a))", "CREATE TABLE t AS SELECT 1 AS x"]
-        {
+        for sql in [
+            "CREATE TABLE t (a INT, b DECIMAL(3, 1), PRIMARY KEY (a))",
+            "CREATE TABLE t AS SELECT 1 AS x",
+            "CREATE TABLE t AS SELECT CAST(a AS INT) FROM u",
+        ] {
             assert!(!has_time_clauses(&parser(sql)), "{sql}");
         }
     }
