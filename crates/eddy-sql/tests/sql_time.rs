@@ -224,3 +224,45 @@ fn a_null_rowtime_fails_the_job_naming_table_and_row() {
         "{message}"
     );
 }
+
+#[test]
+fn a_bad_rowtime_is_a_dead_letter_when_parse_errors_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, "1,a,2024-01-01 00:00:01\n2,b,\n3,c,1969-12-31 23:59:59\n").unwrap();
+    let mut s = session();
+    s.execute(&format!(
+        "CREATE TABLE events (id INT, k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
+                   'csv.ignore-parse-errors' = 'true')",
+        path.display()
+    ))
+    .unwrap();
+    let rows = job(&mut s, "SELECT id FROM events").collect(JobConfig::with_workers(1)).unwrap();
+    assert_eq!(rows.iter().map(|r| r.to_string()).collect::<Vec<_>>(), ["(1)"]);
+}
+
+#[test]
+fn an_in_memory_table_with_a_watermark_feeds_a_job_at_event_time() {
+    let mut s = session();
+    s.execute(
+        "CREATE TABLE v (id INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' MILLISECOND)
+             WITH ('connector' = 'values', 'scan.watermark.emit-every' = '1');
+         INSERT INTO v VALUES (1, TIMESTAMP '1970-01-01 00:00:00.010'), (2, TIMESTAMP '1970-01-01 00:00:00.020'),
+             (3, TIMESTAMP '1970-01-01 00:00:00.030');
+         CREATE TABLE out (n BIGINT) WITH ('connector' = 'blackhole')",
+    )
+    .unwrap();
+    let insert = job(&mut s, "INSERT INTO out SELECT COUNT(*) FROM v");
+    let changes = changelog(&insert, 1);
+    assert_eq!(
+        changes.into_iter().collect::<Vec<_>>(),
+        [
+            ((0, "1".into()), 1),
+            ((9, "1".into()), -1),
+            ((9, "2".into()), 1),
+            ((19, "2".into()), -1),
+            ((19, "3".into()), 1)
+        ]
+    );
+}
