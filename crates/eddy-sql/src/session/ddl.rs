@@ -42,7 +42,7 @@ fn option_text(expr: &Expr) -> String {
 fn watermark_text(column: &str, delay_ms: u64) -> String {
     if delay_ms == 0 {
         format!("`{column}`")
-    } else if delay_ms % 1_000 == 0 {
+    } else if delay_ms.is_multiple_of(1_000) {
         format!("`{column}` - INTERVAL '{}' SECOND", delay_ms / 1_000)
     } else {
         format!("`{column}` - INTERVAL '{delay_ms}' MILLISECOND")
