@@ -77,8 +77,7 @@ pub(crate) fn read<'scope>(
             let name = table.name.clone();
             Box::new(move |bytes| {
                 let updates = decode(bytes)?;
-                rowtime_of(&name, &column, position, &updates)
-                    .map_err(|BadRecord::Format(reason)| BadRecord::Rowtime(reason) | reason)?;
+                rowtime_of(&name, &column, position, &updates).map_err(BadRecord::into_reason)?;
                 Ok(updates)
             })
         }

@@ -45,6 +45,15 @@ pub(crate) enum BadRecord {
     Rowtime(String),
 }
 
+impl BadRecord {
+    /// Why the record was refused.
+    pub(crate) fn into_reason(self) -> String {
+        match self {
+            BadRecord::Format(reason) | BadRecord::Rowtime(reason) => reason,
+        }
+    }
+}
+
 /// The event time of `updates` from the rowtime column at `column`: the largest rowtime of
 /// its rows (a Debezium update's before and after images). `Err` names the table.
 pub(crate) fn rowtime_of(
@@ -86,7 +95,7 @@ pub(crate) struct TimedSource<T> {
     skip_bad: bool,
 }
 
-impl<T: 'static> TimedSource<T> {
+impl<T: Serialize + 'static> TimedSource<T> {
     /// Wraps `inner`.
     pub(crate) fn new(inner: impl Source<T> + 'static, convert: Convert<T>, skip_bad: bool) -> Self {
         TimedSource { inner: Box::new(inner), convert, skip_bad }
@@ -102,7 +111,7 @@ impl<T: 'static> TimedSource<T> {
     }
 }
 
-impl<T: 'static> Source<TimedRows> for TimedSource<T> {
+impl<T: Serialize + 'static> Source<TimedRows> for TimedSource<T> {
     fn name(&self) -> String {
         self.inner.name()
     }
@@ -144,7 +153,7 @@ struct TimedSplit<T> {
     scratch: SplitOutput<T>,
 }
 
-impl<T> SplitReader<TimedRows> for TimedSplit<T> {
+impl<T: Serialize> SplitReader<TimedRows> for TimedSplit<T> {
     fn split_id(&self) -> &str {
         self.inner.split_id()
     }
@@ -158,9 +167,11 @@ impl<T> SplitReader<TimedRows> for TimedSplit<T> {
         for (position, record) in records {
             match (self.convert)(&record) {
                 Ok(rows) => output.push(position, rows),
-                Err(BadRecord::Format(reason) | BadRecord::Rowtime(reason)) if self.skip_bad => {
+                Err(bad) if self.skip_bad => {
+                    let reason = bad.into_reason();
                     let split = self.inner.split_id().to_owned();
-                    output.dead_letter(DeadLetter { split, line: position, reason, raw: String::new() });
+                    let raw = serde_json::to_string(&record).unwrap_or_default();
+                    output.dead_letter(DeadLetter { split, line: position, reason, raw });
                 }
                 Err(BadRecord::Format(reason)) => return Err(Error::User(reason)),
                 Err(BadRecord::Rowtime(reason)) => {
