@@ -56,11 +56,18 @@ pub(super) fn has_time_clauses(parser: &Parser) -> bool {
     }
     // Over `IF NOT EXISTS` and the (dotted) name to the column list's opening parenthesis;
     // anything else (such as `AS SELECT`) means no column list.
+    n += 1;
+    if is_word(&token(n), "IF") {
+        n += 3;
+    }
     loop {
+        if !matches!(token(n), Token::Word(_)) {
+            return false;
+        }
         n += 1;
         match token(n) {
             Token::LParen => break,
-            Token::Word(_) | Token::Period => {}
+            Token::Period => n += 1,
             _ => return false,
         }
     }
@@ -280,6 +287,7 @@ mod tests {
         for sql in [
             "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '4' SECOND)",
             "CREATE TABLE t (a INT, pt AS PROCTIME())",
+            "CREATE TABLE IF NOT EXISTS cat.db.t (ts TIMESTAMP(3), WATERMARK FOR ts AS ts)",
         ] {
             assert!(Parser::parse_sql(&FlinkDialect, sql).is_err(), "{sql}");
             assert!(has_time_clauses(&parser(sql)), "{sql}");
