@@ -266,3 +266,41 @@ fn an_in_memory_table_with_a_watermark_feeds_a_job_at_event_time() {
         ]
     );
 }
+
+#[test]
+fn an_append_only_sink_refuses_an_updating_query_over_event_time_but_takes_a_batch_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, out_of_order_csv()).unwrap();
+    let mut s = session();
+    s.execute(&events_table(&path, "events", ", WATERMARK FOR ts AS ts - INTERVAL '2' SECOND")).unwrap();
+    s.execute(&events_table(&path, "batch", "")).unwrap();
+    s.execute(&format!(
+        "CREATE TABLE out (k STRING, n BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv')",
+        dir.path().join("out").display()
+    ))
+    .unwrap();
+    let error = s.execute("INSERT INTO out SELECT k, COUNT(*) FROM events GROUP BY k").unwrap_err();
+    assert!(error.to_string().contains("append-only"), "{error}");
+    // Over a table read at one time the result is final when written, so it appends.
+    job(&mut s, "INSERT INTO out SELECT k, COUNT(*) FROM batch GROUP BY k");
+    job(&mut s, "INSERT INTO out SELECT k, CAST(id AS BIGINT) FROM events WHERE id > 3");
+}
+
+#[test]
+fn a_datagen_table_with_a_watermark_is_read_at_event_time() {
+    let mut s = session();
+    s.execute(
+        "CREATE TABLE gen (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE)
+             WITH ('connector' = 'datagen', 'number-of-rows' = '200', 'scan.watermark.emit-every' = '10')",
+    )
+    .unwrap();
+    // The session answers queries over a bounded generator from its rows; a job reads it.
+    assert_eq!(rows(&mut s, "SELECT COUNT(*) FROM gen"), ["200"]);
+    s.execute("CREATE TABLE out (n BIGINT) WITH ('connector' = 'blackhole')").unwrap();
+    let changes = changelog(&job(&mut s, "INSERT INTO out SELECT COUNT(*) FROM gen"), 1);
+    let times: std::collections::BTreeSet<u64> = changes.keys().map(|(time, _)| *time).collect();
+    assert!(times.len() > 1, "{changes:?}");
+    let last = changes.iter().filter(|(_, n)| **n > 0).max_by_key(|((time, _), _)| *time);
+    assert_eq!(last.map(|((_, row), _)| row.as_str()), Some("200"));
+}
