@@ -78,6 +78,7 @@ fn catalog() -> Catalog {
         columns: columns.iter().map(|c| Column::new(*c, SqlType::BigInt)).collect(),
         primary_key: None,
         options: Default::default(),
+        time: Default::default(),
     };
     catalog.add_table(table("orders", &["id", "customer", "amount"]));
     catalog.add_table(table("customers", &["id", "region"]));

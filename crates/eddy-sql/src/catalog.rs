@@ -2,7 +2,8 @@
 //!
 //! A table has columns, an optional primary key and its `WITH (...)` options (connector
 //! settings, kept in a sorted map); a table without a `connector` option is an in-memory table whose rows the
-//! session holds. A view keeps its SQL text and its bound query, which the binder inlines
+//! session holds. A table may have time attributes ([`TimeAttributes`]: `WATERMARK FOR` and
+//! `PROCTIME()`). A view keeps its SQL text and its bound query, which the binder inlines
 //! wherever the view is named.
 //!
 //! Names follow the identifier rule of the binder: an unquoted name matches
@@ -27,9 +28,65 @@ pub struct Table {
     /// The `WITH ('key' = 'value', ...)` options, by key (as [`crate::connect::options`]
     /// reads them); empty for an in-memory table.
     pub options: BTreeMap<String, String>,
+    /// The event-time and processing-time attributes, if declared.
+    pub time: TimeAttributes,
+}
+
+/// A table's time attributes, as Flink's DDL declares them.
+///
+/// # Event time
+/// With a rowtime (`WATERMARK FOR ts AS ts - INTERVAL '4' SECOND`), the table is read at
+/// event time: each row's event time is its rowtime column (epoch milliseconds) and the
+/// logical times of its rows follow the watermarks of bounded out-of-orderness with the
+/// declared delay (see [`crate::connect::source`]). The processing-time column
+/// (`pt AS PROCTIME()`) is not stored: the source fills it with the time the row is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimeAttributes {
+    /// The rowtime column and its watermark.
+    pub rowtime: Option<Rowtime>,
+    /// The position of the processing-time column (`AS PROCTIME()`).
+    pub proctime: Option<usize>,
+}
+
+/// The event-time attribute of a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rowtime {
+    /// The rowtime column's position (a `TIMESTAMP(3)` column).
+    pub column: usize,
+    /// The watermark delay: the watermark trails the largest rowtime seen by this much.
+    pub delay_ms: u64,
+    /// `'scan.watermark.idle-timeout'`: a split quiet this long stops holding the watermark.
+    pub idle_timeout_ms: Option<u64>,
+    /// `'scan.watermark.emit-every'` (eddy's): a split's watermark advances once every this
+    /// many rows (default 1024, eddy's coarsening).
+    pub emit_every: Option<u64>,
+}
+
+/// The `WITH` options that configure the watermark rather than the connector.
+pub const WATERMARK_OPTIONS: [&str; 2] = ["scan.watermark.idle-timeout", "scan.watermark.emit-every"];
+
+impl TimeAttributes {
+    /// Whether the column at `position` is computed by the source (the proctime column),
+    /// not read from the data.
+    pub fn is_computed(&self, position: usize) -> bool {
+        self.proctime == Some(position)
+    }
 }
 
 impl Table {
+    /// The `WITH` options the connector reads (without the watermark's options).
+    pub fn connector_options(&self) -> BTreeMap<String, String> {
+        let mut options = self.options.clone();
+        options.retain(|key, _| !WATERMARK_OPTIONS.contains(&key.as_str()));
+        options
+    }
+
+    /// The columns the data holds: all but the computed proctime column.
+    pub fn physical_columns(&self) -> Vec<Column> {
+        let columns = self.columns.iter().enumerate();
+        columns.filter(|(i, _)| !self.time.is_computed(*i)).map(|(_, c)| c.clone()).collect()
+    }
+
     /// Whether the session holds the rows and statements change them: no `connector`
     /// option, or `'connector' = 'values'`.
     pub fn is_in_memory(&self) -> bool {
@@ -170,6 +227,7 @@ mod tests {
             columns: vec![Column::new("a", SqlType::Int)],
             primary_key: None,
             options: BTreeMap::new(),
+            time: TimeAttributes::default(),
         }
     }
 

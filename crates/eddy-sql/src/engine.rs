@@ -77,6 +77,7 @@ impl QueryEngine for DataflowEngine {
                 columns,
                 connector: Connector::Memory,
                 rows: rows.iter().map(|row| (row.clone(), 1)).collect(),
+                time: Default::default(),
             });
         }
         let collected = Arc::new(Mutex::new(Vec::new()));

@@ -164,6 +164,7 @@ impl<'scope> TableEnvironment<'scope> {
             columns,
             primary_key: None,
             options: Default::default(),
+            time: Default::default(),
         });
         Ok(())
     }

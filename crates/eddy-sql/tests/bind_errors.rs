@@ -18,6 +18,7 @@ fn catalog() -> Catalog {
             columns: columns.into_iter().map(|(n, ty)| Column::new(n, ty)).collect(),
             primary_key: None,
             options: Default::default(),
+            time: Default::default(),
         });
     }
     catalog
@@ -79,6 +80,7 @@ fn quoted_names_match_exactly() {
         columns: vec![Column::new("Col", SqlType::Int), Column::new("col", SqlType::Int)],
         primary_key: None,
         options: Default::default(),
+        time: Default::default(),
     });
     let bind = |sql: &str| {
         let statements = Parser::parse_sql(&FlinkDialect, sql).expect("parses");

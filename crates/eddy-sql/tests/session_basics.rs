@@ -182,16 +182,16 @@ fn ddl_statements() {
     assert_eq!(
         rows(&mut s, "DESCRIBE k"),
         [
-            "id|BIGINT|FALSE|PRI(id)",
-            "name|STRING|TRUE|NULL",
-            "price|DECIMAL(8, 3)|TRUE|NULL",
-            "at|TIMESTAMP(3)|TRUE|NULL",
-            "day|DATE|TRUE|NULL",
-            "flag|BOOLEAN|TRUE|NULL",
-            "f|DOUBLE|TRUE|NULL",
-            "g|DOUBLE|TRUE|NULL",
-            "h|INT|TRUE|NULL",
-            "i|VARCHAR(3)|TRUE|NULL",
+            "id|BIGINT|FALSE|PRI(id)|NULL|NULL",
+            "name|STRING|TRUE|NULL|NULL|NULL",
+            "price|DECIMAL(8, 3)|TRUE|NULL|NULL|NULL",
+            "at|TIMESTAMP(3)|TRUE|NULL|NULL|NULL",
+            "day|DATE|TRUE|NULL|NULL|NULL",
+            "flag|BOOLEAN|TRUE|NULL|NULL|NULL",
+            "f|DOUBLE|TRUE|NULL|NULL|NULL",
+            "g|DOUBLE|TRUE|NULL|NULL|NULL",
+            "h|INT|TRUE|NULL|NULL|NULL",
+            "i|VARCHAR(3)|TRUE|NULL|NULL|NULL",
         ]
     );
     s.execute("DROP VIEW xs; DROP TABLE IF EXISTS nothing; DROP TABLE k").unwrap();

@@ -14,7 +14,8 @@
 //! A bounded table (`'scan.bounded.mode' = 'latest-offset'`: each partition ends at the offset
 //! that was its end when the job started) is read at event time 0, like files, so a query over
 //! it produces its result once, when the topics end. An unbounded table is read at ingestion
-//! time.
+//! time. A table with `WATERMARK FOR` is read at event time, each message's time its rowtime
+//! (see [`super::source`]); a message whose rowtime is `NULL` or negative is a bad message.
 //!
 //! # Bad messages
 //! A message that does not decode fails the job with an error naming the topic, partition and
@@ -41,7 +42,7 @@
 //!   not supported yet (an unknown option is an error naming the options there are).
 
 use eddy_core::error::{Error, Result};
-use eddy_core::prelude::{DataStream, Env, WatermarkStrategy};
+use eddy_core::prelude::{DataStream, Env};
 use eddy_kafka::{BadRecords, Delivery, KafkaRecord, KafkaSink, KafkaSource, StartFrom};
 
 use crate::changelog::{RowChange, RowKind};
@@ -49,23 +50,37 @@ use crate::connect::format::{
     change_to_debezium, row_from_csv, row_from_json, row_to_csv, row_to_json, updates_from_debezium,
 };
 use crate::connect::options::{Connector, Format, StartupMode};
+use crate::connect::table::{physical_columns, strategy, RowUpdate, TableSource};
+use crate::connect::timed::{rowtime_of, BadRecord};
 use crate::plan::Column;
 
 /// Reads the Kafka table `table` (whose connector is [`Connector::Kafka`]) as row updates.
-/// A row with its multiplicity (the sources' `RowUpdate`; spelled out so that this module,
-/// which `source.rs` and `sink.rs` call, imports neither).
-type RowUpdate = (crate::datum::Row, i64);
-
 pub(crate) fn read<'scope>(
     env: &mut Env<'scope>,
-    name: &str,
-    columns: &[Column],
-    connector: &Connector,
+    table: &TableSource,
 ) -> Result<DataStream<'scope, RowUpdate>> {
-    let Connector::Kafka { topic, brokers, group, format, startup, bounded, .. } = connector else {
-        return Err(Error::Internal(format!("table {name} is not a Kafka table")));
+    let Connector::Kafka { topic, brokers, group, format, startup, bounded, .. } = &table.connector else {
+        return Err(Error::Internal(format!("table {} is not a Kafka table", table.name)));
     };
-    let decode = decoder(name, columns, format);
+    let columns = physical_columns(table);
+    let decode = decoder(&table.name, &columns, format);
+    // With a rowtime, a message whose rowtime is NULL or negative is a bad message (an error
+    // naming the table, or a dead letter with `ignore-parse-errors`).
+    let rowtime = table.time.rowtime.as_ref().map(|rowtime| {
+        let before = (0..rowtime.column).filter(|i| table.time.is_computed(*i)).count();
+        (rowtime.column - before, table.columns[rowtime.column].name.clone())
+    });
+    let decode: Decoder = match rowtime.clone() {
+        None => decode,
+        Some((position, column)) => {
+            let name = table.name.clone();
+            Box::new(move |bytes| {
+                let updates = decode(bytes)?;
+                rowtime_of(&name, &column, position, &updates).map_err(BadRecord::into_reason)?;
+                Ok(updates)
+            })
+        }
+    };
     let mut source = KafkaSource::with_decoder(brokers, &[topic], decode).start_from(match startup {
         StartupMode::Earliest => StartFrom::Earliest,
         StartupMode::Latest => StartFrom::Latest,
@@ -77,13 +92,16 @@ pub(crate) fn read<'scope>(
     if ignores_parse_errors(format) {
         source = source.bad_records(BadRecords::DeadLetter);
     }
-    let strategy = if *bounded {
+    if *bounded {
         source = source.bounded();
-        // Every row at event time 0, as for files: the result appears when the topic ends.
-        WatermarkStrategy::monotonous_timestamps()
-    } else {
-        WatermarkStrategy::ingestion_time()
-    };
+    }
+    // Without a rowtime, a bounded topic is read at event time 0, as files are (the result
+    // appears when the topic ends), an unbounded one at ingestion time.
+    let name = table.name.clone();
+    let strategy = strategy(table, *bounded, move |record: &KafkaRecord<Vec<RowUpdate>>| {
+        let Some((position, column)) = &rowtime else { return 0 };
+        rowtime_of(&name, column, *position, &record.value).unwrap_or(0)
+    });
     Ok(env.from_source(source, strategy).flat_map(|record: KafkaRecord<Vec<RowUpdate>>| record.value))
 }
 

@@ -13,3 +13,5 @@ pub mod kafka;
 pub mod options;
 pub mod sink;
 pub mod source;
+pub mod table;
+mod timed;

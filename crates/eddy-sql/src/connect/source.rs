@@ -3,24 +3,44 @@
 //! `-1` for a retracted one). The SQL layer turns that stream into a differential collection.
 //!
 //! # Event time
-//! A bounded table without a time attribute (issue 17 adds `WATERMARK FOR`; files, in-memory
-//! tables, `datagen` with a row count, Kafka with `scan.bounded.mode`) is read with every row
-//! at event time 0, so the frontier stays at 0 until a bounded table ends: a query over bounded
-//! tables produces its result once, when the input ends, as a batch database does. An
-//! unbounded table without a time attribute (Kafka without `scan.bounded.mode`, `datagen`
-//! without a row count) is read at ingestion time, so its results follow processing time.
-//! The `nexmark` tables carry their generator's event time with the suite's 4 s bounded
-//! out-of-orderness.
+//! A table with a time attribute (`WATERMARK FOR ts AS ts - INTERVAL 'd' ...`, any
+//! connector) is read at event time: each row's event time is its rowtime column (epoch
+//! milliseconds) and eddy's bounded out-of-orderness with delay `d` makes the split
+//! watermarks, which are the logical times of the rows. Its query results are changelogs over
+//! event time that become final as the frontier passes them. A row whose rowtime is `NULL` or
+//! before 1970 fails the job with an error naming the table and the row's split and line (a
+//! dead letter with the format's `ignore-parse-errors`). `'scan.watermark.idle-timeout'` is
+//! the strategy's idleness; `'scan.watermark.emit-every'` (eddy's) how many rows of a split
+//! pass between watermark advances (default 1024).
+//!
+//! A bounded table without a time attribute (files, in-memory tables, `datagen` with a row
+//! count, Kafka with `scan.bounded.mode`) is read with every row at event time 0, so the
+//! frontier stays at 0 until a bounded table ends: a query over bounded tables produces its
+//! result once, when the input ends, as a batch database does. An unbounded table without a
+//! time attribute (Kafka without `scan.bounded.mode`, `datagen` without a row count) is read
+//! at ingestion time, so its results follow processing time. The `nexmark` tables carry their
+//! generator's event time (`dateTime`) with the 4 s bounded out-of-orderness of Flink's Nexmark
+//! DDL, or the delay of their own `WATERMARK FOR dateTime` clause.
+//!
+//! # Processing time
+//! A `pt AS PROCTIME()` column is not in the data: the source fills it, as each row is read,
+//! with the job clock's time (ingestion time, a `TIMESTAMP(3)` in UTC). The clock is the job's
+//! injected clock, never read by expression evaluation, so expressions stay deterministic;
+//! the column's values are not (a replay after a failure reads them anew).
 
 use eddy_connectors::{CollectionSource, FileSource, GeneratorSource};
 use eddy_core::error::Error;
-use eddy_core::prelude::{DataStream, Env, WatermarkStrategy};
-use eddy_nexmark::{nexmark_watermarks, Event, NexmarkConfig, NexmarkSource};
+use eddy_core::prelude::{DataStream, Env};
+use eddy_nexmark::{Event, NexmarkConfig, NexmarkSource};
+use std::rc::Rc;
 
 use crate::cast::cast;
 use crate::connect::datagen;
 use crate::connect::format::{row_from_csv, row_from_json, updates_from_debezium, FormatError};
 use crate::connect::options::{Connector, Format, NexmarkTable};
+use crate::connect::table::{physical_columns, strategy, watermarks};
+pub use crate::connect::table::{RowUpdate, TableSource};
+use crate::connect::timed::{rowtime_of, BadRecord, Convert, TimedRows, TimedSource};
 use crate::datum::{Datum, Row};
 use crate::plan::Column;
 use crate::types::SqlType;
@@ -28,49 +48,9 @@ use crate::types::SqlType;
 /// The splits of a `nexmark` table.
 const NEXMARK_SPLITS: usize = 4;
 
-/// A row with its multiplicity: `+1` appended, `-1` retracted.
-pub type RowUpdate = (Row, i64);
-
-/// A table to read: its name, columns and connector, and for an in-memory table its rows.
-#[derive(Clone, Debug)]
-pub struct TableSource {
-    /// The catalog name.
-    pub name: String,
-    /// The columns, in order.
-    pub columns: Vec<Column>,
-    /// Where the rows come from.
-    pub connector: Connector,
-    /// An in-memory table's contents (ignored for other connectors).
-    pub rows: Vec<RowUpdate>,
-}
-
-impl TableSource {
-    /// Whether every row is read at logical time 0 (a bounded table without event time), so
-    /// a query's result appears once, when the input ends.
-    pub fn is_read_at_one_time(&self) -> bool {
-        match &self.connector {
-            Connector::Memory | Connector::Filesystem { .. } => true,
-            Connector::Datagen(spec) => datagen::row_count(spec).is_some(),
-            Connector::Kafka { bounded, .. } => *bounded,
-            _ => false,
-        }
-    }
-
-    /// Whether the table ends (files, in-memory tables, bounded generators and topics).
-    pub fn is_bounded(&self) -> bool {
-        match &self.connector {
-            Connector::Memory | Connector::Filesystem { .. } => true,
-            Connector::Datagen(spec) => datagen::row_count(spec).is_some(),
-            Connector::Nexmark { events, .. } => events.is_some(),
-            Connector::Kafka { bounded, .. } => *bounded,
-            Connector::Print { .. } | Connector::Blackhole => true,
-        }
-    }
-}
-
-fn format_failure(error: FormatError) -> Error {
-    Error::User(error.to_string())
-}
+/// The watermark delay of a `nexmark` table without a `WATERMARK FOR` clause (Flink's
+/// Nexmark DDL declares 4 s).
+const NEXMARK_DEFAULT_DELAY_MS: u64 = 4_000;
 
 /// Reads `table` as a stream of row updates on this worker (each worker reads its share of
 /// the table's splits).
@@ -78,56 +58,62 @@ pub fn read<'scope>(
     env: &mut Env<'scope>,
     table: &TableSource,
 ) -> eddy_core::Result<DataStream<'scope, RowUpdate>> {
+    #[cfg(feature = "kafka")]
+    if let Connector::Kafka { .. } = &table.connector {
+        let stream = crate::connect::kafka::read(env, table)?;
+        return Ok(with_proctime(env, table, stream));
+    }
     let name = table.name.clone();
-    let columns = table.columns.clone();
-    let bounded_time = || WatermarkStrategy::monotonous_timestamps();
+    let columns = physical_columns(table);
+    // The rowtime's position among the columns the data holds.
+    let rowtime = table.time.rowtime.as_ref().map(|rowtime| {
+        let before = (0..rowtime.column).filter(|i| table.time.is_computed(*i)).count();
+        (rowtime.column - before, table.columns[rowtime.column].name.clone())
+    });
+    // Adds the event time to a record's rows: its rowtime, or 0 without one.
+    let rowtime_name = rowtime.as_ref().map(|(_, column)| column.clone());
+    let timed = {
+        let name = name.clone();
+        move |updates: Vec<RowUpdate>| -> Result<TimedRows, BadRecord> {
+            let event_time = match &rowtime {
+                Some((position, column)) => rowtime_of(&name, column, *position, &updates)?,
+                None => 0,
+            };
+            Ok(TimedRows { updates, event_time })
+        }
+    };
+    let format = |error: FormatError| BadRecord::Format(error.to_string());
+    let bounded = table.is_bounded();
     let stream = match &table.connector {
-        Connector::Memory => env.from_source(CollectionSource::new(table.rows.clone()), bounded_time()),
-        Connector::Filesystem { path, format } => match format {
+        Connector::Memory => {
+            let convert: Convert<RowUpdate> = Rc::new(move |update| timed(vec![update.clone()]));
+            let source = TimedSource::new(CollectionSource::new(table.rows.clone()), convert, false);
+            env.from_source(source, strategy(table, bounded, event_time))
+        }
+        Connector::Filesystem { path, format: file_format } => match file_format {
             Format::Csv { header, ignore_parse_errors } => {
                 let source = FileSource::<Vec<String>>::csv(path).has_header(*header);
-                let failure = env.failure();
-                let skip = *ignore_parse_errors;
-                env.from_source(source, WatermarkStrategy::monotonous_timestamps()).flat_map(move |fields| {
-                    match row_from_csv(&name, &columns, &fields) {
-                        Ok(row) => Some((row, 1)),
-                        Err(_) if skip => None,
-                        Err(error) => {
-                            failure.fail(format_failure(error));
-                            None
-                        }
-                    }
-                })
+                let convert: Convert<Vec<String>> = Rc::new(move |fields| {
+                    timed(vec![(row_from_csv(&name, &columns, fields).map_err(format)?, 1)])
+                });
+                let source = TimedSource::new(source, convert, *ignore_parse_errors);
+                env.from_source(source, strategy(table, bounded, event_time))
             }
             Format::DebeziumJson { ignore_parse_errors } => {
                 let source = FileSource::<serde_json::Value>::json_lines(path);
-                let failure = env.failure();
-                let skip = *ignore_parse_errors;
-                env.from_source(source, WatermarkStrategy::monotonous_timestamps()).flat_map(move |value| {
-                    match updates_from_debezium(&name, &columns, &value) {
-                        Ok(updates) => updates,
-                        Err(_) if skip => Vec::new(),
-                        Err(error) => {
-                            failure.fail(format_failure(error));
-                            Vec::new()
-                        }
-                    }
-                })
+                let convert: Convert<serde_json::Value> = Rc::new(move |value| {
+                    timed(updates_from_debezium(&name, &columns, value).map_err(format)?)
+                });
+                let source = TimedSource::new(source, convert, *ignore_parse_errors);
+                env.from_source(source, strategy(table, bounded, event_time))
             }
             Format::Json { ignore_parse_errors } => {
                 let source = FileSource::<serde_json::Value>::json_lines(path);
-                let failure = env.failure();
-                let skip = *ignore_parse_errors;
-                env.from_source(source, WatermarkStrategy::monotonous_timestamps()).flat_map(move |value| {
-                    match row_from_json(&name, &columns, &value) {
-                        Ok(row) => Some((row, 1)),
-                        Err(_) if skip => None,
-                        Err(error) => {
-                            failure.fail(format_failure(error));
-                            None
-                        }
-                    }
-                })
+                let convert: Convert<serde_json::Value> = Rc::new(move |value| {
+                    timed(vec![(row_from_json(&name, &columns, value).map_err(format)?, 1)])
+                });
+                let source = TimedSource::new(source, convert, *ignore_parse_errors);
+                env.from_source(source, strategy(table, bounded, event_time))
             }
         },
         Connector::Datagen(spec) => {
@@ -144,10 +130,21 @@ pub fn read<'scope>(
             if let Some(rate) = spec.rows_per_second {
                 source = source.with_rate(rate);
             }
-            let strategy = if rows.is_some() { bounded_time() } else { WatermarkStrategy::ingestion_time() };
-            env.from_source(source, strategy)
+            let convert: Convert<RowUpdate> = Rc::new(move |update| timed(vec![update.clone()]));
+            env.from_source(
+                TimedSource::new(source, convert, false),
+                strategy(table, rows.is_some(), event_time),
+            )
         }
         Connector::Nexmark { table: kind, events, events_per_second, seed } => {
+            if let Some(column) = &rowtime_name {
+                if normalized(column) != "datetime" {
+                    return Err(Error::Config(format!(
+                        "table {name}: a nexmark table's event time is its dateTime; declare \
+                         WATERMARK FOR dateTime, not {column}"
+                    )));
+                }
+            }
             let mut config = NexmarkConfig::default().with_seed(*seed);
             if let Some(rate) = events_per_second {
                 config = config.with_events_per_second(*rate);
@@ -158,22 +155,17 @@ pub fn read<'scope>(
                 source = source.with_max_rate(*rate);
             }
             let kind = *kind;
-            let failure = env.failure();
-            env.from_source(source, nexmark_watermarks()).flat_map(move |event| {
-                match nexmark_row(&name, &columns, kind, &event) {
-                    Ok(row) => row.map(|row| (row, 1)),
-                    Err(error) => {
-                        failure.fail(format_failure(error));
-                        None
-                    }
-                }
-            })
+            // Every event carries the generator's time, also those of other tables, so that
+            // all events advance the watermark as in Flink's Nexmark source.
+            let convert: Convert<Event> = Rc::new(move |event| {
+                let row = nexmark_row(&name, &columns, kind, event).map_err(format)?;
+                let updates = row.map(|row| vec![(row, 1)]).unwrap_or_default();
+                Ok(TimedRows { updates, event_time: event.date_time() })
+            });
+            let delay = table.time.rowtime.as_ref().map_or(NEXMARK_DEFAULT_DELAY_MS, |r| r.delay_ms);
+            let strategy = watermarks(table, delay, event_time);
+            env.from_source(TimedSource::new(source, convert, false), strategy)
         }
-        #[cfg(feature = "kafka")]
-        Connector::Kafka { .. } => {
-            crate::connect::kafka::read(env, &table.name, &table.columns, &table.connector)?
-        }
-        #[cfg(not(feature = "kafka"))]
         Connector::Kafka { .. } => {
             return Err(Error::Config(format!(
                 "table {}: reading Kafka from SQL needs eddy-sql built with its kafka feature \
@@ -189,7 +181,28 @@ pub fn read<'scope>(
             )))
         }
     };
-    Ok(stream)
+    let stream = stream.flat_map(|timed: TimedRows| timed.updates);
+    Ok(with_proctime(env, table, stream))
+}
+
+fn event_time(rows: &TimedRows) -> u64 {
+    rows.event_time
+}
+
+/// Fills the `PROCTIME()` column of `table`'s rows, if it has one, with the job clock's time.
+pub(crate) fn with_proctime<'scope>(
+    env: &mut Env<'scope>,
+    table: &TableSource,
+    stream: DataStream<'scope, RowUpdate>,
+) -> DataStream<'scope, RowUpdate> {
+    let Some(position) = table.time.proctime else { return stream };
+    let clock = env.clock();
+    stream.map(move |(row, diff)| {
+        let mut values = row.values().to_vec();
+        let now = i64::try_from(clock.now_ms()).unwrap_or(i64::MAX);
+        values.insert(position, Datum::Timestamp(now));
+        (Row::new(values), diff)
+    })
 }
 
 /// A column name as the Nexmark models spell fields: lower case without underscores, so

@@ -1,6 +1,7 @@
 //! The session's catalog statements: `CREATE TABLE [IF NOT EXISTS]` (also `AS SELECT`),
 //! `CREATE [OR REPLACE] [TEMPORARY] VIEW`, `DROP TABLE/VIEW [IF EXISTS]` (`DROP INDEX` is
-//! accepted and ignored, as `CREATE INDEX`), `SHOW TABLES` and `DESCRIBE`.
+//! accepted and ignored, as `CREATE INDEX`), `SHOW TABLES` and `DESCRIBE`. A table's time
+//! attributes (`WATERMARK FOR`, `AS PROCTIME()`) are parsed and checked in [`super::time`].
 
 use std::collections::BTreeMap;
 
@@ -9,10 +10,11 @@ use sqlparser::ast::{
     TableConstraint, Value,
 };
 
+use super::time::{self, TimeClauses};
 use super::{assign_row, object_name, single_ident, Outcome, Session, SqlErrorKind, StatementResult};
 use crate::bind::literals::data_type_at;
 use crate::bind::{bind_query, BindError, Location};
-use crate::catalog::{Relation, Table, View};
+use crate::catalog::{Relation, Table, TimeAttributes, View, WATERMARK_OPTIONS};
 use crate::connect::datagen::{self, row_count};
 use crate::connect::options::{connector, Connector};
 use crate::datum::{Datum, Row};
@@ -36,11 +38,26 @@ fn option_text(expr: &Expr) -> String {
     }
 }
 
+/// The watermark expression of `column` with `delay_ms`, as `DESCRIBE` shows it.
+fn watermark_text(column: &str, delay_ms: u64) -> String {
+    if delay_ms == 0 {
+        format!("`{column}`")
+    } else if delay_ms.is_multiple_of(1_000) {
+        format!("`{column}` - INTERVAL '{}' SECOND", delay_ms / 1_000)
+    } else {
+        format!("`{column}` - INTERVAL '{delay_ms}' MILLISECOND")
+    }
+}
+
 /// The most rows of a bounded `datagen` table the session generates for queries.
 const MAX_GENERATED_ROWS: u64 = 1_000_000;
 
 impl Session {
-    pub(super) fn create_table(&mut self, create: &CreateTable) -> StatementResult<Outcome> {
+    pub(super) fn create_table(
+        &mut self,
+        create: &CreateTable,
+        clauses: &TimeClauses,
+    ) -> StatementResult<Outcome> {
         let ident = single_ident(&create.name)?;
         if self.catalog.resolve(ident).is_ok() {
             if create.if_not_exists {
@@ -68,6 +85,15 @@ impl Session {
             columns.push(Column::new(column.name.value.clone(), ty));
             if column.options.iter().any(|o| matches!(o.option, ColumnOption::PrimaryKey(_))) {
                 primary_key = Some(vec![i]);
+            }
+        }
+        for (position, name, expr) in &clauses.computed {
+            if columns.iter().any(|c: &Column| c.name == name.value) {
+                return Err(SqlErrorKind::Catalog(format!("column {} is declared twice", name.value)));
+            }
+            columns.insert(*position, time::computed_column(name, expr)?);
+            if let Some(key) = primary_key.as_mut() {
+                key.iter_mut().filter(|i| **i >= *position).for_each(|i| *i += 1);
             }
         }
         for constraint in &create.constraints {
@@ -105,6 +131,7 @@ impl Session {
             }
             other => return Err(SqlErrorKind::Unsupported(format!("table options {other}"))),
         }
+        let time = self.time_attributes(&ident.value, &columns, clauses, &options)?;
         let mut rows = Vec::new();
         if let Some(query) = &create.query {
             let bound = bind_query(query, &self.catalog)?;
@@ -122,12 +149,22 @@ impl Session {
                 rows.push(assign_row(&row, &from, &columns)?);
             }
         }
-        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        let connector =
-            connector(&ident.value, &names, &options).map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
-        let table = Table { name: ident.value.clone(), columns, primary_key, options };
+        let table = Table { name: ident.value.clone(), columns, primary_key, options, time };
+        let names: Vec<String> = table.physical_columns().iter().map(|c| c.name.clone()).collect();
+        let connector = connector(&table.name, &names, &table.connector_options())
+            .map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
+        if table.time.proctime.is_some() && connector == Connector::Memory {
+            return Err(SqlErrorKind::Unsupported(format!(
+                "table {}: a PROCTIME() column needs a connector table (the session's in-memory \
+                 rows are not read by a source)",
+                table.name
+            )));
+        }
         let message = format!("table {} created", table.name);
-        if let (Connector::Datagen(spec), true) = (&connector, rows.is_empty()) {
+        // A generator's rows are pre-generated for the session only when no column is computed
+        // at read time.
+        let generate = rows.is_empty() && table.time.proctime.is_none();
+        if let (Connector::Datagen(spec), true) = (&connector, generate) {
             // A bounded generator's rows are known now: queries read them like a table's.
             if let Some(n) = row_count(spec).filter(|n| *n <= MAX_GENERATED_ROWS) {
                 let generated = (0..n).map(|i| datagen::row(spec, &table.columns, i)).collect();
@@ -257,16 +294,44 @@ impl Session {
         }
     }
 
-    /// `DESCRIBE t`: each column's name, type, whether it may be `NULL` (always), and its key.
+    /// The time attributes of a new table from its clauses and its `scan.watermark.*` options.
+    fn time_attributes(
+        &self,
+        table: &str,
+        columns: &[Column],
+        clauses: &TimeClauses,
+        options: &BTreeMap<String, String>,
+    ) -> StatementResult<TimeAttributes> {
+        let mut time = time::time_attributes(table, columns, clauses)?;
+        for key in WATERMARK_OPTIONS {
+            let Some(value) = options.get(key) else { continue };
+            let Some(rowtime) = time.rowtime.as_mut() else {
+                return Err(SqlErrorKind::Catalog(format!(
+                    "table {table}: the option '{key}' needs a WATERMARK FOR clause"
+                )));
+            };
+            let bad = || SqlErrorKind::Catalog(format!("table {table}: '{key}' = '{value}' is not valid"));
+            if key == "scan.watermark.idle-timeout" {
+                rowtime.idle_timeout_ms = Some(time::duration_ms(value).ok_or_else(bad)?);
+            } else {
+                rowtime.emit_every = Some(value.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?);
+            }
+        }
+        Ok(time)
+    }
+
+    /// `DESCRIBE t`, in Flink's shape: each column's name, type (with `*ROWTIME*` or
+    /// `*PROCTIME*` for a time attribute), whether it may be `NULL`, its key, extras (a computed
+    /// column's expression) and the watermark declared on it.
     pub(super) fn describe(&self, name: &ObjectName) -> StatementResult<Outcome> {
         let ident = single_ident(name)?;
         let relation = self
             .catalog
             .resolve(ident)
             .map_err(|_| SqlErrorKind::Catalog(format!("no table or view named {}", ident.value)))?;
-        let (columns, key) = match relation {
-            Relation::Table(table) => (table.columns.clone(), table.primary_key.clone()),
-            Relation::View(view) => (view.columns.clone(), None),
+        let (columns, key, time) = match relation {
+            Relation::Table(table) => (table.columns.clone(), table.primary_key.clone(), table.time.clone()),
+            Relation::View(view) => (view.columns.clone(), None, TimeAttributes::default()),
         };
         let key_text = key.as_ref().map(|key| {
             let names: Vec<&str> =
@@ -278,11 +343,22 @@ impl Session {
             .enumerate()
             .map(|(i, column)| {
                 let in_key = key.as_ref().is_some_and(|k| k.contains(&i));
+                let rowtime = time.rowtime.as_ref().filter(|rowtime| rowtime.column == i);
+                let (ty, extras) = match (rowtime, time.is_computed(i)) {
+                    (Some(_), _) => (format!("{} *ROWTIME*", column.ty), Datum::Null),
+                    (None, true) => (format!("{} *PROCTIME*", column.ty), Datum::string("AS PROCTIME()")),
+                    (None, false) => (column.ty.to_string(), Datum::Null),
+                };
+                let watermark = rowtime.map_or(Datum::Null, |rowtime| {
+                    Datum::string(watermark_text(&column.name, rowtime.delay_ms))
+                });
                 Row::new(vec![
                     Datum::string(column.name.clone()),
-                    Datum::string(column.ty.to_string()),
-                    Datum::Boolean(!in_key),
+                    Datum::string(ty),
+                    Datum::Boolean(!in_key && !time.is_computed(i)),
                     key_text.clone().filter(|_| in_key).map_or(Datum::Null, Datum::string),
+                    extras,
+                    watermark,
                 ])
             })
             .collect();
@@ -292,6 +368,8 @@ impl Session {
                 Column::new("type", SqlType::STRING),
                 Column::new("null", SqlType::Boolean),
                 Column::new("key", SqlType::STRING),
+                Column::new("extras", SqlType::STRING),
+                Column::new("watermark", SqlType::STRING),
             ],
             rows,
         })

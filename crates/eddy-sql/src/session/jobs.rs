@@ -97,8 +97,8 @@ impl Session {
     pub(super) fn table_source(&self, name: &str) -> StatementResult<TableSource> {
         let table =
             self.catalog.table_by_name(name).ok_or_else(|| config_error(format!("no table named {name}")))?;
-        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let connector = connector(&table.name, &names, &table.options).map_err(config_error)?;
+        let names: Vec<String> = table.physical_columns().iter().map(|c| c.name.clone()).collect();
+        let connector = connector(&table.name, &names, &table.connector_options()).map_err(config_error)?;
         let rows = match (&connector, self.tables.get(name)) {
             (Connector::Memory, Some(rows)) => rows.iter().map(|row| (row.clone(), 1)).collect(),
             _ => Vec::new(),
@@ -109,7 +109,13 @@ impl Session {
                 connector.name()
             )));
         }
-        Ok(TableSource { name: table.name.clone(), columns: table.columns.clone(), connector, rows })
+        Ok(TableSource {
+            name: table.name.clone(),
+            columns: table.columns.clone(),
+            connector,
+            rows,
+            time: table.time.clone(),
+        })
     }
 
     /// The table named by `SET 'sql.dead-letter-table'`, where rows a job's queries cannot
@@ -121,7 +127,7 @@ impl Session {
             .table_by_name(name)
             .ok_or_else(|| config_error(format!("{DEAD_LETTER_TABLE} names {name}, which is not a table")))?;
         let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let connector = connector(&table.name, &names, &table.options).map_err(config_error)?;
+        let connector = connector(&table.name, &names, &table.connector_options()).map_err(config_error)?;
         if !connector.can_write() {
             return Err(config_error(format!(
                 "dead-letter table {} ({} connector) cannot be written",
@@ -198,7 +204,7 @@ impl Session {
         let names = table.columns.iter().map(|c| c.name.clone()).collect();
         let plan = Plan::Project { input: Box::new(query.plan), exprs, names };
         let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let connector = connector(&table.name, &names, &table.options).map_err(config_error)?;
+        let connector = connector(&table.name, &names, &table.connector_options()).map_err(config_error)?;
         if !connector.can_write() {
             return Err(config_error(format!(
                 "table {} ({} connector) cannot be written",

@@ -25,6 +25,7 @@ use thiserror::Error;
 mod ddl;
 mod dml;
 mod jobs;
+mod time;
 
 pub use jobs::{combine, SqlJob, DEAD_LETTER_TABLE};
 
@@ -216,7 +217,17 @@ impl Session {
             let number = outcomes.len() + 1;
             let start = next.span.start;
             let location = (start.line > 0).then_some(Location { line: start.line, column: start.column });
-            let statement = parser.parse_statement().map_err(|e| syntax(number, location, e))?;
+            // `CREATE TABLE` with `WATERMARK FOR` or `AS PROCTIME()`, which sqlparser does
+            // not parse (see `time`).
+            let with_time = if time::has_time_clauses(&parser) {
+                Some(time::parse_create_table(&mut parser).map_err(|e| syntax(number, location, e))?)
+            } else {
+                None
+            };
+            let statement = match &with_time {
+                Some((create, _)) => Statement::CreateTable(create.clone()),
+                None => parser.parse_statement().map_err(|e| syntax(number, location, e))?,
+            };
             let after = parser.peek_token();
             if after.token != Token::EOF && after.token != Token::SemiColon {
                 return Err(SqlError {
@@ -228,8 +239,11 @@ impl Session {
                     )),
                 });
             }
-            let outcome =
-                self.statement(&statement).map_err(|kind| SqlError { statement: number, location, kind })?;
+            let outcome = match &with_time {
+                Some((create, clauses)) => self.create_table(create, clauses),
+                None => self.statement(&statement),
+            }
+            .map_err(|kind| SqlError { statement: number, location, kind })?;
             outcomes.push(outcome);
         }
         Ok(outcomes)
@@ -253,7 +267,7 @@ impl Session {
                 }
                 other => Err(SqlErrorKind::Unsupported(format!("EXPLAIN of {}", first_words(other)))),
             },
-            Statement::CreateTable(create) => self.create_table(create),
+            Statement::CreateTable(create) => self.create_table(create, &time::TimeClauses::default()),
             Statement::CreateView(create) => self.create_view(create),
             Statement::Drop { object_type, if_exists, names, .. } => {
                 self.drop(*object_type, *if_exists, names)
