@@ -128,6 +128,7 @@ const QUERY: &str = "SELECT a.category, COUNT(*), MAX(b.price), COUNT(DISTINCT b
 /// Runs the query with its changelog written (as `+I[..]` lines) to `output`; the job fails
 /// after `fail_after` changes.
 fn run(
+    query: &str,
     workers: usize,
     checkpoints: Option<(&Path, Option<RestoreFrom>)>,
     output: &Path,
@@ -135,7 +136,7 @@ fn run(
 ) -> eddy_core::Result<()> {
     let mut session = session();
     session.execute(SCHEMA).unwrap();
-    let mut job = job(&mut session, QUERY);
+    let mut job = job(&mut session, query);
     job.pipeline.inserts[0].output = Output::Stream;
     let pipeline = job.pipeline.clone();
     let mut config = JobConfig::with_workers(workers);
@@ -184,12 +185,22 @@ fn a_checkpointed_sql_job_restores_exactly_once_at_another_worker_count() {
     let dir = tempfile::tempdir().unwrap();
     let (reference, output, checkpoints) =
         (dir.path().join("ref"), dir.path().join("out"), dir.path().join("chk"));
-    run(2, None, &reference, u64::MAX).unwrap();
+    run(QUERY, 2, None, &reference, u64::MAX).unwrap();
     let expected = fold(&committed_sorted(&reference));
     assert!(expected.len() > 3, "{expected:?}");
 
-    let result = run(2, Some((&checkpoints, None)), &output, 40);
+    let result = run(QUERY, 2, Some((&checkpoints, None)), &output, 40);
     assert!(result.is_err(), "the injected failure fails the job");
-    run(3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, u64::MAX).unwrap();
+    run(QUERY, 3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, u64::MAX).unwrap();
     assert_eq!(fold(&committed_sorted(&output)), expected);
+
+    // The input states keep only the columns the query reads (not `bid.dateTime`): a query
+    // that reads it cannot restore from them, and says so.
+    let wider = "SELECT a.category, COUNT(*), MAX(b.dateTime) FROM bid b JOIN auction a ON b.auction = a.id \
+                 GROUP BY a.category";
+    let error =
+        run(wider, 2, Some((&checkpoints, Some(RestoreFrom::Latest))), &dir.path().join("wider"), u64::MAX)
+            .unwrap_err()
+            .to_string();
+    assert!(error.contains("kept only the columns"), "{error}");
 }

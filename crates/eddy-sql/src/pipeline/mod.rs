@@ -9,7 +9,7 @@
 //! `sql-input-<table>`, output states `sql-output-<insert>`, so a savepoint restores into the
 //! same statements at any worker count.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use eddy_core::error::{Error, Result};
@@ -130,10 +130,21 @@ impl SqlPipeline {
         if self.dead_letters.is_some() {
             builder.keep_dead_letters();
         }
+        let mut columns_read: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        for insert in &self.inserts {
+            for (table, columns) in insert.query.plan.table_columns_read() {
+                columns_read.entry(table).or_default().extend(columns);
+            }
+        }
         for name in self.tables_read() {
             let Some(source) = self.sources.iter().find(|source| source.name == name) else { continue };
             let stream = read(env, source)?.uid(&format!("sql-source-{name}"));
-            builder.add_table(&name, stream);
+            match columns_read.remove(&name) {
+                Some(columns) if columns.len() < source.columns.len() => {
+                    builder.add_table_reading(&name, stream, columns.into_iter().collect());
+                }
+                _ => builder.add_table(&name, stream),
+            }
         }
         let mut streams = Vec::new();
         for insert in &self.inserts {
@@ -171,7 +182,20 @@ impl<'scope> PipelineBuilder<'scope> {
 
     /// Makes `stream` the table `name` (its state checkpointed as `sql-input-<name>`).
     pub fn add_table(&mut self, name: &str, stream: DataStream<'scope, crate::connect::source::RowUpdate>) {
-        self.renderer.add_input(name.to_owned(), state::input_state(stream, name));
+        self.renderer.add_input(name.to_owned(), state::input_state(stream, name, None));
+    }
+
+    /// Makes `stream` the table `name`, of which the queries read only the columns `read`:
+    /// the others are dropped (set to `NULL`) as rows enter, so rows that differ only there
+    /// consolidate in the input state and every arrangement. Only for queries known in
+    /// advance ([`SqlPipeline::build`]); a query rendered later must not read other columns.
+    pub fn add_table_reading(
+        &mut self,
+        name: &str,
+        stream: DataStream<'scope, crate::connect::source::RowUpdate>,
+        read: Vec<usize>,
+    ) {
+        self.renderer.add_input(name.to_owned(), state::input_state(stream, name, Some(read)));
     }
 
     /// Renders a decorrelated query and returns its changes (its result state checkpointed as

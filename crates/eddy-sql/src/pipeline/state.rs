@@ -39,6 +39,10 @@ struct RowCounts {
     route: Route,
     /// The checkpoint's time, once restored from one.
     restored_at: Option<Time>,
+    /// For an input state: the columns its rows keep (the others are `NULL`, as no query
+    /// reads them); `None`: all of them. Snapshotted, so that a restore into queries that read
+    /// more columns than were kept is refused instead of reading `NULL`s.
+    kept: Option<Vec<usize>>,
 }
 
 /// Which hash places a row on a worker.
@@ -86,30 +90,41 @@ impl CheckpointedState for RowCounts {
         PartKind::custom(self.kind).expect("a valid part kind")
     }
 
+    /// Version 1: the rows with their counts; version 2: the kept columns, then the rows.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn snapshot(&mut self) -> Result<Snapshot> {
         let entries: Vec<(&Row, &Diff)> = self.counts.iter().collect();
-        let bytes = rmp_serde::to_vec(&entries)
+        let bytes = rmp_serde::to_vec(&(&self.kept, &entries))
             .map_err(|error| Error::Checkpoint(format!("{}: cannot encode rows: {error}", self.kind)))?;
         Ok(Snapshot::new(bytes, entries.len() as u64))
     }
 
     fn restore(&mut self, restored: &RestoredState<'_>) -> Result<()> {
-        if restored.version != Some(1) {
-            return Err(Error::Checkpoint(format!(
-                "{}: unknown state version {:?}",
-                self.kind, restored.version
-            )));
-        }
         self.restored_at = Some(restored.logical_time);
         for (worker, bytes) in restored.parts {
-            let entries: Vec<(Row, Diff)> = rmp_serde::from_slice(bytes).map_err(|error| {
+            let unreadable = |error: rmp_serde::decode::Error| {
                 Error::Checkpoint(format!("{}: unreadable part of old worker {worker}: {error}", self.kind))
-            })?;
+            };
+            let (kept, entries): (Option<Vec<usize>>, Vec<(Row, Diff)>) = match restored.version {
+                Some(1) => (None, rmp_serde::from_slice(bytes).map_err(unreadable)?),
+                Some(2) => rmp_serde::from_slice(bytes).map_err(unreadable)?,
+                other => {
+                    return Err(Error::Checkpoint(format!("{}: unknown state version {other:?}", self.kind)));
+                }
+            };
+            if let Some(missing) = missing_columns(kept.as_deref(), self.kept.as_deref()) {
+                return Err(Error::Checkpoint(format!(
+                    "{}: the checkpoint kept only the columns {kept:?} of this table (the ones its \
+                     queries read then), but these queries also read the columns {missing:?}; \
+                     restore with the same queries, or start without restoring",
+                    self.kind
+                )));
+            }
             for (row, count) in entries {
+                let row = narrowed(row, self.kept.as_deref());
                 if worker_for_hash(self.route.hash(&row), restored.workers) == restored.worker_index {
                     self.apply(row, count);
                 }
@@ -119,9 +134,39 @@ impl CheckpointedState for RowCounts {
     }
 }
 
+/// The columns `needed` reads that `kept` does not hold (`None` for all), if any.
+fn missing_columns(kept: Option<&[usize]>, needed: Option<&[usize]>) -> Option<Vec<usize>> {
+    let kept = kept?;
+    let missing: Vec<usize> = match needed {
+        Some(needed) => needed.iter().filter(|c| !kept.contains(c)).copied().collect(),
+        // All columns: whatever the row's width, a column beyond `kept` is missing.
+        None => vec![usize::MAX],
+    };
+    (!missing.is_empty()).then_some(missing)
+}
+
+/// `row` with every column not in `kept` set to `NULL` (`kept == None`: unchanged).
+fn narrowed(row: Row, kept: Option<&[usize]>) -> Row {
+    let Some(kept) = kept else { return row };
+    if row.values().iter().enumerate().all(|(i, value)| kept.contains(&i) || *value == Datum::Null) {
+        return row;
+    }
+    row.values()
+        .iter()
+        .enumerate()
+        .map(|(i, value)| if kept.contains(&i) { value.clone() } else { Datum::Null })
+        .collect()
+}
+
 /// Keeps the input state of a table and passes its updates on; on restore, first emits the
-/// restored rows at the checkpoint's time.
-pub(crate) fn input_state<'scope>(input: DataStream<'scope, RowUpdate>, table: &str) -> Rows<'scope> {
+/// restored rows at the checkpoint's time. With `kept`, only those columns of each row are
+/// kept (the others become `NULL`): rows that differ only in columns no query reads then
+/// consolidate, in the state and in every arrangement downstream.
+pub(crate) fn input_state<'scope>(
+    input: DataStream<'scope, RowUpdate>,
+    table: &str,
+    kept: Option<Vec<usize>>,
+) -> Rows<'scope> {
     use differential_dataflow::AsCollection;
     let env = input.env();
     let mut operator = env.stateful_operator(&format!("sql-input-{}", uid_part(table)));
@@ -131,7 +176,7 @@ pub(crate) fn input_state<'scope>(input: DataStream<'scope, RowUpdate>, table: &
     let mut output = OutputBuilder::from(output);
     builder.build(move |mut capabilities| {
         let mut initial: Option<Capability<Time>> = capabilities.pop();
-        let mut state = RowCounts { kind: "sql-input", ..RowCounts::default() };
+        let mut state = RowCounts { kind: "sql-input", kept: kept.clone(), ..RowCounts::default() };
         let mut stash: BTreeMap<Time, Vec<(Row, Diff)>> = BTreeMap::new();
         move |frontiers| {
             let mut output = output.activate();
@@ -155,6 +200,7 @@ pub(crate) fn input_state<'scope>(input: DataStream<'scope, RowUpdate>, table: &
                 let held = stash.entry(time).or_default();
                 for record in batch.drain(..) {
                     let (row, diff) = record.value;
+                    let row = narrowed(row, kept.as_deref());
                     held.push((row.clone(), diff));
                     updates.push((row, time, diff));
                 }
@@ -296,4 +342,44 @@ pub(crate) fn output_changelog<'scope>(
         }
     });
     changes_stream
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(values: &[Option<i32>]) -> Row {
+        values.iter().map(|v| v.map_or(Datum::Null, Datum::Int)).collect()
+    }
+
+    #[test]
+    fn unread_columns_become_null_and_rows_consolidate() {
+        let kept = [0, 2];
+        let a = narrowed(row(&[Some(1), Some(7), Some(3)]), Some(&kept));
+        let b = narrowed(row(&[Some(1), Some(8), Some(3)]), Some(&kept));
+        assert_eq!(a, row(&[Some(1), None, Some(3)]));
+        assert_eq!(a, b);
+        assert_eq!(narrowed(row(&[Some(1), Some(7)]), None), row(&[Some(1), Some(7)]));
+    }
+
+    #[test]
+    fn a_restore_needing_columns_the_checkpoint_dropped_is_refused() {
+        // Kept everything, or more than needed: fine.
+        assert_eq!(missing_columns(None, Some(&[0, 1])), None);
+        assert_eq!(missing_columns(Some(&[0, 1, 2]), Some(&[0, 2])), None);
+        // Needs a column that was dropped, or all columns of a narrowed state: refused.
+        assert_eq!(missing_columns(Some(&[0, 2]), Some(&[0, 1])), Some(vec![1]));
+        assert!(missing_columns(Some(&[0, 2]), None).is_some());
+    }
+
+    #[test]
+    fn version_2_snapshots_restore_their_kept_columns() {
+        let mut state = RowCounts { kind: "sql-input", kept: Some(vec![0]), ..RowCounts::default() };
+        state.apply(row(&[Some(1), None]), 2);
+        let snapshot = state.snapshot().unwrap();
+        let (kept, entries): (Option<Vec<usize>>, Vec<(Row, Diff)>) =
+            rmp_serde::from_slice(&snapshot.bytes).unwrap();
+        assert_eq!(kept, Some(vec![0]));
+        assert_eq!(entries, vec![(row(&[Some(1), None]), 2)]);
+    }
 }

@@ -17,6 +17,7 @@
 //!   `ROW_NUMBER() OVER (...)` is [`Plan::RowNumber`], which numbers rows in an order but
 //!   keeps them a multiset.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
 use crate::datum::Row;
@@ -434,6 +435,32 @@ impl Plan {
             }
         }
         let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
+    /// The columns of each table the plan reads, by table name: a table scanned right under a
+    /// `Project` (as projection pruning leaves every scan whose columns are not all read) reads
+    /// the columns the projection's expressions name; scanned anywhere else, all its columns.
+    pub fn table_columns_read(&self) -> BTreeMap<String, BTreeSet<usize>> {
+        fn walk(plan: &Plan, out: &mut BTreeMap<String, BTreeSet<usize>>) {
+            match plan {
+                Plan::Project { input, exprs, .. } if matches!(**input, Plan::Get { .. }) => {
+                    let Plan::Get { name, .. } = &**input else { return };
+                    let read = out.entry(name.clone()).or_default();
+                    read.extend(exprs.iter().flat_map(ScalarExpr::columns));
+                }
+                Plan::Get { name, columns } => {
+                    out.entry(name.clone()).or_default().extend(0..columns.len());
+                }
+                _ => {
+                    for input in plan.inputs() {
+                        walk(input, out);
+                    }
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
         walk(self, &mut out);
         out
     }
