@@ -25,6 +25,7 @@ pub const DEFAULT_OUT_OF_ORDERNESS_MS: u64 = 4_000;
 /// whatever the number of splits. Within a split event times never decrease.
 ///
 /// ```
+/// use eddy_connectors::CollectSink;
 /// use eddy_core::prelude::*;
 /// use eddy_nexmark::{nexmark_watermarks, NexmarkConfig, NexmarkSource};
 ///
