@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use sqlparser::ast::Ident;
 
+use crate::connect::options::{connector, Connector, OptionsError};
 use crate::names::ident_matches;
 use crate::plan::{Column, Query};
 
@@ -71,6 +72,20 @@ impl TimeAttributes {
     pub fn is_computed(&self, position: usize) -> bool {
         self.proctime == Some(position)
     }
+
+    /// The columns the data holds: `columns` without the computed proctime column.
+    pub fn physical_columns(&self, columns: &[Column]) -> Vec<Column> {
+        let columns = columns.iter().enumerate();
+        columns.filter(|(i, _)| !self.is_computed(*i)).map(|(_, c)| c.clone()).collect()
+    }
+
+    /// The rowtime column's position among the columns the data holds, and its name.
+    pub fn physical_rowtime(&self, columns: &[Column]) -> Option<(usize, String)> {
+        self.rowtime.as_ref().map(|rowtime| {
+            let before = (0..rowtime.column).filter(|i| self.is_computed(*i)).count();
+            (rowtime.column - before, columns[rowtime.column].name.clone())
+        })
+    }
 }
 
 impl Table {
@@ -83,8 +98,13 @@ impl Table {
 
     /// The columns the data holds: all but the computed proctime column.
     pub fn physical_columns(&self) -> Vec<Column> {
-        let columns = self.columns.iter().enumerate();
-        columns.filter(|(i, _)| !self.time.is_computed(*i)).map(|(_, c)| c.clone()).collect()
+        self.time.physical_columns(&self.columns)
+    }
+
+    /// The connector its `WITH` options describe, reading the columns the data holds.
+    pub fn connector(&self) -> Result<Connector, OptionsError> {
+        let names: Vec<String> = self.physical_columns().iter().map(|c| c.name.clone()).collect();
+        connector(&self.name, &names, &self.connector_options())
     }
 
     /// Whether the session holds the rows and statements change them: no `connector`

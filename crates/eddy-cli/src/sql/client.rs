@@ -337,20 +337,12 @@ fn end_of(statement: &StatementText) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-    use crate::args::RunArgs;
+    use crate::sql::options::tests::options;
     use crate::sql::split::split_file;
 
-    #[derive(Parser)]
-    struct Flags {
-        #[command(flatten)]
-        run: RunArgs,
-    }
-
     fn client() -> SqlClient {
-        SqlClient::new(JobOptions::new(Flags::parse_from(["eddy"]).run), Inserts::Immediately)
+        SqlClient::new(options(&[]), Inserts::Immediately)
     }
 
     /// Runs a script, returning stdout, or the first error rendered.

@@ -182,7 +182,7 @@ impl JobOptions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use clap::Parser;
 
     use super::*;
@@ -193,7 +193,8 @@ mod tests {
         run: RunArgs,
     }
 
-    fn options(flags: &[&str]) -> JobOptions {
+    /// Job options from command-line `flags` (for the SQL modules' tests).
+    pub(crate) fn options(flags: &[&str]) -> JobOptions {
         JobOptions::new(Flags::parse_from(std::iter::once("eddy").chain(flags.iter().copied())).run)
     }
 

@@ -50,8 +50,8 @@ use crate::connect::format::{
     change_to_debezium, row_from_csv, row_from_json, row_to_csv, row_to_json, updates_from_debezium,
 };
 use crate::connect::options::{Connector, Format, StartupMode};
-use crate::connect::table::{physical_columns, strategy, RowUpdate, TableSource};
-use crate::connect::timed::{rowtime_of, BadRecord};
+use crate::connect::table::{strategy, RowUpdate, TableSource};
+use crate::connect::timed::{rowtime_of, BadRecord, TimedRows};
 use crate::plan::Column;
 
 /// Reads the Kafka table `table` (whose connector is [`Connector::Kafka`]) as row updates.
@@ -62,24 +62,21 @@ pub(crate) fn read<'scope>(
     let Connector::Kafka { topic, brokers, group, format, startup, bounded, .. } = &table.connector else {
         return Err(Error::Internal(format!("table {} is not a Kafka table", table.name)));
     };
-    let columns = physical_columns(table);
-    let decode = decoder(&table.name, &columns, format);
-    // With a rowtime, a message whose rowtime is NULL or negative is a bad message (an error
-    // naming the table, or a dead letter with `ignore-parse-errors`).
-    let rowtime = table.time.rowtime.as_ref().map(|rowtime| {
-        let before = (0..rowtime.column).filter(|i| table.time.is_computed(*i)).count();
-        (rowtime.column - before, table.columns[rowtime.column].name.clone())
-    });
-    let decode: Decoder = match rowtime.clone() {
-        None => decode,
-        Some((position, column)) => {
-            let name = table.name.clone();
-            Box::new(move |bytes| {
-                let updates = decode(bytes)?;
-                rowtime_of(&name, &column, position, &updates).map_err(BadRecord::into_reason)?;
-                Ok(updates)
-            })
-        }
+    let decode = decoder(&table.name, &table.time.physical_columns(&table.columns), format);
+    // The event time is taken once, as the message is decoded: with a rowtime, a message whose
+    // rowtime is NULL or negative is a bad message (an error naming the table, or a dead
+    // letter with `ignore-parse-errors`); without one, it is 0 and the strategy ignores it.
+    let rowtime = table.time.physical_rowtime(&table.columns);
+    let name = table.name.clone();
+    let decode = move |bytes: &[u8]| -> std::result::Result<TimedRows, String> {
+        let updates = decode(bytes)?;
+        let event_time = match &rowtime {
+            Some((position, column)) => {
+                rowtime_of(&name, column, *position, &updates).map_err(BadRecord::into_reason)?
+            }
+            None => 0,
+        };
+        Ok(TimedRows { updates, event_time })
     };
     let mut source = KafkaSource::with_decoder(brokers, &[topic], decode).start_from(match startup {
         StartupMode::Earliest => StartFrom::Earliest,
@@ -97,12 +94,8 @@ pub(crate) fn read<'scope>(
     }
     // Without a rowtime, a bounded topic is read at event time 0, as files are (the result
     // appears when the topic ends), an unbounded one at ingestion time.
-    let name = table.name.clone();
-    let strategy = strategy(table, *bounded, move |record: &KafkaRecord<Vec<RowUpdate>>| {
-        let Some((position, column)) = &rowtime else { return 0 };
-        rowtime_of(&name, column, *position, &record.value).unwrap_or(0)
-    });
-    Ok(env.from_source(source, strategy).flat_map(|record: KafkaRecord<Vec<RowUpdate>>| record.value))
+    let strategy = strategy(table, *bounded, |record: &KafkaRecord<TimedRows>| record.value.event_time);
+    Ok(env.from_source(source, strategy).flat_map(|record: KafkaRecord<TimedRows>| record.value.updates))
 }
 
 /// Attaches a sink writing `changes` to the Kafka table `table`.

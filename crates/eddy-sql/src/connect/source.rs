@@ -38,7 +38,7 @@ use crate::cast::cast;
 use crate::connect::datagen;
 use crate::connect::format::{row_from_csv, row_from_json, updates_from_debezium, FormatError};
 use crate::connect::options::{Connector, Format, NexmarkTable};
-use crate::connect::table::{physical_columns, strategy, watermarks};
+use crate::connect::table::{strategy, watermarks};
 pub use crate::connect::table::{RowUpdate, TableSource};
 use crate::connect::timed::{rowtime_of, BadRecord, Convert, TimedRows, TimedSource};
 use crate::datum::{Datum, Row};
@@ -64,12 +64,8 @@ pub fn read<'scope>(
         return Ok(with_proctime(env, table, stream));
     }
     let name = table.name.clone();
-    let columns = physical_columns(table);
-    // The rowtime's position among the columns the data holds.
-    let rowtime = table.time.rowtime.as_ref().map(|rowtime| {
-        let before = (0..rowtime.column).filter(|i| table.time.is_computed(*i)).count();
-        (rowtime.column - before, table.columns[rowtime.column].name.clone())
-    });
+    let columns = table.time.physical_columns(&table.columns);
+    let rowtime = table.time.physical_rowtime(&table.columns);
     // Adds the event time to a record's rows: its rowtime, or 0 without one.
     let rowtime_name = rowtime.as_ref().map(|(_, column)| column.clone());
     let timed = {

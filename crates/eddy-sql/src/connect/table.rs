@@ -54,13 +54,6 @@ impl TableSource {
     }
 }
 
-/// The columns `table`'s data holds (all but a `PROCTIME()` column, which [`with_proctime`]
-/// fills).
-pub(crate) fn physical_columns(table: &TableSource) -> Vec<Column> {
-    let columns = table.columns.iter().enumerate();
-    columns.filter(|(i, _)| !table.time.is_computed(*i)).map(|(_, column)| column.clone()).collect()
-}
-
 /// How `table`'s records get their logical times: its watermark (event times from
 /// `event_time`) if it has one, else event time 0 when `bounded`, else ingestion time.
 pub(crate) fn strategy<T: 'static>(

@@ -91,7 +91,8 @@ impl SqlPipeline {
             }
         }
         if let Some(sink) = &self.dead_letters {
-            let strings = sink.columns.len() == 4 && sink.columns.iter().all(|column| column.ty.is_string());
+            let strings = sink.columns.len() == dead_letter_columns().len()
+                && sink.columns.iter().all(|column| column.ty.is_string());
             if !strings {
                 return Err(Error::Config(format!(
                     "dead-letter table {} must have four string columns (query, operator, row, \

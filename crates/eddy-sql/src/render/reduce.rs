@@ -231,14 +231,6 @@ impl<'scope> Renderer<'scope> {
         limit: Option<u64>,
         offset: u64,
     ) -> Result<(Rows<'scope>, String), RenderError> {
-        let columns = input.columns();
-        let key: Vec<ScalarExpr> = group
-            .iter()
-            .map(|&index| ScalarExpr::Column {
-                index,
-                ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
-            })
-            .collect();
         if let Some(limit) = limit {
             // Re-sorting a whole partition on every change would cost its size: first keep the
             // top `offset + limit` rows of each of TOP_K_BUCKETS hash buckets of the partition
@@ -263,7 +255,7 @@ impl<'scope> Renderer<'scope> {
             };
             return Ok((rows, text));
         }
-        let (arranged, arrangement) = self.arrange(input, &key)?;
+        let (arranged, arrangement) = self.arrange(input, &column_key(input, group))?;
         let order = order.to_vec();
         let rows = reduce_groups(arranged, "TopK", move |_key, rows, output| {
             top_rows(rows, &order, limit, offset, output)
@@ -306,15 +298,7 @@ impl<'scope> Renderer<'scope> {
             );
             return Ok((rows, text));
         }
-        let columns = input.columns();
-        let key: Vec<ScalarExpr> = partition
-            .iter()
-            .map(|&index| ScalarExpr::Column {
-                index,
-                ty: columns.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
-            })
-            .collect();
-        let (arranged, arrangement) = self.arrange(input, &key)?;
+        let (arranged, arrangement) = self.arrange(input, &column_key(input, partition))?;
         let rows = reduce_groups(arranged, "RowNumber", number);
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
@@ -402,4 +386,16 @@ fn number_rows(rows: &[(&Row, Diff)], order: &[SortKey], limit: Option<u64>, out
             output.push((Row::new(values), 1));
         }
     }
+}
+
+/// The key expressions of the `columns` of `input` (a partition or group by columns).
+fn column_key(input: &Plan, columns: &[usize]) -> Vec<ScalarExpr> {
+    let types = input.columns();
+    columns
+        .iter()
+        .map(|&index| ScalarExpr::Column {
+            index,
+            ty: types.get(index).map_or(crate::types::SqlType::Boolean, |c| c.ty),
+        })
+        .collect()
 }

@@ -16,7 +16,7 @@ use crate::bind::literals::data_type_at;
 use crate::bind::{bind_query, BindError, Location};
 use crate::catalog::{Relation, Table, TimeAttributes, View, WATERMARK_OPTIONS};
 use crate::connect::datagen::{self, row_count};
-use crate::connect::options::{connector, Connector};
+use crate::connect::options::Connector;
 use crate::datum::{Datum, Row};
 use crate::names::ident_matches;
 use crate::plan::{Column, Plan};
@@ -150,9 +150,7 @@ impl Session {
             }
         }
         let table = Table { name: ident.value.clone(), columns, primary_key, options, time };
-        let names: Vec<String> = table.physical_columns().iter().map(|c| c.name.clone()).collect();
-        let connector = connector(&table.name, &names, &table.connector_options())
-            .map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
+        let connector = table.connector().map_err(|e| SqlErrorKind::Catalog(e.to_string()))?;
         if table.time.proctime.is_some() && connector == Connector::Memory {
             return Err(SqlErrorKind::Unsupported(format!(
                 "table {}: a PROCTIME() column needs a connector table (the session's in-memory \

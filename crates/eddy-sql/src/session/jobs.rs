@@ -87,6 +87,21 @@ fn config_error(error: impl ToString) -> SqlErrorKind {
     SqlErrorKind::Catalog(error.to_string())
 }
 
+/// How a job writes `table` (`what` names its role in the error when its connector cannot
+/// be written: `table`, `dead-letter table`).
+fn table_sink(table: &Table, what: &str) -> StatementResult<TableSink> {
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let connector = connector(&table.name, &names, &table.connector_options()).map_err(config_error)?;
+    if !connector.can_write() {
+        return Err(config_error(format!(
+            "{what} {} ({} connector) cannot be written",
+            table.name,
+            connector.name()
+        )));
+    }
+    Ok(TableSink { name: table.name.clone(), columns: table.columns.clone(), connector })
+}
+
 impl Session {
     /// Whether a bound plan reads a table whose rows the session does not hold.
     pub(super) fn reads_connector_table(&self, plan: &Plan) -> bool {
@@ -97,8 +112,7 @@ impl Session {
     pub(super) fn table_source(&self, name: &str) -> StatementResult<TableSource> {
         let table =
             self.catalog.table_by_name(name).ok_or_else(|| config_error(format!("no table named {name}")))?;
-        let names: Vec<String> = table.physical_columns().iter().map(|c| c.name.clone()).collect();
-        let connector = connector(&table.name, &names, &table.connector_options()).map_err(config_error)?;
+        let connector = table.connector().map_err(config_error)?;
         let rows = match (&connector, self.tables.get(name)) {
             (Connector::Memory, Some(rows)) => rows.iter().map(|row| (row.clone(), 1)).collect(),
             _ => Vec::new(),
@@ -126,16 +140,7 @@ impl Session {
             .catalog
             .table_by_name(name)
             .ok_or_else(|| config_error(format!("{DEAD_LETTER_TABLE} names {name}, which is not a table")))?;
-        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let connector = connector(&table.name, &names, &table.connector_options()).map_err(config_error)?;
-        if !connector.can_write() {
-            return Err(config_error(format!(
-                "dead-letter table {} ({} connector) cannot be written",
-                table.name,
-                connector.name()
-            )));
-        }
-        Ok(Some(TableSink { name: table.name.clone(), columns: table.columns.clone(), connector }))
+        table_sink(table, "dead-letter table").map(Some)
     }
 
     fn pipeline_for(&self, name: &str, query: Query, output: Output) -> StatementResult<SqlPipeline> {
@@ -203,16 +208,7 @@ impl Session {
         }
         let names = table.columns.iter().map(|c| c.name.clone()).collect();
         let plan = Plan::Project { input: Box::new(query.plan), exprs, names };
-        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let connector = connector(&table.name, &names, &table.connector_options()).map_err(config_error)?;
-        if !connector.can_write() {
-            return Err(config_error(format!(
-                "table {} ({} connector) cannot be written",
-                table.name,
-                connector.name()
-            )));
-        }
-        let sink = TableSink { name: table.name.clone(), columns: table.columns.clone(), connector };
+        let sink = table_sink(table, "table")?;
         let pipeline = self.pipeline_for(&table.name, Query { plan, order: vec![] }, Output::Table(sink))?;
         Ok(Outcome::Job(SqlJob {
             pipeline,
