@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::compare::{from_postgres, multiset_difference, Canonical};
 use super::dml::random_change;
@@ -213,7 +214,11 @@ fn run_round(
         Mode::Queries => "q",
         Mode::Incremental => "i",
     };
-    let schema = format!("eddy_{tag}_{}_{round}", std::process::id());
+    // Unique within the process too: tests of the same mode run in parallel threads of one
+    // test binary, and two rounds sharing a schema would change each other's tables.
+    static ROUNDS: AtomicUsize = AtomicUsize::new(0);
+    let run = ROUNDS.fetch_add(1, Ordering::SeqCst);
+    let schema = format!("eddy_{tag}_{}_{run}_{round}", std::process::id());
     let mut context = RoundContext {
         replay: format!(
             "EDDY_PG_SEED={} EDDY_PG_QUERIES={} EDDY_PG_ROUND={round}",
