@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::datum::{Datum, Row};
 use crate::expr::ScalarExpr;
-use crate::plan::{JoinKind, Plan, SetOp};
+use crate::plan::{TimeOp, JoinKind, Plan, SetOp};
 
 /// The kind of a row change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -143,6 +143,15 @@ impl ChangelogMode {
             Plan::Values { .. } => AppendOnly,
             Plan::Filter { .. } | Plan::Project { .. } | Plan::Distinct { .. } => all_inputs(plan),
             Plan::Join { kind: JoinKind::Inner, .. } => all_inputs(plan),
+            // A window's rows arrive once, when it closes; corrections after it update them.
+            Plan::Time { op: TimeOp::Finalize { lateness, .. }, .. } => {
+                if *lateness == 0 {
+                    AppendOnly
+                } else {
+                    Updating
+                }
+            }
+            Plan::Time { .. } => all_inputs(plan),
             Plan::SetOp { op: SetOp::Union, .. } => all_inputs(plan),
             Plan::Join { .. }
             | Plan::SetOp { .. }

@@ -13,7 +13,7 @@ use crate::aggregate::aggregate;
 use crate::datum::{Datum, Row};
 use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
-use crate::plan::{ApplyKind, JoinKind, Plan, Query, SetOp, SortKey};
+use crate::plan::{ApplyKind, JoinKind, Plan, Query, SetOp, SortKey, TimeOp};
 
 /// Why a plan could not be evaluated.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -157,6 +157,13 @@ impl Evaluator<'_> {
                 self.tables.get(name).cloned().ok_or_else(|| OracleError::UnknownTable(name.clone()))?
             }
             Plan::Values { rows, .. } => rows.clone(),
+            // Without time, expiry and finalization change nothing.
+            Plan::Time { input, op } => match op {
+                TimeOp::Window { time, window } => {
+                    self.eval(input)?.iter().flat_map(|row| window.rows_of(row, *time)).collect()
+                }
+                TimeOp::Expire { .. } | TimeOp::Finalize { .. } => self.eval(input)?,
+            },
             Plan::Filter { input, predicate } => {
                 let mut out = Vec::new();
                 for row in self.eval(input)? {

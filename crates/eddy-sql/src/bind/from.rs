@@ -198,6 +198,10 @@ fn factor(queries: &dyn Queries, factor: &TableFactor, outer: &[&Scope]) -> Bind
             }
             with_alias(plan, scope, alias.as_ref(), factor)
         }
+        TableFactor::TableFunction { alias, .. } => {
+            let (plan, scope) = super::tvf::table_function(queries, factor)?;
+            with_alias(plan, scope, alias.as_ref(), factor)
+        }
         TableFactor::NestedJoin { table_with_joins: nested, alias } => {
             let (plan, scope) = table_with_joins(queries, nested, outer)?;
             with_alias(plan, scope, alias.as_ref(), factor)

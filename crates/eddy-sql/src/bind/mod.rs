@@ -35,6 +35,7 @@ mod query;
 mod scalar;
 mod scope;
 mod select;
+mod tvf;
 mod window;
 
 use crate::datum::{Datum, Row};
@@ -152,6 +153,11 @@ impl Dialect for FlinkDialect {
 
     fn supports_filter_during_aggregation(&self) -> bool {
         true
+    }
+
+    /// `TABLE name [PARTITION BY ...]` as the argument of a window table function.
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, sqlparser::parser::ParserError>> {
+        tvf::at_table_argument(parser).then(|| tvf::parse_table_argument(parser))
     }
 }
 

@@ -239,6 +239,10 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
             limit,
             name,
         },
+        // Row by row: the domain columns ride along in front.
+        Plan::Time { input, op } => {
+            Plan::Time { input: Box::new(dependent(*input, domain)?), op: op.remapped(|c| c + k) }
+        }
         Plan::Apply { input, mut subquery, kind, name } => {
             domain.remap_nested(&mut subquery, 0);
             let kind = match kind {

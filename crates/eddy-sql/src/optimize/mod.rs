@@ -27,6 +27,7 @@ mod prune;
 mod pushdown;
 mod simplify;
 mod util;
+mod windows;
 
 pub use decorrelate::MORE_THAN_ONE_ROW;
 
@@ -78,7 +79,8 @@ pub fn optimize(plan: Plan) -> OptimizeResult<Plan> {
     let plan = pushdown::pushdown(plan);
     let plan = simplify::simplify(plan);
     let plan = prune::prune(plan);
-    Ok(simplify::simplify(plan))
+    let plan = simplify::simplify(plan);
+    Ok(windows::windows(plan, 0))
 }
 
 /// [`optimize`] on a query's plan; the presentation order is kept.

@@ -179,6 +179,18 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
                 (input, (0..number).collect())
             }
         }
+        Plan::Time { input, op } => {
+            // Row by row: the input keeps the columns read above and the one the operator
+            // reads; a window's appended columns stay (they are three timestamps).
+            let input_arity = input.arity();
+            let mut need: BTreeSet<usize> = required.iter().copied().filter(|c| *c < input_arity).collect();
+            need.insert(op.reads());
+            let (input, input_kept) = prune_node(*input, &need);
+            let op = op.remapped(|c| input_kept.binary_search(&c).unwrap_or(c));
+            let mut kept = input_kept;
+            kept.extend(input_arity..arity);
+            (Plan::Time { input: Box::new(input), op }, kept)
+        }
         other => {
             // Whole rows matter (Distinct, set operations, TopK) or correlation (Apply).
             let pruned = if matches!(other, Plan::Apply { .. }) {

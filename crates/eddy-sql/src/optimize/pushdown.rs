@@ -91,6 +91,15 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
                 Plan::RowNumber { input: Box::new(push(*input, below)), partition, order, limit, name };
             filter(numbered, above)
         }
+        Plan::Time { input, op } => {
+            // Row by row: a conjunct on the input's columns goes below (for a window table
+            // function, before rows are copied into windows); expiry and finalization act
+            // on each row alone, so conjuncts pass them.
+            let arity = input.arity();
+            let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) =
+                predicates.into_iter().partition(|p| p.columns().iter().all(|c| *c < arity));
+            filter(Plan::Time { input: Box::new(push(*input, below)), op }, above)
+        }
         Plan::Apply { .. } => {
             // Only before decorrelation; the subquery is left as it is.
             let Ok(plan) = map_inputs::<std::convert::Infallible>(plan, &mut |p| Ok(p));

@@ -192,7 +192,8 @@ pub(super) fn exprs(plan: &Plan) -> Vec<&ScalarExpr> {
         | Plan::Distinct { .. }
         | Plan::SetOp { .. }
         | Plan::TopK { .. }
-        | Plan::RowNumber { .. } => vec![],
+        | Plan::RowNumber { .. }
+        | Plan::Time { .. } => vec![],
         Plan::Filter { predicate, .. } => vec![predicate],
         Plan::Project { exprs, .. } => exprs.iter().collect(),
         Plan::Join { on, .. } => vec![on],

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write};
 
-use super::{AggregateCall, ApplyKind, Plan, SetOp, SortKey};
+use super::{AggregateCall, ApplyKind, Plan, SetOp, SortKey, TimeOp, TimeWindow};
 use crate::expr::ScalarExpr;
 
 fn exprs(list: &[ScalarExpr]) -> String {
@@ -34,6 +34,27 @@ fn aggregate(call: &AggregateCall) -> String {
     text
 }
 
+/// A [`TimeOp`] as `EXPLAIN` prints it.
+pub(super) fn time_op(op: &TimeOp) -> String {
+    let lateness = |lateness: u64| if lateness == 0 { String::new() } else { format!(" lateness {lateness} ms") };
+    match op {
+        TimeOp::Window { time, window } => {
+            let offset = |offset: i64| if offset == 0 { String::new() } else { format!(" offset {offset} ms") };
+            match window {
+                TimeWindow::Tumble { size, offset: o } => format!("Window tumble #{time} size {size} ms{}", offset(*o)),
+                TimeWindow::Hop { size, slide, offset: o } => {
+                    format!("Window hop #{time} size {size} ms slide {slide} ms{}", offset(*o))
+                }
+                TimeWindow::Cumulate { step, size, offset: o } => {
+                    format!("Window cumulate #{time} size {size} ms step {step} ms{}", offset(*o))
+                }
+            }
+        }
+        TimeOp::Expire { end, lateness: l } => format!("Expire at #{end}{}", lateness(*l)),
+        TimeOp::Finalize { end, lateness: l } => format!("Finalize at #{end}{}", lateness(*l)),
+    }
+}
+
 pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Result {
     let indent = "  ".repeat(depth);
     match plan {
@@ -44,6 +65,7 @@ pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Re
             writeln!(out, "{indent}Values ({} columns) {}{more}", columns.len(), shown.join(", "))?
         }
         Plan::Filter { predicate, .. } => writeln!(out, "{indent}Filter {predicate}")?,
+        Plan::Time { op, .. } => writeln!(out, "{indent}{}", time_op(op))?,
         Plan::Project { exprs: list, names, .. } => {
             let items: Vec<String> = list
                 .iter()

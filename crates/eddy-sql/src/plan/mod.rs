@@ -163,6 +163,167 @@ pub enum ApplyKind {
     },
 }
 
+/// The windows of a window table function (Flink's `TUMBLE`, `HOP`, `CUMULATE`), in
+/// milliseconds. Windows are aligned to the epoch plus `offset`; a window `[start, end)` holds
+/// the rows whose time column is in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeWindow {
+    /// Consecutive windows of `size`: each row is in one.
+    Tumble {
+        /// The window length.
+        size: u64,
+        /// Where windows start, relative to the epoch.
+        offset: i64,
+    },
+    /// Windows of `size` starting every `slide`: each row is in `size / slide` windows.
+    Hop {
+        /// The window length (a multiple of `slide`).
+        size: u64,
+        /// How often a window starts.
+        slide: u64,
+        /// Where windows start, relative to the epoch.
+        offset: i64,
+    },
+    /// Windows that start every `size` and grow by `step` up to `size`: each row is in the
+    /// windows of its period that end after it.
+    Cumulate {
+        /// The step by which a window grows (divides `size`).
+        step: u64,
+        /// The largest window.
+        size: u64,
+        /// Where periods start, relative to the epoch.
+        offset: i64,
+    },
+}
+
+impl TimeWindow {
+    /// The windows `[start, end)` that hold a row of time `ts`, earliest start first.
+    pub fn windows(&self, ts: i64) -> Vec<(i64, i64)> {
+        // The start of the period of length `period` (aligned to `offset`) that holds `t`.
+        let floor = |t: i64, period: u64, offset: i64| {
+            let period = period as i64;
+            t - (t - offset).rem_euclid(period)
+        };
+        match *self {
+            TimeWindow::Tumble { size, offset } => {
+                let start = floor(ts, size, offset);
+                vec![(start, start.saturating_add(size as i64))]
+            }
+            TimeWindow::Hop { size, slide, offset } => {
+                let last = floor(ts, slide, offset);
+                let mut out = Vec::new();
+                let mut start = last;
+                while start > ts.saturating_sub(size as i64) {
+                    out.push((start, start.saturating_add(size as i64)));
+                    start -= slide as i64;
+                }
+                out.reverse();
+                out
+            }
+            TimeWindow::Cumulate { step, size, offset } => {
+                let start = floor(ts, size, offset);
+                let first_end = floor(ts, step, offset).saturating_add(step as i64);
+                let last_end = start.saturating_add(size as i64);
+                let mut out = Vec::new();
+                let mut end = first_end;
+                while end <= last_end {
+                    out.push((start, end));
+                    end += step as i64;
+                }
+                out
+            }
+        }
+    }
+}
+
+impl TimeWindow {
+    /// A row once per window its column `time` falls in, with `window_start`, `window_end`
+    /// and `window_time` appended ([`TimeOp::Window`]); none when the time is `NULL`.
+    pub fn rows_of(&self, row: &Row, time: usize) -> Vec<Row> {
+        let Some(crate::datum::Datum::Timestamp(ts)) = row.get(time) else { return vec![] };
+        self.windows(*ts)
+            .into_iter()
+            .map(|(start, end)| {
+                let mut values = row.values().to_vec();
+                values.extend([start, end, end - 1].map(crate::datum::Datum::Timestamp));
+                Row::new(values)
+            })
+            .collect()
+    }
+}
+
+/// What a [`Plan::Time`] node does.
+///
+/// Windowed operators keep bounded state with two of these around them, as Materialize's
+/// temporal filters do: [`TimeOp::Expire`] below retracts every input row at a future logical
+/// time (when its window closes), so the operator's arrangements empty out as the frontier
+/// passes; [`TimeOp::Finalize`] above holds the operator's output for a window until the
+/// window closes, emits it once (append-only), and drops the retractions the expiry causes.
+/// In a computation without time (the reference evaluator, a batch), both are the identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeOp {
+    /// A window table function: each input row once per window its `time` column (a
+    /// `TIMESTAMP`) falls in, with `window_start`, `window_end` and `window_time`
+    /// (`window_end - 1 ms`, the rowtime of the window's results) appended. A row whose time
+    /// is `NULL` is in no window.
+    Window {
+        /// The time column.
+        time: usize,
+        /// The windows.
+        window: TimeWindow,
+    },
+    /// Each row lives until the frontier passes `row[end] + lateness`: it is retracted at that
+    /// logical time. A row that arrives at or after it is late and dropped.
+    Expire {
+        /// The `TIMESTAMP` column whose value (ms) is the row's end.
+        end: usize,
+        /// How long after its end a row is still accepted (ms).
+        lateness: u64,
+    },
+    /// A row's changes before `row[end]` are held until the frontier reaches `row[end]` and
+    /// then emitted at `row[end] - 1` (the window's final result); changes in
+    /// `[row[end], row[end] + lateness)` pass as corrections; later changes (the expiry of
+    /// the rows below) are dropped.
+    Finalize {
+        /// The `TIMESTAMP` column whose value (ms) is the row's end.
+        end: usize,
+        /// How long corrections are accepted after the end (ms).
+        lateness: u64,
+    },
+}
+
+impl TimeOp {
+    /// The columns it appends to its input's.
+    pub fn appended(&self) -> Vec<Column> {
+        match self {
+            TimeOp::Window { .. } => ["window_start", "window_end", "window_time"]
+                .into_iter()
+                .map(|name| Column::new(name, SqlType::TIMESTAMP))
+                .collect(),
+            TimeOp::Expire { .. } | TimeOp::Finalize { .. } => vec![],
+        }
+    }
+
+    /// The input columns it reads.
+    pub fn reads(&self) -> usize {
+        match *self {
+            TimeOp::Window { time, .. } => time,
+            TimeOp::Expire { end, .. } | TimeOp::Finalize { end, .. } => end,
+        }
+    }
+
+    /// The same operator reading input column `f(column)` instead.
+    pub fn remapped(&self, f: impl Fn(usize) -> usize) -> TimeOp {
+        let mut op = *self;
+        match &mut op {
+            TimeOp::Window { time: column, .. }
+            | TimeOp::Expire { end: column, .. }
+            | TimeOp::Finalize { end: column, .. } => *column = f(*column),
+        }
+        op
+    }
+}
+
 /// A logical plan node. See the module docs for the conventions.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
@@ -277,6 +438,14 @@ pub enum Plan {
         /// The number column's name.
         name: String,
     },
+    /// An event-time operator: a window table function, or the retirement and finalization
+    /// that bound a windowed operator's state; see [`TimeOp`].
+    Time {
+        /// The input.
+        input: Box<Plan>,
+        /// What it does.
+        op: TimeOp,
+    },
     /// A correlated (or uncorrelated) subquery evaluated for each input row; see
     /// [`ApplyKind`]. Output: the input's columns, then one more.
     Apply {
@@ -326,6 +495,11 @@ impl Plan {
                 columns.push(Column::new(name.clone(), SqlType::BigInt));
                 columns
             }
+            Plan::Time { input, op } => {
+                let mut columns = input.columns();
+                columns.extend(op.appended());
+                columns
+            }
             Plan::Apply { input, subquery, kind, name } => {
                 let mut columns = input.columns();
                 let ty = match kind {
@@ -350,6 +524,7 @@ impl Plan {
             Plan::Aggregate { group, aggregates, .. } => group.len() + aggregates.len(),
             Plan::SetOp { left, .. } => left.arity(),
             Plan::Apply { input, .. } | Plan::RowNumber { input, .. } => input.arity() + 1,
+            Plan::Time { input, op } => input.arity() + op.appended().len(),
         }
     }
 
@@ -362,7 +537,8 @@ impl Plan {
             | Plan::Aggregate { input, .. }
             | Plan::Distinct { input }
             | Plan::TopK { input, .. }
-            | Plan::RowNumber { input, .. } => vec![input],
+            | Plan::RowNumber { input, .. }
+            | Plan::Time { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
@@ -377,7 +553,8 @@ impl Plan {
             | Plan::Aggregate { input, .. }
             | Plan::Distinct { input }
             | Plan::TopK { input, .. }
-            | Plan::RowNumber { input, .. } => vec![input],
+            | Plan::RowNumber { input, .. }
+            | Plan::Time { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
@@ -391,7 +568,8 @@ impl Plan {
             | Plan::Distinct { .. }
             | Plan::SetOp { .. }
             | Plan::TopK { .. }
-            | Plan::RowNumber { .. } => {
+            | Plan::RowNumber { .. }
+            | Plan::Time { .. } => {
                 vec![]
             }
             Plan::Filter { predicate, .. } => vec![predicate],

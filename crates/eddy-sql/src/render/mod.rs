@@ -59,6 +59,7 @@ mod incremental;
 mod job;
 mod join;
 mod reduce;
+mod time;
 
 pub use incremental::{run_incremental, IncrementalRun};
 pub use job::{
@@ -280,6 +281,11 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::RowNumber { input, partition, order, limit, .. } => {
                 self.row_number(plan, input, partition, order, *limit)?
+            }
+            Plan::Time { input, op } => {
+                let index = self.node(input)?;
+                let rows = time::render(self.rows(index), *op, &label(plan));
+                (rows, format!("{} <- #{index}", label(plan)))
             }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),
         };
