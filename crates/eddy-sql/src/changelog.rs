@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::datum::{Datum, Row};
 use crate::expr::ScalarExpr;
-use crate::plan::{TimeOp, JoinKind, Plan, SetOp};
+use crate::plan::{JoinKind, Plan, SetOp, TimeOp};
 
 /// The kind of a row change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]

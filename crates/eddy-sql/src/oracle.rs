@@ -162,6 +162,9 @@ impl Evaluator<'_> {
                 TimeOp::Window { time, window } => {
                     self.eval(input)?.iter().flat_map(|row| window.rows_of(row, *time)).collect()
                 }
+                TimeOp::Session { time, partition, gap } => {
+                    crate::plan::session_rows(self.eval(input)?, *time, partition, *gap)
+                }
                 TimeOp::Expire { .. } | TimeOp::Finalize { .. } => self.eval(input)?,
             },
             Plan::Filter { input, predicate } => {

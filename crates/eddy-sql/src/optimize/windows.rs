@@ -49,7 +49,7 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
     match plan {
         Plan::Time { input, op } => {
             let (input, mut pairs) = rewrite(*input, lateness);
-            if let TimeOp::Window { .. } = op {
+            if let TimeOp::Window { .. } | TimeOp::Session { .. } = op {
                 let at = input.arity();
                 pairs.push((at, at + 1));
             }
@@ -81,8 +81,13 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
                     (finalize(aggregate, out_end, lateness), vec![(out_start, out_end)])
                 }
                 None => {
-                    let aggregate =
-                        Plan::Aggregate { input: Box::new(input), group, group_names, aggregates, aggregate_names };
+                    let aggregate = Plan::Aggregate {
+                        input: Box::new(input),
+                        group,
+                        group_names,
+                        aggregates,
+                        aggregate_names,
+                    };
                     (aggregate, vec![])
                 }
             }
@@ -91,8 +96,13 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
             let (input, pairs) = rewrite(*input, lateness);
             match windowed_by(&pairs, |c| partition.contains(&c)) {
                 Some((_, end)) => {
-                    let numbered =
-                        Plan::RowNumber { input: expire(input, end, lateness), partition, order, limit, name };
+                    let numbered = Plan::RowNumber {
+                        input: expire(input, end, lateness),
+                        partition,
+                        order,
+                        limit,
+                        name,
+                    };
                     (finalize(numbered, end, lateness), pairs)
                 }
                 None => (Plan::RowNumber { input: Box::new(input), partition, order, limit, name }, vec![]),
@@ -125,13 +135,18 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
             let equal = |l: usize, r: usize| {
                 split_conjuncts(&on).iter().any(|conjunct| match conjunct {
                     ScalarExpr::Binary { op: BinaryOp::Eq, left: a, right: b, .. } => {
-                        (is_column(a, l) && is_column(b, width + r)) || (is_column(b, l) && is_column(a, width + r))
+                        (is_column(a, l) && is_column(b, width + r))
+                            || (is_column(b, l) && is_column(a, width + r))
                     }
                     _ => false,
                 })
             };
             let matched = left_pairs.iter().copied().find_map(|(ls, le)| {
-                right_pairs.iter().copied().find(|&(rs, re)| equal(ls, rs) && equal(le, re)).map(|(_, re)| (le, re))
+                right_pairs
+                    .iter()
+                    .copied()
+                    .find(|&(rs, re)| equal(ls, rs) && equal(le, re))
+                    .map(|(_, re)| (le, re))
             });
             // A full outer join pads both sides, so no one end column is never NULL: it stays a
             // regular join (correct, with unbounded state).
@@ -148,14 +163,20 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
                         on,
                     };
                     // The left end is NULL in rows a right outer join pads: finalize those at the right end.
-                    let end = if matches!(kind, crate::plan::JoinKind::Right) { right_end + width } else { left_end };
+                    let end = if matches!(kind, crate::plan::JoinKind::Right) {
+                        right_end + width
+                    } else {
+                        left_end
+                    };
                     (finalize(join, end, lateness), pairs)
                 }
                 None => (Plan::Join { left: Box::new(left), right: Box::new(right), kind, on }, vec![]),
             }
         }
         other => {
-            let Ok(plan) = super::util::map_inputs::<std::convert::Infallible>(other, &mut |p| Ok(rewrite(p, lateness).0));
+            let Ok(plan) = super::util::map_inputs::<std::convert::Infallible>(other, &mut |p| {
+                Ok(rewrite(p, lateness).0)
+            });
             (plan, vec![])
         }
     }
