@@ -293,3 +293,162 @@ fn timestamp_signed(ms: i64) -> String {
         )
     }
 }
+
+#[test]
+fn late_rows_are_dropped_and_results_never_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    // In order, one row a second, then two rows whose windows closed long ago.
+    let mut lines: Vec<String> = (0..60).map(|i| format!("{i},k{},{}", i % 2, timestamp(i * 1000))).collect();
+    lines.push(format!("100,k0,{}", timestamp(3_000)));
+    lines.push(format!("101,k1,{}", timestamp(14_500)));
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    s.execute(&format!(
+        "CREATE TABLE events (id INT, k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', 'scan.watermark.emit-every' = '1')",
+        path.display()
+    ))
+    .unwrap();
+    let job = job(
+        &mut s,
+        "SELECT k, window_start, COUNT(*), SUM(id) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+         GROUP BY k, window_start, window_end",
+    );
+    let changes = changelog(&job, 2);
+    assert!(changes.values().all(|n| *n == 1), "{changes:?}");
+    let mut rows: Vec<String> = changes.keys().map(|(_, row)| row.clone()).collect();
+    rows.sort();
+    // Each window of a key has 5 rows; the late rows 100 and 101 are in none.
+    let mut expected = Vec::new();
+    for window in 0..6u64 {
+        for key in 0..2u64 {
+            let ids: Vec<u64> = (window * 10..window * 10 + 10).filter(|i| i % 2 == key).collect();
+            expected.push(format!("k{key},{},5,{}", timestamp(window * 10_000), ids.iter().sum::<u64>()));
+        }
+    }
+    expected.sort();
+    assert_eq!(rows, expected);
+}
+
+#[test]
+fn window_top_n_window_joins_and_cascaded_windows_equal_the_batch_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    random_tables(&mut s, dir.path(), 400, 5);
+    let queries = [
+        // Window Top-N: the two keys with the most rows per window.
+        "SELECT * FROM (
+             SELECT k, window_start, window_end, n,
+                    ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC, k) AS rn
+             FROM (SELECT k, window_start, window_end, COUNT(*) AS n
+                   FROM TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+                   GROUP BY k, window_start, window_end))
+         WHERE rn <= 2",
+        // Window deduplication: the first row of each key per window.
+        "SELECT id, k, window_start FROM (
+             SELECT *, ROW_NUMBER() OVER (PARTITION BY k, window_start, window_end ORDER BY ts, id) AS rn
+             FROM TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '5' SECOND)))
+         WHERE rn = 1",
+        // Window join: rows of k0 and k1 in the same window.
+        "SELECT a.id, b.id, a.window_start
+         FROM (SELECT * FROM TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '5' SECOND)) WHERE k = 'k0') a
+         JOIN (SELECT * FROM TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '5' SECOND)) WHERE k = 'k1') b
+         ON a.window_start = b.window_start AND a.window_end = b.window_end",
+        // Nexmark q5's shape: per window, the keys with the most rows (windows cascade).
+        "SELECT c.k, c.n FROM (
+             SELECT k, COUNT(*) AS n, window_start AS s, window_end AS e
+             FROM TABLE(HOP(TABLE {t}, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '10' SECOND))
+             GROUP BY k, window_start, window_end) c
+         JOIN (
+             SELECT MAX(n) AS m, s, e FROM (
+                 SELECT COUNT(*) AS n, window_start AS s, window_end AS e
+                 FROM TABLE(HOP(TABLE {t}, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '10' SECOND))
+                 GROUP BY k, window_start, window_end)
+             GROUP BY s, e) m
+         ON c.s = m.s AND c.e = m.e AND c.n >= m.m",
+    ];
+    for query in queries {
+        let streaming = job(&mut s, &query.replace("{t}", "events"));
+        let plan = s.execute(&format!("EXPLAIN {}", query.replace("{t}", "events"))).unwrap();
+        let explained = format!("{plan:?}");
+        assert!(explained.contains("Finalize"), "{query}: not windowed\n{explained}");
+        let batch = sorted_rows(&job(&mut s, &query.replace("{t}", "batch")), 1);
+        assert!(batch.len() > 10, "{query}: {batch:?}");
+        for workers in [1, 2] {
+            let changes = changelog(&streaming, workers);
+            assert!(changes.values().all(|n| *n == 1), "{query}: append-only: {changes:?}");
+            assert_eq!(sorted_rows(&streaming, workers), batch, "{query} at {workers} workers");
+        }
+    }
+}
+
+#[test]
+fn with_allowed_lateness_late_rows_correct_the_results_they_belong_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    // In order, one row a second; then a row 14 s late (within the 20 s allowed), and one
+    // 56 s late (beyond it).
+    let mut lines: Vec<String> = (0..60).map(|i| format!("{i},k{},{}", i % 2, timestamp(i * 1000))).collect();
+    lines.push(format!("100,k0,{}", timestamp(45_000)));
+    lines.push(format!("101,k1,{}", timestamp(3_500)));
+    let path = dir.path().join("events.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    s.execute(&format!(
+        "CREATE TABLE events (id INT, k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', 'scan.watermark.emit-every' = '1');
+         SET 'table.exec.emit.allow-lateness' = '20 s'",
+        path.display()
+    ))
+    .unwrap();
+    let query = "SELECT k, window_start, COUNT(*), SUM(id) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+                 GROUP BY k, window_start, window_end";
+    let job = job(&mut s, query);
+    let mut expected = Vec::new();
+    for window in 0..6u64 {
+        for key in 0..2u64 {
+            let mut ids: Vec<u64> = (window * 10..window * 10 + 10).filter(|i| i % 2 == key).collect();
+            if window == 4 && key == 0 {
+                ids.push(100);
+            }
+            expected.push(format!(
+                "k{key},{},{},{}",
+                timestamp(window * 10_000),
+                ids.len(),
+                ids.iter().sum::<u64>()
+            ));
+        }
+    }
+    expected.sort();
+    for workers in [1, 2] {
+        let changes = changelog(&job, workers);
+        // The window [40 s, 50 s) of k0 came out at its end, then was corrected: retracted and
+        // emitted again after the late row, at a later time.
+        let first = format!("k0,{},5,220", timestamp(40_000));
+        let corrected = format!("k0,{},6,320", timestamp(40_000));
+        let at = |row: &str, sign: i64| {
+            changes
+                .iter()
+                .filter(|((_, r), n)| r == row && **n == sign)
+                .map(|((t, _), _)| *t)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(at(&first, 1), vec![START + 49_999], "{changes:?}");
+        let retracted = at(&first, -1);
+        assert_eq!(retracted.len(), 1, "{changes:?}");
+        assert!(retracted[0] > START + 50_000);
+        assert_eq!(at(&corrected, 1), retracted);
+        // Consolidated, the changes are the answer over every row but the one too late.
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for ((_, row), n) in &changes {
+            *counts.entry(row.clone()).or_default() += n;
+        }
+        counts.retain(|_, n| *n != 0);
+        assert!(counts.values().all(|n| *n == 1));
+        let rows: Vec<String> = counts.into_keys().collect();
+        assert_eq!(rows, expected, "{workers} workers");
+    }
+    // EXPLAIN shows the lateness.
+    let plan = format!("{:?}", s.execute(&format!("EXPLAIN {query}")).unwrap());
+    assert!(plan.contains("Finalize at #2 lateness 20000 ms"), "{plan}");
+}
