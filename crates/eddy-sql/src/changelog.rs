@@ -151,6 +151,7 @@ impl ChangelogMode {
                     Updating
                 }
             }
+            Plan::Time { op: TimeOp::AppendOnly { .. }, .. } => AppendOnly,
             Plan::Time { .. } => all_inputs(plan),
             Plan::SetOp { op: SetOp::Union, .. } => all_inputs(plan),
             Plan::Join { .. }

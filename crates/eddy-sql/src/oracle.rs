@@ -165,7 +165,9 @@ impl Evaluator<'_> {
                 TimeOp::Session { time, partition, gap } => {
                     crate::plan::session_rows(self.eval(input)?, *time, partition, *gap)
                 }
-                TimeOp::Expire { .. } | TimeOp::Finalize { .. } => self.eval(input)?,
+                TimeOp::Expire { .. } | TimeOp::Finalize { .. } | TimeOp::AppendOnly { .. } => {
+                    self.eval(input)?
+                }
             },
             Plan::Filter { input, predicate } => {
                 let mut out = Vec::new();

@@ -452,3 +452,24 @@ fn with_allowed_lateness_late_rows_correct_the_results_they_belong_to() {
     let plan = format!("{:?}", s.execute(&format!("EXPLAIN {query}")).unwrap());
     assert!(plan.contains("Finalize at #2 lateness 20000 ms"), "{plan}");
 }
+
+#[test]
+fn an_interval_join_equals_the_batch_join_and_is_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    random_tables(&mut s, dir.path(), 300, 3);
+    let query = "SELECT a.id, b.id, a.k FROM {t} a, {t} b
+                 WHERE a.k = b.k AND a.id <> b.id
+                   AND a.ts BETWEEN b.ts - INTERVAL '2' SECOND AND b.ts + INTERVAL '1' SECOND";
+    let plan = format!("{:?}", s.execute(&format!("EXPLAIN {}", query.replace("{t}", "events"))).unwrap());
+    assert!(plan.contains("AppendOnly until min(#"), "{plan}");
+    assert!(plan.contains("Expire at #2 + 2001 ms") && plan.contains("Expire at #2 + 1001 ms"), "{plan}");
+    let batch = sorted_rows(&job(&mut s, &query.replace("{t}", "batch")), 1);
+    assert!(batch.len() > 50, "{batch:?}");
+    let streaming = job(&mut s, &query.replace("{t}", "events"));
+    for workers in [1, 2, 4] {
+        let changes = changelog(&streaming, workers);
+        assert!(changes.values().all(|n| *n == 1), "append-only: {changes:?}");
+        assert_eq!(sorted_rows(&streaming, workers), batch, "{workers} workers");
+    }
+}

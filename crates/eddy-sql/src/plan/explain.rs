@@ -58,7 +58,15 @@ pub(super) fn time_op(op: &TimeOp) -> String {
             let keys: Vec<String> = partition.iter().map(|c| format!("#{c}")).collect();
             format!("Window session #{time} gap {gap} ms partition [{}]", keys.join(", "))
         }
-        TimeOp::Expire { end, lateness: l } => format!("Expire at #{end}{}", lateness(*l)),
+        TimeOp::Expire { end, delay } => match delay {
+            0 => format!("Expire at #{end}"),
+            d if *d > 0 => format!("Expire at #{end} + {d} ms"),
+            d => format!("Expire at #{end} - {} ms", d.unsigned_abs()),
+        },
+        TimeOp::AppendOnly { ends } => {
+            let ends: Vec<String> = ends.iter().map(|(c, d)| format!("#{c} + {d} ms")).collect();
+            format!("AppendOnly until min({})", ends.join(", "))
+        }
         TimeOp::Finalize { end, lateness: l } => format!("Finalize at #{end}{}", lateness(*l)),
     }
 }

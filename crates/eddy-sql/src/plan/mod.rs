@@ -322,13 +322,20 @@ pub enum TimeOp {
         /// The largest gap within a session (ms).
         gap: u64,
     },
-    /// Each row lives until the frontier passes `row[end] + lateness`: it is retracted at that
+    /// Each row lives until the frontier passes `row[end] + delay`: it is retracted at that
     /// logical time. A row that arrives at or after it is late and dropped.
     Expire {
-        /// The `TIMESTAMP` column whose value (ms) is the row's end.
+        /// The `TIMESTAMP` column whose value (ms) plus `delay` is the row's end.
         end: usize,
-        /// How long after its end a row is still accepted (ms).
-        lateness: u64,
+        /// Added to the column (ms; a window's allowed lateness, an interval join's bound).
+        delay: i64,
+    },
+    /// Keeps a join of expiring inputs append-only: a row's updates at or after the earliest
+    /// `row[column] + delay` of `ends` (the expiry of an input row it was made of) are
+    /// dropped; earlier ones pass at once.
+    AppendOnly {
+        /// `(column, delay)` pairs, one per expiring input.
+        ends: Vec<(usize, i64)>,
     },
     /// A row's changes before `row[end]` are held until the frontier reaches `row[end]` and
     /// then emitted at `row[end] - 1` (the window's final result); changes in
@@ -350,7 +357,7 @@ impl TimeOp {
                 .into_iter()
                 .map(|name| Column::new(name, SqlType::TIMESTAMP))
                 .collect(),
-            TimeOp::Expire { .. } | TimeOp::Finalize { .. } => vec![],
+            TimeOp::Expire { .. } | TimeOp::Finalize { .. } | TimeOp::AppendOnly { .. } => vec![],
         }
     }
 
@@ -362,6 +369,7 @@ impl TimeOp {
                 std::iter::once(*time).chain(partition.iter().copied()).collect()
             }
             TimeOp::Expire { end, .. } | TimeOp::Finalize { end, .. } => vec![*end],
+            TimeOp::AppendOnly { ends } => ends.iter().map(|(c, _)| *c).collect(),
         }
     }
 
@@ -373,6 +381,7 @@ impl TimeOp {
                 *time = f(*time);
                 partition.iter_mut().for_each(|c| *c = f(*c));
             }
+            TimeOp::AppendOnly { ends } => ends.iter_mut().for_each(|(c, _)| *c = f(*c)),
             TimeOp::Window { time: column, .. }
             | TimeOp::Expire { end: column, .. }
             | TimeOp::Finalize { end: column, .. } => *column = f(*column),

@@ -32,11 +32,12 @@ use super::{Diff, Rows, Time};
 use crate::datum::{Datum, Row};
 use crate::plan::{TimeOp, TimeWindow};
 
-/// The logical time a row's column `end` names, plus `lateness`; `None` when it is `NULL`.
-/// Times before 1970 are 0 (no logical time is before it).
-fn end_of(row: &Row, end: usize, lateness: u64) -> Option<Time> {
+/// The logical time a row's column `end` names, plus `delay`; `None` when it is `NULL`.
+/// An end at or before 1970 is 1: rows of a table read at one time (time 0) are never late,
+/// whatever their timestamps, and their windows close when the input ends.
+fn end_of(row: &Row, end: usize, delay: i64) -> Option<Time> {
     match row.get(end) {
-        Some(Datum::Timestamp(ms)) => Some(u64::try_from(*ms).unwrap_or(0).saturating_add(lateness)),
+        Some(Datum::Timestamp(ms)) => Some(u64::try_from(ms.saturating_add(delay)).unwrap_or(0).max(1)),
         _ => None,
     }
 }
@@ -46,8 +47,9 @@ pub(super) fn render<'scope>(rows: Rows<'scope>, op: TimeOp, name: &str) -> Rows
     match op {
         TimeOp::Window { time, window } => windows(rows, time, window),
         TimeOp::Session { time, partition, gap } => sessions(rows, time, partition, gap, name),
-        TimeOp::Expire { end, lateness } => expire(rows, end, lateness),
+        TimeOp::Expire { end, delay } => expire(rows, end, delay),
         TimeOp::Finalize { end, lateness } => finalize(rows, end, lateness, name),
+        TimeOp::AppendOnly { ends } => append_only(rows, ends),
     }
 }
 
@@ -80,7 +82,7 @@ impl OpenSessions {
         // Sessions are disjoint: the ones met start before this end and end after this start.
         let met: Vec<i64> =
             sessions.range(..end).rev().take_while(|(_, s)| s.end > start).map(|(s, _)| *s).collect();
-        if met.is_empty() && end <= late_at {
+        if met.is_empty() && end.max(1) <= late_at {
             if sessions.is_empty() {
                 self.by_key.remove(&key);
             }
@@ -207,14 +209,23 @@ fn sessions<'scope>(
     updates.as_collection()
 }
 
-fn expire<'scope>(rows: Rows<'scope>, end: usize, lateness: u64) -> Rows<'scope> {
+/// [`TimeOp::AppendOnly`]: a `filter` on the update's time.
+fn append_only<'scope>(rows: Rows<'scope>, ends: Vec<(usize, i64)>) -> Rows<'scope> {
     let updates: Stream<'scope, Time, Vec<(Row, Time, Diff)>> =
         rows.inner.flat_map::<Vec<(Row, Time, Diff)>, _, _>(move |(row, time, diff)| {
-            match end_of(&row, end, lateness) {
-                None => vec![(row, time, diff)],
-                Some(at) if at <= time => vec![],
-                Some(at) => vec![(row.clone(), time, diff), (row, at, -diff)],
-            }
+            let end = ends.iter().filter_map(|(column, delay)| end_of(&row, *column, *delay)).min();
+            end.is_none_or(|end| time < end).then_some((row, time, diff))
+        });
+    updates.as_collection()
+}
+
+fn expire<'scope>(rows: Rows<'scope>, end: usize, delay: i64) -> Rows<'scope> {
+    let updates: Stream<'scope, Time, Vec<(Row, Time, Diff)>> = rows
+        .inner
+        .flat_map::<Vec<(Row, Time, Diff)>, _, _>(move |(row, time, diff)| match end_of(&row, end, delay) {
+            None => vec![(row, time, diff)],
+            Some(at) if at <= time => vec![],
+            Some(at) => vec![(row.clone(), time, diff), (row, at, -diff)],
         });
     updates.as_collection()
 }
@@ -275,7 +286,9 @@ mod tests {
         let row = Row::new(vec![Datum::Timestamp(10_000), Datum::Null, Datum::Timestamp(-5)]);
         assert_eq!(end_of(&row, 0, 0), Some(10_000));
         assert_eq!(end_of(&row, 0, 500), Some(10_500));
+        assert_eq!(end_of(&row, 0, -500), Some(9_500));
         assert_eq!(end_of(&row, 1, 0), None);
-        assert_eq!(end_of(&row, 2, 7), Some(7));
+        assert_eq!(end_of(&row, 2, 7), Some(2));
+        assert_eq!(end_of(&row, 2, 3), Some(1));
     }
 }
