@@ -13,9 +13,10 @@ pub fn explain(query: &Query, options: OptimizeOptions) -> Result<String, String
     let dataflow =
         explain_dataflow(std::slice::from_ref(&optimized.plan)).map_err(|error| error.to_string())?;
     Ok(format!(
-        "== Logical plan ==\n{}\n== Optimized plan ==\n{}\n== Dataflow ==\n{}",
+        "== Logical plan ==\n{}\n== Optimized plan ==\n{}\n== Dataflow ==\n{}\n== State ==\n{}",
         query.explain(),
         optimized.explain(),
-        dataflow
+        dataflow,
+        crate::plan::state::explain_state(&optimized.plan)
     ))
 }

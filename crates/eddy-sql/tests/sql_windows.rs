@@ -473,3 +473,43 @@ fn an_interval_join_equals_the_batch_join_and_is_append_only() {
         assert_eq!(sorted_rows(&streaming, workers), batch, "{workers} workers");
     }
 }
+
+#[test]
+fn grouping_sets_over_windows_are_window_aggregations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    let events = random_tables(&mut s, dir.path(), 200, 13);
+    let query = "SELECT window_start, k, COUNT(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+                 GROUP BY window_start, window_end, ROLLUP (k)";
+    let plan = format!("{:?}", s.execute(&format!("EXPLAIN {query}")).unwrap());
+    assert_eq!(plan.matches("bounded: retired as the watermark passes").count(), 2, "{plan}");
+    assert!(!plan.contains("UNBOUNDED"), "{plan}");
+    let mut expected = Vec::new();
+    let last = events.last().unwrap().1;
+    for window in 0..=last / 10_000 {
+        let rows: Vec<&(String, u64)> = events.iter().filter(|(_, t)| t / 10_000 == window).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        expected.push(format!("{},<NULL>,{}", timestamp(window * 10_000), rows.len()));
+        for key in ["k0", "k1", "k2", "k3"] {
+            let n = rows.iter().filter(|(k, _)| k == key).count();
+            if n > 0 {
+                expected.push(format!("{},{key},{n}", timestamp(window * 10_000)));
+            }
+        }
+    }
+    expected.sort();
+    let job = job(&mut s, query);
+    for workers in [1, 2] {
+        let changes = changelog(&job, workers);
+        assert!(changes.values().all(|n| *n == 1), "{changes:?}");
+        let mut rows: Vec<String> = changes.keys().map(|(_, row)| row.clone()).collect();
+        rows.sort();
+        assert_eq!(rows, expected);
+    }
+    // A regular aggregation keeps its state: EXPLAIN says so.
+    let plan =
+        format!("{:?}", s.execute("EXPLAIN SELECT k, COUNT(*) FROM events GROUP BY CUBE (k)").unwrap());
+    assert!(plan.contains("UNBOUNDED: kept for as long as the job runs | Aggregate"), "{plan}");
+}

@@ -215,6 +215,11 @@ impl SqlClient {
         let write_error =
             |error: std::io::Error| StatementError::at_start(statement, format!("writing: {error}"));
         let first_process = self.options.is_first_process();
+        if let Outcome::Job(job) = &outcome {
+            for warning in job.state_warnings() {
+                let _ = writeln!(info, "[WARN] {warning}");
+            }
+        }
         match outcome {
             Outcome::Done { message } => {
                 let _ = writeln!(info, "[INFO] {message}");

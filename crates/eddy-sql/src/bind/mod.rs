@@ -31,6 +31,7 @@ use thiserror::Error;
 mod coerce;
 mod from;
 mod group_window;
+mod grouping_sets;
 pub(crate) mod literals;
 mod query;
 mod scalar;
@@ -153,6 +154,11 @@ impl Dialect for FlinkDialect {
     }
 
     fn supports_filter_during_aggregation(&self) -> bool {
+        true
+    }
+
+    /// `GROUPING SETS`, `ROLLUP` and `CUBE` in `GROUP BY`.
+    fn supports_group_by_expr(&self) -> bool {
         true
     }
 

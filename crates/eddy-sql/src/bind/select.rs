@@ -93,10 +93,24 @@ pub(super) fn bind_select(
     }
     let group_exprs: &[Expr] = match &select.group_by {
         GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
-        _ => return Err(unsupported_at(select.span(), "GROUP BY ALL, ROLLUP, CUBE and GROUPING SETS")),
+        _ => {
+            return Err(unsupported_at(
+                select.span(),
+                "GROUP BY ALL and WITH ROLLUP/CUBE (write ROLLUP (...))",
+            ))
+        }
     };
-    let (windowed_plan, windowed_scope, group_exprs) =
+    let (group_exprs, grouping_sets) = super::grouping_sets::expand(group_exprs)?;
+    let group_exprs = &group_exprs[..];
+    let (windowed_plan, windowed_scope, windowed_exprs) =
         super::group_window::bind_group_window(group_exprs, plan, scope, outer)?;
+    if grouping_sets.is_some() && windowed_exprs[..] != *group_exprs {
+        return Err(unsupported_at(
+            select.span(),
+            "GROUPING SETS, ROLLUP or CUBE with a legacy group window (use a window table function)",
+        ));
+    }
+    let group_exprs = windowed_exprs;
     (plan, scope) = (windowed_plan, windowed_scope);
     let group_exprs = &group_exprs[..];
     let windowed = select.projection.iter().any(|item| window_call(item).is_some());
@@ -135,7 +149,7 @@ pub(super) fn bind_select(
     let mut context = Context::new(queries, "SELECT", true);
     context.grouping = Some(&grouping);
     let bound = outputs(select, order_by, &post, &scope, outer, &context, &[])?;
-    let group_names = grouping
+    let group_names: Vec<String> = grouping
         .group
         .iter()
         .enumerate()
@@ -145,16 +159,49 @@ pub(super) fn bind_select(
         })
         .collect();
     let aggregates = grouping.calls.take();
-    let aggregate_names = (0..aggregates.len()).map(|j| format!("$agg{j}")).collect();
+    let aggregate_names: Vec<String> = (0..aggregates.len()).map(|j| format!("$agg{j}")).collect();
     let applies = context.applies.take();
-    let aggregate = Plan::Aggregate {
-        input: Box::new(plan),
-        group: grouping.group.clone(),
-        group_names,
-        aggregates,
-        aggregate_names,
+    let aggregate = match grouping_sets {
+        // One key may appear in several sets and bind to one group key: map the sets.
+        Some(sets) => {
+            let sets = sets_of_keys(&sets, group_exprs, &grouping.group, &scope, outer, queries, select)?;
+            super::grouping_sets::aggregate_sets(
+                plan,
+                &grouping.group,
+                &group_names,
+                &aggregates,
+                &aggregate_names,
+                &sets,
+            )
+        }
+        None => Plan::Aggregate {
+            input: Box::new(plan),
+            group: grouping.group.clone(),
+            group_names,
+            aggregates,
+            aggregate_names,
+        },
     };
     finish(aggregate, bound, applies, select)
+}
+
+/// Grouping sets of AST keys as sets of bound group keys (two spellings of one key are one).
+fn sets_of_keys(
+    sets: &[std::collections::BTreeSet<usize>],
+    keys: &[Expr],
+    group: &[ScalarExpr],
+    scope: &Scope,
+    outer: &[&Scope],
+    queries: &dyn Queries,
+    select: &ast::Select,
+) -> BindResult<Vec<std::collections::BTreeSet<usize>>> {
+    let mut bound_position = Vec::new();
+    for key in keys {
+        let bound = bind_group(queries, select, std::slice::from_ref(key), scope, outer)?;
+        bound_position
+            .push(group.iter().position(|g| Some(g) == bound.first()).expect("every key is a group key"));
+    }
+    Ok(sets.iter().map(|set| set.iter().map(|k| bound_position[*k]).collect()).collect())
 }
 
 fn finish(

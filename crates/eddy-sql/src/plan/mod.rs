@@ -25,6 +25,7 @@ use crate::expr::ScalarExpr;
 use crate::types::SqlType;
 
 mod explain;
+pub mod state;
 
 /// A column of a plan's output.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -53,6 +53,27 @@ impl PartialEq for SqlJob {
 }
 
 impl SqlJob {
+    /// Warnings for a job over unbounded input whose operators keep state forever (see
+    /// [`crate::plan::state`]); none for a bounded job.
+    pub fn state_warnings(&self) -> Vec<String> {
+        if self.is_bounded() {
+            return vec![];
+        }
+        self.pipeline
+            .inserts
+            .iter()
+            .flat_map(|insert| crate::plan::state::stateful_operators(&insert.query.plan))
+            .filter(|op| !op.bounded)
+            .map(|op| {
+                format!(
+                    "{} keeps state for as long as the job runs over unbounded input (no window, interval \
+                     join or TTL retires it)",
+                    op.operator
+                )
+            })
+            .collect()
+    }
+
     /// Whether every table the job reads ends (so the job ends by itself).
     pub fn is_bounded(&self) -> bool {
         self.pipeline.sources.iter().all(TableSource::is_bounded)

@@ -383,7 +383,16 @@ impl Generator<'_> {
             families.push(family);
         }
         let mut sql = format!("SELECT {} FROM {from}{filter}", items.join(", "));
-        if !keys.is_empty() {
+        if keys.len() >= 2 && self.rng.chance(25) {
+            // Grouping sets: the keys not in a row's set are NULL.
+            let (first, rest) = (&keys[0], keys[1..].join(", "));
+            let sets = match self.rng.below(3) {
+                0 => format!("ROLLUP ({})", keys.join(", ")),
+                1 => format!("{first}, CUBE ({rest})"),
+                _ => format!("GROUPING SETS (({first}), ({}), ())", keys.join(", ")),
+            };
+            sql.push_str(&format!(" GROUP BY {sets}"));
+        } else if !keys.is_empty() {
             sql.push_str(&format!(" GROUP BY {}", keys.join(", ")));
         }
         if self.rng.chance(30) {

@@ -1,0 +1,93 @@
+//! Which operators of a plan keep state, and whether that state stays bounded: `EXPLAIN`'s
+//! `== State ==` section and the warning a job over unbounded input prints.
+//!
+//! An operator's state is bounded when its rows expire ([`TimeOp::Expire`] under each of its
+//! inputs: window operators and interval joins) or when it is a session window (which forgets
+//! a session when it closes). Joins, aggregations, `DISTINCT`, set operations other than
+//! `UNION ALL`, Top-K and `ROW_NUMBER` over rows that do not expire keep every input row's
+//! contribution for as long as the job runs (there is no state TTL yet). Over a bounded
+//! input that is fine; over an unbounded one (Kafka, an unbounded generator) it grows.
+
+use super::{Plan, SetOp, TimeOp};
+
+/// One stateful operator: its plan line and whether its state is bounded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatefulOperator {
+    /// The operator as `EXPLAIN` prints its node.
+    pub operator: String,
+    /// Whether its state is retired as the watermark passes.
+    pub bounded: bool,
+}
+
+fn expires(plan: &Plan) -> bool {
+    matches!(plan, Plan::Time { op: TimeOp::Expire { .. }, .. })
+}
+
+/// The stateful operators of `plan`, outermost first.
+pub fn stateful_operators(plan: &Plan) -> Vec<StatefulOperator> {
+    fn walk(plan: &Plan, out: &mut Vec<StatefulOperator>) {
+        let stateful = match plan {
+            Plan::Join { .. }
+            | Plan::Aggregate { .. }
+            | Plan::Distinct { .. }
+            | Plan::TopK { .. }
+            | Plan::RowNumber { .. } => true,
+            Plan::SetOp { op, all, .. } => !(*op == SetOp::Union && *all),
+            Plan::Time { op: TimeOp::Session { .. }, .. } => true,
+            _ => false,
+        };
+        if stateful {
+            let bounded =
+                matches!(plan, Plan::Time { .. }) || plan.inputs().iter().all(|input| expires(input));
+            let operator = plan.explain().lines().next().unwrap_or_default().trim().to_owned();
+            out.push(StatefulOperator { operator, bounded });
+        }
+        for input in plan.inputs() {
+            walk(input, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(plan, &mut out);
+    out
+}
+
+/// `EXPLAIN`'s state section: one line per stateful operator.
+pub fn explain_state(plan: &Plan) -> String {
+    let operators = stateful_operators(plan);
+    if operators.is_empty() {
+        return "no operator keeps state\n".into();
+    }
+    operators
+        .iter()
+        .map(|op| {
+            let what = if op.bounded {
+                "bounded: retired as the watermark passes"
+            } else {
+                "UNBOUNDED: kept for as long as the job runs"
+            };
+            format!("{what} | {}\n", op.operator)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Column;
+    use crate::types::SqlType;
+
+    #[test]
+    fn expired_inputs_bound_an_operator() {
+        let get = Plan::Get { name: "t".into(), columns: vec![Column::new("ts", SqlType::TIMESTAMP)] };
+        let distinct = Plan::Distinct { input: Box::new(get.clone()) };
+        assert_eq!(
+            stateful_operators(&distinct),
+            vec![StatefulOperator { operator: "Distinct".into(), bounded: false }]
+        );
+        let expired = Plan::Distinct {
+            input: Box::new(Plan::Time { input: Box::new(get), op: TimeOp::Expire { end: 0, delay: 0 } }),
+        };
+        assert!(stateful_operators(&expired)[0].bounded);
+        assert!(explain_state(&distinct).starts_with("UNBOUNDED"));
+    }
+}
