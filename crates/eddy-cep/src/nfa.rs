@@ -1,0 +1,517 @@
+//! The NFA that runs a compiled pattern over events (Flink's `NFA`): a set of partial matches
+//! ("computation states"), each at a state of the graph with a Dewey version and a pointer into
+//! the [`SharedBuffer`]. Each event moves every partial match along the transitions whose
+//! conditions hold (taking, ignoring or proceeding), branching where several apply; partial
+//! matches that reach the final state are matches, those that reach a stop state are dropped,
+//! and those older than the window time out.
+//!
+//! The NFA itself is stateless; everything that changes lives in [`NfaState`], which is what
+//! the operator keeps per key (and checkpoints).
+
+use std::cell::OnceCell;
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::buffer::{DeweyNumber, EventId, NodeId, SharedBuffer};
+use crate::compiler::{compile, Action, Compiled, Kind};
+use crate::condition::MatchView;
+use crate::pattern::{AfterMatchSkipStrategy, Pattern};
+use crate::{MatchError, PatternError};
+
+/// A complete match: each stage that took events, in the order the stages were entered, with
+/// its events in order (Flink's `Map<String, List<T>>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Match<T> {
+    /// `(stage name, events)` pairs.
+    pub stages: Vec<(String, Vec<T>)>,
+}
+
+impl<T> Match<T> {
+    /// The events of a stage (empty when it took none).
+    pub fn get(&self, stage: &str) -> &[T] {
+        self.stages.iter().find(|(name, _)| name == stage).map_or(&[], |(_, events)| events.as_slice())
+    }
+
+    /// All events, stage after stage.
+    pub fn events(&self) -> impl Iterator<Item = &T> {
+        self.stages.iter().flat_map(|(_, events)| events.iter())
+    }
+}
+
+/// A partial match dropped because its window passed, with the time it timed out at
+/// (`ts(first event) + window`, or `ts(previous event) + window` for `PreviousAndCurrent`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimedOut<T> {
+    /// The events matched so far.
+    pub partial: Match<T>,
+    /// When it timed out.
+    pub timestamp: i64,
+}
+
+/// One partial match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ComputationState {
+    state: u32,
+    previous: Option<NodeId>,
+    version: DeweyNumber,
+    start_timestamp: i64,
+    start_event: Option<EventId>,
+    previous_timestamp: i64,
+}
+
+/// Partial matches start-event first; the waiting start state last.
+fn earliest_first(a: &ComputationState, b: &ComputationState) -> Ordering {
+    match (a.start_event, b.start_event) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The changing part of an NFA: its partial matches, the matches held back by a skip strategy,
+/// and the shared buffer. This is what is kept per key and checkpointed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NfaState<T> {
+    partial: Vec<ComputationState>,
+    completed: Vec<ComputationState>,
+    buffer: SharedBuffer<T>,
+}
+
+impl<T: Clone> NfaState<T> {
+    /// The number of partial matches, including the one waiting at the start.
+    pub fn partial_matches(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// The shared buffer.
+    pub fn buffer(&self) -> &SharedBuffer<T> {
+        &self.buffer
+    }
+
+    /// Whether nothing is in progress: only the start state waits and the buffer is empty.
+    pub fn is_idle(&self) -> bool {
+        self.partial.iter().all(|cs| cs.start_event.is_none() && cs.previous.is_none())
+            && self.completed.is_empty()
+            && self.buffer.is_empty()
+    }
+}
+
+/// A compiled pattern, ready to run.
+pub struct Nfa<T> {
+    compiled: Compiled<T>,
+    skip: AfterMatchSkipStrategy,
+    handle_timeout: bool,
+}
+
+/// What a condition sees: the partial match a computation state stands for, materialized on
+/// first use.
+struct View<'a, T> {
+    buffer: &'a SharedBuffer<T>,
+    names: &'a [String],
+    state: &'a ComputationState,
+    timestamp: i64,
+    processing_time: i64,
+    cache: &'a OnceCell<Vec<(u32, Vec<T>)>>,
+}
+
+impl<T: Clone> MatchView<T> for View<'_, T> {
+    fn events(&self, stage: &str) -> Vec<&T> {
+        let materialized = self.cache.get_or_init(|| {
+            let Some(previous) = self.state.previous else { return Vec::new() };
+            let paths = self.buffer.extract_paths(previous, &self.state.version);
+            paths
+                .into_iter()
+                .next()
+                .map(|path| {
+                    path.into_iter()
+                        .map(|(stage, ids)| {
+                            (stage, ids.iter().filter_map(|id| self.buffer.event(*id).cloned()).collect())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        materialized
+            .iter()
+            .filter(|(id, _)| self.names[*id as usize] == stage)
+            .flat_map(|(_, events)| events.iter())
+            .collect()
+    }
+    fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+    fn current_processing_time(&self) -> i64 {
+        self.processing_time
+    }
+}
+
+impl<T: Clone + 'static> Nfa<T> {
+    /// Compiles a pattern. With `handle_timeout`, [`Nfa::advance_time`] returns the partial
+    /// matches that time out; without, they are dropped silently.
+    pub fn compile(pattern: &Pattern<T>, handle_timeout: bool) -> Result<Self, PatternError> {
+        Ok(Nfa { compiled: compile(pattern)?, skip: pattern.skip.clone(), handle_timeout })
+    }
+
+    /// The state before any event: one partial match waiting at the start.
+    pub fn initial_state(&self) -> NfaState<T> {
+        NfaState {
+            partial: vec![ComputationState {
+                state: self.compiled.start as u32,
+                previous: None,
+                version: DeweyNumber::new(1),
+                start_timestamp: -1,
+                start_event: None,
+                previous_timestamp: -1,
+            }],
+            completed: Vec::new(),
+            buffer: SharedBuffer::default(),
+        }
+    }
+
+    /// The longest window of the pattern, if it has one: partial matches never live longer.
+    pub fn window(&self) -> Option<i64> {
+        let per_state = self.compiled.states.iter().filter_map(|s| s.window).max();
+        match (self.compiled.window, per_state) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn kind(&self, cs: &ComputationState) -> Kind {
+        self.compiled.states[cs.state as usize].kind
+    }
+
+    fn timeout_of(&self, cs: &ComputationState, now: i64) -> Option<i64> {
+        if self.kind(cs) == Kind::Start {
+            return None;
+        }
+        if let Some(window) = self.compiled.window {
+            if now - cs.start_timestamp >= window {
+                return Some(cs.start_timestamp + window);
+            }
+        }
+        match self.compiled.states[cs.state as usize].window {
+            Some(window) if now - cs.previous_timestamp >= window => Some(cs.previous_timestamp + window),
+            _ => None,
+        }
+    }
+
+    /// Advances time to `timestamp` (no later event will be earlier): drops the partial matches
+    /// whose window has passed, returning them with timeout handling on.
+    pub fn advance_time(&self, state: &mut NfaState<T>, timestamp: i64) -> Vec<TimedOut<T>> {
+        let mut timed_out = Vec::new();
+        let mut kept = Vec::with_capacity(state.partial.len());
+        for cs in std::mem::take(&mut state.partial) {
+            match self.timeout_of(&cs, timestamp) {
+                Some(at) => {
+                    if self.handle_timeout {
+                        let partial = self.materialize_current(&state.buffer, &cs);
+                        timed_out.push(TimedOut { partial, timestamp: at });
+                    }
+                    if let Some(previous) = cs.previous {
+                        state.buffer.release_node(previous);
+                    }
+                }
+                None => kept.push(cs),
+            }
+        }
+        state.partial = kept;
+        state.buffer.advance_time(timestamp);
+        timed_out
+    }
+
+    fn materialize_current(&self, buffer: &SharedBuffer<T>, cs: &ComputationState) -> Match<T> {
+        match cs.previous {
+            None => Match { stages: Vec::new() },
+            Some(previous) => {
+                let paths = buffer.extract_paths(previous, &cs.version);
+                self.materialize(buffer, paths.into_iter().next().unwrap_or_default())
+            }
+        }
+    }
+
+    fn materialize(&self, buffer: &SharedBuffer<T>, path: Vec<(u32, Vec<EventId>)>) -> Match<T> {
+        Match {
+            stages: path
+                .into_iter()
+                .map(|(stage, ids)| {
+                    let events = ids.iter().filter_map(|id| buffer.event(*id).cloned()).collect();
+                    (self.compiled.stage_names[stage as usize].clone(), events)
+                })
+                .collect(),
+        }
+    }
+
+    /// Processes one event at `timestamp` and returns the matches it completes. Call
+    /// [`Nfa::advance_time`] with the same timestamp first.
+    pub fn process(
+        &self,
+        state: &mut NfaState<T>,
+        event: T,
+        timestamp: i64,
+        processing_time: i64,
+    ) -> Result<Vec<Match<T>>, MatchError> {
+        let event_id = state.buffer.register_event(event.clone(), timestamp);
+        let mut new_partial = Vec::new();
+        let mut potential = Vec::new();
+        for cs in std::mem::take(&mut state.partial) {
+            let next = self.next_states(&mut state.buffer, &cs, &event, event_id, timestamp, processing_time);
+            let mut retain = Vec::new();
+            let mut stopped = false;
+            for new_cs in next {
+                match self.kind(&new_cs) {
+                    Kind::Final => potential.push(new_cs),
+                    Kind::Stop => {
+                        stopped = true;
+                        if let Some(previous) = new_cs.previous {
+                            state.buffer.release_node(previous);
+                        }
+                    }
+                    _ => retain.push(new_cs),
+                }
+            }
+            if stopped {
+                // A negative stage matched: this whole branch of the partial match is void.
+                for cs in retain {
+                    if let Some(previous) = cs.previous {
+                        state.buffer.release_node(previous);
+                    }
+                }
+            } else {
+                new_partial.extend(retain);
+            }
+        }
+        new_partial.sort_by(earliest_first);
+        potential.sort_by(earliest_first);
+        let mut result = Vec::new();
+        let outcome = if self.skip == AfterMatchSkipStrategy::NoSkip {
+            for m in potential {
+                let previous = m.previous.expect("a match took events");
+                let path = state.buffer.extract_paths(previous, &m.version).into_iter().next().unwrap_or_default();
+                result.push(self.materialize(&state.buffer, path));
+                state.buffer.release_node(previous);
+            }
+            Ok(())
+        } else {
+            self.apply_skip_strategy(state, potential, &mut new_partial, &mut result)
+        };
+        state.partial = new_partial;
+        state.buffer.release_event(event_id);
+        outcome.map(|()| result)
+    }
+
+    fn apply_skip_strategy(
+        &self,
+        state: &mut NfaState<T>,
+        potential: Vec<ComputationState>,
+        partial: &mut Vec<ComputationState>,
+        result: &mut Vec<Match<T>>,
+    ) -> Result<(), MatchError> {
+        state.completed.extend(potential);
+        state.completed.sort_by(earliest_first);
+        while let Some(earliest) = state.completed.first().cloned() {
+            if let Some(earliest_partial) = partial.first() {
+                if earliest_first(&earliest, earliest_partial) == Ordering::Greater {
+                    // An earlier partial match may still complete: hold the match back.
+                    break;
+                }
+            }
+            state.completed.remove(0);
+            let previous = earliest.previous.expect("a match took events");
+            let paths = state.buffer.extract_paths(previous, &earliest.version);
+            let pruning = self.pruning_id(&paths)?;
+            if let Some((pruning_id, inclusive)) = pruning {
+                prune(&mut state.buffer, partial, pruning_id, inclusive);
+                prune(&mut state.buffer, &mut state.completed, pruning_id, inclusive);
+            }
+            let path = paths.into_iter().next().unwrap_or_default();
+            result.push(self.materialize(&state.buffer, path));
+            state.buffer.release_node(previous);
+        }
+        Ok(())
+    }
+
+    /// The event before which (or up to which, when `inclusive`) partial matches must not
+    /// start after a match, per skip strategy.
+    fn pruning_id(&self, paths: &[Vec<(u32, Vec<EventId>)>]) -> Result<Option<(EventId, bool)>, MatchError> {
+        let all = || paths.iter().flat_map(|path| path.iter().flat_map(|(_, ids)| ids.iter().copied()));
+        Ok(match &self.skip {
+            AfterMatchSkipStrategy::NoSkip => None,
+            AfterMatchSkipStrategy::SkipToNext => all().min().map(|id| (id, true)),
+            AfterMatchSkipStrategy::SkipPastLastEvent => all().max().map(|id| (id, true)),
+            AfterMatchSkipStrategy::SkipToFirst { stage, throw_on_miss }
+            | AfterMatchSkipStrategy::SkipToLast { stage, throw_on_miss } => {
+                let first = matches!(self.skip, AfterMatchSkipStrategy::SkipToFirst { .. });
+                let mut pruning: Option<EventId> = None;
+                for path in paths {
+                    let ids = path
+                        .iter()
+                        .find(|(id, _)| self.compiled.stage_names[*id as usize] == *stage)
+                        .map(|(_, ids)| ids.as_slice())
+                        .unwrap_or(&[]);
+                    if ids.is_empty() {
+                        if *throw_on_miss {
+                            return Err(MatchError::SkipTargetNotInMatch { stage: stage.clone() });
+                        }
+                    } else {
+                        let id = if first { ids[0] } else { ids[ids.len() - 1] };
+                        pruning = Some(pruning.map_or(id, |p| p.max(id)));
+                    }
+                    if *throw_on_miss {
+                        let start = path.iter().flat_map(|(_, ids)| ids.iter().copied()).min();
+                        if start.is_some() && start == pruning {
+                            return Err(MatchError::SkipToFirstElementOfMatch { stage: stage.clone() });
+                        }
+                    }
+                }
+                pruning.map(|id| (id, false))
+            }
+        })
+    }
+
+    fn next_states(
+        &self,
+        buffer: &mut SharedBuffer<T>,
+        cs: &ComputationState,
+        event: &T,
+        event_id: EventId,
+        timestamp: i64,
+        processing_time: i64,
+    ) -> Vec<ComputationState> {
+        let cache = OnceCell::new();
+        let states = &self.compiled.states;
+        let names = &self.compiled.stage_names;
+        // The outgoing take/ignore edges, through any proceed (epsilon) transitions.
+        let mut edges = Vec::new();
+        let (mut total_take, mut total_ignore) = (0i64, 0i64);
+        {
+            let view = View { buffer, names, state: cs, timestamp, processing_time, cache: &cache };
+            let mut stack = vec![cs.state as usize];
+            while let Some(current) = stack.pop() {
+                for transition in &states[current].transitions {
+                    if !transition.condition.test(event, &view) {
+                        continue;
+                    }
+                    match transition.action {
+                        Action::Proceed => stack.push(transition.target),
+                        Action::Take | Action::Ignore => {
+                            let self_ignore =
+                                transition.action == Action::Ignore && transition.target == cs.state as usize;
+                            if !self_ignore {
+                                if transition.action == Action::Take {
+                                    total_take += 1;
+                                } else {
+                                    total_ignore += 1;
+                                }
+                            }
+                            edges.push((current, transition.action, transition.target));
+                        }
+                    }
+                }
+            }
+        }
+        let is_start = states[cs.state as usize].kind == Kind::Start;
+        let mut take_to_visit = (total_take - 1).max(0);
+        let mut ignore_to_visit = total_ignore;
+        let take_to_skip = (total_take - 1).max(0);
+        let mut result: Vec<ComputationState> = Vec::new();
+        let add = |buffer: &mut SharedBuffer<T>, result: &mut Vec<ComputationState>, new_cs: ComputationState| {
+            if let Some(previous) = new_cs.previous {
+                buffer.lock_node(previous);
+            }
+            result.push(new_cs);
+        };
+        for (source, action, target) in edges {
+            match action {
+                Action::Ignore => {
+                    if is_start {
+                        continue;
+                    }
+                    let version = if target == cs.state as usize {
+                        cs.version.increase(self_increase(total_ignore, total_take))
+                    } else {
+                        let version = cs.version.increase((take_to_skip + ignore_to_visit) as u32).add_stage();
+                        ignore_to_visit -= 1;
+                        version
+                    };
+                    let new_cs = ComputationState { state: target as u32, version, ..cs.clone() };
+                    add(buffer, &mut result, new_cs);
+                }
+                Action::Take => {
+                    let current_version = cs.version.increase(take_to_visit.max(0) as u32);
+                    let next_version = current_version.add_stage();
+                    take_to_visit -= 1;
+                    let node = buffer.put(states[source].stage, event_id, cs.previous, current_version);
+                    let (start_timestamp, start_event) =
+                        if is_start { (timestamp, Some(event_id)) } else { (cs.start_timestamp, cs.start_event) };
+                    let new_cs = ComputationState {
+                        state: target as u32,
+                        previous: Some(node),
+                        version: next_version,
+                        start_timestamp,
+                        start_event,
+                        previous_timestamp: timestamp,
+                    };
+                    add(buffer, &mut result, new_cs.clone());
+                    let view = View { buffer, names, state: cs, timestamp, processing_time, cache: &cache };
+                    if let Some(final_state) = self.final_after_proceed(target, event, &view) {
+                        add(buffer, &mut result, ComputationState { state: final_state as u32, ..new_cs });
+                    }
+                }
+                Action::Proceed => unreachable!("proceed edges are followed, not collected"),
+            }
+        }
+        if is_start {
+            let version = cs.version.increase(self_increase(total_ignore, total_take));
+            result.push(ComputationState { version, ..cs.clone() });
+        }
+        if let Some(previous) = cs.previous {
+            buffer.release_node(previous);
+        }
+        result
+    }
+
+    /// A final state reachable from `state` through proceed transitions that hold.
+    fn final_after_proceed(&self, state: usize, event: &T, view: &View<'_, T>) -> Option<usize> {
+        let mut stack = vec![state];
+        while let Some(current) = stack.pop() {
+            for transition in &self.compiled.states[current].transitions {
+                if transition.action == Action::Proceed && transition.condition.test(event, view) {
+                    if self.compiled.states[transition.target].kind == Kind::Final {
+                        return Some(transition.target);
+                    }
+                    stack.push(transition.target);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn self_increase(ignore: i64, take: i64) -> u32 {
+    if take == 0 && ignore == 0 {
+        0
+    } else {
+        (ignore + take.max(1)) as u32
+    }
+}
+
+fn prune<T: Clone>(
+    buffer: &mut SharedBuffer<T>,
+    states: &mut Vec<ComputationState>,
+    pruning_id: EventId,
+    inclusive: bool,
+) {
+    states.retain(|cs| {
+        let Some(start) = cs.start_event else { return true };
+        let drop = if inclusive { start <= pruning_id } else { start < pruning_id };
+        if drop {
+            if let Some(previous) = cs.previous {
+                buffer.release_node(previous);
+            }
+        }
+        !drop
+    });
+}
