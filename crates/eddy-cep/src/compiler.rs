@@ -80,6 +80,7 @@ pub(crate) fn compile<T: 'static>(pattern: &Pattern<T>) -> Result<Compiled<T>, P
         group: None,
         first_of_loop: HashMap::default(),
         following_take: None,
+        greedy_has_following: false,
     };
     let end = compiler.create_state(ENDING_STATE_NAME, Kind::Final);
     compiler.note_window(compiler.current());
@@ -105,6 +106,11 @@ struct Compiler<'p, T> {
     /// repetition (keyed by the group's address, stable while compiling).
     first_of_loop: HashMap<usize, bool>,
     following_take: Option<Condition<T>>,
+    /// Whether anything follows the stage being converted (a take condition after it). A
+    /// greedy stage with nothing after it has nothing to be greedy against: it proceeds to the
+    /// end as a reluctant one would, so every prefix is a match (Flink's `GreedyITCase`
+    /// `testEndWithZeroOrMoreGreedy`, `testEndWithGreedyTimesRange`).
+    greedy_has_following: bool,
 }
 
 fn key_of<T>(stage: &Stage<T>) -> usize {
@@ -187,6 +193,8 @@ impl<'p, T: 'static> Compiler<'p, T> {
     fn convert_stage(&mut self, sink: usize) -> usize {
         let current = self.current();
         let first_new = self.states.len();
+        let outer_has_following = self.greedy_has_following;
+        self.greedy_has_following = self.following_take.is_some();
         let last_sink = match current.kind {
             QuantifierKind::Looping => {
                 self.set_first_of_loop(false);
@@ -203,6 +211,7 @@ impl<'p, T: 'static> Compiler<'p, T> {
                 self.create_singleton_state(sink, Some(sink), take, ignore, optional)
             }
         };
+        self.greedy_has_following = outer_has_following;
         self.add_stop_states(last_sink);
         if let (None, Some((ms, WithinType::PreviousAndCurrent))) = (&current.group, current.within) {
             for state in &mut self.states[first_new..] {
@@ -345,7 +354,7 @@ impl<'p, T: 'static> Compiler<'p, T> {
         self.add(state, Action::Take, sink, take.clone());
         let mut proceed_condition = self.true_condition();
         if optional && !self.head_of_group() {
-            if greedy {
+            if greedy && self.greedy_has_following {
                 proceed_condition =
                     greedy_condition(proceed_condition, &take, ignore.as_ref(), self.following_take.as_ref());
             }
@@ -358,7 +367,7 @@ impl<'p, T: 'static> Compiler<'p, T> {
                 self.add(ignore_state, Action::Take, sink, take.clone());
                 self.add(ignore_state, Action::Ignore, ignore_state, ignore.clone());
                 self.add_stop_states(ignore_state);
-                if greedy {
+                if greedy && self.greedy_has_following {
                     if let Some(proceed) = proceed {
                         self.add(ignore_state, Action::Proceed, proceed, proceed_condition);
                     }
@@ -438,7 +447,7 @@ impl<'p, T: 'static> Compiler<'p, T> {
         let take = extend_with_until(Some(self.take_condition(current)), until, true)
             .expect("a take condition is never empty");
         let mut proceed_condition = self.true_condition();
-        if current.greedy {
+        if current.greedy && self.greedy_has_following {
             proceed_condition =
                 greedy_condition(proceed_condition, &take, ignore.as_ref(), self.following_take.as_ref());
         }
@@ -451,7 +460,7 @@ impl<'p, T: 'static> Compiler<'p, T> {
             self.add(ignore_state, Action::Take, looping, take.clone());
             self.add(ignore_state, Action::Ignore, ignore_state, ignore.clone());
             self.add(looping, Action::Ignore, ignore_state, ignore);
-            if current.greedy {
+            if current.greedy && self.greedy_has_following {
                 self.add(ignore_state, Action::Proceed, sink, proceed_condition);
             }
             self.add_stop_state_to_looping(ignore_state);
