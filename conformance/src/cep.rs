@@ -12,7 +12,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use eddy_cep::{AfterMatchSkipStrategy, Condition, Match, MatchError, MatchView, Nfa, Pattern, WithinType};
+use eddy::connectors::{CollectSink, CollectionSource};
+use eddy::prelude::*;
+use eddy_cep::{
+    AfterMatchSkipStrategy, Condition, Match, MatchError, MatchView, Nfa, Pattern, PatternStreamExt,
+    TimedOut, WithinType,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -91,7 +96,8 @@ impl CepCase {
     /// Reads and checks a case file.
     pub fn load(path: &Path) -> Result<CepCase, InvalidCase> {
         let text = std::fs::read_to_string(path).map_err(|e| invalid(path, format!("unreadable: {e}")))?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| invalid(path, format!("invalid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| invalid(path, format!("invalid JSON: {e}")))?;
         let name = value["name"].as_str().ok_or_else(|| invalid(path, "no `name`"))?.to_string();
         let raw_events = value["events"].as_array().ok_or_else(|| invalid(path, "no `events` list"))?;
         let mut events = Vec::new();
@@ -102,7 +108,9 @@ impl CepCase {
             let sub_event = match field("type").and_then(Value::as_str) {
                 None | Some("Event") => false,
                 Some("SubEvent") => true,
-                Some(other) => return Err(invalid(path, format!("event {position}: unknown type `{other}`"))),
+                Some(other) => {
+                    return Err(invalid(path, format!("event {position}: unknown type `{other}`")))
+                }
             };
             let id = field("id")
                 .and_then(Value::as_i64)
@@ -120,15 +128,18 @@ impl CepCase {
             }
             let ts = match field("ts") {
                 None => position as i64,
-                Some(ts) => ts.as_i64().ok_or_else(|| invalid(path, format!("event {position}: `ts` is no integer")))?,
+                Some(ts) => ts
+                    .as_i64()
+                    .ok_or_else(|| invalid(path, format!("event {position}: `ts` is no integer")))?,
             };
             events.push(CepEvent { sub_event, id, name, price, volume, position });
             timestamps.push(ts);
             processing_times.push(field("processing_time").and_then(Value::as_i64));
         }
-        let stage_order = value.get("stage_order_asserted").and_then(Value::as_array).map(|names| {
-            names.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>()
-        });
+        let stage_order = value
+            .get("stage_order_asserted")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>());
         Ok(CepCase {
             name,
             events,
@@ -234,7 +245,8 @@ pub fn condition(spec: &Value) -> Result<Condition<CepEvent>, String> {
             _ => Err(format!("unknown instance_of {kind}")),
         };
     }
-    let op = obj.get("op").and_then(Value::as_str).ok_or_else(|| format!("condition without `op`: {spec}"))?;
+    let op =
+        obj.get("op").and_then(Value::as_str).ok_or_else(|| format!("condition without `op`: {spec}"))?;
     if !OPS.contains(&op) {
         return Err(format!("unknown operator `{op}`"));
     }
@@ -265,18 +277,23 @@ pub fn condition(spec: &Value) -> Result<Condition<CepEvent>, String> {
             compare_numbers(total, &op, value).unwrap_or(false)
         }));
     }
-    let field = obj.get("field").and_then(Value::as_str).ok_or_else(|| format!("condition without `field`: {spec}"))?;
+    let field = obj
+        .get("field")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("condition without `field`: {spec}"))?;
     if !FIELDS.contains(&field) {
         return Err(format!("unknown field `{field}`"));
     }
     let field = field.to_string();
     if let Some(reference) = obj.get("ref") {
-        let stage = reference.get("stage").and_then(Value::as_str).ok_or("`ref` without `stage`")?.to_string();
+        let stage =
+            reference.get("stage").and_then(Value::as_str).ok_or("`ref` without `stage`")?.to_string();
         let pick = reference.get("pick").and_then(Value::as_str).unwrap_or("first");
         if pick != "first" {
             return Err(format!("unknown `ref` pick `{pick}`"));
         }
-        let other = reference.get("field").and_then(Value::as_str).ok_or("`ref` without `field`")?.to_string();
+        let other =
+            reference.get("field").and_then(Value::as_str).ok_or("`ref` without `field`")?.to_string();
         return Ok(Condition::iterative(move |event: &CepEvent, view: &dyn MatchView<CepEvent>| {
             let Some(first) = view.events(&stage).first().copied().cloned() else { return false };
             match (field_of(event, &field, view), stored_field(&first, &other)) {
@@ -293,7 +310,9 @@ pub fn condition(spec: &Value) -> Result<Condition<CepEvent>, String> {
 
 fn skip_strategy(spec: &Value) -> Result<AfterMatchSkipStrategy, String> {
     let strategy = spec.get("strategy").and_then(Value::as_str).unwrap_or("no_skip");
-    let stage = || spec.get("stage").and_then(Value::as_str).map(str::to_string).ok_or("skip strategy without `stage`");
+    let stage = || {
+        spec.get("stage").and_then(Value::as_str).map(str::to_string).ok_or("skip strategy without `stage`")
+    };
     let throw = spec.get("throw_on_miss").and_then(Value::as_bool).unwrap_or(false);
     let skip = match strategy {
         "no_skip" => AfterMatchSkipStrategy::NoSkip,
@@ -366,7 +385,11 @@ pub fn build_stages(stages: &[Value], skip: AfterMatchSkipStrategy) -> Result<Pa
             None => None,
         };
         let name = || {
-            stage.get("name").and_then(Value::as_str).map(str::to_string).ok_or(format!("stage {i} has no name"))
+            stage
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or(format!("stage {i} has no name"))
         };
         let next = match (pattern, contiguity, group) {
             (None, "begin", Some(group)) => Pattern::begin_group_with_skip(group, skip.clone()),
@@ -476,7 +499,10 @@ fn expected_flat(case: &CepCase, spec: &Value) -> Result<Vec<String>, String> {
         .map(|i| i.as_u64().map(|i| i as usize).ok_or("index is no integer".to_string()))
         .collect::<Result<_, _>>()?;
     indices.sort_unstable();
-    indices.iter().map(|&i| case.events.get(i).map(CepEvent::value_key).ok_or(format!("index {i} out of range"))).collect()
+    indices
+        .iter()
+        .map(|&i| case.events.get(i).map(CepEvent::value_key).ok_or(format!("index {i} out of range")))
+        .collect()
 }
 
 fn compare_collections<K: Ord + Clone + std::fmt::Debug>(
@@ -572,7 +598,95 @@ pub fn check(case: &CepCase, observed: &Observed) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs one case.
+/// Timed-out partial matches of the operator runs.
+const TIMED_OUT: OutputTag<TimedOut<CepEvent>> = OutputTag::new("cep-conformance-timed-out");
+
+/// Why a case cannot run through the operator, if it cannot: its conditions read the
+/// processing time that Flink's harness sets before each event, which a job reads from its
+/// clock instead.
+pub fn operator_not_applicable(case: &CepCase) -> Option<&'static str> {
+    let text = case.pattern.to_string();
+    if text.contains("\"processing_time\"") {
+        return Some("conditions read a per-event processing time set by Flink's harness");
+    }
+    None
+}
+
+/// The event times the operator run uses: the case's timestamps when the pattern depends on
+/// time (a window or a condition on `ts`), else the feed positions, since then only the order
+/// matters (the README allows any non-decreasing timestamps there).
+fn operator_timestamps(case: &CepCase) -> Result<Vec<u64>, String> {
+    let text = case.pattern.to_string();
+    let uses_time = text.contains("\"within\"") || text.contains("\"field\":\"ts\"");
+    if !uses_time {
+        return Ok((0..case.events.len() as u64).collect());
+    }
+    let mut previous = 0;
+    case.timestamps
+        .iter()
+        .map(|&ts| {
+            if ts < previous {
+                return Err(format!(
+                    "timestamps go backwards ({ts} after {previous}) in a pattern that uses time"
+                ));
+            }
+            previous = ts;
+            Ok(ts as u64)
+        })
+        .collect()
+}
+
+/// Runs the case through the CEP operator of an eddy job at `workers` workers: one split in
+/// feed order, watermarks after every event (bounded out-of-orderness 0), events of equal
+/// timestamp in feed order. When the input ends eddy fires all timers, as Flink's final
+/// watermark does; the harness has no end, so timeouts after the last event's time are not
+/// compared.
+pub fn run_operator(case: &CepCase, pattern: &Pattern<CepEvent>, workers: usize) -> Result<Observed, String> {
+    let timestamps = operator_timestamps(case)?;
+    let last = timestamps.last().copied().unwrap_or(0);
+    let input: Vec<(CepEvent, u64)> = case.events.iter().cloned().zip(timestamps).collect();
+    let (matches_sink, matches) = CollectSink::<Match<CepEvent>>::new();
+    let (timed_out_sink, timed_out) = CollectSink::<TimedOut<CepEvent>>::new();
+    let pattern = pattern.clone();
+    let with_timeouts = case.timeout_handling;
+    let result = Job::new(JobConfig::with_workers(workers)).run(move |env| {
+        let strategy = WatermarkStrategy::bounded_out_of_orderness(0)
+            .with_emit_every(1)
+            .with_timestamps(|(_, ts): &(CepEvent, u64)| *ts);
+        let events = env.from_source(CollectionSource::new(input.clone()), strategy).map(|(event, _)| event);
+        let mut cep = events.pattern(pattern.clone()).in_order_of(|a, b| a.position.cmp(&b.position));
+        if with_timeouts {
+            cep = cep.side_output_timed_out(TIMED_OUT);
+        }
+        let found = cep.select(|found: &Match<CepEvent>| found.clone())?;
+        found.side_output(&TIMED_OUT).sink(timed_out_sink.clone());
+        found.sink(matches_sink.clone());
+        Ok(())
+    });
+    let mut observed = Observed::default();
+    if let Err(error) = result {
+        let text = error.to_string();
+        observed.error = Some(if text.contains("first element of a match") {
+            MatchError::SkipToFirstElementOfMatch { stage: String::new() }
+        } else if text.contains("could not skip to stage") {
+            MatchError::SkipTargetNotInMatch { stage: String::new() }
+        } else {
+            return Err(format!("the job failed: {text}"));
+        });
+        return Ok(observed);
+    }
+    observed.matches = matches.values();
+    observed.timed_out = timed_out
+        .values()
+        .into_iter()
+        .filter(|t| t.timestamp <= last as i64)
+        .map(|t| (t.partial, t.timestamp))
+        .collect();
+    Ok(observed)
+}
+
+/// Runs one case: through the NFA as Flink's harness does, then through the operator at 1
+/// and 2 workers.
 pub fn run_case(case: &CepCase) -> Outcome {
     let pattern = match build_pattern(case) {
         Ok(pattern) => pattern,
@@ -582,10 +696,22 @@ pub fn run_case(case: &CepCase) -> Outcome {
         Ok(observed) => observed,
         Err(why) => return Outcome::Fail(why),
     };
-    match check(case, &observed) {
-        Ok(()) => Outcome::Pass,
-        Err(why) => Outcome::Fail(why),
+    if let Err(why) = check(case, &observed) {
+        return Outcome::Fail(why);
     }
+    if operator_not_applicable(case).is_some() {
+        return Outcome::Pass;
+    }
+    for workers in [1, 2] {
+        let observed = match run_operator(case, &pattern, workers) {
+            Ok(observed) => observed,
+            Err(why) => return Outcome::Fail(format!("operator at {workers} workers: {why}")),
+        };
+        if let Err(why) = check(case, &observed) {
+            return Outcome::Fail(format!("operator at {workers} workers: {why}"));
+        }
+    }
+    Outcome::Pass
 }
 
 /// Runs every case of a directory.

@@ -126,7 +126,13 @@ impl<T: Clone> SharedBuffer<T> {
 
     /// Records that `stage` took `event` after `previous`, for the partial match of `version`.
     /// The edge holds `previous`; the caller locks the returned node for its partial match.
-    pub fn put(&mut self, stage: u32, event: EventId, previous: Option<NodeId>, version: DeweyNumber) -> NodeId {
+    pub fn put(
+        &mut self,
+        stage: u32,
+        event: EventId,
+        previous: Option<NodeId>,
+        version: DeweyNumber,
+    ) -> NodeId {
         let id = NodeId { event, stage };
         if let Some(previous) = previous {
             self.lock_node(previous);
@@ -179,7 +185,8 @@ impl<T: Clone> SharedBuffer<T> {
             return result;
         }
         // Depth-first, as a stack of (node or end, version, path so far), newest first.
-        let mut stack: Vec<(Option<NodeId>, DeweyNumber, Vec<NodeId>)> = vec![(Some(id), version.clone(), Vec::new())];
+        let mut stack: Vec<(Option<NodeId>, DeweyNumber, Vec<NodeId>)> =
+            vec![(Some(id), version.clone(), Vec::new())];
         while let Some((node_id, version, mut path)) = stack.pop() {
             match node_id {
                 None => {

@@ -5,9 +5,9 @@
 //! that taking an event invalidates; greedy stages only proceed when they cannot take.
 
 use crate::condition::Condition;
-use eddy_core::hash::HashMap;
 use crate::pattern::{Contiguity, Pattern, QuantifierKind, Stage, WithinType};
 use crate::PatternError;
+use eddy_core::hash::HashMap;
 
 /// The name of the final state (no stage may use it).
 pub(crate) const ENDING_STATE_NAME: &str = "$endState$";
@@ -87,7 +87,12 @@ pub(crate) fn compile<T: 'static>(pattern: &Pattern<T>) -> Result<Compiled<T>, P
     let sink = compiler.create_middle_states(end);
     let start = compiler.convert_stage(sink);
     compiler.states[start].kind = Kind::Start;
-    Ok(Compiled { states: compiler.states, start, window: compiler.window, stage_names: compiler.stage_names })
+    Ok(Compiled {
+        states: compiler.states,
+        start,
+        window: compiler.window,
+        stage_names: compiler.stage_names,
+    })
 }
 
 struct Compiler<'p, T> {
@@ -295,12 +300,18 @@ impl<'p, T: 'static> Compiler<'p, T> {
         let take = extend_with_until(Some(self.take_condition(current)), until, true)
             .expect("a take condition is never empty");
         for _ in from..to {
-            last_sink =
-                self.create_singleton_state(last_sink, Some(proceed), take.clone(), inner_ignore.clone(), true);
+            last_sink = self.create_singleton_state(
+                last_sink,
+                Some(proceed),
+                take.clone(),
+                inner_ignore.clone(),
+                true,
+            );
             self.add_stop_state_to_looping(last_sink);
         }
         for _ in 1..from {
-            last_sink = self.create_singleton_state(last_sink, None, take.clone(), inner_ignore.clone(), false);
+            last_sink =
+                self.create_singleton_state(last_sink, None, take.clone(), inner_ignore.clone(), false);
             self.add_stop_state_to_looping(last_sink);
         }
         self.set_first_of_loop(true);
@@ -518,7 +529,9 @@ impl<'p, T: 'static> Compiler<'p, T> {
 
     fn true_condition(&self) -> Condition<T> {
         match self.group_until() {
-            Some(until) => extend_with_until(Some(Condition::always()), Some(until), true).expect("a condition"),
+            Some(until) => {
+                extend_with_until(Some(Condition::always()), Some(until), true).expect("a condition")
+            }
             None => Condition::always(),
         }
     }

@@ -18,13 +18,13 @@ pub mod buffer;
 pub mod compiler;
 pub mod condition;
 pub mod nfa;
-// pub mod operator;
+pub mod operator;
 pub mod pattern;
 
 pub use buffer::{DeweyNumber, EventId, SharedBuffer};
 pub use condition::{Condition, MatchView};
 pub use nfa::{Match, Nfa, NfaState, TimedOut};
-// pub use operator::{CepStream, PatternStreamExt};
+pub use operator::{CepStream, PatternStreamExt};
 pub use pattern::{AfterMatchSkipStrategy, Contiguity, Pattern, WithinType};
 
 /// A pattern the builder or compiler refuses.

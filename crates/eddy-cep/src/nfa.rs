@@ -105,6 +105,20 @@ pub struct Nfa<T> {
     handle_timeout: bool,
 }
 
+impl<T> std::fmt::Debug for Nfa<T> {
+    /// The state graph, one state a line: `name(kind): action->target ...`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for state in &self.compiled.states {
+            write!(f, "{}({:?}):", state.name, state.kind)?;
+            for transition in &state.transitions {
+                write!(f, " {:?}->{}", transition.action, self.compiled.states[transition.target].name)?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
 /// What a condition sees: the partial match a computation state stands for, materialized on
 /// first use.
 struct View<'a, T> {
@@ -177,6 +191,22 @@ impl<T: Clone + 'static> Nfa<T> {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The earliest time at which one of the partial matches times out, if any has a window.
+    pub fn next_deadline(&self, state: &NfaState<T>) -> Option<i64> {
+        state
+            .partial
+            .iter()
+            .filter(|cs| self.kind(cs) != Kind::Start)
+            .flat_map(|cs| {
+                let whole = self.compiled.window.map(|w| cs.start_timestamp.saturating_add(w));
+                let step = self.compiled.states[cs.state as usize]
+                    .window
+                    .map(|w| cs.previous_timestamp.saturating_add(w));
+                whole.into_iter().chain(step)
+            })
+            .min()
     }
 
     fn kind(&self, cs: &ComputationState) -> Kind {
@@ -289,7 +319,8 @@ impl<T: Clone + 'static> Nfa<T> {
         let outcome = if self.skip == AfterMatchSkipStrategy::NoSkip {
             for m in potential {
                 let previous = m.previous.expect("a match took events");
-                let path = state.buffer.extract_paths(previous, &m.version).into_iter().next().unwrap_or_default();
+                let path =
+                    state.buffer.extract_paths(previous, &m.version).into_iter().next().unwrap_or_default();
                 result.push(self.materialize(&state.buffer, path));
                 state.buffer.release_node(previous);
             }
@@ -417,12 +448,13 @@ impl<T: Clone + 'static> Nfa<T> {
         let mut ignore_to_visit = total_ignore;
         let take_to_skip = (total_take - 1).max(0);
         let mut result: Vec<ComputationState> = Vec::new();
-        let add = |buffer: &mut SharedBuffer<T>, result: &mut Vec<ComputationState>, new_cs: ComputationState| {
-            if let Some(previous) = new_cs.previous {
-                buffer.lock_node(previous);
-            }
-            result.push(new_cs);
-        };
+        let add =
+            |buffer: &mut SharedBuffer<T>, result: &mut Vec<ComputationState>, new_cs: ComputationState| {
+                if let Some(previous) = new_cs.previous {
+                    buffer.lock_node(previous);
+                }
+                result.push(new_cs);
+            };
         for (source, action, target) in edges {
             match action {
                 Action::Ignore => {
@@ -432,7 +464,8 @@ impl<T: Clone + 'static> Nfa<T> {
                     let version = if target == cs.state as usize {
                         cs.version.increase(self_increase(total_ignore, total_take))
                     } else {
-                        let version = cs.version.increase((take_to_skip + ignore_to_visit) as u32).add_stage();
+                        let version =
+                            cs.version.increase((take_to_skip + ignore_to_visit) as u32).add_stage();
                         ignore_to_visit -= 1;
                         version
                     };
@@ -444,8 +477,11 @@ impl<T: Clone + 'static> Nfa<T> {
                     let next_version = current_version.add_stage();
                     take_to_visit -= 1;
                     let node = buffer.put(states[source].stage, event_id, cs.previous, current_version);
-                    let (start_timestamp, start_event) =
-                        if is_start { (timestamp, Some(event_id)) } else { (cs.start_timestamp, cs.start_event) };
+                    let (start_timestamp, start_event) = if is_start {
+                        (timestamp, Some(event_id))
+                    } else {
+                        (cs.start_timestamp, cs.start_event)
+                    };
                     let new_cs = ComputationState {
                         state: target as u32,
                         previous: Some(node),

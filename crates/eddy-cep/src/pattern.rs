@@ -219,7 +219,11 @@ impl<T: 'static> Pattern<T> {
     /// `Pattern.begin(group, skipStrategy)`.
     pub fn begin_group_with_skip(group: Pattern<T>, skip: AfterMatchSkipStrategy) -> Self {
         let error = group.error.clone();
-        Pattern { stages: vec![Stage::new(String::new(), Contiguity::Relaxed, Some(group.stages))], skip, error }
+        Pattern {
+            stages: vec![Stage::new(String::new(), Contiguity::Relaxed, Some(group.stages))],
+            skip,
+            error,
+        }
     }
 
     /// Sets the after-match skip strategy (the same as giving it to `begin`).
@@ -539,13 +543,15 @@ mod tests {
 
     #[test]
     fn misuse_is_reported_with_the_stage() {
-        let err = Pattern::<i32>::begin("a").followed_by("b").until(Condition::always()).validate().unwrap_err();
+        let err =
+            Pattern::<i32>::begin("a").followed_by("b").until(Condition::always()).validate().unwrap_err();
         assert!(err.to_string().contains("stage `b`") && err.to_string().contains("looping"), "{err}");
         let err = Pattern::<i32>::begin("a").not_followed_by("b").validate().unwrap_err();
         assert!(err.to_string().contains("not_followed_by cannot be the last"), "{err}");
         let err = Pattern::<i32>::begin("a").followed_by("a").validate().unwrap_err();
         assert_eq!(err, PatternError::DuplicateName("a".into()));
-        let err = Pattern::<i32>::begin("a").optional().not_next("b").followed_by("c").validate().unwrap_err();
+        let err =
+            Pattern::<i32>::begin("a").optional().not_next("b").followed_by("c").validate().unwrap_err();
         assert!(err.to_string().contains("optional"), "{err}");
         let err = Pattern::<i32>::begin("a").times(2).one_or_more().validate().unwrap_err();
         assert!(err.to_string().contains("already applied"), "{err}");
