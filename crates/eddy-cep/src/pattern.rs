@@ -244,14 +244,13 @@ impl<T: 'static> Pattern<T> {
     }
 
     fn push(mut self, name: String, contiguity: Contiguity) -> Self {
-        if contiguity == Contiguity::NotNext || contiguity == Contiguity::NotFollow {
-            if self.last().optional {
-                self.fail(
-                    "an optional stage cannot be followed by a not_next/not_followed_by stage (Flink: \
-                     \"Specifying a pattern with an optional path to NOT condition is not supported yet\")"
-                        .into(),
-                );
-            }
+        let negative = contiguity == Contiguity::NotNext || contiguity == Contiguity::NotFollow;
+        if negative && self.last().optional {
+            self.fail(
+                "an optional stage cannot be followed by a not_next/not_followed_by stage (Flink: \
+                 \"Specifying a pattern with an optional path to NOT condition is not supported yet\")"
+                    .into(),
+            );
         }
         self.stages.push(Stage::new(name, contiguity, None));
         self

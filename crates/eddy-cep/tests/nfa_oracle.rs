@@ -196,7 +196,10 @@ fn run_nfa(shape: &[StageShape], input: &[Ev]) -> Vec<Assignment> {
                 .iter()
                 .filter(|(_, events)| !events.is_empty())
                 .map(|(name, events)| {
-                    (name[1..].parse().expect("stage names are s<i>"), events.iter().map(|e| e.position).collect())
+                    (
+                        name[1..].parse().expect("stage names are s<i>"),
+                        events.iter().map(|e| e.position).collect(),
+                    )
                 })
                 .collect();
             out.push(assignment);
