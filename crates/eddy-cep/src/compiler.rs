@@ -5,12 +5,9 @@
 //! that taking an event invalidates; greedy stages only proceed when they cannot take.
 
 use crate::condition::Condition;
-use crate::pattern::{Contiguity, Pattern, QuantifierKind, Stage, WithinType};
+use crate::pattern::{Contiguity, Pattern, QuantifierKind, Stage, WithinType, ENDING_STATE_NAME};
 use crate::PatternError;
 use eddy_core::hash::HashMap;
-
-/// The name of the final state (no stage may use it).
-pub(crate) const ENDING_STATE_NAME: &str = "$endState$";
 
 /// What a transition does with the event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,6 +8,9 @@ use std::fmt;
 use crate::condition::{Condition, MatchView};
 use crate::PatternError;
 
+/// The name of the NFA's final state, which no stage may use.
+pub(crate) const ENDING_STATE_NAME: &str = "$endState$";
+
 /// How the events of a stage relate to the event before them (Flink's `ConsumingStrategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contiguity {
@@ -508,7 +511,7 @@ impl<T: 'static> Pattern<T> {
                         names(inner, seen)?;
                     }
                     None => {
-                        if stage.name == crate::compiler::ENDING_STATE_NAME || seen.contains(&stage.name) {
+                        if stage.name == ENDING_STATE_NAME || seen.contains(&stage.name) {
                             return Err(PatternError::DuplicateName(stage.name.clone()));
                         }
                         seen.push(stage.name.clone());
