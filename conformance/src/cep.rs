@@ -442,8 +442,17 @@ pub fn run_nfa(case: &CepCase, pattern: &Pattern<CepEvent>) -> Result<Observed, 
         if let Some(pt) = case.processing_times[i] {
             processing_time = pt;
         }
-        for timed_out in nfa.advance_time(&mut state, ts) {
-            observed.timed_out.push((timed_out.partial, timed_out.timestamp));
+        match nfa.advance_time(&mut state, ts) {
+            Ok(advanced) => {
+                observed.matches.extend(advanced.matches);
+                for timed_out in advanced.timed_out {
+                    observed.timed_out.push((timed_out.partial, timed_out.timestamp));
+                }
+            }
+            Err(error) => {
+                observed.error = Some(error);
+                break;
+            }
         }
         match nfa.process(&mut state, event.clone(), ts, processing_time) {
             Ok(matches) => observed.matches.extend(matches),

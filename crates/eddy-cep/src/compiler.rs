@@ -27,6 +27,9 @@ pub(crate) enum Kind {
     Normal,
     Final,
     Stop,
+    /// The end of a pattern that ends with `not_followed_by` under a window: the partial match
+    /// completes when its window passes without a forbidden event.
+    Pending,
 }
 
 pub(crate) struct Transition<T> {
@@ -168,7 +171,25 @@ impl<'p, T: 'static> Compiler<'p, T> {
         while self.idx > 0 {
             let current = self.current();
             match current.contiguity {
-                // Negative "followed by" stages become edge conditions of the states around them.
+                // At the end of a windowed pattern, a negative "followed by" stage becomes a
+                // pending state that ignores other events and stops at a forbidden one.
+                Contiguity::NotFollow
+                    if self.states[last_sink].kind == Kind::Final
+                        && (self.window.is_some()
+                            || matches!(current.within, Some((_, WithinType::PreviousAndCurrent)))) =>
+                {
+                    let pending = self.create_state(&current.name, Kind::Pending);
+                    let not_condition = self.take_condition(current);
+                    let stop = self.create_stop_state(not_condition.clone(), &current.name);
+                    self.add(pending, Action::Proceed, stop, not_condition.clone());
+                    self.add(pending, Action::Ignore, pending, not_condition.not());
+                    if let Some((ms, WithinType::PreviousAndCurrent)) = current.within {
+                        self.states[pending].window = Some(ms);
+                    }
+                    last_sink = pending;
+                }
+                // Otherwise negative "followed by" stages become edge conditions of the states
+                // around them.
                 Contiguity::NotFollow => {}
                 Contiguity::NotNext => {
                     let not_next = self.create_state(&current.name, Kind::Normal);

@@ -23,7 +23,7 @@ pub mod pattern;
 
 pub use buffer::{DeweyNumber, EventId, SharedBuffer};
 pub use condition::{Condition, MatchView};
-pub use nfa::{Match, Nfa, NfaState, TimedOut};
+pub use nfa::{Advanced, Match, Nfa, NfaState, TimedOut};
 pub use operator::{CepStream, PatternStreamExt};
 pub use pattern::{AfterMatchSkipStrategy, Contiguity, Pattern, WithinType};
 

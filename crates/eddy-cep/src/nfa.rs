@@ -49,6 +49,15 @@ pub struct TimedOut<T> {
     pub timestamp: i64,
 }
 
+/// What advancing time produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Advanced<T> {
+    /// Matches completed by time passing (a pattern ending with `not_followed_by`).
+    pub matches: Vec<Match<T>>,
+    /// Partial matches that timed out (only with timeout handling on).
+    pub timed_out: Vec<TimedOut<T>>,
+}
+
 /// One partial match.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ComputationState {
@@ -229,12 +238,16 @@ impl<T: Clone + 'static> Nfa<T> {
     }
 
     /// Advances time to `timestamp` (no later event will be earlier): drops the partial matches
-    /// whose window has passed, returning them with timeout handling on.
-    pub fn advance_time(&self, state: &mut NfaState<T>, timestamp: i64) -> Vec<TimedOut<T>> {
+    /// whose window has passed (returned as timed out with timeout handling on), and completes
+    /// those waiting at the end of a pattern that ends with `not_followed_by` whose window
+    /// passed without a forbidden event.
+    pub fn advance_time(&self, state: &mut NfaState<T>, timestamp: i64) -> Result<Advanced<T>, MatchError> {
         let mut timed_out = Vec::new();
         let mut kept = Vec::with_capacity(state.partial.len());
+        let mut potential = Vec::new();
         for cs in std::mem::take(&mut state.partial) {
             match self.timeout_of(&cs, timestamp) {
+                Some(_) if self.kind(&cs) == Kind::Pending => potential.push(cs),
                 Some(at) => {
                     if self.handle_timeout {
                         let partial = self.materialize_current(&state.buffer, &cs);
@@ -247,9 +260,33 @@ impl<T: Clone + 'static> Nfa<T> {
                 None => kept.push(cs),
             }
         }
+        potential.sort_by(earliest_first);
+        let mut matches = Vec::new();
+        let outcome = self.emit(state, potential, &mut kept, &mut matches);
         state.partial = kept;
         state.buffer.advance_time(timestamp);
-        timed_out
+        outcome.map(|()| Advanced { matches, timed_out })
+    }
+
+    /// Extracts the matches of completed partial matches, applying the skip strategy.
+    fn emit(
+        &self,
+        state: &mut NfaState<T>,
+        potential: Vec<ComputationState>,
+        partial: &mut Vec<ComputationState>,
+        result: &mut Vec<Match<T>>,
+    ) -> Result<(), MatchError> {
+        if self.skip != AfterMatchSkipStrategy::NoSkip {
+            return self.apply_skip_strategy(state, potential, partial, result);
+        }
+        for m in potential {
+            let previous = m.previous.expect("a match took events");
+            let path =
+                state.buffer.extract_paths(previous, &m.version).into_iter().next().unwrap_or_default();
+            result.push(self.materialize(&state.buffer, path));
+            state.buffer.release_node(previous);
+        }
+        Ok(())
     }
 
     fn materialize_current(&self, buffer: &SharedBuffer<T>, cs: &ComputationState) -> Match<T> {
@@ -316,18 +353,7 @@ impl<T: Clone + 'static> Nfa<T> {
         new_partial.sort_by(earliest_first);
         potential.sort_by(earliest_first);
         let mut result = Vec::new();
-        let outcome = if self.skip == AfterMatchSkipStrategy::NoSkip {
-            for m in potential {
-                let previous = m.previous.expect("a match took events");
-                let path =
-                    state.buffer.extract_paths(previous, &m.version).into_iter().next().unwrap_or_default();
-                result.push(self.materialize(&state.buffer, path));
-                state.buffer.release_node(previous);
-            }
-            Ok(())
-        } else {
-            self.apply_skip_strategy(state, potential, &mut new_partial, &mut result)
-        };
+        let outcome = self.emit(state, potential, &mut new_partial, &mut result);
         state.partial = new_partial;
         state.buffer.release_event(event_id);
         outcome.map(|()| result)
@@ -550,4 +576,94 @@ fn prune<T: Clone>(
         }
         !drop
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(nfa: &Nfa<char>, events: &[(char, i64)], end: i64) -> Vec<(String, i64)> {
+        let mut state = nfa.initial_state();
+        let mut out = Vec::new();
+        let describe = |m: &Match<char>| m.events().collect::<String>();
+        for &(event, ts) in events {
+            for m in nfa.advance_time(&mut state, ts).unwrap().matches {
+                out.push((describe(&m), ts));
+            }
+            for m in nfa.process(&mut state, event, ts, 0).unwrap() {
+                out.push((describe(&m), ts));
+            }
+        }
+        for m in nfa.advance_time(&mut state, end).unwrap().matches {
+            out.push((describe(&m), end));
+        }
+        out
+    }
+
+    #[test]
+    fn not_followed_by_at_the_end_completes_when_the_window_passes() {
+        let pattern = Pattern::<char>::begin("a")
+            .where_fn(|c| *c == 'a')
+            .not_followed_by("b")
+            .where_fn(|c| *c == 'b')
+            .within(10);
+        let nfa = Nfa::compile(&pattern, false).unwrap();
+        // `a` at 1 sees no `b` before 11; `a` at 20 is followed by `b` at 25.
+        let out = feed(&nfa, &[('a', 1), ('c', 3), ('a', 20), ('b', 25)], 100);
+        assert_eq!(out, vec![("a".to_string(), 20)]);
+    }
+
+    #[test]
+    fn timeouts_carry_the_window_end_and_free_the_buffer() {
+        let pattern = Pattern::<char>::begin("a")
+            .where_fn(|c| *c == 'a')
+            .followed_by("b")
+            .where_fn(|c| *c == 'b')
+            .within(5);
+        let nfa = Nfa::compile(&pattern, true).unwrap();
+        let mut state = nfa.initial_state();
+        nfa.process(&mut state, 'a', 2, 0).unwrap();
+        assert_eq!(nfa.next_deadline(&state), Some(7));
+        assert!(nfa.advance_time(&mut state, 6).unwrap().timed_out.is_empty());
+        let advanced = nfa.advance_time(&mut state, 7).unwrap();
+        assert_eq!(advanced.timed_out.len(), 1);
+        assert_eq!(advanced.timed_out[0].timestamp, 7);
+        assert_eq!(advanced.timed_out[0].partial.get("a"), &['a']);
+        assert!(state.is_idle());
+    }
+
+    #[test]
+    fn followed_by_any_branches_share_the_first_event() {
+        let pattern = Pattern::<char>::begin("a")
+            .where_fn(|c| *c == 'a')
+            .followed_by_any("b")
+            .where_fn(|c| *c == 'b')
+            .one_or_more()
+            .allow_combinations()
+            .followed_by("c")
+            .where_fn(|c| *c == 'c');
+        let nfa = Nfa::compile(&pattern, false).unwrap();
+        let mut state = nfa.initial_state();
+        for (ts, event) in ['a', 'b', 'b', 'b'].into_iter().enumerate() {
+            assert!(nfa.process(&mut state, event, ts as i64, 0).unwrap().is_empty());
+        }
+        // Seven partial matches (every non-empty subset of the b's) share the four events.
+        assert_eq!(state.buffer().event_count(), 4);
+        let matches = nfa.process(&mut state, 'c', 4, 0).unwrap();
+        let mut found: Vec<String> = matches.iter().map(|m| m.events().collect()).collect();
+        found.sort();
+        assert_eq!(found, vec!["abbbc", "abbc", "abbc", "abbc", "abc", "abc", "abc"]);
+    }
+
+    #[test]
+    fn skip_past_last_event_drops_overlapping_matches() {
+        let pattern = Pattern::<char>::begin_with_skip("a", AfterMatchSkipStrategy::SkipPastLastEvent)
+            .where_fn(|c| *c == 'a')
+            .one_or_more()
+            .followed_by("b")
+            .where_fn(|c| *c == 'b');
+        let nfa = Nfa::compile(&pattern, false).unwrap();
+        let out = feed(&nfa, &[('a', 1), ('a', 2), ('b', 3), ('a', 4), ('b', 5)], 10);
+        assert_eq!(out, vec![("aab".to_string(), 3), ("ab".to_string(), 5)]);
+    }
 }

@@ -183,7 +183,9 @@ where
         let processing_time = ctx.current_processing_time() as i64;
         for (ts, mut events) in due {
             queue.remove(ctx, &ts);
-            self.time_out(&mut state, ts, ctx);
+            if !self.advance(&mut state, ts, ctx) {
+                return;
+            }
             if let Some(order) = &self.order {
                 events.sort_by(|a, b| order(a, b));
             }
@@ -201,7 +203,9 @@ where
                 }
             }
         }
-        self.time_out(&mut state, now, ctx);
+        if !self.advance(&mut state, now, ctx) {
+            return;
+        }
         if let Some(deadline) = self.nfa.next_deadline(&state) {
             if deadline > now {
                 ctx.register_event_time_timer(deadline as u64);
@@ -216,15 +220,33 @@ where
 }
 
 impl<T: Data, F> CepFunction<T, F> {
-    fn time_out<K: Key, O: Clone + 'static>(
-        &self,
+    /// Advances the NFA's time: timed-out partial matches go to their side output, matches
+    /// completed by time (a pattern ending with `not_followed_by`) to the function. `false` if
+    /// the job failed.
+    fn advance<K: Key, O: Clone + 'static>(
+        &mut self,
         state: &mut NfaState<T>,
         now: i64,
         ctx: &mut Context<'_, K, O>,
-    ) {
-        for timed_out in self.nfa.advance_time(state, now) {
-            if let Some(tag) = &self.timed_out {
-                ctx.emit_to(tag, timed_out);
+    ) -> bool
+    where
+        F: FnMut(Match<T>, &mut Context<'_, K, O>),
+    {
+        match self.nfa.advance_time(state, now) {
+            Ok(advanced) => {
+                for timed_out in advanced.timed_out {
+                    if let Some(tag) = &self.timed_out {
+                        ctx.emit_to(tag, timed_out);
+                    }
+                }
+                for found in advanced.matches {
+                    (self.function)(found, ctx);
+                }
+                true
+            }
+            Err(error) => {
+                self.failure.fail(error.into());
+                false
             }
         }
     }

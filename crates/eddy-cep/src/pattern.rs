@@ -522,11 +522,12 @@ impl<T: 'static> Pattern<T> {
         }
         names(&self.stages, &mut seen)?;
         let last = self.stages.last().expect("at least one stage");
-        if last.contiguity == Contiguity::NotFollow {
+        if last.contiguity == Contiguity::NotFollow && last.within.is_none() {
             return Err(PatternError::Malformed {
                 stage: last.describe(),
-                reason: "not_followed_by cannot be the last stage of a pattern (Flink refuses it: \
-                         nothing would ever end the match); add a stage after it"
+                reason: "not_followed_by cannot be the last stage of a pattern without a time window \
+                         (Flink refuses it: nothing would ever complete the match); add within(..) \
+                         to it or a stage after it"
                     .into(),
             });
         }
@@ -550,6 +551,7 @@ mod tests {
         assert!(err.to_string().contains("stage `b`") && err.to_string().contains("looping"), "{err}");
         let err = Pattern::<i32>::begin("a").not_followed_by("b").validate().unwrap_err();
         assert!(err.to_string().contains("not_followed_by cannot be the last"), "{err}");
+        assert!(Pattern::<i32>::begin("a").not_followed_by("b").within(10).validate().is_ok());
         let err = Pattern::<i32>::begin("a").followed_by("a").validate().unwrap_err();
         assert_eq!(err, PatternError::DuplicateName("a".into()));
         let err =

@@ -189,7 +189,7 @@ fn run_nfa(shape: &[StageShape], input: &[Ev]) -> Vec<Assignment> {
     let mut state = nfa.initial_state();
     let mut out = Vec::new();
     for event in input {
-        nfa.advance_time(&mut state, event.position as i64);
+        nfa.advance_time(&mut state, event.position as i64).expect("no skip errors");
         for found in nfa.process(&mut state, *event, event.position as i64, 0).expect("no skip errors") {
             let assignment: Assignment = found
                 .stages

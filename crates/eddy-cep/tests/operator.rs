@@ -72,7 +72,7 @@ fn reference(per_split: u64) -> BTreeMap<String, usize> {
         events.sort_by_key(|t| t.ts);
         let mut state = nfa.initial_state();
         for t in events {
-            for timed_out in nfa.advance_time(&mut state, t.ts as i64) {
+            for timed_out in nfa.advance_time(&mut state, t.ts as i64).unwrap().timed_out {
                 *lines.entry(describe_timeout(&timed_out)).or_insert(0) += 1;
             }
             let ts = t.ts as i64;
@@ -80,7 +80,7 @@ fn reference(per_split: u64) -> BTreeMap<String, usize> {
                 *lines.entry(describe_match(&found)).or_insert(0) += 1;
             }
         }
-        for timed_out in nfa.advance_time(&mut state, i64::MAX) {
+        for timed_out in nfa.advance_time(&mut state, i64::MAX).unwrap().timed_out {
             *lines.entry(describe_timeout(&timed_out)).or_insert(0) += 1;
         }
     }
