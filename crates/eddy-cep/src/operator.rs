@@ -47,6 +47,7 @@ pub struct CepStream<'scope, K, T> {
     order: Option<Rc<dyn Fn(&T, &T) -> Ordering>>,
     late: Option<OutputTag<T>>,
     timed_out: Option<OutputTag<TimedOut<T>>>,
+    processing_time: bool,
 }
 
 /// `.pattern(p)` on keyed streams (one NFA per key) and on plain streams (a single NFA, as
@@ -58,7 +59,7 @@ pub trait PatternStreamExt<'scope, K, T> {
 
 impl<'scope, K: Key, T: Data> PatternStreamExt<'scope, K, T> for KeyedStream<'scope, K, T> {
     fn pattern(self, pattern: Pattern<T>) -> CepStream<'scope, K, T> {
-        CepStream { input: self, pattern, order: None, late: None, timed_out: None }
+        CepStream { input: self, pattern, order: None, late: None, timed_out: None, processing_time: false }
     }
 }
 
@@ -89,6 +90,15 @@ impl<'scope, K: Key, T: Data> CepStream<'scope, K, T> {
         self
     }
 
+    /// Matches in processing time (Flink's processing-time CEP): each event is processed when
+    /// it arrives, at the injected clock's time, and `within` windows and timeouts follow that
+    /// clock (processing-time timers). Results then depend on the clock and on arrival order,
+    /// not only on the input.
+    pub fn in_processing_time(mut self) -> Self {
+        self.processing_time = true;
+        self
+    }
+
     /// Calls `function` for every match, with the keyed context: `ctx.emit` for results,
     /// `ctx.emit_to` for side outputs, `ctx.key()`, `ctx.timestamp()` (the time the match
     /// completed). Fails with [`Error::Config`] if the pattern does not compile.
@@ -105,6 +115,7 @@ impl<'scope, K: Key, T: Data> CepStream<'scope, K, T> {
             order: self.order,
             late: self.late,
             timed_out: self.timed_out,
+            processing_time: self.processing_time,
             failure,
             nfa_state: None,
             queue: None,
@@ -139,6 +150,7 @@ struct CepFunction<T, F> {
     order: Option<Rc<dyn Fn(&T, &T) -> Ordering>>,
     late: Option<OutputTag<T>>,
     timed_out: Option<OutputTag<TimedOut<T>>>,
+    processing_time: bool,
     failure: JobFailure,
     nfa_state: Option<ValueState<NfaState<T>>>,
     queue: Option<MapState<i64, Vec<T>>>,
@@ -157,6 +169,27 @@ where
     }
 
     fn process_element(&mut self, value: T, ctx: &mut Context<'_, K, O>) {
+        if self.processing_time {
+            let now = ctx.current_processing_time() as i64;
+            let state_handle = self.nfa_state.clone().expect("open registers the state");
+            let mut state = state_handle.value(ctx).unwrap_or_else(|| self.nfa.initial_state());
+            if !self.advance(&mut state, now, ctx) {
+                return;
+            }
+            match self.nfa.process(&mut state, value, now, now) {
+                Ok(matches) => {
+                    for found in matches {
+                        (self.function)(found, ctx);
+                    }
+                }
+                Err(error) => {
+                    self.failure.fail(error.into());
+                    return;
+                }
+            }
+            self.finish(state, now, ctx);
+            return;
+        }
         let timestamp = ctx.timestamp();
         if timestamp < ctx.current_watermark() {
             if let Some(tag) = &self.late {
@@ -174,6 +207,14 @@ where
 
     fn on_timer(&mut self, timestamp: u64, ctx: &mut Context<'_, K, O>) {
         let now = timestamp as i64;
+        if self.processing_time {
+            let state_handle = self.nfa_state.clone().expect("open registers the state");
+            let mut state = state_handle.value(ctx).unwrap_or_else(|| self.nfa.initial_state());
+            if self.advance(&mut state, now, ctx) {
+                self.finish(state, now, ctx);
+            }
+            return;
+        }
         let queue = self.queue.clone().expect("open registers the state");
         let state_handle = self.nfa_state.clone().expect("open registers the state");
         let mut due: Vec<(i64, Vec<T>)> =
@@ -206,20 +247,31 @@ where
         if !self.advance(&mut state, now, ctx) {
             return;
         }
+        self.finish(state, now, ctx);
+    }
+}
+
+impl<T: Data, F> CepFunction<T, F> {
+    /// Registers a timer at the earliest window deadline and stores the NFA's state (or clears
+    /// it when nothing is in progress).
+    fn finish<K: Key, O: Clone + 'static>(&self, state: NfaState<T>, now: i64, ctx: &mut Context<'_, K, O>) {
         if let Some(deadline) = self.nfa.next_deadline(&state) {
             if deadline > now {
-                ctx.register_event_time_timer(deadline as u64);
+                if self.processing_time {
+                    ctx.register_processing_time_timer(deadline as u64);
+                } else {
+                    ctx.register_event_time_timer(deadline as u64);
+                }
             }
         }
+        let state_handle = self.nfa_state.as_ref().expect("open registers the state");
         if state.is_idle() {
             state_handle.clear(ctx);
         } else {
             state_handle.update(ctx, state);
         }
     }
-}
 
-impl<T: Data, F> CepFunction<T, F> {
     /// Advances the NFA's time: timed-out partial matches go to their side output, matches
     /// completed by time (a pattern ending with `not_followed_by`) to the function. `false` if
     /// the job failed.

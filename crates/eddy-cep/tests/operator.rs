@@ -299,3 +299,46 @@ fn stop_with_savepoint_and_resume_at_another_parallelism() {
         .unwrap();
     assert_eq!(committed_strings(&output), expected);
 }
+
+#[test]
+fn processing_time_matches_and_timeouts_follow_the_clock() {
+    // The clock stands at 1000: both events are processed at 1000, so `small, large` matches
+    // within 10 ms; the lone small charge of card 2 times out at 1010 when the input ends and
+    // the processing-time timers fire.
+    let clock = ManualClock::new(1_000);
+    let events = vec![(1u64, 1u64, 3u64), (1, 2, 95), (2, 3, 2)];
+    let (sink, handle) = CollectSink::<String>::new();
+    Job::new(JobConfig { clock: Arc::new(clock), ..JobConfig::with_workers(2) })
+        .run(move |env| {
+            let txns = env
+                .from_source(
+                    CollectionSource::new(events.clone()),
+                    WatermarkStrategy::bounded_out_of_orderness(0).with_timestamps(|e: &(u64, u64, u64)| e.1),
+                )
+                .map(|(card, seq, amount)| Txn { card, split: 0, seq, amount, ts: 0 });
+            let pattern = Pattern::begin("small")
+                .where_fn(|t: &Txn| t.amount < 8)
+                .followed_by("large")
+                .where_fn(|t: &Txn| t.amount > 90)
+                .within(10);
+            let matches = txns
+                .key_by(|t: &Txn| t.card)
+                .pattern(pattern)
+                .in_processing_time()
+                .side_output_timed_out(TIMED_OUT)
+                .select(describe_match)?;
+            matches
+                .side_output(&TIMED_OUT)
+                .map(|t| describe_timeout(&t))
+                .union([matches.clone()])
+                .sink(sink.clone());
+            Ok(())
+        })
+        .unwrap();
+    let mut lines = handle.values();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec!["match card 1 0/1 0/2".to_string(), "timeout match card 2 0/3 at 1010".to_string()]
+    );
+}
