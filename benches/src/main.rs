@@ -33,6 +33,11 @@ enum Pipeline {
     Stateless,
     /// generator -> key_by -> keyed process (value state + event-time timer per key) -> sink.
     Keyed,
+    /// generator -> key_by -> CEP `small followed_by large within 1 s` (the fraud rule) -> sink.
+    CepFraud,
+    /// generator -> key_by -> CEP `a followed_by_any b+ (combinations) followed_by c within
+    /// 100 ms` (the expensive shape) -> sink.
+    CepAny,
 }
 
 #[derive(Parser, Debug)]
@@ -251,6 +256,35 @@ fn main() -> anyhow::Result<()> {
                     events
                         .key_by(|event: &Event| event.key)
                         .process(CountPerKey::default())
+                        .sink(sink.clone());
+                }
+                Pipeline::CepFraud | Pipeline::CepAny => {
+                    use eddy::cep::{Match, Pattern, PatternStreamExt};
+                    let pattern = if matches!(pipeline, Pipeline::CepFraud) {
+                        Pattern::begin("small")
+                            .where_fn(|e: &Event| e.value < 10)
+                            .followed_by("large")
+                            .where_fn(|e: &Event| e.value > 990)
+                            .within(1_000)
+                    } else {
+                        Pattern::begin("a")
+                            .where_fn(|e: &Event| e.value < 10)
+                            .followed_by_any("b")
+                            .where_fn(|e: &Event| (10..100).contains(&e.value))
+                            .one_or_more()
+                            .allow_combinations()
+                            .followed_by("c")
+                            .where_fn(|e: &Event| e.value > 990)
+                            .within(100)
+                    };
+                    // The completing event carries the creation time: latency is measured
+                    // from when the last event of a match was made.
+                    events
+                        .key_by(|event: &Event| event.key)
+                        .pattern(pattern)
+                        .select(|found: &Match<Event>| {
+                            found.events().last().cloned().expect("a match has events")
+                        })?
                         .sink(sink.clone());
                 }
             }
