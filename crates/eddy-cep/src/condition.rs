@@ -10,6 +10,10 @@ pub trait MatchView<T> {
     /// The events the partial match has already assigned to `stage`, in order (Flink's
     /// `ctx.getEventsForPattern(stage)`). Empty when the stage has none.
     fn events(&self, stage: &str) -> Vec<&T>;
+    /// Every event of the partial match with its stage, in order (stages in the order they were
+    /// entered, which is time order): what SQL's `PREV`, `FIRST`, `LAST` without a variable
+    /// read.
+    fn all_events(&self) -> Vec<(&str, &T)>;
     /// The event time of the event under test (Flink's `ctx.timestamp()`).
     fn timestamp(&self) -> i64;
     /// The processing time when the event is processed (Flink's `ctx.currentProcessingTime()`).
@@ -100,6 +104,9 @@ mod tests {
     struct NoMatch;
     impl MatchView<i32> for NoMatch {
         fn events(&self, _: &str) -> Vec<&i32> {
+            Vec::new()
+        }
+        fn all_events(&self) -> Vec<(&str, &i32)> {
             Vec::new()
         }
         fn timestamp(&self) -> i64 {

@@ -139,9 +139,9 @@ struct View<'a, T> {
     cache: &'a OnceCell<Vec<(u32, Vec<T>)>>,
 }
 
-impl<T: Clone> MatchView<T> for View<'_, T> {
-    fn events(&self, stage: &str) -> Vec<&T> {
-        let materialized = self.cache.get_or_init(|| {
+impl<T: Clone> View<'_, T> {
+    fn materialized(&self) -> &[(u32, Vec<T>)] {
+        self.cache.get_or_init(|| {
             let Some(previous) = self.state.previous else { return Vec::new() };
             let paths = self.buffer.extract_paths(previous, &self.state.version);
             paths
@@ -155,11 +155,24 @@ impl<T: Clone> MatchView<T> for View<'_, T> {
                         .collect()
                 })
                 .unwrap_or_default()
-        });
-        materialized
+        })
+    }
+}
+
+impl<T: Clone> MatchView<T> for View<'_, T> {
+    fn events(&self, stage: &str) -> Vec<&T> {
+        self.materialized()
             .iter()
             .filter(|(id, _)| self.names[*id as usize] == stage)
             .flat_map(|(_, events)| events.iter())
+            .collect()
+    }
+    fn all_events(&self) -> Vec<(&str, &T)> {
+        self.materialized()
+            .iter()
+            .flat_map(|(id, events)| {
+                events.iter().map(move |event| (self.names[*id as usize].as_str(), event))
+            })
             .collect()
     }
     fn timestamp(&self) -> i64 {
@@ -665,5 +678,33 @@ mod tests {
         let nfa = Nfa::compile(&pattern, false).unwrap();
         let out = feed(&nfa, &[('a', 1), ('a', 2), ('b', 3), ('a', 4), ('b', 5)], 10);
         assert_eq!(out, vec![("aab".to_string(), 3), ("ab".to_string(), 5)]);
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn iterative_conditions_see_the_whole_partial_match_in_order() {
+        // `b` takes an event only if it is larger than the previous event of the match (SQL's
+        // `PREV`), whatever stage took it.
+        let pattern = Pattern::<i32>::begin("a")
+            .where_fn(|x| *x < 10)
+            .then("b", crate::Contiguity::Strict)
+            .where_iterative(|x, view| view.all_events().last().is_some_and(|(_, prev)| *x > **prev))
+            .one_or_more()
+            .consecutive();
+        let nfa = Nfa::compile(&pattern, false).unwrap();
+        let mut state = nfa.initial_state();
+        let mut found = Vec::new();
+        for (ts, x) in [5, 7, 9, 8, 20].into_iter().enumerate() {
+            for m in nfa.process(&mut state, x, ts as i64, 0).unwrap() {
+                found.push(m.stages.clone());
+            }
+        }
+        let a = |v: i32, b: &[i32]| vec![("a".to_string(), vec![v]), ("b".to_string(), b.to_vec())];
+        // 5 7, 5 7 9, 7 9 (7 also starts a match), 8 20; 9 -> 8 breaks the increase.
+        assert_eq!(found, vec![a(5, &[7]), a(5, &[7, 9]), a(7, &[9]), a(8, &[20])]);
     }
 }

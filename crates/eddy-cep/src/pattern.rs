@@ -289,6 +289,21 @@ impl<T: 'static> Pattern<T> {
     pub fn not_followed_by(self, name: impl Into<String>) -> Self {
         self.push(name.into(), Contiguity::NotFollow)
     }
+    /// Adds a stage with the contiguity given as a value (for front ends that build patterns
+    /// programmatically, such as SQL's `MATCH_RECOGNIZE`).
+    pub fn then(self, name: impl Into<String>, contiguity: Contiguity) -> Self {
+        self.push(name.into(), contiguity)
+    }
+
+    /// Adds a group with the contiguity given as a value; a negative contiguity is refused.
+    pub fn then_group(mut self, group: Pattern<T>, contiguity: Contiguity) -> Self {
+        if matches!(contiguity, Contiguity::NotNext | Contiguity::NotFollow) {
+            self.fail("a group cannot be negative (not_next / not_followed_by)".into());
+            return self;
+        }
+        self.push_group(group, contiguity)
+    }
+
     /// `next(group)`.
     pub fn next_group(self, group: Pattern<T>) -> Self {
         self.push_group(group, Contiguity::Strict)
