@@ -708,3 +708,82 @@ mod view_tests {
         assert_eq!(found, vec![a(5, &[7]), a(5, &[7, 9]), a(7, &[9]), a(8, &[20])]);
     }
 }
+
+/// Flink's later `NotPatternITCase` tests of `not_followed_by` at the end of a windowed pattern
+/// (newer than the conformance corpus), replayed as Flink's harness feeds them.
+#[cfg(test)]
+mod pending_tests {
+    use super::*;
+    use crate::WithinType;
+
+    fn run(pattern: Pattern<(char, i64)>, events: &[(char, i64)]) -> Vec<Vec<(char, i64)>> {
+        let nfa = Nfa::compile(&pattern, false).unwrap();
+        let mut state = nfa.initial_state();
+        let mut out = Vec::new();
+        for &event in events {
+            for m in nfa.advance_time(&mut state, event.1).unwrap().matches {
+                out.push(m.events().copied().collect());
+            }
+            for m in nfa.process(&mut state, event, event.1, 0).unwrap() {
+                out.push(m.events().copied().collect());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn is(c: char) -> impl Fn(&(char, i64)) -> bool + Send + Sync + 'static {
+        move |e: &(char, i64)| e.0 == c
+    }
+
+    #[test]
+    fn not_followed_by_within_at_end() {
+        let events = [('a', 1), ('b', 2), ('a', 4), ('c', 5), ('b', 10), ('a', 11), ('b', 13)];
+        for within in [WithinType::FirstAndLast, WithinType::PreviousAndCurrent] {
+            let pattern = Pattern::begin("a")
+                .where_fn(is('a'))
+                .not_followed_by("b")
+                .where_fn(is('b'))
+                .within_type(3, within);
+            assert_eq!(run(pattern, &events), vec![vec![('a', 4)]], "{within:?}");
+        }
+    }
+
+    #[test]
+    fn not_followed_by_before_times_within() {
+        let events = [('a', 1), ('b', 2), ('a', 10), ('c', 11), ('c', 12), ('a', 20), ('c', 21), ('c', 24)];
+        let pattern = Pattern::begin("a")
+            .where_fn(is('a'))
+            .not_followed_by("b")
+            .where_fn(is('b'))
+            .followed_by("c")
+            .where_fn(is('c'))
+            .times_range(0, 2)
+            .within(3);
+        let mut expected = vec![
+            vec![('a', 1)],
+            vec![('a', 10)],
+            vec![('a', 10), ('c', 11)],
+            vec![('a', 10), ('c', 11), ('c', 12)],
+            vec![('a', 20)],
+            vec![('a', 20), ('c', 21)],
+        ];
+        expected.sort();
+        assert_eq!(run(pattern, &events), expected);
+    }
+
+    #[test]
+    fn not_followed_by_within_at_end_after_match() {
+        let events = [('a', 1), ('a', 2), ('a', 3), ('c', 4), ('c', 10)];
+        let pattern = Pattern::begin_with_skip("a", AfterMatchSkipStrategy::SkipPastLastEvent)
+            .where_fn(is('a'))
+            .one_or_more()
+            .allow_combinations()
+            .followed_by("c")
+            .where_fn(is('c'))
+            .not_followed_by("b")
+            .where_fn(is('b'))
+            .within(5);
+        assert_eq!(run(pattern, &events), vec![vec![('a', 1), ('a', 2), ('a', 3), ('c', 4)]]);
+    }
+}
