@@ -313,6 +313,7 @@ fn main() -> anyhow::Result<()> {
     println!("cpu seconds     {cpu:.3}");
     println!("events/cpu-s    {:.0}", summary.records_read as f64 / cpu);
     println!("events/wall-s   {:.0}", summary.records_read as f64 / wall_seconds);
+    println!("peak rss MB     {:.1}", peak_rss_mb());
     println!(
         "latency ms      p50 {:.2}  p99 {:.2}  max {:.2}",
         percentile(0.5),
