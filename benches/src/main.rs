@@ -260,21 +260,29 @@ fn main() -> anyhow::Result<()> {
                 }
                 Pipeline::CepFraud | Pipeline::CepAny => {
                     use eddy::cep::{Match, Pattern, PatternStreamExt};
+                    // `value` follows the event's position, as the key does; the patterns
+                    // read an amount that is independent of both.
+                    fn amount(e: &Event) -> u64 {
+                        ((e.ts.wrapping_mul(31) ^ e.key ^ e.value.wrapping_mul(0x9e37))
+                            .wrapping_mul(0x2545_f491_4f6c_dd1d)
+                            >> 40)
+                            % 1000
+                    }
                     let pattern = if matches!(pipeline, Pipeline::CepFraud) {
                         Pattern::begin("small")
-                            .where_fn(|e: &Event| e.value < 10)
+                            .where_fn(|e: &Event| amount(e) < 10)
                             .followed_by("large")
-                            .where_fn(|e: &Event| e.value > 990)
+                            .where_fn(|e: &Event| amount(e) > 990)
                             .within(1_000)
                     } else {
                         Pattern::begin("a")
-                            .where_fn(|e: &Event| e.value < 10)
+                            .where_fn(|e: &Event| amount(e) < 10)
                             .followed_by_any("b")
-                            .where_fn(|e: &Event| (10..100).contains(&e.value))
+                            .where_fn(|e: &Event| (10..100).contains(&amount(e)))
                             .one_or_more()
                             .allow_combinations()
                             .followed_by("c")
-                            .where_fn(|e: &Event| e.value > 990)
+                            .where_fn(|e: &Event| amount(e) > 990)
                             .within(100)
                     };
                     // The completing event carries the creation time: latency is measured
