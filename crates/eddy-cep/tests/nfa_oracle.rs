@@ -8,7 +8,8 @@
 //! keeps those that the contiguity rules allow: between two taken events, the skipped events
 //! are limited by the stage's inner contiguity inside a loop, else by the contiguity of the
 //! stage being entered (strict: none may be skipped; relaxed: none that satisfies the entered
-//! stage; non-deterministic: any). Each assignment is one match.
+//! stage; non-deterministic: any). Each assignment is one match. With a window (`within(w)`,
+//! events at their positions as timestamps) a match must end less than `w` after it began.
 
 use eddy_cep::{Nfa, Pattern};
 use rand::rngs::SmallRng;
@@ -76,7 +77,7 @@ fn random_shape(rng: &mut SmallRng) -> Vec<StageShape> {
         .collect()
 }
 
-fn build(shape: &[StageShape]) -> Pattern<Ev> {
+fn build(shape: &[StageShape], window: Option<i64>) -> Pattern<Ev> {
     let mut pattern: Option<Pattern<Ev>> = None;
     for (i, stage) in shape.iter().enumerate() {
         let name = format!("s{i}");
@@ -105,7 +106,11 @@ fn build(shape: &[StageShape]) -> Pattern<Ev> {
         };
         pattern = Some(p);
     }
-    pattern.expect("at least one stage")
+    let pattern = pattern.expect("at least one stage");
+    match window {
+        Some(window) => pattern.within(window),
+        None => pattern,
+    }
 }
 
 /// A match as `stage index -> positions`, stages without events left out.
@@ -184,8 +189,8 @@ fn reference(shape: &[StageShape], input: &[Ev]) -> Vec<Assignment> {
     out
 }
 
-fn run_nfa(shape: &[StageShape], input: &[Ev]) -> Vec<Assignment> {
-    let nfa = Nfa::compile(&build(shape), false).expect("valid pattern");
+fn run_nfa(shape: &[StageShape], window: Option<i64>, input: &[Ev]) -> Vec<Assignment> {
+    let nfa = Nfa::compile(&build(shape, window), false).expect("valid pattern");
     let mut state = nfa.initial_state();
     let mut out = Vec::new();
     for event in input {
@@ -216,12 +221,20 @@ fn nfa_agrees_with_brute_force_on_random_patterns_and_inputs() {
         let shape = random_shape(&mut rng);
         let len = rng.gen_range(0..=8);
         let input: Vec<Ev> = (0..len).map(|position| Ev { position, value: rng.gen_range(0..3) }).collect();
+        let window = if rng.gen_bool(0.4) { Some(rng.gen_range(1..=5i64)) } else { None };
         let mut expected = reference(&shape, &input);
-        let mut actual = run_nfa(&shape, &input);
+        if let Some(window) = window {
+            expected.retain(|assignment| {
+                let first = assignment.first().and_then(|(_, p)| p.first()).copied().unwrap_or(0);
+                let last = assignment.last().and_then(|(_, p)| p.last()).copied().unwrap_or(0);
+                ((last - first) as i64) < window
+            });
+        }
+        let mut actual = run_nfa(&shape, window, &input);
         expected.sort();
         actual.sort();
         let values: Vec<u8> = input.iter().map(|e| e.value).collect();
-        assert_eq!(actual, expected, "round {round}: shape {shape:#?} input {values:?}");
+        assert_eq!(actual, expected, "round {round}: shape {shape:#?} window {window:?} input {values:?}");
         compared_matches += expected.len();
     }
     assert!(compared_matches > 1000, "the rounds found matches to compare ({compared_matches})");
