@@ -57,9 +57,27 @@ fn describe_timeout(timed_out: &TimedOut<Txn>) -> String {
     format!("timeout {} at {}", describe_match(&timed_out.partial), timed_out.timestamp)
 }
 
+/// The expensive shape: every combination of middle-sized charges between a small and a
+/// large one, within 60 ms.
+fn any_combination() -> Pattern<Txn> {
+    Pattern::begin("small")
+        .where_fn(|t: &Txn| t.amount < 10)
+        .followed_by_any("middle")
+        .where_fn(|t: &Txn| (40..60).contains(&t.amount))
+        .one_or_more()
+        .allow_combinations()
+        .followed_by("large")
+        .where_fn(|t: &Txn| t.amount > 80)
+        .within(60)
+}
+
 /// The per-key NFA over the events in timestamp order, then the end of time.
 fn reference(per_split: u64) -> BTreeMap<String, usize> {
-    let nfa = Nfa::compile(&fraud(), true).unwrap();
+    reference_of(per_split, fraud())
+}
+
+fn reference_of(per_split: u64, pattern: Pattern<Txn>) -> BTreeMap<String, usize> {
+    let nfa = Nfa::compile(&pattern, true).unwrap();
     let mut by_card: BTreeMap<u64, Vec<Txn>> = BTreeMap::new();
     for split in 0..SPLITS {
         for n in 0..per_split {
@@ -101,8 +119,16 @@ fn strategy() -> WatermarkStrategy<Txn> {
 
 #[test]
 fn matches_equal_the_reference_at_1_2_and_4_workers() {
-    let per_split = 1_500;
-    let expected = reference(per_split);
+    same_as_reference_at_1_2_and_4_workers(1_500, fraud);
+}
+
+#[test]
+fn followed_by_any_combinations_equal_the_reference_at_1_2_and_4_workers() {
+    same_as_reference_at_1_2_and_4_workers(800, any_combination);
+}
+
+fn same_as_reference_at_1_2_and_4_workers(per_split: u64, pattern: fn() -> Pattern<Txn>) {
+    let expected = reference_of(per_split, pattern());
     assert!(
         expected.keys().any(|l| l.starts_with("match")) && expected.keys().any(|l| l.starts_with("timeout"))
     );
@@ -114,7 +140,7 @@ fn matches_equal_the_reference_at_1_2_and_4_workers() {
                 let events = env.from_source(source(per_split, None), strategy());
                 let matches = events
                     .key_by(|t: &Txn| t.card)
-                    .pattern(fraud())
+                    .pattern(pattern())
                     .side_output_timed_out(TIMED_OUT)
                     .side_output_late_data(LATE)
                     .select(describe_match)?;
