@@ -33,6 +33,11 @@ enum Pipeline {
     Stateless,
     /// generator -> key_by -> keyed process (value state + event-time timer per key) -> sink.
     Keyed,
+    /// generator -> key_by -> CEP `small followed_by large within 1 s` (the fraud rule) -> sink.
+    CepFraud,
+    /// generator -> key_by -> CEP `a followed_by_any b+ (combinations) followed_by c within
+    /// 100 ms` (the expensive shape) -> sink.
+    CepAny,
 }
 
 #[derive(Parser, Debug)]
@@ -253,6 +258,43 @@ fn main() -> anyhow::Result<()> {
                         .process(CountPerKey::default())
                         .sink(sink.clone());
                 }
+                Pipeline::CepFraud | Pipeline::CepAny => {
+                    use eddy::cep::{Match, Pattern, PatternStreamExt};
+                    // `value` follows the event's position, as the key does; the patterns
+                    // read an amount that is independent of both.
+                    fn amount(e: &Event) -> u64 {
+                        ((e.ts.wrapping_mul(31) ^ e.key ^ e.value.wrapping_mul(0x9e37))
+                            .wrapping_mul(0x2545_f491_4f6c_dd1d)
+                            >> 40)
+                            % 1000
+                    }
+                    let pattern = if matches!(pipeline, Pipeline::CepFraud) {
+                        Pattern::begin("small")
+                            .where_fn(|e: &Event| amount(e) < 10)
+                            .followed_by("large")
+                            .where_fn(|e: &Event| amount(e) > 990)
+                            .within(1_000)
+                    } else {
+                        Pattern::begin("a")
+                            .where_fn(|e: &Event| amount(e) < 10)
+                            .followed_by_any("b")
+                            .where_fn(|e: &Event| (10..100).contains(&amount(e)))
+                            .one_or_more()
+                            .allow_combinations()
+                            .followed_by("c")
+                            .where_fn(|e: &Event| amount(e) > 990)
+                            .within(100)
+                    };
+                    // The completing event carries the creation time: latency is measured
+                    // from when the last event of a match was made.
+                    events
+                        .key_by(|event: &Event| event.key)
+                        .pattern(pattern)
+                        .select(|found: &Match<Event>| {
+                            found.events().last().cloned().expect("a match has events")
+                        })?
+                        .sink(sink.clone());
+                }
             }
             Ok(())
         })?;
@@ -279,6 +321,7 @@ fn main() -> anyhow::Result<()> {
     println!("cpu seconds     {cpu:.3}");
     println!("events/cpu-s    {:.0}", summary.records_read as f64 / cpu);
     println!("events/wall-s   {:.0}", summary.records_read as f64 / wall_seconds);
+    println!("peak rss MB     {:.1}", peak_rss_mb());
     println!(
         "latency ms      p50 {:.2}  p99 {:.2}  max {:.2}",
         percentile(0.5),

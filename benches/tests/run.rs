@@ -43,3 +43,22 @@ fn unknown_query_is_a_clear_error() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("implemented:"));
 }
+
+#[test]
+fn cep_pipelines_run_and_find_matches() {
+    for pipeline in ["cep-fraud", "cep-any"] {
+        let output = Command::new(BENCH)
+            .args(["--pipeline", pipeline, "--events", "40000", "--keys", "20", "--workers", "2"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{pipeline}: {}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8_lossy(&output.stdout);
+        let out: u64 = text
+            .lines()
+            .find_map(|line| line.strip_prefix("records out"))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{pipeline}: no `records out` in {text}"));
+        assert!(out > 0, "{pipeline} found no match: {text}");
+        assert!(text.contains("peak rss MB"), "{text}");
+    }
+}

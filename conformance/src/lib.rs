@@ -7,6 +7,7 @@
 //! [`run_case`] runs one case, and [`run_dirs`] does both and counts the outcomes.
 
 pub mod case;
+pub mod cep;
 pub mod compare;
 pub mod engine;
 pub mod grammar;
@@ -144,7 +145,8 @@ pub fn run_dirs(
     options: Options,
     mut report: impl FnMut(&CaseReport),
 ) -> Result<Summary, InvalidCase> {
-    let (nexmark_dirs, window_dirs) = nexmark::split_dirs(dirs);
+    let (cep_dirs, dirs) = cep::split_dirs(dirs);
+    let (nexmark_dirs, window_dirs) = nexmark::split_dirs(&dirs);
     let cases = load_cases(&window_dirs)?;
     let mut summary = Summary::default();
     for case in &cases {
@@ -154,6 +156,12 @@ pub fn run_dirs(
     }
     for dir in &nexmark_dirs {
         let counts = nexmark::run_dir(dir, &mut report)?;
+        summary.passed += counts.passed;
+        summary.failed += counts.failed;
+        summary.skipped += counts.skipped;
+    }
+    for dir in &cep_dirs {
+        let counts = cep::run_dir(dir, &mut report)?;
         summary.passed += counts.passed;
         summary.failed += counts.failed;
         summary.skipped += counts.skipped;

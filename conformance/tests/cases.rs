@@ -144,3 +144,66 @@ fn nexmark_comparison_catches_a_wrong_row() {
     case.expected_rows.pop();
     assert!(compare(&case, &rows).is_err());
 }
+
+/// The Flink CEP cases: every case passes through the NFA (as Flink's harness runs it) and
+/// through the CEP operator of a job at 1 and 2 workers; none is skipped.
+#[test]
+fn flink_cep_cases() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/flink-cep");
+    let files = case_files(&dir).expect("case directory");
+    let mut failures = Vec::new();
+    let summary = run_dirs(&[dir], Options::default(), |report| {
+        println!("{report}");
+        if let Outcome::Fail(_) = report.outcome {
+            failures.push(report.to_string());
+        }
+    })
+    .expect("every case file is valid");
+    println!("{summary}");
+    assert_eq!(summary.failed, 0, "failures:\n{}", failures.join("\n"));
+    assert_eq!(summary.skipped, 0);
+    assert_eq!(summary.passed, files.len());
+    assert_eq!(files.len(), 132);
+}
+
+/// The operator run really runs: it finds the case's matches at 2 workers, and a wrong
+/// expectation fails the case.
+#[test]
+fn flink_cep_operator_runs_and_a_wrong_expectation_fails() {
+    use eddy_conformance::cep::{build_pattern, check, run_case, run_operator, CepCase};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/flink-cep");
+    let case = CepCase::load(&dir.join("nfa_branching_pattern.json")).expect("valid case");
+    let pattern = build_pattern(&case).expect("pattern");
+    let observed = run_operator(&case, &pattern, 2).expect("job runs");
+    assert_eq!(observed.matches.len(), case.expected["matches"].as_array().unwrap().len());
+    assert!(!observed.matches.is_empty());
+    check(&case, &observed).expect("same matches as Flink");
+    let mut wrong = case.clone();
+    wrong.expected["matches"].as_array_mut().unwrap().pop();
+    assert!(matches!(run_case(&wrong), Outcome::Fail(_)));
+    // The operator applies the case's window: with timeouts handled, timed-out partial
+    // matches come out of its side output.
+    let case =
+        CepCase::load(&dir.join("nfa_simple_pattern_with_timeout_handling_within_first_and_last.json"))
+            .expect("valid case");
+    let observed = run_operator(&case, &build_pattern(&case).unwrap(), 2).expect("job runs");
+    assert!(!observed.timed_out.is_empty());
+    check(&case, &observed).expect("same timeouts as Flink");
+}
+
+/// A pattern that Flink refuses fails the case with the reason.
+#[test]
+fn flink_cep_invalid_pattern_fails_with_a_reason() {
+    use eddy_conformance::cep::{run_case, CepCase};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/flink-cep");
+    let mut case = CepCase::load(&dir.join("not_next.json")).expect("valid case");
+    let stages = case.pattern["stages"].as_array_mut().unwrap();
+    let mut last = stages[1].clone();
+    last["contiguity"] = serde_json::Value::from("not_followed_by");
+    last["name"] = serde_json::Value::from("trailing");
+    stages.push(last);
+    match run_case(&case) {
+        Outcome::Fail(why) => assert!(why.contains("not_followed_by cannot be the last"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

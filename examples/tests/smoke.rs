@@ -328,3 +328,32 @@ fn clickstream_on_an_unbounded_source_stops_cleanly_on_ctrl_c() {
     let late = read_parts(&output.path().join("late"), "jsonl", None, 2).len() as u64;
     assert_eq!(counted + late, read, "every click is counted once or reported late");
 }
+
+/// `cep_fraud` prints the same alerts, timed-out small charges and password-guessing alert at
+/// 1 and 2 workers.
+#[test]
+fn cep_fraud_prints_the_same_matches_at_1_and_2_workers() {
+    let expected = strings(&[
+        "card testing: account 1002 paid 0.55 at 1700000200000 then 820.00 at 1700000230000",
+        "card testing: account 1003 paid 0.42 at 1700000095000 then 731.18 at 1700000130000",
+        "card testing: account 1005 paid 0.07 at 1700000300000 then 989.00 at 1700000359500",
+        "no large charge within a minute: account 1001 small 0.31 at 1700000320000",
+        "no large charge within a minute: account 1001 small 0.89 at 1700000040000",
+        "no large charge within a minute: account 1003 small 0.99 at 1700000250000",
+        "no large charge within a minute: account 1004 small 0.25 at 1700000140000",
+        "password guessing: alice logged in at 6000 after 3 failures",
+    ]);
+    for workers in ["1", "2"] {
+        let output = run(env!("CARGO_BIN_EXE_cep_fraud"), &["--workers".as_ref(), workers.as_ref()]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| {
+                let text = line.split_once("> ").map_or(line, |(_, text)| text);
+                serde_json::from_str::<String>(text).unwrap_or_else(|_| text.to_string())
+            })
+            .collect();
+        lines.sort();
+        assert_eq!(lines, expected, "at {workers} workers");
+    }
+}

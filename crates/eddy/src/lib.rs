@@ -30,6 +30,7 @@
 //! | [`cli`] | `eddy-cli` (feature `cli`, default) | `RunArgs`: the worker, cluster and checkpoint flags every job flattens into its clap parser |
 //! | [`supervisor`] | `eddy-cli` (feature `cli`) | start, watch and restart the processes of a job on this machine (`eddy run`) |
 //! | [`sql`] | `eddy-sql` (feature `sql`, default) | SQL and the Table API on differential dataflow: sessions, SQL jobs, `TableEnvironment` |
+//! | [`cep`] | `eddy-cep` (feature `cep`, default) | complex event processing: Flink CEP's Pattern API, the NFA, the CEP operator |
 //! | `kafka` | `eddy-kafka` (feature `kafka`, opt-in) | Kafka source and exactly-once sink; builds librdkafka |
 //! | [`prelude`] | | the names most programs need |
 //!
@@ -37,6 +38,9 @@
 //!
 //! Architecture invariant: this crate holds no logic, only re-exports and the prelude.
 
+/// Complex event processing (feature `cep`, on by default).
+#[cfg(feature = "cep")]
+pub use eddy_cep as cep;
 pub use eddy_connectors as connectors;
 pub use eddy_core as core;
 pub use eddy_core::error::{Error, Result};
