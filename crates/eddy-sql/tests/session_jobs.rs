@@ -120,7 +120,11 @@ const SCHEMA: &str = "
     CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3))
         WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '30000');
     CREATE TABLE auction (id BIGINT, seller BIGINT, category BIGINT)
-        WITH ('connector' = 'nexmark', 'table' = 'auction', 'events.num' = '30000');";
+        WITH ('connector' = 'nexmark', 'table' = 'auction', 'events.num' = '30000');
+    CREATE TABLE bid_close (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3),
+            WATERMARK FOR dateTime AS dateTime - INTERVAL '0.05' SECOND)
+        WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '8000',
+              'scan.watermark.emit-every' = '64');";
 
 const QUERY: &str = "SELECT a.category, COUNT(*), MAX(b.price), COUNT(DISTINCT b.bidder)
     FROM bid b JOIN auction a ON b.auction = a.id GROUP BY a.category";
@@ -203,4 +207,48 @@ fn a_checkpointed_sql_job_restores_exactly_once_at_another_worker_count() {
             .unwrap_err()
             .to_string();
     assert!(error.contains("kept only the columns"), "{error}");
+}
+
+/// Window operators (tumbling windows, sessions, an interval join) after a failure and a
+/// restore at another worker count: results committed before the checkpoint neither come again
+/// nor are retracted, and the rest come once.
+#[test]
+fn checkpointed_windowed_sql_jobs_restore_exactly_once_at_another_worker_count() {
+    let queries = [
+        "SELECT b.window_start, COUNT(*), MAX(b.price), SUM(b.auction)
+         FROM TABLE(TUMBLE(TABLE bid_close, DESCRIPTOR(dateTime), INTERVAL '25' MILLISECOND)) b
+         GROUP BY b.window_start, b.window_end",
+        "SELECT auction, window_start, window_end, COUNT(*)
+         FROM TABLE(SESSION(TABLE bid_close PARTITION BY auction, DESCRIPTOR(dateTime), INTERVAL '30' MILLISECOND))
+         GROUP BY auction, window_start, window_end",
+        "SELECT a.auction, a.dateTime, b.dateTime, a.price, b.price FROM bid_close a, bid_close b
+         WHERE a.auction = b.auction AND a.price > b.price AND a.auction % 10 = 0
+           AND a.dateTime BETWEEN b.dateTime AND b.dateTime + INTERVAL '2' MILLISECOND",
+    ];
+    for query in queries {
+        let dir = tempfile::tempdir().unwrap();
+        let (reference, output, checkpoints) =
+            (dir.path().join("ref"), dir.path().join("out"), dir.path().join("chk"));
+        run(query, 2, None, &reference, u64::MAX).unwrap();
+        let expected = fold(&committed_sorted(&reference));
+        assert!(expected.len() > 20, "{query}: {expected:?}");
+        // Failures at several points, so that some restore a checkpoint after results were
+        // committed and some before.
+        let started = std::time::Instant::now();
+        let mut restored_after_commits = false;
+        for (round, fail_after) in [expected.len() / 3, expected.len() * 2 / 3].into_iter().enumerate() {
+            let (output, checkpoints) = (output.join(round.to_string()), checkpoints.join(round.to_string()));
+            let result = run(query, 2, Some((&checkpoints, None)), &output, fail_after as u64);
+            assert!(result.is_err(), "the injected failure fails the job");
+            restored_after_commits |= !committed_sorted(&output).is_empty();
+            run(query, 3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, u64::MAX).unwrap();
+            assert_eq!(
+                fold(&committed_sorted(&output)),
+                expected,
+                "{query}: failure after {fail_after} changes"
+            );
+        }
+        assert!(restored_after_commits, "{query}: no failure came after a checkpoint had committed results");
+        eprintln!("{} rows in {:?}: {query}", expected.len(), started.elapsed());
+    }
 }

@@ -183,7 +183,8 @@ impl<'scope> PipelineBuilder<'scope> {
 
     /// Makes `stream` the table `name` (its state checkpointed as `sql-input-<name>`).
     pub fn add_table(&mut self, name: &str, stream: DataStream<'scope, crate::connect::source::RowUpdate>) {
-        self.renderer.add_input(name.to_owned(), state::input_state(stream, name, None));
+        self.renderer
+            .add_input(name.to_owned(), state::input_state(stream, name, None, self.renderer.replay_time()));
     }
 
     /// Makes `stream` the table `name`, of which the queries read only the columns `read`:
@@ -196,7 +197,10 @@ impl<'scope> PipelineBuilder<'scope> {
         stream: DataStream<'scope, crate::connect::source::RowUpdate>,
         read: Vec<usize>,
     ) {
-        self.renderer.add_input(name.to_owned(), state::input_state(stream, name, Some(read)));
+        self.renderer.add_input(
+            name.to_owned(),
+            state::input_state(stream, name, Some(read), self.renderer.replay_time()),
+        );
     }
 
     /// Renders a decorrelated query and returns its changes (its result state checkpointed as

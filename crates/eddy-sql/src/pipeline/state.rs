@@ -162,10 +162,19 @@ fn narrowed(row: Row, kept: Option<&[usize]>) -> Row {
 /// restored rows at the checkpoint's time. With `kept`, only those columns of each row are
 /// kept (the others become `NULL`): rows that differ only in columns no query reads then
 /// consolidate, in the state and in every arrangement downstream.
+/// The time a restore from a checkpoint at `restored` replays the inputs' rows (and the outputs'
+/// undo) at: one before it. The checkpoint holds everything before `restored`, and sources
+/// resume at or after it, so the replay time holds only history. Event-time operators rely on
+/// that ([`crate::render::ReplayTime`]).
+fn replay_time(restored: Time) -> Time {
+    restored.saturating_sub(1)
+}
+
 pub(crate) fn input_state<'scope>(
     input: DataStream<'scope, RowUpdate>,
     table: &str,
     kept: Option<Vec<usize>>,
+    replay: crate::render::ReplayTime,
 ) -> Rows<'scope> {
     use differential_dataflow::AsCollection;
     let env = input.env();
@@ -184,7 +193,11 @@ pub(crate) fn input_state<'scope>(
                 match operator.restore(&mut state) {
                     Err(error) => operator.fail(error),
                     Ok(()) => {
-                        if let Some(time) = state.restored_at {
+                        if let Some(restored) = state.restored_at {
+                            // History replays just before the checkpoint's time, where no new
+                            // input can be (see `replay_time`).
+                            let time = replay_time(restored);
+                            replay.set(Some(time));
                             operator.claim(time);
                             let at = capability.delayed(&time);
                             let mut rows: Vec<(Row, Time, Diff)> =
@@ -286,7 +299,7 @@ pub(crate) fn output_changelog<'scope>(
             if let Some(capability) = initial.take() {
                 if let Err(error) = operator.restore(&mut state) {
                     operator.fail(error);
-                } else if let Some(time) = state.restored_at {
+                } else if let Some(time) = state.restored_at.map(replay_time) {
                     // What the sink received up to the checkpoint comes back at its time,
                     // recomputed from the restored inputs: subtract it once.
                     let undo: Vec<(Row, Diff)> =

@@ -158,9 +158,22 @@ pub struct Renderer<'scope> {
     nodes: Vec<Node<'scope>>,
     arrangements: Vec<ArrangementEntry<'scope>>,
     errors: Vec<RowErrors<'scope>>,
+    replay: ReplayTime,
 }
 
+/// The logical time at which a restored job's inputs replay what they had read before the
+/// checkpoint (see `pipeline/state.rs`), set by the inputs as they restore; `None` without a
+/// restore. Nothing else is at that time, so the event-time operators (`time.rs`) treat its
+/// updates as history: none of them is late, and closed windows' results come out again so
+/// that the output state's undo cancels them.
+pub type ReplayTime = std::rc::Rc<std::cell::Cell<Option<Time>>>;
+
 impl<'scope> Renderer<'scope> {
+    /// The replay time the inputs of this renderer's dataflow set when they restore.
+    pub fn replay_time(&self) -> ReplayTime {
+        self.replay.clone()
+    }
+
     /// A renderer building on `scope`.
     pub fn new(scope: Scope<'scope, Time>) -> Self {
         Renderer {
@@ -169,6 +182,7 @@ impl<'scope> Renderer<'scope> {
             nodes: Vec::new(),
             arrangements: Vec::new(),
             errors: Vec::new(),
+            replay: ReplayTime::default(),
         }
     }
 
@@ -284,7 +298,7 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::Time { input, op } => {
                 let index = self.node(input)?;
-                let rows = time::render(self.rows(index), op.clone(), &label(plan));
+                let rows = time::render(self.rows(index), op.clone(), &label(plan), self.replay.clone());
                 (rows, format!("{} <- #{index}", label(plan)))
             }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),

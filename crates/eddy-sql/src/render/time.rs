@@ -28,7 +28,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use super::{Diff, Rows, Time};
+use super::{Diff, ReplayTime, Rows, Time};
 use crate::datum::{Datum, Row};
 use crate::plan::{TimeOp, TimeWindow};
 
@@ -42,14 +42,16 @@ fn end_of(row: &Row, end: usize, delay: i64) -> Option<Time> {
     }
 }
 
-/// Renders a [`TimeOp`] over `rows`.
-pub(super) fn render<'scope>(rows: Rows<'scope>, op: TimeOp, name: &str) -> Rows<'scope> {
+/// Renders a [`TimeOp`] over `rows`. Updates at the `replay` time are a restored job's
+/// history (see [`ReplayTime`]): never late, and results of windows closed before it come out
+/// again at it.
+pub(super) fn render<'scope>(rows: Rows<'scope>, op: TimeOp, name: &str, replay: ReplayTime) -> Rows<'scope> {
     match op {
         TimeOp::Window { time, window } => windows(rows, time, window),
-        TimeOp::Session { time, partition, gap } => sessions(rows, time, partition, gap, name),
-        TimeOp::Expire { end, delay } => expire(rows, end, delay),
-        TimeOp::Finalize { end, lateness } => finalize(rows, end, lateness, name),
-        TimeOp::AppendOnly { ends } => append_only(rows, ends),
+        TimeOp::Session { time, partition, gap } => sessions(rows, time, partition, gap, name, replay),
+        TimeOp::Expire { end, delay } => expire(rows, end, delay, replay),
+        TimeOp::Finalize { end, lateness } => finalize(rows, end, lateness, name, replay),
+        TimeOp::AppendOnly { ends } => append_only(rows, ends, replay),
     }
 }
 
@@ -102,8 +104,9 @@ impl OpenSessions {
     }
 
     /// Closes every session that ends at or before `limit`: its rows with the window columns,
-    /// at `end - 1`, into `out`.
-    fn close(&mut self, limit: i64, out: &mut Vec<(Row, Time, Diff)>) {
+    /// at `end - 1` (or `floor`, the held capability's time, if later: a restore's history
+    /// closes sessions that ended before its replay time), into `out`.
+    fn close(&mut self, limit: i64, floor: Time, out: &mut Vec<(Row, Time, Diff)>) {
         while self.by_end.first().is_some_and(|(end, _, _)| *end <= limit) {
             let (end, key, start) = self.by_end.pop_first().expect("first");
             let sessions = self.by_key.get_mut(&key).expect("indexed");
@@ -111,7 +114,7 @@ impl OpenSessions {
             if sessions.is_empty() {
                 self.by_key.remove(&key);
             }
-            let at = u64::try_from(end - 1).unwrap_or(0);
+            let at = u64::try_from(end - 1).unwrap_or(0).max(floor);
             consolidate(&mut session.rows);
             for (row, diff) in session.rows {
                 let mut values = row.values().to_vec();
@@ -140,6 +143,7 @@ fn sessions<'scope>(
     partition: Vec<usize>,
     gap: u64,
     name: &str,
+    replay: ReplayTime,
 ) -> Rows<'scope> {
     use differential_dataflow::Hashable;
     use timely::dataflow::channels::pact::Exchange;
@@ -175,11 +179,14 @@ fn sessions<'scope>(
                         }
                         let at = *entry.key();
                         let (capability, mut updates) = entry.remove();
-                        open.close(as_ms(at), &mut closed);
+                        let floor = hold.as_ref().map_or(at, |h| *h.time());
+                        open.close(as_ms(at), floor, &mut closed);
                         updates.sort();
+                        // History (a restore's replay) is never late.
+                        let late_at = if replay.get() == Some(at) { i64::MIN } else { as_ms(at) };
                         for (ts, row, diff) in updates {
-                            if let Some(end) = open.add(key_of(&row), ts, gap, row, diff, as_ms(at)) {
-                                let until = as_time(end - 1);
+                            if let Some(end) = open.add(key_of(&row), ts, gap, row, diff, late_at) {
+                                let until = as_time(end - 1).max(at);
                                 if hold.as_ref().is_none_or(|h| *h.time() > until) {
                                     hold = Some(capability.delayed(&until));
                                 }
@@ -187,9 +194,10 @@ fn sessions<'scope>(
                         }
                     }
                     // Then every session the frontier has reached the end of.
+                    let floor = hold.as_ref().map_or(0, |h| *h.time());
                     match frontier.frontier().iter().min() {
-                        Some(&least) => open.close(as_ms(least), &mut closed),
-                        None => open.close(i64::MAX, &mut closed),
+                        Some(&least) => open.close(as_ms(least), floor, &mut closed),
+                        None => open.close(i64::MAX, floor, &mut closed),
                     }
                     if !closed.is_empty() {
                         let capability = hold.as_ref().expect("a closed session was held");
@@ -198,7 +206,8 @@ fn sessions<'scope>(
                     match open.first_end() {
                         Some(end) => {
                             if let Some(capability) = hold.as_mut() {
-                                capability.downgrade(&as_time(end - 1));
+                                let until = as_time(end - 1).max(*capability.time());
+                                capability.downgrade(&until);
                             }
                         }
                         None => hold = None,
@@ -210,27 +219,38 @@ fn sessions<'scope>(
 }
 
 /// [`TimeOp::AppendOnly`]: a `filter` on the update's time.
-fn append_only<'scope>(rows: Rows<'scope>, ends: Vec<(usize, i64)>) -> Rows<'scope> {
+fn append_only<'scope>(rows: Rows<'scope>, ends: Vec<(usize, i64)>, replay: ReplayTime) -> Rows<'scope> {
     let updates: Stream<'scope, Time, Vec<(Row, Time, Diff)>> =
         rows.inner.flat_map::<Vec<(Row, Time, Diff)>, _, _>(move |(row, time, diff)| {
             let end = ends.iter().filter_map(|(column, delay)| end_of(&row, *column, *delay)).min();
-            end.is_none_or(|end| time < end).then_some((row, time, diff))
+            let history = replay.get() == Some(time);
+            (history || end.is_none_or(|end| time < end)).then_some((row, time, diff))
         });
     updates.as_collection()
 }
 
-fn expire<'scope>(rows: Rows<'scope>, end: usize, delay: i64) -> Rows<'scope> {
+fn expire<'scope>(rows: Rows<'scope>, end: usize, delay: i64, replay: ReplayTime) -> Rows<'scope> {
     let updates: Stream<'scope, Time, Vec<(Row, Time, Diff)>> = rows
         .inner
         .flat_map::<Vec<(Row, Time, Diff)>, _, _>(move |(row, time, diff)| match end_of(&row, end, delay) {
             None => vec![(row, time, diff)],
+            // History that had expired before the checkpoint: in, and out right after.
+            Some(at) if at <= time && replay.get() == Some(time) => {
+                vec![(row.clone(), time, diff), (row, time + 1, -diff)]
+            }
             Some(at) if at <= time => vec![],
             Some(at) => vec![(row.clone(), time, diff), (row, at, -diff)],
         });
     updates.as_collection()
 }
 
-fn finalize<'scope>(rows: Rows<'scope>, end: usize, lateness: u64, name: &str) -> Rows<'scope> {
+fn finalize<'scope>(
+    rows: Rows<'scope>,
+    end: usize,
+    lateness: u64,
+    name: &str,
+    replay: ReplayTime,
+) -> Rows<'scope> {
     let updates: Stream<'scope, Time, Vec<(Row, Time, Diff)>> =
         rows.inner.unary_frontier::<CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _, _>(
             Pipeline,
@@ -251,7 +271,8 @@ fn finalize<'scope>(rows: Rows<'scope>, end: usize, lateness: u64, name: &str) -
                                     (capability.delayed(&(window_end - 1), 0), Vec::new())
                                 });
                                 entry.1.push((row, diff));
-                            } else if time < window_end.saturating_add(lateness) {
+                            } else if time < window_end.saturating_add(lateness) || replay.get() == Some(time)
+                            {
                                 passed.push((row, time, diff));
                             }
                         }
