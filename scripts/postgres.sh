@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# A private PostgreSQL for the SQL differential tests: Debian's `postgresql` package (installed
-# if missing), a fresh cluster made by `initdb` in a temporary directory (locale C, UTF8, trust
-# authentication, listening on loopback only, no fsync) and started with `pg_ctl` on a free port.
+# A private PostgreSQL for the SQL differential tests and the PostgreSQL connector: Debian's
+# `postgresql` package (installed if missing), a fresh cluster made by `initdb` in a temporary
+# directory (locale C, UTF8, trust authentication, listening on loopback only, no fsync) and
+# started with `pg_ctl` on a free port.
+# `wal_level = logical` with room for replication slots, for the PostgreSQL connector's CDC
+# source (crates/eddy-postgres).
 # PostgreSQL refuses to run as root, so as root the server runs as the unprivileged user
 # `postgres` (the package creates it; EDDY_PG_USER picks another, created if missing).
 #
@@ -118,6 +121,9 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 50
+wal_level = logical
+max_replication_slots = 40
+max_wal_senders = 40
 EOF
     if [[ -n "${EDDY_PG_PORT:-}" ]]; then
         ports=("$EDDY_PG_PORT")
