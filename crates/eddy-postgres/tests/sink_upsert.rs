@@ -163,8 +163,12 @@ fn a_checkpointed_job_writes_the_changelog_exactly_once() {
                     .batch_size(64);
             let strategy = WatermarkStrategy::bounded_out_of_orderness(0)
                 .with_timestamps(|record: &(u64, Change<i64, Account>)| record.0);
+            // Slowed down so that the run spans several checkpoints.
             env.from_source(CollectionSource::from_partitions(partitions.clone()), strategy)
-                .map(|record: (u64, Change<i64, Account>)| record.1)
+                .map(|record: (u64, Change<i64, Account>)| {
+                    std::thread::sleep(Duration::from_micros(200));
+                    record.1
+                })
                 .sink(sink);
             Ok(())
         })
