@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{execute, rows, server_or_skip, unique};
-use eddy_connectors::memory::CollectionSource;
+use eddy_connectors::memory::{CollectionSource, GeneratorSource};
 use eddy_core::changelog::{consolidate, Change};
 use eddy_core::checkpoint::CheckpointConfig;
 use eddy_core::job::{Job, JobConfig};
@@ -140,16 +140,25 @@ fn expected_rows(changes: &[(u64, Change<i64, Account>)]) -> Vec<String> {
     expected
 }
 
+/// Change `n` of split `split` of the paced job below: keys `k` with `k % 3 == split`, so each
+/// key's changes stay in one split, in order.
+fn split_change(split: usize, n: u64) -> (u64, Change<i64, Account>) {
+    let key = 3 * ((n * 7919) % 33) as i64 + split as i64;
+    let change = if n % 11 == 5 {
+        Change::Delete(key)
+    } else {
+        Change::Upsert(key, account(&format!("name-{split}-{n}"), n as f64 / 4.0))
+    };
+    (1_000 + n * 10, change)
+}
+
 #[test]
 fn a_checkpointed_job_writes_the_changelog_exactly_once() {
+    const PER_SPLIT: u64 = 1_000;
     let Some(url) = server_or_skip() else { return };
     let table = accounts_table(&url);
-    let changes = changelog(3_000, 97);
-    // Changes of one key stay in one split (so in order on one worker): split by key.
-    let mut partitions = vec![Vec::new(), Vec::new(), Vec::new()];
-    for (at, change) in &changes {
-        partitions[(*change.key() % 3) as usize].push((*at, change.clone()));
-    }
+    let changes: Vec<(u64, Change<i64, Account>)> =
+        (0..3).flat_map(|split| (0..PER_SPLIT).map(move |n| split_change(split, n))).collect();
     let dir = tempfile::tempdir().unwrap();
     let config = JobConfig {
         checkpoint: Some(CheckpointConfig::new(dir.path().join("chk"), Duration::from_millis(20))),
@@ -162,14 +171,11 @@ fn a_checkpointed_job_writes_the_changelog_exactly_once() {
                 PostgresSink::<Change<i64, Account>>::upsert(&job_url, &job_table, Delivery::ExactlyOnce)?
                     .batch_size(64);
             let strategy = WatermarkStrategy::bounded_out_of_orderness(0)
-                .with_timestamps(|record: &(u64, Change<i64, Account>)| record.0);
-            // Slowed down so that the run spans several checkpoints.
-            env.from_source(CollectionSource::from_partitions(partitions.clone()), strategy)
-                .map(|record: (u64, Change<i64, Account>)| {
-                    std::thread::sleep(Duration::from_micros(200));
-                    record.1
-                })
-                .sink(sink);
+                .with_timestamps(|record: &(u64, Change<i64, Account>)| record.0)
+                .with_emit_every(16);
+            // Paced so that the run spans several checkpoints.
+            let source = GeneratorSource::new(3, split_change).with_rate(4_000).with_count(PER_SPLIT);
+            env.from_source(source, strategy).map(|record: (u64, Change<i64, Account>)| record.1).sink(sink);
             Ok(())
         })
         .unwrap();
