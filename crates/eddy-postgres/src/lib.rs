@@ -3,6 +3,10 @@
 //! * [`PostgresSink`]: a keyed changelog ([`eddy_core::changelog::Change`]) upserted by
 //!   primary key, or an append stream, into a table; at-least-once, or exactly-once with each
 //!   checkpoint's rows and the writer's progress in one transaction (see [`sink`]).
+//! * [`PostgresCdcSource`]: tables as a changelog of [`CdcEvent`]s: an initial snapshot at a
+//!   replication slot's consistent point, then logical replication (`pgoutput`), with the LSN
+//!   in eddy's checkpoints and acknowledged to the server only once a checkpoint completes
+//!   (see [`cdc`]).
 //!
 //! # Crate map
 //!
@@ -11,13 +15,21 @@
 //! * [`schema`]: a table's columns from the catalog, serde types traced with
 //!   `serde-reflection`, the check that they fit, values as SQL literals.
 //! * [`sink`]: `PostgresSink`, `Delivery`, the exactly-once argument in its module docs.
+//! * [`cdc`]: `PostgresCdcSource`, `CdcEvent`, `Op`: slot, snapshot, streaming, positions.
+//! * [`pgoutput`]: the replication stream's messages, decoded without I/O.
+//! * [`value`]: column values from text into JSON ([`Row`]), the type table.
 //!
 //! Tests run against a real server: `scripts/postgres.sh start` starts a private cluster
 //! (with `wal_level = logical`); `EDDY_TEST_PG=host:port` names one.
 
+pub mod cdc;
 pub mod client;
+pub mod pgoutput;
 pub mod schema;
 pub mod sink;
+pub mod value;
 
+pub use cdc::{stop_prefix, CdcEvent, Op, PostgresCdcSource};
 pub use client::ConnectConfig;
 pub use sink::{Delivery, PostgresSink, RowChange};
+pub use value::Row;
