@@ -8,6 +8,9 @@
 //!   in eddy's checkpoints and acknowledged to the server only once a checkpoint completes
 //!   (see [`cdc`]).
 //!
+//! * [`debezium::decode_debezium`]: Debezium JSON change events (for instance from a Kafka
+//!   topic read with `eddy_kafka::KafkaSource::bytes`) into the same [`CdcEvent`]s.
+//!
 //! # Crate map
 //!
 //! * [`client`]: a small synchronous client on `postgres-protocol` (authentication, simple
@@ -17,6 +20,7 @@
 //! * [`sink`]: `PostgresSink`, `Delivery`, the exactly-once argument in its module docs.
 //! * [`cdc`]: `PostgresCdcSource`, `CdcEvent`, `Op`: slot, snapshot, streaming, positions.
 //! * [`pgoutput`]: the replication stream's messages, decoded without I/O.
+//! * [`debezium`]: Debezium's JSON envelope, tombstones and logical types.
 //! * [`value`]: column values from text into JSON ([`Row`]), the type table.
 //!
 //! Tests run against a real server: `scripts/postgres.sh start` starts a private cluster
@@ -24,6 +28,7 @@
 
 pub mod cdc;
 pub mod client;
+pub mod debezium;
 pub mod pgoutput;
 pub mod schema;
 pub mod sink;
