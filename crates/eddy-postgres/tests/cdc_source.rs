@@ -298,6 +298,7 @@ fn copy_job(
             let sink = PostgresSink::<Change<i64, Copy>>::upsert(&url, &copy, Delivery::ExactlyOnce)?;
             let (seen, failed) = (Arc::clone(&seen), Arc::clone(&failed));
             env.from_source(source, strategy())
+                .uid("cdc")
                 .flat_map(move |event: CdcEvent<Item>| {
                     let count = seen.fetch_add(1, Ordering::SeqCst);
                     if fail_after.is_some_and(|limit| count == limit) && !failed.swap(true, Ordering::SeqCst)
@@ -310,7 +311,8 @@ fn copy_job(
                         .map(|change| change.map_value(|item| Copy { name: item.name, price: item.price }))
                         .collect::<Vec<_>>()
                 })
-                .sink(sink);
+                .sink(sink)
+                .uid("copy");
             Ok(())
         })
         .map(drop)
@@ -347,6 +349,16 @@ fn a_failed_job_restores_at_the_checkpoint_lsn_and_the_copy_equals_the_table() {
     copy_job(&url, &table, &copy, &slot, &checkpoints, true, None).unwrap();
     let select = |name: &str| rows(&url, &format!("SELECT id, name, price FROM {name}"));
     assert_eq!(select(&copy), select(&table), "after the restore, the copy equals the source table");
+    // What `eddy inspect CHECKPOINT --operator cdc` prints: the split's LSN position.
+    let (_, newest) = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap().remove(0);
+    let mut dump = Vec::new();
+    eddy_core::checkpoint::inspect::dump(&newest, "cdc", &mut dump).unwrap();
+    let dump = String::from_utf8(dump).unwrap();
+    let state: Value = serde_json::from_str(dump.lines().next().unwrap()).unwrap();
+    assert_eq!(state["split"], format!("postgres-cdc/{slot}"));
+    let lsn = state["state"]["position"]["lsn"].as_str().unwrap().to_owned();
+    assert!(eddy_postgres::pgoutput::parse_lsn(&lsn).is_some(), "{dump}");
+    assert_eq!(state["state"]["position"]["finished"], true, "{dump}");
     execute(&url, &format!("SELECT pg_drop_replication_slot('{slot}')"));
 }
 
