@@ -273,6 +273,7 @@ impl<T: 'static> Source<CdcEvent<T>> for PostgresCdcSource<T> {
             acknowledged: 0,
             last_status: 0,
             clock: Arc::clone(&context.clock),
+            reconnects: 0,
         })])
     }
 }
@@ -326,6 +327,8 @@ struct CdcReader<T> {
     /// When the last status update was sent (clock milliseconds).
     last_status: u64,
     clock: Arc<dyn Clock>,
+    /// Consecutive reconnections without a successful read since.
+    reconnects: u32,
 }
 
 /// How long a read waits for the first message.
@@ -709,15 +712,15 @@ fn bad_row(table: &str, why: &str) -> Error {
     }
 }
 
-impl<T> SplitReader<CdcEvent<T>> for CdcReader<T> {
-    fn split_id(&self) -> &str {
-        &self.id
-    }
+/// Consecutive failed reconnections before the source fails the job (about a minute).
+const MAX_RECONNECTS: u32 = 60;
 
-    fn read(&mut self, output: &mut SplitOutput<CdcEvent<T>>, max_records: usize) -> Result<ReadStatus> {
-        if self.position.finished {
-            return Ok(ReadStatus::Finished);
-        }
+impl<T> CdcReader<T> {
+    fn read_or_start(
+        &mut self,
+        output: &mut SplitOutput<CdcEvent<T>>,
+        max_records: usize,
+    ) -> Result<ReadStatus> {
         if matches!(self.phase, Phase::Start) {
             if !self.restored {
                 self.begin_fresh()?;
@@ -733,6 +736,43 @@ impl<T> SplitReader<CdcEvent<T>> for CdcReader<T> {
         match self.phase {
             Phase::Snapshot { .. } => self.read_snapshot(output, max_records),
             _ => self.read_stream(output, max_records),
+        }
+    }
+}
+
+impl<T> SplitReader<CdcEvent<T>> for CdcReader<T> {
+    fn split_id(&self) -> &str {
+        &self.id
+    }
+
+    fn read(&mut self, output: &mut SplitOutput<CdcEvent<T>>, max_records: usize) -> Result<ReadStatus> {
+        if self.position.finished {
+            return Ok(ReadStatus::Finished);
+        }
+        let result = self.read_or_start(output, max_records);
+        match result {
+            // A lost connection while streaming (the server restarted, a network failure):
+            // reconnect and resume at the position, as a restore would.
+            Err(Error::Io { context, cause })
+                if self.position.snapshot.is_none() && self.reconnects < MAX_RECONNECTS =>
+            {
+                self.reconnects += 1;
+                eprintln!(
+                    "eddy: {context}: {cause}; reconnecting at LSN {} (attempt {} of {MAX_RECONNECTS})",
+                    self.position.lsn, self.reconnects
+                );
+                self.phase = Phase::Start;
+                self.restored = true;
+                std::thread::sleep(Duration::from_millis(100 * u64::from(self.reconnects.min(10))));
+                Ok(ReadStatus::Pending)
+            }
+            Ok(status) => {
+                if matches!(self.phase, Phase::Streaming { .. }) {
+                    self.reconnects = 0;
+                }
+                Ok(status)
+            }
+            Err(error) => Err(error),
         }
     }
 

@@ -140,7 +140,12 @@ impl ClientError {
         match self {
             ClientError::Io(_) => true,
             ClientError::Server(error) => {
-                error.code.starts_with("08") || error.code.starts_with("57P") || error.code == "53300"
+                // 55006: a replication slot still held by the server process of a connection
+                // that was just lost.
+                error.code.starts_with("08")
+                    || error.code.starts_with("57P")
+                    || error.code == "53300"
+                    || error.code == "55006"
             }
             ClientError::Protocol(_) => false,
         }

@@ -362,6 +362,63 @@ fn a_failed_job_restores_at_the_checkpoint_lsn_and_the_copy_equals_the_table() {
     execute(&url, &format!("SELECT pg_drop_replication_slot('{slot}')"));
 }
 
+/// Terminates the server processes of the source's slot and of the sink writing `copy`.
+fn cut_connections(url: &str, slot: &str, copy: &str) -> usize {
+    rows(
+        url,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND \
+             (pid IN (SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot}') OR query LIKE '%{copy}%')"
+        ),
+    )
+    .len()
+}
+
+#[test]
+fn lost_connections_reconnect_and_resume_without_loss() {
+    let Some(url) = server_or_skip() else { return };
+    let table = unique("source");
+    let copy = unique("copy");
+    let slot = unique("slot");
+    execute(
+        &url,
+        &format!("CREATE TABLE {table} (id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2))"),
+    );
+    execute(
+        &url,
+        &format!("CREATE TABLE {copy} (id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2))"),
+    );
+    execute(&url, &format!("INSERT INTO {table} SELECT g, 'n' || g, g / 4.0 FROM generate_series(0, 299) g"));
+    let dir = tempfile::tempdir().unwrap();
+    let job = {
+        let (url, table, copy, slot, checkpoints) =
+            (url.clone(), table.clone(), copy.clone(), slot.clone(), dir.path().join("chk"));
+        std::thread::spawn(move || copy_job(&url, &table, &copy, &slot, &checkpoints, false, None))
+    };
+    wait_for_slot(&url, &slot);
+    let mut cut = 0;
+    for round in 0..4 {
+        writer(&url, &table, 400, 100, 20 + round);
+        // Wait until the source streams (its slot is active) so the cut hits the stream.
+        for _ in 0..200 {
+            if rows(&url, &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"))
+                == ["t"]
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        cut += cut_connections(&url, &slot, &copy);
+    }
+    assert!(cut >= 4, "connections were cut ({cut})");
+    writer(&url, &table, 400, 100, 99);
+    stop(&url, &slot);
+    job.join().unwrap().unwrap();
+    let select = |name: &str| rows(&url, &format!("SELECT id, name, price FROM {name}"));
+    assert_eq!(select(&copy), select(&table), "after the reconnections, the copy equals the source table");
+    execute(&url, &format!("SELECT pg_drop_replication_slot('{slot}')"));
+}
+
 #[test]
 fn bad_input_is_a_clear_error() {
     let Some(url) = server_or_skip() else { return };
