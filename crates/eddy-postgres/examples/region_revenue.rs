@@ -21,7 +21,12 @@
 //!    another region moves the whole sum;
 //! 3. by region: the sums, written as upserts (a region without orders is deleted).
 //!
-//! Amounts are summed in cents (integers), so the result is exact.
+//! Amounts are summed in cents (integers), so the result is exact. Stages 1 and 2 keep the
+//! `sequence` of the change they applied last and ignore older ones: eddy's keyed operators
+//! apply records of equal event time in tag order, not arrival order, so two changes of one
+//! row in the same millisecond (or a snapshot row and a change committed just before the
+//! snapshot's time) may come in either order. Stage 2 and 3 only add and move sums, which
+//! commute.
 
 use std::time::Duration;
 
@@ -34,8 +39,9 @@ use serde::{Deserialize, Serialize};
 enum ToCustomer {
     /// An order's contribution changed by `cents` (and `orders` orders).
     Delta { customer: i64, cents: i64, orders: i64 },
-    /// The customer's region is now this (`None`: the customer was deleted).
-    Region { customer: i64, region: Option<String> },
+    /// The customer's region is now this (`None`: the customer was deleted), as of change
+    /// `sequence`.
+    Region { customer: i64, region: Option<String>, sequence: u64 },
 }
 
 impl ToCustomer {
@@ -70,8 +76,9 @@ fn cents(row: &Row) -> i64 {
 /// Stage 1, by order id: what the order contributes now; emits retractions and additions.
 #[derive(Default)]
 struct Orders {
-    /// (customer, cents) of the order.
-    current: Option<ValueState<(i64, i64)>>,
+    /// The sequence of the last change applied plus one, and the order's (customer, cents) unless
+    /// deleted (a tombstone, so that an older change arriving late is still ignored).
+    current: Option<ValueState<(u64, Option<(i64, i64)>)>>,
 }
 
 impl KeyedProcessFunction<i64, CdcEvent<Row>, ToCustomer> for Orders {
@@ -81,24 +88,30 @@ impl KeyedProcessFunction<i64, CdcEvent<Row>, ToCustomer> for Orders {
 
     fn process_element(&mut self, event: CdcEvent<Row>, ctx: &mut Context<'_, i64, ToCustomer>) {
         let current = self.current.clone().expect("opened");
-        if let Some((customer, cents)) = current.value(ctx) {
+        let (applied, order) = current.value(ctx).unwrap_or((0, None));
+        // `applied` is the last applied sequence plus one (0: none yet).
+        if event.sequence < applied {
+            return;
+        }
+        if let Some((customer, cents)) = order {
             ctx.emit(ToCustomer::Delta { customer, cents: -cents, orders: -1 });
         }
-        match (&event.op, &event.after) {
-            (Op::Delete, _) | (_, None) => current.clear(ctx),
-            (_, Some(after)) => {
-                let order = (after["customer_id"].as_i64().unwrap_or(0), cents(after));
-                ctx.emit(ToCustomer::Delta { customer: order.0, cents: order.1, orders: 1 });
-                current.update(ctx, order);
-            }
+        let order = match (&event.op, &event.after) {
+            (Op::Delete, _) | (_, None) => None,
+            (_, Some(after)) => Some((after["customer_id"].as_i64().unwrap_or(0), cents(after))),
+        };
+        if let Some((customer, cents)) = order {
+            ctx.emit(ToCustomer::Delta { customer, cents, orders: 1 });
         }
+        current.update(ctx, (event.sequence + 1, order));
     }
 }
 
 /// Stage 2, by customer id: the region and the customer's sums.
 #[derive(Default)]
 struct Customers {
-    region: Option<ValueState<String>>,
+    /// The sequence of the last region change applied plus one, and the region (`None`: deleted).
+    region: Option<ValueState<(u64, Option<String>)>>,
     /// (cents, orders) of the customer's orders.
     sums: Option<ValueState<(i64, i64)>>,
 }
@@ -112,7 +125,7 @@ impl KeyedProcessFunction<i64, ToCustomer, RegionDelta> for Customers {
     fn process_element(&mut self, message: ToCustomer, ctx: &mut Context<'_, i64, RegionDelta>) {
         let (region_state, sums_state) =
             (self.region.clone().expect("opened"), self.sums.clone().expect("opened"));
-        let region = region_state.value(ctx);
+        let (applied, region) = region_state.value(ctx).unwrap_or((0, None));
         let (total, count) = sums_state.value(ctx).unwrap_or((0, 0));
         match message {
             ToCustomer::Delta { cents, orders, .. } => {
@@ -121,20 +134,20 @@ impl KeyedProcessFunction<i64, ToCustomer, RegionDelta> for Customers {
                 }
                 sums_state.update(ctx, (total + cents, count + orders));
             }
-            ToCustomer::Region { region: new, .. } => {
-                if region == new {
+            ToCustomer::Region { region: new, sequence, .. } => {
+                // `applied` is the last applied sequence plus one (0: none yet).
+                if sequence < applied {
                     return;
                 }
-                if let Some(old) = region {
-                    ctx.emit(RegionDelta { region: old, cents: -total, orders: -count });
-                }
-                match new {
-                    Some(new) => {
-                        ctx.emit(RegionDelta { region: new.clone(), cents: total, orders: count });
-                        region_state.update(ctx, new);
+                if region != new {
+                    if let Some(old) = region {
+                        ctx.emit(RegionDelta { region: old, cents: -total, orders: -count });
                     }
-                    None => region_state.clear(ctx),
+                    if let Some(new) = &new {
+                        ctx.emit(RegionDelta { region: new.clone(), cents: total, orders: count });
+                    }
                 }
+                region_state.update(ctx, (sequence + 1, new));
             }
         }
     }
@@ -197,6 +210,7 @@ pub fn build(env: &mut Env<'_>, url: &str, schema: &str, slot: &str, bounded: bo
         |event: CdcEvent<Row>| ToCustomer::Region {
             customer: event.key["id"].as_i64().unwrap_or(0),
             region: event.after.and_then(|row| row["region"].as_str().map(str::to_owned)),
+            sequence: event.sequence,
         },
     );
     orders

@@ -16,9 +16,16 @@
 //! restart). During the initial snapshot it also names the table and the rows read from it.
 //! Restoring starts replication at `lsn` and skips `skip` changes. The server is told
 //! (standby status update, *flushed* LSN) only the `lsn` of a **completed** checkpoint, so the
-//! slot keeps every change eddy might still need. Restoring a checkpoint taken during the
-//! initial snapshot is refused with an error (the exported snapshot does not outlive the
-//! process); take the first checkpoint after the snapshot, or restart without restoring.
+//! slot keeps every change eddy might still need. A checkpoint recorded before the first read
+//! restores as a fresh start (nothing was emitted).
+//!
+//! Restoring a checkpoint taken *inside* the initial snapshot is refused with an error (the
+//! exported snapshot does not outlive the process). With the commit time as event time no
+//! such checkpoint exists: every snapshot row carries the snapshot's time `T`, so the split's
+//! watermark cannot pass a checkpoint's time `E > T` before the first transaction committed
+//! after the snapshot arrives, and the source records its position for `E` only then. With
+//! event time from a column, a checkpoint may fall inside the snapshot; a restore of it fails
+//! and the job must start afresh.
 //!
 //! # Event time
 //! Events carry the commit time of their transaction (`commit_time`, Unix milliseconds; for
@@ -80,6 +87,12 @@ pub struct CdcEvent<T> {
     pub lsn: u64,
     /// The commit time, milliseconds since the Unix epoch.
     pub commit_time: i64,
+    /// The event's place in the changelog: strictly increasing in commit order (and, within a
+    /// transaction, statement order), the same on every replay. eddy's keyed operators apply
+    /// records of equal event time in the order of their tags, not of their arrival, so state
+    /// that must follow each key's commit order compares this (keeps the change with the
+    /// highest `sequence`), as the `region_revenue` example does.
+    pub sequence: u64,
 }
 
 impl<T> CdcEvent<T> {
@@ -510,6 +523,7 @@ impl<T> CdcReader<T> {
                     after: Some(after),
                     lsn,
                     commit_time,
+                    sequence: self.position.emitted,
                 },
             );
             self.position.emitted += 1;
@@ -681,7 +695,17 @@ impl<T> CdcReader<T> {
         let after = new_row.map(decode).transpose()?;
         output.push(
             self.position.emitted,
-            CdcEvent { table, op, key, old_key, before, after, lsn, commit_time },
+            CdcEvent {
+                table,
+                op,
+                key,
+                old_key,
+                before,
+                after,
+                lsn,
+                commit_time,
+                sequence: self.position.emitted,
+            },
         );
         self.position.emitted += 1;
         self.position.skip += 1;
@@ -783,6 +807,10 @@ impl<T> SplitReader<CdcEvent<T>> for CdcReader<T> {
     fn restore_position(&mut self, position: Value) -> Result<()> {
         self.position = serde_json::from_value(position)
             .map_err(|error| Error::Checkpoint(self.context(&format!("bad position: {error}"))))?;
+        if self.position == Position::default() {
+            // Recorded before the first read: nothing was emitted, so start afresh.
+            return Ok(());
+        }
         if parse_lsn(&self.position.lsn).is_none() {
             return Err(Error::Checkpoint(self.context(&format!("bad LSN `{}`", self.position.lsn))));
         }

@@ -90,7 +90,8 @@ pub fn decode_debezium(key: Option<&[u8]>, value: &[u8]) -> Result<Option<CdcEve
     let commit_time =
         source.get("ts_ms").or_else(|| payload.get("ts_ms")).and_then(Value::as_i64).unwrap_or(0);
     let lsn = source.get("lsn").and_then(Value::as_u64).unwrap_or(0);
-    Ok(Some(CdcEvent { table, op, key, old_key: None, before, after, lsn, commit_time }))
+    // Debezium's own order: the LSN where the connector has one (PostgreSQL), else none.
+    Ok(Some(CdcEvent { table, op, key, old_key: None, before, after, lsn, commit_time, sequence: lsn }))
 }
 
 /// `(payload, schema)` of an enveloped document, or `(document, None)`.

@@ -151,6 +151,10 @@ fn a_snapshot_under_concurrent_writes_then_streaming_delivers_each_change_once()
         "a key change streamed"
     );
     assert!(events.iter().any(|event| event.op == Op::Delete), "deletes streamed");
+    assert!(
+        events.windows(2).all(|pair| pair[0].sequence + 1 == pair[1].sequence),
+        "sequences number the changelog without gaps, in order"
+    );
     let applied = apply_strictly(&events);
     assert_eq!(applied, current_rows(&url, &table), "the changelog replays to the table's contents");
     // The slot's confirmed position moved: the source acknowledged completed checkpoints.
