@@ -31,6 +31,7 @@
 //! | [`supervisor`] | `eddy-cli` (feature `cli`) | start, watch and restart the processes of a job on this machine (`eddy run`) |
 //! | [`sql`] | `eddy-sql` (feature `sql`, default) | SQL and the Table API on differential dataflow: sessions, SQL jobs, `TableEnvironment` |
 //! | `kafka` | `eddy-kafka` (feature `kafka`, opt-in) | Kafka source and exactly-once sink; builds librdkafka |
+//! | `postgres` | `eddy-postgres` (feature `postgres`, opt-in) | PostgreSQL CDC source, exactly-once upsert sink, Debezium JSON |
 //! | [`prelude`] | | the names most programs need |
 //!
 //! The `eddy` command-line tool is the binary of the `eddy-cli` package.
@@ -43,6 +44,10 @@ pub use eddy_core::error::{Error, Result};
 /// The Kafka connector (feature `kafka`, opt-in: it builds librdkafka).
 #[cfg(feature = "kafka")]
 pub use eddy_kafka as kafka;
+
+/// The PostgreSQL connector (feature `postgres`, opt-in).
+#[cfg(feature = "postgres")]
+pub use eddy_postgres as postgres;
 #[cfg(feature = "sql")]
 pub use eddy_sql as sql;
 
