@@ -13,6 +13,10 @@
 #                                writes `$dir/env` with `EDDY_TEST_PG=127.0.0.1:PORT`
 #   scripts/postgres.sh stop     stop the server started here and delete its cluster
 #   scripts/postgres.sh address  print the address of the running server
+#   scripts/postgres.sh restart [SECONDS]
+#                                stop the running server (fast shutdown), wait SECONDS (default
+#                                0), start it again on the same port with the same data (for
+#                                the connector's server-restart test)
 #
 # Connect with `psql -X -h 127.0.0.1 -p PORT -U postgres postgres` (no password).
 # EDDY_PG_PORT picks the port (default: the first free one from 15432), EDDY_PG_DIR (default
@@ -168,8 +172,25 @@ stop)
 address)
     running && address
     ;;
+restart)
+    if ! running; then
+        echo "postgres.sh: no server started here is running" >&2
+        exit 1
+    fi
+    choose_owner
+    bin=$(bindir)
+    data=$(cat "$datafile")
+    as_owner "$bin/pg_ctl" -D "$data" -m fast -w -s stop > /dev/null 2>&1
+    sleep "${2:-0}"
+    start_on "$(cat "$portfile")" "$data" "$bin" || {
+        echo "postgres.sh: could not start PostgreSQL again; log:" >&2
+        tail -n 20 "$data/server.log" >&2
+        exit 1
+    }
+    address
+    ;;
 *)
-    echo "usage: scripts/postgres.sh start|stop|address" >&2
+    echo "usage: scripts/postgres.sh start|stop|address|restart [SECONDS]" >&2
     exit 2
     ;;
 esac

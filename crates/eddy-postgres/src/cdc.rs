@@ -542,21 +542,28 @@ impl<T> CdcReader<T> {
         Ok(ReadStatus::More)
     }
 
+    /// Sends a status update with the acknowledged LSN (at most every `STATUS_EVERY_MS`
+    /// unless `force`).
     fn send_status(&mut self, force: bool) -> Result<()> {
         let now = self.clock.now_ms();
         if !force && now.saturating_sub(self.last_status) < STATUS_EVERY_MS {
             return Ok(());
         }
+        let status =
+            standby_status_update(self.acknowledged, Some(self.acknowledged), SystemClock.now_ms() as i64);
+        self.send(&status)?;
+        self.last_status = now;
+        Ok(())
+    }
+
+    fn send(&mut self, status: &[u8]) -> Result<()> {
         let Phase::Streaming { replication } = &mut self.phase else { return Ok(()) };
-        let status = standby_status_update(self.acknowledged, SystemClock.now_ms() as i64);
-        replication.send_copy_data(&status).map_err(|error| {
+        replication.send_copy_data(status).map_err(|error| {
             error.into_error(format!(
                 "PostgreSQL CDC source (slot `{}`): sending a status update",
                 self.source.slot
             ))
-        })?;
-        self.last_status = now;
-        Ok(())
+        })
     }
 
     fn read_stream(
@@ -575,9 +582,12 @@ impl<T> CdcReader<T> {
             let Some(data) = data else { break };
             let message = parse_server_message(data).map_err(|why| Error::Internal(self.context(&why)))?;
             let data = match message {
-                ServerMessage::Keepalive { reply_requested, .. } => {
+                ServerMessage::Keepalive { end, reply_requested } => {
                     if reply_requested {
-                        self.send_status(true)?;
+                        // Received up to `end`, without a flush position: lets a walsender
+                        // that is shutting down stop, and never moves the slot (see
+                        // `standby_status_update`).
+                        self.send(&standby_status_update(end, None, SystemClock.now_ms() as i64))?;
                     }
                     continue;
                 }

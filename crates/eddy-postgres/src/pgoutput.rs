@@ -77,14 +77,19 @@ pub fn parse_server_message(mut data: Bytes) -> Result<ServerMessage, DecodeErro
     }
 }
 
-/// The standby status update: `flushed` is what the client has made durable (for eddy: the
-/// LSN of the last completed checkpoint), which lets the server advance the slot.
-pub fn standby_status_update(flushed: u64, now_unix_millis: i64) -> Bytes {
+/// The standby status update. `flushed` is what the client has made durable (for eddy: the
+/// LSN of the last completed checkpoint), which lets the server advance the slot; `None`
+/// reports no flush position, which leaves the slot alone. `written` is what the client
+/// received: a walsender that is shutting down waits until the client reports it has
+/// received everything sent (as `flushed`, or as `written` when no flush position is
+/// reported), so answering its keepalive with `written` only lets it stop without the slot
+/// moving past eddy's checkpoint.
+pub fn standby_status_update(written: u64, flushed: Option<u64>, now_unix_millis: i64) -> Bytes {
     let mut buffer = BytesMut::with_capacity(34);
     buffer.put_u8(b'r');
-    buffer.put_u64(flushed);
-    buffer.put_u64(flushed);
-    buffer.put_u64(flushed);
+    buffer.put_u64(written);
+    buffer.put_u64(flushed.unwrap_or(0));
+    buffer.put_u64(flushed.unwrap_or(0));
     buffer.put_i64(now_unix_millis * 1000 - POSTGRES_EPOCH_MICROS);
     buffer.put_u8(0);
     buffer.freeze()
@@ -341,9 +346,12 @@ mod tests {
             ServerMessage::Keepalive { end: 300, reply_requested: true }
         );
         assert!(parse_server_message(Bytes::from_static(b"w\x00")).unwrap_err().contains("truncated"));
-        let status = standby_status_update(0x1234, 946_684_800_000);
+        let status = standby_status_update(0x5678, Some(0x1234), 946_684_800_000);
         assert_eq!((status[0], status.len()), (b'r', 34));
-        assert_eq!(&status[1..9], &0x1234u64.to_be_bytes());
+        assert_eq!(&status[1..9], &0x5678u64.to_be_bytes());
+        assert_eq!(&status[9..17], &0x1234u64.to_be_bytes());
+        let written_only = standby_status_update(0x5678, None, 946_684_800_000);
+        assert_eq!(&written_only[9..25], &[0u8; 16], "no flush position: the slot stays");
         assert_eq!(&status[25..33], &0i64.to_be_bytes(), "the Unix time of PostgreSQL's epoch is 0 there");
     }
 

@@ -423,6 +423,83 @@ fn lost_connections_reconnect_and_resume_without_loss() {
     execute(&url, &format!("SELECT pg_drop_replication_slot('{slot}')"));
 }
 
+/// A private cluster of this test only (`scripts/postgres.sh` with its own state directory),
+/// stopped and deleted when dropped.
+struct PrivateCluster {
+    dir: tempfile::TempDir,
+    address: String,
+}
+
+impl PrivateCluster {
+    fn script(dir: &std::path::Path, arguments: &[&str]) -> Result<String, String> {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh");
+        let output = std::process::Command::new("bash")
+            .arg(script)
+            .args(arguments)
+            .env("EDDY_PG_DIR", dir)
+            .env_remove("EDDY_PG_PORT")
+            .output()
+            .map_err(|error| error.to_string())?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().trim().to_owned())
+    }
+
+    fn start() -> Result<PrivateCluster, String> {
+        let dir = tempfile::tempdir().map_err(|error| error.to_string())?;
+        let address = PrivateCluster::script(dir.path(), &["start"])?;
+        Ok(PrivateCluster { dir, address })
+    }
+
+    fn restart(&self, down_seconds: u32) {
+        PrivateCluster::script(self.dir.path(), &["restart", &down_seconds.to_string()]).unwrap();
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = PrivateCluster::script(self.dir.path(), &["stop"]);
+    }
+}
+
+#[test]
+fn a_server_restart_during_the_run_loses_nothing() {
+    // The shared server stays up for the other tests: this one restarts a cluster of its own.
+    let Some(_) = server_or_skip() else { return };
+    let cluster = PrivateCluster::start().unwrap_or_else(|error| panic!("a second cluster: {error}"));
+    let url = format!("postgresql://postgres@{}/postgres", cluster.address);
+    let table = unique("source");
+    let copy = unique("copy");
+    let slot = unique("slot");
+    execute(
+        &url,
+        &format!("CREATE TABLE {table} (id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2))"),
+    );
+    execute(
+        &url,
+        &format!("CREATE TABLE {copy} (id bigint PRIMARY KEY, name text NOT NULL, price numeric(10,2))"),
+    );
+    execute(&url, &format!("INSERT INTO {table} SELECT g, 'n' || g, g / 4.0 FROM generate_series(0, 299) g"));
+    let dir = tempfile::tempdir().unwrap();
+    let job = {
+        let (url, table, copy, slot, checkpoints) =
+            (url.clone(), table.clone(), copy.clone(), slot.clone(), dir.path().join("chk"));
+        std::thread::spawn(move || copy_job(&url, &table, &copy, &slot, &checkpoints, false, None))
+    };
+    wait_for_slot(&url, &slot);
+    writer(&url, &table, 400, 150, 5);
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.restart(2);
+    writer(&url, &table, 400, 150, 6);
+    cluster.restart(0);
+    writer(&url, &table, 400, 150, 7);
+    stop(&url, &slot);
+    job.join().unwrap().unwrap();
+    let select = |name: &str| rows(&url, &format!("SELECT id, name, price FROM {name}"));
+    assert_eq!(select(&copy), select(&table), "after the restarts, the copy equals the source table");
+}
+
 #[test]
 fn bad_input_is_a_clear_error() {
     let Some(url) = server_or_skip() else { return };
