@@ -292,7 +292,8 @@ fn copy_job(
     if restore {
         checkpoint = checkpoint.restore(RestoreFrom::Latest);
     }
-    let config = JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(2) };
+    let config =
+        JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(if restore { 3 } else { 2 }) };
     let (url, table, copy, slot) = (url.to_owned(), table.to_owned(), copy.to_owned(), slot.to_owned());
     let seen = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicBool::new(false));
@@ -323,7 +324,7 @@ fn copy_job(
 }
 
 #[test]
-fn a_failed_job_restores_at_the_checkpoint_lsn_and_the_copy_equals_the_table() {
+fn a_failed_job_restores_at_the_checkpoint_lsn_on_more_workers_and_the_copy_equals_the_table() {
     let Some(url) = server_or_skip() else { return };
     let table = unique("source");
     let copy = unique("copy");
