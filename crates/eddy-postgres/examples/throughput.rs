@@ -36,11 +36,18 @@ fn main() -> Result<()> {
     let suffix = SystemClock.now_ms();
     let dir = std::env::temp_dir().join(format!("eddy-pg-throughput-{suffix}"));
 
-    // The sink: `rows` upserts from two workers, exactly-once, 1 s checkpoints; first over
-    // `rows` distinct keys (every upsert is a row written), then over rows/4 keys (each
-    // checkpoint writes a key's last value once).
+    // The sink: `rows` upserts from two workers, 1 s checkpoints: exactly-once over `rows`
+    // distinct keys (every upsert is a row written), then over rows/4 keys (each checkpoint
+    // writes a key's last value once), then at-least-once over `rows` keys.
     let table = format!("throughput_sink_{suffix}");
-    for (round, keys) in [rows, (rows / 4).max(1)].into_iter().enumerate() {
+    for (round, (keys, delivery)) in [
+        (rows, Delivery::ExactlyOnce),
+        ((rows / 4).max(1), Delivery::ExactlyOnce),
+        (rows, Delivery::AtLeastOnce),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         execute(&url, &format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id bigint PRIMARY KEY, name text NOT NULL, amount double precision)"))?;
         let config = JobConfig {
             checkpoint: Some(CheckpointConfig::new(
@@ -65,7 +72,7 @@ fn main() -> Result<()> {
             Ok(())
         })?;
         println!(
-            "sink: {rows} upserts over {keys} keys in {:.2} s: {:.0} rows/s (exactly-once)",
+            "sink: {rows} upserts over {keys} keys in {:.2} s: {:.0} rows/s ({delivery:?})",
             seconds_since(start),
             rows as f64 / seconds_since(start)
         );

@@ -647,7 +647,7 @@ fn parse(committables: &[Committable]) -> Result<Vec<Staged>> {
     committables
         .iter()
         .map(|committable| {
-            serde_json::from_value(committable.clone())
+            Staged::deserialize(committable)
                 .map_err(|error| Error::Checkpoint(format!("a PostgreSQL sink's staged rows: {error}")))
         })
         .collect()
