@@ -39,7 +39,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eddy_core::changelog::Change;
 use eddy_core::error::{Error, Result};
 use eddy_core::source::{ReadStatus, Source, SplitContext, SplitOutput, SplitReader};
 use eddy_core::time::{Clock, SystemClock};
@@ -48,68 +47,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::{identifier, literal, ConnectConfig, Connection};
+pub use crate::event::{CdcEvent, Op};
 use crate::pgoutput::{
     format_lsn, parse_logical, parse_lsn, parse_server_message, standby_status_update, Logical, Relation,
     ServerMessage, TupleValue,
 };
 use crate::value::{decode as decode_value, supported, Row};
-
-/// What happened to a row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Op {
-    /// Read by the initial snapshot.
-    Read,
-    /// Inserted.
-    Insert,
-    /// Updated.
-    Update,
-    /// Deleted.
-    Delete,
-}
-
-/// One change of one row.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CdcEvent<T> {
-    /// The table, `schema.name`.
-    pub table: String,
-    /// What happened.
-    pub op: Op,
-    /// The row's primary key (for a delete: the deleted row's).
-    pub key: Row,
-    /// For an update that changed the primary key: the old key.
-    pub old_key: Option<Row>,
-    /// The old row, when the server sends it (deletes and updates of a table with
-    /// `REPLICA IDENTITY FULL`).
-    pub before: Option<T>,
-    /// The new row (reads, inserts, updates).
-    pub after: Option<T>,
-    /// The LSN of the transaction's commit (the slot's consistent point for snapshot rows).
-    pub lsn: u64,
-    /// The commit time, milliseconds since the Unix epoch.
-    pub commit_time: i64,
-    /// The event's place in the changelog: strictly increasing in commit order (and, within a
-    /// transaction, statement order), the same on every replay. eddy's keyed operators apply
-    /// records of equal event time in the order of their tags, not of their arrival, so state
-    /// that must follow each key's commit order compares this (keeps the change with the
-    /// highest `sequence`), as the `region_revenue` example does.
-    pub sequence: u64,
-}
-
-impl<T> CdcEvent<T> {
-    /// The event as upsert changes keyed by `key` of the primary key: a delete of the old key
-    /// (deletes, and updates that changed the key), then an upsert of the new row.
-    pub fn into_changes<K>(self, key: impl Fn(&Row) -> K) -> Vec<Change<K, T>> {
-        let mut changes = Vec::with_capacity(2);
-        if let Some(old) = &self.old_key {
-            changes.push(Change::Delete(key(old)));
-        }
-        match (self.op, self.after) {
-            (Op::Delete, _) | (_, None) => changes.push(Change::Delete(key(&self.key))),
-            (_, Some(after)) => changes.push(Change::Upsert(key(&self.key), after)),
-        }
-        changes
-    }
-}
 
 type Decode<T> = Arc<dyn Fn(Row) -> std::result::Result<T, String> + Send + Sync>;
 
@@ -423,7 +366,7 @@ impl<T> CdcReader<T> {
             .map_err(|error| error.into_error(context("opening the exported snapshot")))?;
         let time = time.rows[0][0].as_deref().and_then(|text| text.parse().ok()).unwrap_or(0);
         if self.source.bounded {
-            self.emit_stop_marker(&mut reader)?;
+            self.emit_stop_marker()?;
         }
         self.position =
             Position { lsn: consistent, skip: 0, emitted: 0, snapshot: Some((0, 0)), finished: false };
@@ -431,9 +374,9 @@ impl<T> CdcReader<T> {
         Ok(())
     }
 
-    /// Writes the logical message that ends the stream (on its own connection: `reader` is
-    /// inside the snapshot transaction, which is read-only).
-    fn emit_stop_marker(&self, _reader: &mut Connection) -> Result<()> {
+    /// Writes the logical message that ends the stream (on its own connection: the snapshot
+    /// reader is inside a read-only transaction).
+    fn emit_stop_marker(&self) -> Result<()> {
         let mut connection = self.connect(false)?;
         connection
             .execute(&format!(

@@ -18,7 +18,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::cdc::{CdcEvent, Op};
+use crate::event::{CdcEvent, Op};
 use crate::value::{timestamp_millis, Row};
 
 /// Decodes one Debezium record (`key`, `value`); `Ok(None)` for tombstones and schema-change

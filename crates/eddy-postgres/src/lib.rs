@@ -18,7 +18,8 @@
 //! * [`schema`]: a table's columns from the catalog, serde types traced with
 //!   `serde-reflection`, the check that they fit, values as SQL literals.
 //! * [`sink`]: `PostgresSink`, `Delivery`, the exactly-once argument in its module docs.
-//! * [`cdc`]: `PostgresCdcSource`, `CdcEvent`, `Op`: slot, snapshot, streaming, positions.
+//! * [`cdc`]: `PostgresCdcSource`: slot, snapshot, streaming, positions.
+//! * [`event`]: `CdcEvent`, `Op`, and `CdcEvent::into_changes` into an upsert changelog.
 //! * [`pgoutput`]: the replication stream's messages, decoded without I/O.
 //! * [`debezium`]: Debezium's JSON envelope, tombstones and logical types.
 //! * [`value`]: column values from text into JSON ([`Row`]), the type table.
@@ -29,6 +30,7 @@
 pub mod cdc;
 pub mod client;
 pub mod debezium;
+pub mod event;
 pub mod pgoutput;
 pub mod schema;
 pub mod sink;
