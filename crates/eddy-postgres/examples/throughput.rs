@@ -66,8 +66,7 @@ fn main() -> Result<()> {
             .with_count(rows / 2);
             let strategy = WatermarkStrategy::monotonous_timestamps().with_emit_every(1024);
             env.from_source(source, strategy).sink(
-                PostgresSink::<Change<i64, Value>>::upsert(&job_url, &job_table, Delivery::ExactlyOnce)?
-                    .batch_size(2_000),
+                PostgresSink::<Change<i64, Value>>::upsert(&job_url, &job_table, delivery)?.batch_size(2_000),
             );
             Ok(())
         })?;
