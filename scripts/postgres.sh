@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# A private PostgreSQL for the SQL differential tests: Debian's `postgresql` package (installed
-# if missing), a fresh cluster made by `initdb` in a temporary directory (locale C, UTF8, trust
-# authentication, listening on loopback only, no fsync) and started with `pg_ctl` on a free port.
+# A private PostgreSQL for the SQL differential tests and the PostgreSQL connector: Debian's
+# `postgresql` package (installed if missing), a fresh cluster made by `initdb` in a temporary
+# directory (locale C, UTF8, trust authentication, listening on loopback only, no fsync) and
+# started with `pg_ctl` on a free port.
+# `wal_level = logical` with room for replication slots, for the PostgreSQL connector's CDC
+# source (crates/eddy-postgres).
 # PostgreSQL refuses to run as root, so as root the server runs as the unprivileged user
 # `postgres` (the package creates it; EDDY_PG_USER picks another, created if missing).
 #
@@ -10,6 +13,10 @@
 #                                writes `$dir/env` with `EDDY_TEST_PG=127.0.0.1:PORT`
 #   scripts/postgres.sh stop     stop the server started here and delete its cluster
 #   scripts/postgres.sh address  print the address of the running server
+#   scripts/postgres.sh restart [SECONDS]
+#                                stop the running server (fast shutdown), wait SECONDS (default
+#                                0), start it again on the same port with the same data (for
+#                                the connector's server-restart test)
 #
 # Connect with `psql -X -h 127.0.0.1 -p PORT -U postgres postgres` (no password).
 # EDDY_PG_PORT picks the port (default: the first free one from 15432), EDDY_PG_DIR (default
@@ -117,7 +124,10 @@ listen_addresses = '127.0.0.1'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-max_connections = 50
+max_connections = 200
+wal_level = logical
+max_replication_slots = 40
+max_wal_senders = 40
 EOF
     if [[ -n "${EDDY_PG_PORT:-}" ]]; then
         ports=("$EDDY_PG_PORT")
@@ -162,8 +172,25 @@ stop)
 address)
     running && address
     ;;
+restart)
+    if ! running; then
+        echo "postgres.sh: no server started here is running" >&2
+        exit 1
+    fi
+    choose_owner
+    bin=$(bindir)
+    data=$(cat "$datafile")
+    as_owner "$bin/pg_ctl" -D "$data" -m fast -w -s stop > /dev/null 2>&1
+    sleep "${2:-0}"
+    start_on "$(cat "$portfile")" "$data" "$bin" || {
+        echo "postgres.sh: could not start PostgreSQL again; log:" >&2
+        tail -n 20 "$data/server.log" >&2
+        exit 1
+    }
+    address
+    ;;
 *)
-    echo "usage: scripts/postgres.sh start|stop|address" >&2
+    echo "usage: scripts/postgres.sh start|stop|address|restart [SECONDS]" >&2
     exit 2
     ;;
 esac

@@ -32,6 +32,7 @@
 //! | [`sql`] | `eddy-sql` (feature `sql`, default) | SQL and the Table API on differential dataflow: sessions, SQL jobs, `TableEnvironment` |
 //! | [`cep`] | `eddy-cep` (feature `cep`, default) | complex event processing: Flink CEP's Pattern API, the NFA, the CEP operator |
 //! | `kafka` | `eddy-kafka` (feature `kafka`, opt-in) | Kafka source and exactly-once sink; builds librdkafka |
+//! | `postgres` | `eddy-postgres` (feature `postgres`, opt-in) | PostgreSQL CDC source, exactly-once upsert sink, Debezium JSON |
 //! | [`prelude`] | | the names most programs need |
 //!
 //! The `eddy` command-line tool is the binary of the `eddy-cli` package.
@@ -47,6 +48,10 @@ pub use eddy_core::error::{Error, Result};
 /// The Kafka connector (feature `kafka`, opt-in: it builds librdkafka).
 #[cfg(feature = "kafka")]
 pub use eddy_kafka as kafka;
+
+/// The PostgreSQL connector (feature `postgres`, opt-in).
+#[cfg(feature = "postgres")]
+pub use eddy_postgres as postgres;
 #[cfg(feature = "sql")]
 pub use eddy_sql as sql;
 
