@@ -118,6 +118,124 @@ pub fn run_dir(dir: &Path, mut report: impl FnMut(&CaseReport)) -> Result<Summar
     Ok(summary)
 }
 
+/// Runs the SQL file of Nexmark query `name` (`crates/eddy-nexmark/sql/`: `ddl.sql`, then
+/// `name.sql`) over the first `events` generator events at `workers` workers, and returns the
+/// final rows of its `INSERT INTO` as JSON objects keyed by the target table's columns.
+pub fn run_generated(name: &str, events: u64, workers: usize) -> Result<Vec<Value>, String> {
+    let script = eddy_nexmark::sql::script(name, events).ok_or_else(|| format!("no SQL file for {name}"))?;
+    let mut session = Session::new();
+    let mut rows = Vec::new();
+    for outcome in session.execute(&script).map_err(|error| error.to_string())? {
+        if let SqlOutcome::Job(job) = outcome {
+            let columns: Vec<String> = job.columns.iter().map(|column| column.name.clone()).collect();
+            let result = job
+                .collect(JobConfig::with_workers(workers))
+                .map_err(|error| format!("the job failed: {error}"))?;
+            for row in &result {
+                rows.push(json_row(&columns, row)?);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// A column name without case and underscores (`dateTime`, `date_time` and `DATETIME` match).
+fn normalized(name: &str) -> String {
+    name.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
+}
+
+/// The canonical text of a value of either side: integers exactly, other numbers (and numeric
+/// strings: decimals are text on one side) to 9 significant digits, strings quoted.
+fn canonical_value(value: &Value) -> String {
+    let float = |number: f64| format!("{number:.8e}");
+    match value {
+        Value::Number(number) => match (number.as_i64(), number.as_f64()) {
+            (Some(integer), _) => integer.to_string(),
+            (None, Some(real)) if real.fract() == 0.0 && real.abs() < 9.0e15 => (real as i64).to_string(),
+            (None, Some(real)) => float(real),
+            _ => number.to_string(),
+        },
+        Value::String(text) => match (text.parse::<i64>(), text.parse::<f64>()) {
+            (Ok(integer), _) => integer.to_string(),
+            (Err(_), Ok(real)) if real.fract() == 0.0 && real.abs() < 9.0e15 => (real as i64).to_string(),
+            (Err(_), Ok(real)) if real.is_finite() => float(real),
+            _ => format!("{text:?}"),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Compares a SQL query's rows with the DataStream query's rows as multisets. Columns match by
+/// [`normalized`] name, or through `aliases` (SQL column, DataStream field) where the SQL
+/// file's target table names a column differently; every SQL column but the `ignored` ones is
+/// compared (a DataStream row may carry more fields). Returns the compared columns, or why the
+/// results differ (a SQL column without a match is reported, never dropped silently).
+pub fn compare_with_datastream(
+    sql: &[Value],
+    datastream: &[Value],
+    aliases: &[(&str, &str)],
+    ignored: &[&str],
+) -> Result<Vec<String>, String> {
+    let Some(Value::Object(first)) = sql.first().or(datastream.first()) else {
+        return Ok(Vec::new());
+    };
+    let sql_columns: Vec<String> = match sql.first() {
+        Some(Value::Object(row)) => row.keys().cloned().collect(),
+        _ => first.keys().cloned().collect(),
+    };
+    let fields: Vec<String> = match datastream.first() {
+        Some(Value::Object(row)) => row.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut pairs = Vec::new();
+    let mut unmatched = Vec::new();
+    for column in sql_columns.iter().filter(|column| !ignored.contains(&column.as_str())) {
+        let wanted = aliases
+            .iter()
+            .find(|(sql_name, _)| normalized(sql_name) == normalized(column))
+            .map_or_else(|| normalized(column), |(_, field)| normalized(field));
+        match fields.iter().find(|field| normalized(field) == wanted) {
+            Some(field) => pairs.push((column.clone(), field.clone())),
+            None => unmatched.push(column.clone()),
+        }
+    }
+    if !datastream.is_empty() && !unmatched.is_empty() {
+        return Err(format!("SQL columns {unmatched:?} have no DataStream field among {fields:?}"));
+    }
+    let project = |rows: &[Value], sql_side: bool| -> Vec<String> {
+        let mut out: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                pairs
+                    .iter()
+                    .map(|(column, field)| {
+                        let key = if sql_side { column } else { field };
+                        canonical_value(row.get(key).unwrap_or(&Value::Null))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let (sql_rows, datastream_rows) = (project(sql, true), project(datastream, false));
+    if sql_rows == datastream_rows {
+        return Ok(pairs.into_iter().map(|(column, _)| column).collect());
+    }
+    let missing: Vec<&String> =
+        datastream_rows.iter().filter(|row| !sql_rows.contains(row)).take(3).collect();
+    let unexpected: Vec<&String> =
+        sql_rows.iter().filter(|row| !datastream_rows.contains(row)).take(3).collect();
+    Err(format!(
+        "columns {:?}: DataStream {} rows, SQL {} rows; only in DataStream (first 3) {missing:?}; only in SQL \
+         (first 3) {unexpected:?}",
+        pairs.iter().map(|(column, _)| column).collect::<Vec<_>>(),
+        datastream_rows.len(),
+        sql_rows.len()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +249,28 @@ mod tests {
             serde_json::json!({"a": 7, "t": 1_436_918_400_010u64, "n": null})
         );
         assert!(json_row(&columns[..2], &row).is_err());
+    }
+
+    #[test]
+    fn sql_and_datastream_rows_compare_by_normalized_name_and_value() {
+        let sql = vec![serde_json::json!({"dateTime": 5, "price": "66406144.160", "stime": 1})];
+        let datastream =
+            vec![serde_json::json!({"date_time": 5, "price": 66406144.16, "starttime": 1, "more": 2})];
+        assert_eq!(
+            compare_with_datastream(&sql, &datastream, &[("stime", "starttime")], &[]).unwrap(),
+            vec!["dateTime", "price", "stime"]
+        );
+        assert!(compare_with_datastream(&sql, &datastream, &[], &[]).unwrap_err().contains("stime"));
+        assert_eq!(
+            compare_with_datastream(&sql, &datastream, &[], &["stime"]).unwrap(),
+            vec!["dateTime", "price"]
+        );
+        let other = vec![serde_json::json!({"date_time": 6, "price": 66406144.16, "starttime": 1})];
+        assert!(compare_with_datastream(&sql, &other, &[("stime", "starttime")], &[]).is_err());
+        assert_eq!(
+            compare_with_datastream(&sql, &other, &[], &["stime", "dateTime"]).unwrap(),
+            vec!["price"]
+        );
+        assert!(compare_with_datastream(&sql, &[], &[], &[]).is_err());
     }
 }

@@ -32,7 +32,8 @@ CREATE TABLE B (
 ) WITH (
     'connector' = 'nexmark',
     'table' = 'bid',
-    'events.num' = '100000'
+    'events.num' = '100000',
+    'seed' = '7954896728001506081'
 );
 
 INSERT INTO nexmark_q12

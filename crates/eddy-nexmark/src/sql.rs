@@ -81,5 +81,8 @@ mod tests {
         assert_eq!(ddl.len(), DDL.len() - 3 * "100000".len() + 3 * "20000".len());
         assert!(script("q5", 7).is_some_and(|s| s.contains("'events.num' = '7'") && s.contains("HOP(")));
         assert_eq!(script("q99", 7), None);
+        // The SQL tables generate the events the DataStream queries read.
+        let seed = format!("'seed' = '{}'", crate::DEFAULT_SEED);
+        assert_eq!(DDL.matches(&seed).count(), 3, "{DDL}");
     }
 }
