@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::datum::{Datum, Row};
 use crate::expr::ScalarExpr;
-use crate::plan::{TimeOp, JoinKind, Plan, SetOp};
+use crate::plan::{JoinKind, Plan, SetOp, TimeOp};
 
 /// The kind of a row change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -151,6 +151,7 @@ impl ChangelogMode {
                     Updating
                 }
             }
+            Plan::Time { op: TimeOp::AppendOnly { .. }, .. } => AppendOnly,
             Plan::Time { .. } => all_inputs(plan),
             Plan::SetOp { op: SetOp::Union, .. } => all_inputs(plan),
             Plan::Join { .. }

@@ -162,7 +162,12 @@ impl Evaluator<'_> {
                 TimeOp::Window { time, window } => {
                     self.eval(input)?.iter().flat_map(|row| window.rows_of(row, *time)).collect()
                 }
-                TimeOp::Expire { .. } | TimeOp::Finalize { .. } => self.eval(input)?,
+                TimeOp::Session { time, partition, gap } => {
+                    crate::plan::session_rows(self.eval(input)?, *time, partition, *gap)
+                }
+                TimeOp::Expire { .. } | TimeOp::Finalize { .. } | TimeOp::AppendOnly { .. } => {
+                    self.eval(input)?
+                }
             },
             Plan::Filter { input, predicate } => {
                 let mut out = Vec::new();

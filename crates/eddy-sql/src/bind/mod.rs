@@ -30,6 +30,7 @@ use thiserror::Error;
 
 mod coerce;
 mod from;
+mod group_window;
 pub(crate) mod literals;
 mod query;
 mod scalar;

@@ -95,6 +95,10 @@ pub(super) fn bind_select(
         GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
         _ => return Err(unsupported_at(select.span(), "GROUP BY ALL, ROLLUP, CUBE and GROUPING SETS")),
     };
+    let (windowed_plan, windowed_scope, group_exprs) =
+        super::group_window::bind_group_window(group_exprs, plan, scope, outer)?;
+    (plan, scope) = (windowed_plan, windowed_scope);
+    let group_exprs = &group_exprs[..];
     let windowed = select.projection.iter().any(|item| window_call(item).is_some());
     let no_windows_here =
         || unsupported_at(select.span(), "window functions (OVER) in a SELECT that groups or aggregates");

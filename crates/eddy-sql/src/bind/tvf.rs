@@ -11,7 +11,10 @@
 //! `window_end` and `window_time` ([`TimeOp::Window`]). The time column may be any `TIMESTAMP`
 //! column (Flink requires a time attribute in streaming mode; a table without a watermark is
 //! read at one logical time, so its windows are final when the input ends). Sizes are day-time
-//! intervals of at least 1 ms. `SESSION` windows are refused for now.
+//! intervals of at least 1 ms.
+//!
+//! `SESSION(TABLE t [PARTITION BY key | PARTITION BY (k1, k2)], DESCRIPTOR(ts), gap)` groups
+//! each key's rows into sessions ([`TimeOp::Session`]).
 //!
 //! sqlparser does not parse `TABLE name` as an argument; [`parse_table_argument`], called by
 //! the dialect's prefix hook, reads it (and `PARTITION BY` after it) into a call of the
@@ -86,7 +89,11 @@ fn call_name(call: &ast::Function) -> String {
 
 /// The arguments of a call, by parameter: positional ones in order, named ones where their
 /// name is among `parameters`.
-fn arguments<'a>(expr: &Expr, call: &'a ast::Function, parameters: &[&str]) -> BindResult<Vec<Option<&'a Expr>>> {
+fn arguments<'a>(
+    expr: &Expr,
+    call: &'a ast::Function,
+    parameters: &[&str],
+) -> BindResult<Vec<Option<&'a Expr>>> {
     let FunctionArguments::List(list) = &call.args else {
         return Err(unsupported(expr, format!("{} without arguments", call_name(call))));
     };
@@ -94,13 +101,23 @@ fn arguments<'a>(expr: &Expr, call: &'a ast::Function, parameters: &[&str]) -> B
     for (position, arg) in list.args.iter().enumerate() {
         let (slot, value) = match arg {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(value)) => (position, value),
-            FunctionArg::Named { name, arg: FunctionArgExpr::Expr(value), operator: FunctionArgOperator::RightArrow } => {
-                let slot = parameters.iter().position(|p| name.value.eq_ignore_ascii_case(p)).ok_or_else(|| {
-                    unsupported(
-                        expr,
-                        format!("{}: no parameter {} (it has {})", call_name(call), name.value, parameters.join(", ")),
-                    )
-                })?;
+            FunctionArg::Named {
+                name,
+                arg: FunctionArgExpr::Expr(value),
+                operator: FunctionArgOperator::RightArrow,
+            } => {
+                let slot =
+                    parameters.iter().position(|p| name.value.eq_ignore_ascii_case(p)).ok_or_else(|| {
+                        unsupported(
+                            expr,
+                            format!(
+                                "{}: no parameter {} (it has {})",
+                                call_name(call),
+                                name.value,
+                                parameters.join(", ")
+                            ),
+                        )
+                    })?;
                 (slot, value)
             }
             other => return Err(unsupported(expr, format!("{} argument {other}", call_name(call)))),
@@ -108,7 +125,12 @@ fn arguments<'a>(expr: &Expr, call: &'a ast::Function, parameters: &[&str]) -> B
         if slot >= parameters.len() {
             return Err(unsupported(
                 expr,
-                format!("{} takes at most {} arguments ({})", call_name(call), parameters.len(), parameters.join(", ")),
+                format!(
+                    "{} takes at most {} arguments ({})",
+                    call_name(call),
+                    parameters.len(),
+                    parameters.join(", ")
+                ),
             ));
         }
         if out[slot].replace(value).is_some() {
@@ -140,18 +162,21 @@ fn interval_ms(expr: &Expr, function: &str, parameter: &str, offset: bool) -> Bi
 /// Binds `TABLE(window_function(...))` in `FROM`.
 pub(super) fn window_table_function(queries: &dyn Queries, expr: &Expr) -> BindResult<(Plan, Scope)> {
     let Expr::Function(call) = expr else {
-        return Err(unsupported(expr, "TABLE(...) of anything but a window function (TUMBLE, HOP, CUMULATE)"));
+        return Err(unsupported(
+            expr,
+            "TABLE(...) of anything but a window function (TUMBLE, HOP, CUMULATE)",
+        ));
     };
     let function = call_name(call);
     let parameters: &[&str] = match function.as_str() {
         "TUMBLE" => &["DATA", "TIMECOL", "SIZE", "OFFSET"],
         "HOP" => &["DATA", "TIMECOL", "SLIDE", "SIZE", "OFFSET"],
         "CUMULATE" => &["DATA", "TIMECOL", "STEP", "SIZE", "OFFSET"],
-        "SESSION" => return Err(unsupported(expr, "SESSION window table functions (TUMBLE, HOP and CUMULATE are)")),
+        "SESSION" => &["DATA", "TIMECOL", "GAP"],
         _ => return Err(unsupported(expr, format!("the table function {function} (window functions are)"))),
     };
     let args = arguments(expr, call, parameters)?;
-    let required = if function == "TUMBLE" { 3 } else { 4 };
+    let required = if matches!(function.as_str(), "TUMBLE" | "SESSION") { 3 } else { 4 };
     if let Some(missing) = (0..required).find(|&i| args[i].is_none()) {
         return Err(unsupported(expr, format!("{function} without its {} argument", parameters[missing])));
     }
@@ -159,22 +184,41 @@ pub(super) fn window_table_function(queries: &dyn Queries, expr: &Expr) -> BindR
 
     // DATA: `TABLE name`.
     let data = arg(0);
-    let (plan, qualifier) = match data {
+    let (plan, qualifier, keys) = match data {
         Expr::Function(table) if call_name(table) == TABLE_ARGUMENT => {
-            let FunctionArguments::List(list) = &table.args else { unreachable!("made by parse_table_argument") };
-            if list.args.len() > 1 {
-                return Err(unsupported(data, format!("PARTITION BY in {function} (only SESSION partitions)")));
-            }
-            let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(parts)))) = list.args.first()
-            else {
+            let FunctionArguments::List(list) = &table.args else {
                 unreachable!("made by parse_table_argument")
             };
-            let name = ObjectName::from(parts.clone());
-            queries.relation(&name)?
+            if list.args.len() > 1 && function != "SESSION" {
+                return Err(unsupported(
+                    data,
+                    format!("PARTITION BY in {function} (only SESSION partitions)"),
+                ));
+            }
+            let exprs: Vec<&Expr> = list
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => e,
+                    _ => unreachable!("made by parse_table_argument"),
+                })
+                .collect();
+            let Expr::CompoundIdentifier(parts) = exprs[0] else {
+                unreachable!("made by parse_table_argument")
+            };
+            let (plan, qualifier) = queries.relation(&ObjectName::from(parts.clone()))?;
+            (plan, qualifier, exprs[1..].to_vec())
         }
         other => return Err(unsupported(other, format!("{function}'s first argument must be TABLE name"))),
     };
     let scope = Scope::of_plan(&plan, Some(&qualifier));
+    let mut partition = Vec::new();
+    for key in keys {
+        match Binder::new(&scope, &[], None).bind(key)? {
+            crate::expr::ScalarExpr::Column { index, .. } => partition.push(index),
+            _ => return Err(unsupported(key, "a SESSION partition key that is not a column")),
+        }
+    }
 
     // TIMECOL: `DESCRIPTOR(column)`.
     let timecol = arg(1);
@@ -186,7 +230,9 @@ pub(super) fn window_table_function(queries: &dyn Queries, expr: &Expr) -> BindR
             },
             _ => return Err(unsupported(timecol, "DESCRIPTOR of anything but one column name")),
         },
-        other => return Err(unsupported(other, format!("{function}'s time column must be DESCRIPTOR(column)"))),
+        other => {
+            return Err(unsupported(other, format!("{function}'s time column must be DESCRIPTOR(column)")))
+        }
     };
     let time = match scope.resolve(None, &column) {
         Resolution::Found(index) => index,
@@ -220,6 +266,12 @@ pub(super) fn window_table_function(queries: &dyn Queries, expr: &Expr) -> BindR
         _ => 0,
     };
     let positive = |i: usize| interval_ms(arg(i), &function, parameters[i], false).map(|ms| ms as u64);
+    if function == "SESSION" {
+        let op = TimeOp::Session { time, partition, gap: positive(2)? };
+        let plan = Plan::Time { input: Box::new(plan), op };
+        let scope = Scope::of_plan(&plan, Some(&qualifier));
+        return Ok((plan, scope));
+    }
     let window = match function.as_str() {
         "TUMBLE" => TimeWindow::Tumble { size: positive(2)?, offset },
         "HOP" => {
@@ -230,7 +282,9 @@ pub(super) fn window_table_function(queries: &dyn Queries, expr: &Expr) -> BindR
             let (step, size) = (positive(2)?, positive(3)?);
             if size % step != 0 {
                 return Err(BindError::Type {
-                    message: format!("CUMULATE: the size ({size} ms) must be a multiple of the step ({step} ms)"),
+                    message: format!(
+                        "CUMULATE: the size ({size} ms) must be a multiple of the step ({step} ms)"
+                    ),
                     location: super::location_of(expr),
                 });
             }

@@ -69,9 +69,22 @@ pub enum OptimizeError {
 /// The optimizer's result type.
 pub type OptimizeResult<T> = Result<T, OptimizeError>;
 
+/// What the session tells the optimizer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OptimizeOptions {
+    /// How long after a window closes late rows still correct its results, in ms (`SET
+    /// 'table.exec.emit.allow-lateness'`); 0 drops them, as Flink's window operators do.
+    pub allowed_lateness_ms: u64,
+}
+
 /// Optimizes a plan: decorrelation, then the rewrites in the module docs. The result has
 /// the same columns (names and types) and, as a multiset, the same rows.
 pub fn optimize(plan: Plan) -> OptimizeResult<Plan> {
+    optimize_with(plan, OptimizeOptions::default())
+}
+
+/// [`optimize`] with the session's options.
+pub fn optimize_with(plan: Plan, options: OptimizeOptions) -> OptimizeResult<Plan> {
     let plan = decorrelate::decorrelate(plan)?;
     let plan = simplify::simplify(plan);
     let plan = pushdown::pushdown(plan);
@@ -80,12 +93,17 @@ pub fn optimize(plan: Plan) -> OptimizeResult<Plan> {
     let plan = simplify::simplify(plan);
     let plan = prune::prune(plan);
     let plan = simplify::simplify(plan);
-    Ok(windows::windows(plan, 0))
+    Ok(windows::windows(plan, options.allowed_lateness_ms))
 }
 
 /// [`optimize`] on a query's plan; the presentation order is kept.
 pub fn optimize_query(query: Query) -> OptimizeResult<Query> {
-    Ok(Query { plan: optimize(query.plan)?, order: query.order })
+    optimize_query_with(query, OptimizeOptions::default())
+}
+
+/// [`optimize_query`] with the session's options.
+pub fn optimize_query_with(query: Query, options: OptimizeOptions) -> OptimizeResult<Query> {
+    Ok(Query { plan: optimize_with(query.plan, options)?, order: query.order })
 }
 
 /// Only decorrelation, for tests and `EXPLAIN` of the intermediate plan.

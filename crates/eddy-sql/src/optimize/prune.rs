@@ -184,7 +184,7 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
             // reads; a window's appended columns stay (they are three timestamps).
             let input_arity = input.arity();
             let mut need: BTreeSet<usize> = required.iter().copied().filter(|c| *c < input_arity).collect();
-            need.insert(op.reads());
+            need.extend(op.reads());
             let (input, input_kept) = prune_node(*input, &need);
             let op = op.remapped(|c| input_kept.binary_search(&c).unwrap_or(c));
             let mut kept = input_kept;

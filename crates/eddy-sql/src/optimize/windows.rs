@@ -16,8 +16,10 @@
 //! Anything else over window columns is a regular, updating operator (a `GROUP BY
 //! window_start` alone, say): correct, but its state is not retired.
 
+use crate::datum::{Datum, Interval as DatumInterval};
 use crate::expr::{BinaryOp, ScalarExpr};
 use crate::plan::{split_conjuncts, Plan, TimeOp};
+use crate::types::SqlType;
 
 /// `(window_start, window_end)` column positions.
 type Pair = (usize, usize);
@@ -33,7 +35,8 @@ fn is_column(expr: &ScalarExpr, column: usize) -> bool {
 }
 
 fn expire(input: Plan, end: usize, lateness: u64) -> Box<Plan> {
-    Box::new(Plan::Time { input: Box::new(input), op: TimeOp::Expire { end, lateness } })
+    let delay = i64::try_from(lateness).unwrap_or(i64::MAX);
+    Box::new(Plan::Time { input: Box::new(input), op: TimeOp::Expire { end, delay } })
 }
 
 fn finalize(input: Plan, end: usize, lateness: u64) -> Plan {
@@ -45,11 +48,120 @@ fn windowed_by(pairs: &[Pair], contains: impl Fn(usize) -> bool) -> Option<Pair>
     pairs.iter().copied().find(|(start, end)| contains(*start) && contains(*end))
 }
 
+/// The bounds of an interval join: the left and right time columns (the right one numbered
+/// within the right input) and `lo <= left - right <= hi` in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Interval {
+    left: usize,
+    right: usize,
+    lo: i64,
+    hi: i64,
+}
+
+/// A side of a time comparison: a `TIMESTAMP` column plus a constant day-time interval (ms).
+fn time_term(expr: &ScalarExpr) -> Option<(usize, i64)> {
+    match expr {
+        ScalarExpr::Column { index, ty: SqlType::Timestamp { .. } } => Some((*index, 0)),
+        ScalarExpr::Binary { op: op @ (BinaryOp::Add | BinaryOp::Sub), left, right, .. } => {
+            let (column, offset) = time_term(left)?;
+            let ScalarExpr::Literal { value: Datum::Interval(DatumInterval { months: 0, millis }), .. } =
+                &**right
+            else {
+                return None;
+            };
+            let millis = if *op == BinaryOp::Add { *millis } else { millis.checked_neg()? };
+            Some((column, offset.checked_add(millis)?))
+        }
+        _ => None,
+    }
+}
+
+/// The interval-join bounds of a join condition (over `width` left columns, then the right
+/// ones): conjuncts comparing a left time column with a right one, each plus a constant
+/// interval (`l.ts BETWEEN r.ts - INTERVAL '1' HOUR AND r.ts`, `l.ts >= r.ts`, ...), that
+/// bound `left - right` from both sides for one pair of columns.
+fn interval(on: &ScalarExpr, width: usize) -> Option<Interval> {
+    let mut bounds: Vec<Interval> = Vec::new();
+    // `x BETWEEN a AND b` is `x >= a AND x <= b`.
+    let comparisons = split_conjuncts(on).into_iter().flat_map(|conjunct| match conjunct {
+        ScalarExpr::Between { expr, low, high, negated: false } => {
+            vec![(BinaryOp::GtEq, expr.clone(), low), (BinaryOp::LtEq, expr, high)]
+        }
+        ScalarExpr::Binary { op, left, right, .. } => vec![(op, left, right)],
+        _ => vec![],
+    });
+    for (op, left, right) in comparisons {
+        let op = &op;
+        let (Some((a, a_offset)), Some((b, b_offset))) = (time_term(&left), time_term(&right)) else {
+            continue;
+        };
+        // As `left - right <op> k`.
+        let (op, l, r, k) = if a < width && b >= width {
+            (*op, a, b - width, b_offset.checked_sub(a_offset)?)
+        } else if a >= width && b < width {
+            let mirrored = match op {
+                BinaryOp::Lt => BinaryOp::Gt,
+                BinaryOp::LtEq => BinaryOp::GtEq,
+                BinaryOp::Gt => BinaryOp::Lt,
+                BinaryOp::GtEq => BinaryOp::LtEq,
+                other => *other,
+            };
+            (mirrored, b, a - width, a_offset.checked_sub(b_offset)?)
+        } else {
+            continue;
+        };
+        let at = match bounds.iter().position(|i| i.left == l && i.right == r) {
+            Some(at) => at,
+            None => {
+                bounds.push(Interval { left: l, right: r, lo: i64::MIN, hi: i64::MAX });
+                bounds.len() - 1
+            }
+        };
+        let bound = &mut bounds[at];
+        match op {
+            BinaryOp::GtEq => bound.lo = bound.lo.max(k),
+            BinaryOp::Gt => bound.lo = bound.lo.max(k.saturating_add(1)),
+            BinaryOp::LtEq => bound.hi = bound.hi.min(k),
+            BinaryOp::Lt => bound.hi = bound.hi.min(k.saturating_sub(1)),
+            BinaryOp::Eq => {
+                bound.lo = bound.lo.max(k);
+                bound.hi = bound.hi.min(k);
+            }
+            _ => {}
+        }
+    }
+    bounds.into_iter().find(|b| b.lo != i64::MIN && b.hi != i64::MAX && b.lo <= b.hi)
+}
+
+/// An interval join: a left row can meet only right rows of time `left - hi ..= left - lo`,
+/// so once the frontier passes `left - lo` it meets no new one and expires; a right row
+/// expires after `right + hi`. The join's output is kept append-only (the expiries' retractions
+/// are dropped), as Flink's interval join emits each pair once.
+fn interval_join(left: Plan, right: Plan, on: ScalarExpr, bounds: Interval) -> Plan {
+    let width = left.arity();
+    let left_delay = 1i64.saturating_sub(bounds.lo);
+    let right_delay = bounds.hi.saturating_add(1);
+    let join = Plan::Join {
+        left: Box::new(Plan::Time {
+            input: Box::new(left),
+            op: TimeOp::Expire { end: bounds.left, delay: left_delay },
+        }),
+        right: Box::new(Plan::Time {
+            input: Box::new(right),
+            op: TimeOp::Expire { end: bounds.right, delay: right_delay },
+        }),
+        kind: crate::plan::JoinKind::Inner,
+        on,
+    };
+    let ends = vec![(bounds.left, left_delay), (width + bounds.right, right_delay)];
+    Plan::Time { input: Box::new(join), op: TimeOp::AppendOnly { ends } }
+}
+
 fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
     match plan {
         Plan::Time { input, op } => {
             let (input, mut pairs) = rewrite(*input, lateness);
-            if let TimeOp::Window { .. } = op {
+            if let TimeOp::Window { .. } | TimeOp::Session { .. } = op {
                 let at = input.arity();
                 pairs.push((at, at + 1));
             }
@@ -81,8 +193,13 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
                     (finalize(aggregate, out_end, lateness), vec![(out_start, out_end)])
                 }
                 None => {
-                    let aggregate =
-                        Plan::Aggregate { input: Box::new(input), group, group_names, aggregates, aggregate_names };
+                    let aggregate = Plan::Aggregate {
+                        input: Box::new(input),
+                        group,
+                        group_names,
+                        aggregates,
+                        aggregate_names,
+                    };
                     (aggregate, vec![])
                 }
             }
@@ -91,8 +208,13 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
             let (input, pairs) = rewrite(*input, lateness);
             match windowed_by(&pairs, |c| partition.contains(&c)) {
                 Some((_, end)) => {
-                    let numbered =
-                        Plan::RowNumber { input: expire(input, end, lateness), partition, order, limit, name };
+                    let numbered = Plan::RowNumber {
+                        input: expire(input, end, lateness),
+                        partition,
+                        order,
+                        limit,
+                        name,
+                    };
                     (finalize(numbered, end, lateness), pairs)
                 }
                 None => (Plan::RowNumber { input: Box::new(input), partition, order, limit, name }, vec![]),
@@ -125,13 +247,18 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
             let equal = |l: usize, r: usize| {
                 split_conjuncts(&on).iter().any(|conjunct| match conjunct {
                     ScalarExpr::Binary { op: BinaryOp::Eq, left: a, right: b, .. } => {
-                        (is_column(a, l) && is_column(b, width + r)) || (is_column(b, l) && is_column(a, width + r))
+                        (is_column(a, l) && is_column(b, width + r))
+                            || (is_column(b, l) && is_column(a, width + r))
                     }
                     _ => false,
                 })
             };
             let matched = left_pairs.iter().copied().find_map(|(ls, le)| {
-                right_pairs.iter().copied().find(|&(rs, re)| equal(ls, rs) && equal(le, re)).map(|(_, re)| (le, re))
+                right_pairs
+                    .iter()
+                    .copied()
+                    .find(|&(rs, re)| equal(ls, rs) && equal(le, re))
+                    .map(|(_, re)| (le, re))
             });
             // A full outer join pads both sides, so no one end column is never NULL: it stays a
             // regular join (correct, with unbounded state).
@@ -148,14 +275,23 @@ fn rewrite(plan: Plan, lateness: u64) -> (Plan, Vec<Pair>) {
                         on,
                     };
                     // The left end is NULL in rows a right outer join pads: finalize those at the right end.
-                    let end = if matches!(kind, crate::plan::JoinKind::Right) { right_end + width } else { left_end };
+                    let end = if matches!(kind, crate::plan::JoinKind::Right) {
+                        right_end + width
+                    } else {
+                        left_end
+                    };
                     (finalize(join, end, lateness), pairs)
                 }
-                None => (Plan::Join { left: Box::new(left), right: Box::new(right), kind, on }, vec![]),
+                None => match interval(&on, width).filter(|_| kind == crate::plan::JoinKind::Inner) {
+                    Some(bounds) => (interval_join(left, right, on, bounds), vec![]),
+                    None => (Plan::Join { left: Box::new(left), right: Box::new(right), kind, on }, vec![]),
+                },
             }
         }
         other => {
-            let Ok(plan) = super::util::map_inputs::<std::convert::Infallible>(other, &mut |p| Ok(rewrite(p, lateness).0));
+            let Ok(plan) = super::util::map_inputs::<std::convert::Infallible>(other, &mut |p| {
+                Ok(rewrite(p, lateness).0)
+            });
             (plan, vec![])
         }
     }

@@ -36,12 +36,16 @@ fn aggregate(call: &AggregateCall) -> String {
 
 /// A [`TimeOp`] as `EXPLAIN` prints it.
 pub(super) fn time_op(op: &TimeOp) -> String {
-    let lateness = |lateness: u64| if lateness == 0 { String::new() } else { format!(" lateness {lateness} ms") };
+    let lateness =
+        |lateness: u64| if lateness == 0 { String::new() } else { format!(" lateness {lateness} ms") };
     match op {
         TimeOp::Window { time, window } => {
-            let offset = |offset: i64| if offset == 0 { String::new() } else { format!(" offset {offset} ms") };
+            let offset =
+                |offset: i64| if offset == 0 { String::new() } else { format!(" offset {offset} ms") };
             match window {
-                TimeWindow::Tumble { size, offset: o } => format!("Window tumble #{time} size {size} ms{}", offset(*o)),
+                TimeWindow::Tumble { size, offset: o } => {
+                    format!("Window tumble #{time} size {size} ms{}", offset(*o))
+                }
                 TimeWindow::Hop { size, slide, offset: o } => {
                     format!("Window hop #{time} size {size} ms slide {slide} ms{}", offset(*o))
                 }
@@ -50,7 +54,19 @@ pub(super) fn time_op(op: &TimeOp) -> String {
                 }
             }
         }
-        TimeOp::Expire { end, lateness: l } => format!("Expire at #{end}{}", lateness(*l)),
+        TimeOp::Session { time, partition, gap } => {
+            let keys: Vec<String> = partition.iter().map(|c| format!("#{c}")).collect();
+            format!("Window session #{time} gap {gap} ms partition [{}]", keys.join(", "))
+        }
+        TimeOp::Expire { end, delay } => match delay {
+            0 => format!("Expire at #{end}"),
+            d if *d > 0 => format!("Expire at #{end} + {d} ms"),
+            d => format!("Expire at #{end} - {} ms", d.unsigned_abs()),
+        },
+        TimeOp::AppendOnly { ends } => {
+            let ends: Vec<String> = ends.iter().map(|(c, d)| format!("#{c} + {d} ms")).collect();
+            format!("AppendOnly until min({})", ends.join(", "))
+        }
         TimeOp::Finalize { end, lateness: l } => format!("Finalize at #{end}{}", lateness(*l)),
     }
 }

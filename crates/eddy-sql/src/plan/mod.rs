@@ -252,6 +252,42 @@ impl TimeWindow {
     }
 }
 
+/// Session windows over all of `rows` at once (the batch meaning of [`TimeOp::Session`]): each
+/// row with a time, with its session's `window_start`, `window_end` and `window_time`.
+pub fn session_rows(rows: Vec<Row>, time: usize, partition: &[usize], gap: u64) -> Vec<Row> {
+    use crate::datum::Datum;
+    let mut by_key: BTreeMap<Vec<Datum>, Vec<(i64, Row)>> = BTreeMap::new();
+    for row in rows {
+        let Some(Datum::Timestamp(ts)) = row.get(time).cloned() else { continue };
+        let key = partition.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect();
+        by_key.entry(key).or_default().push((ts, row));
+    }
+    let gap = i64::try_from(gap).unwrap_or(i64::MAX);
+    let mut out = Vec::new();
+    for (_, mut group) in by_key {
+        group.sort_by_key(|(ts, _)| *ts);
+        let mut session: Vec<(i64, Row)> = Vec::new();
+        let mut flush = |session: &mut Vec<(i64, Row)>| {
+            if let (Some(first), Some(last)) = (session.first(), session.last()) {
+                let (start, end) = (first.0, last.0.saturating_add(gap));
+                for (_, row) in session.drain(..) {
+                    let mut values = row.values().to_vec();
+                    values.extend([start, end, end - 1].map(Datum::Timestamp));
+                    out.push(Row::new(values));
+                }
+            }
+        };
+        for (ts, row) in group {
+            if session.last().is_some_and(|(last, _)| ts >= last.saturating_add(gap)) {
+                flush(&mut session);
+            }
+            session.push((ts, row));
+        }
+        flush(&mut session);
+    }
+    out
+}
+
 /// What a [`Plan::Time`] node does.
 ///
 /// Windowed operators keep bounded state with two of these around them, as Materialize's
@@ -260,7 +296,7 @@ impl TimeWindow {
 /// passes; [`TimeOp::Finalize`] above holds the operator's output for a window until the
 /// window closes, emits it once (append-only), and drops the retractions the expiry causes.
 /// In a computation without time (the reference evaluator, a batch), both are the identity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TimeOp {
     /// A window table function: each input row once per window its `time` column (a
     /// `TIMESTAMP`) falls in, with `window_start`, `window_end` and `window_time`
@@ -272,13 +308,34 @@ pub enum TimeOp {
         /// The windows.
         window: TimeWindow,
     },
-    /// Each row lives until the frontier passes `row[end] + lateness`: it is retracted at that
+    /// Session windows (Flink's `SESSION`): the rows of each `partition` key whose `time`
+    /// columns are less than `gap` apart form one window, `[first time, last time + gap)`;
+    /// each input row comes out once with `window_start`, `window_end` and `window_time`
+    /// appended, when the frontier passes its window's end (so the rows are final). A row
+    /// whose window has already closed when it arrives is late and dropped; rows whose time is
+    /// `NULL` are in no window.
+    Session {
+        /// The time column.
+        time: usize,
+        /// The partition key's columns.
+        partition: Vec<usize>,
+        /// The largest gap within a session (ms).
+        gap: u64,
+    },
+    /// Each row lives until the frontier passes `row[end] + delay`: it is retracted at that
     /// logical time. A row that arrives at or after it is late and dropped.
     Expire {
-        /// The `TIMESTAMP` column whose value (ms) is the row's end.
+        /// The `TIMESTAMP` column whose value (ms) plus `delay` is the row's end.
         end: usize,
-        /// How long after its end a row is still accepted (ms).
-        lateness: u64,
+        /// Added to the column (ms; a window's allowed lateness, an interval join's bound).
+        delay: i64,
+    },
+    /// Keeps a join of expiring inputs append-only: a row's updates at or after the earliest
+    /// `row[column] + delay` of `ends` (the expiry of an input row it was made of) are
+    /// dropped; earlier ones pass at once.
+    AppendOnly {
+        /// `(column, delay)` pairs, one per expiring input.
+        ends: Vec<(usize, i64)>,
     },
     /// A row's changes before `row[end]` are held until the frontier reaches `row[end]` and
     /// then emitted at `row[end] - 1` (the window's final result); changes in
@@ -296,26 +353,35 @@ impl TimeOp {
     /// The columns it appends to its input's.
     pub fn appended(&self) -> Vec<Column> {
         match self {
-            TimeOp::Window { .. } => ["window_start", "window_end", "window_time"]
+            TimeOp::Window { .. } | TimeOp::Session { .. } => ["window_start", "window_end", "window_time"]
                 .into_iter()
                 .map(|name| Column::new(name, SqlType::TIMESTAMP))
                 .collect(),
-            TimeOp::Expire { .. } | TimeOp::Finalize { .. } => vec![],
+            TimeOp::Expire { .. } | TimeOp::Finalize { .. } | TimeOp::AppendOnly { .. } => vec![],
         }
     }
 
     /// The input columns it reads.
-    pub fn reads(&self) -> usize {
-        match *self {
-            TimeOp::Window { time, .. } => time,
-            TimeOp::Expire { end, .. } | TimeOp::Finalize { end, .. } => end,
+    pub fn reads(&self) -> Vec<usize> {
+        match self {
+            TimeOp::Window { time, .. } => vec![*time],
+            TimeOp::Session { time, partition, .. } => {
+                std::iter::once(*time).chain(partition.iter().copied()).collect()
+            }
+            TimeOp::Expire { end, .. } | TimeOp::Finalize { end, .. } => vec![*end],
+            TimeOp::AppendOnly { ends } => ends.iter().map(|(c, _)| *c).collect(),
         }
     }
 
-    /// The same operator reading input column `f(column)` instead.
+    /// The same operator reading input column `f(column)` instead of `column`.
     pub fn remapped(&self, f: impl Fn(usize) -> usize) -> TimeOp {
-        let mut op = *self;
+        let mut op = self.clone();
         match &mut op {
+            TimeOp::Session { time, partition, .. } => {
+                *time = f(*time);
+                partition.iter_mut().for_each(|c| *c = f(*c));
+            }
+            TimeOp::AppendOnly { ends } => ends.iter_mut().for_each(|(c, _)| *c = f(*c)),
             TimeOp::Window { time: column, .. }
             | TimeOp::Expire { end: column, .. }
             | TimeOp::Finalize { end: column, .. } => *column = f(*column),

@@ -284,7 +284,7 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::Time { input, op } => {
                 let index = self.node(input)?;
-                let rows = time::render(self.rows(index), *op, &label(plan));
+                let rows = time::render(self.rows(index), op.clone(), &label(plan));
                 (rows, format!("{} <- #{index}", label(plan)))
             }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),

@@ -17,7 +17,10 @@ use crate::connect::sink::TableSink;
 use crate::connect::source::TableSource;
 use crate::datum::Row;
 use crate::expr::ScalarExpr;
-use crate::optimize::optimize_query;
+use crate::optimize::{optimize_query_with, OptimizeOptions};
+
+/// The `SET` key of the allowed lateness of window operators (Flink's name).
+pub const ALLOW_LATENESS: &str = "table.exec.emit.allow-lateness";
 use crate::pipeline::{final_rows, Insert as PipelineInsert, Output, SqlPipeline};
 use crate::plan::{Column, Plan, Query};
 
@@ -143,8 +146,22 @@ impl Session {
         table_sink(table, "dead-letter table").map(Some)
     }
 
+    /// The optimizer's options from the `SET` options.
+    pub(super) fn optimize_options(&self) -> StatementResult<OptimizeOptions> {
+        let mut options = OptimizeOptions::default();
+        if let Some(text) = self.settings.get(ALLOW_LATENESS) {
+            options.allowed_lateness_ms = super::time::duration_ms(text).ok_or_else(|| {
+                config_error(format!(
+                    "{ALLOW_LATENESS} = '{text}' is not a duration (such as '0', '500 ms', '1 min')"
+                ))
+            })?;
+        }
+        Ok(options)
+    }
+
     fn pipeline_for(&self, name: &str, query: Query, output: Output) -> StatementResult<SqlPipeline> {
-        let query = optimize_query(query).map_err(|e| SqlErrorKind::Unsupported(e.to_string()))?;
+        let query = optimize_query_with(query, self.optimize_options()?)
+            .map_err(|e| SqlErrorKind::Unsupported(e.to_string()))?;
         let sources = query
             .plan
             .tables_read()

@@ -262,7 +262,8 @@ impl Session {
             Statement::Explain { statement, analyze: false, .. } => match statement.as_ref() {
                 Statement::Query(query) => {
                     let bound = bind_query_with_hidden(query, &self.catalog)?;
-                    let text = crate::explain::explain(&bound.query).map_err(SqlErrorKind::Unsupported)?;
+                    let text = crate::explain::explain(&bound.query, self.optimize_options()?)
+                        .map_err(SqlErrorKind::Unsupported)?;
                     Ok(Outcome::Explain(text))
                 }
                 other => Err(SqlErrorKind::Unsupported(format!("EXPLAIN of {}", first_words(other)))),

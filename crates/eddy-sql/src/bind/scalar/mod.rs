@@ -636,6 +636,9 @@ impl<'a> Binder<'a> {
             }
             _ => return Err(unsupported(source, format!("these arguments of {name}"))),
         };
+        if let Some(bound) = super::group_window::window_property(self, &name, source) {
+            return bound;
+        }
         match name.as_str() {
             "COALESCE" | "IFNULL" => {
                 if args.is_empty() || (name == "IFNULL" && args.len() != 2) {
