@@ -75,7 +75,6 @@ const DIFFERENT: &[(&str, &[&str], &str)] = &[
 /// Queries not compared: their result depends on the wall clock, or the SQL does not run.
 const NOT_COMPARED: &[(&str, &str)] = &[
     ("q6", "the suite's own q6 does not compile (Flink's neither): `rownum` in its own WHERE"),
-    ("q11", "SESSION group windows are not in eddy's SQL yet"),
     ("q12", "processing-time windows: results depend on the wall clock"),
     ("q13", "FOR SYSTEM_TIME AS OF (temporal and lookup joins) is not in eddy's SQL yet"),
 ];
