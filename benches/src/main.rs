@@ -15,6 +15,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod nexmark;
+mod nexmark_sql;
 mod sql_view;
 
 use std::sync::{Arc, Mutex};

@@ -50,6 +50,10 @@ pub struct NexmarkArgs {
     /// Watermark delay behind the largest event time seen per split.
     #[arg(long, default_value_t = 4_000)]
     pub out_of_orderness_ms: u64,
+    /// Run the query's SQL file (`crates/eddy-nexmark/sql/qN.sql` over `ddl.sql`) instead of
+    /// its DataStream program (see `nexmark_sql.rs`).
+    #[arg(long)]
+    pub sql: bool,
 }
 
 /// The JSON line printed per run.
@@ -72,6 +76,11 @@ pub struct Report {
     pub peak_rss_mb: f64,
     pub output_rows: u64,
     pub latency_ms: Option<Latency>,
+    /// Whether the query ran from its SQL file.
+    pub sql: bool,
+    /// How many times the job generates the events (one per `nexmark` table a SQL query
+    /// reads; 1 for the DataStream programs); `generator_cpu_s` is the CPU of all of them.
+    pub generator_passes: u64,
 }
 
 /// Latency percentiles in milliseconds.
@@ -85,11 +94,11 @@ pub struct Latency {
 
 /// Counts rows and, when paced, records their latency.
 #[derive(Clone)]
-struct BenchOutput {
-    rows: Arc<AtomicU64>,
+pub(crate) struct BenchOutput {
+    pub(crate) rows: Arc<AtomicU64>,
     /// Where q10 writes its files (deleted after the run).
-    files: Option<std::path::PathBuf>,
-    latency: Option<(Arc<Mutex<Histogram<u64>>>, u64, u64)>,
+    pub(crate) files: Option<std::path::PathBuf>,
+    pub(crate) latency: Option<(Arc<Mutex<Histogram<u64>>>, u64, u64)>,
 }
 
 impl QueryOutput for BenchOutput {
@@ -143,8 +152,25 @@ impl<T> SinkWriter<T> for BenchWriter {
     }
 }
 
+/// The CPU time the generator alone needs for this process's share of the events, on one
+/// thread.
+pub(crate) fn generator_cpu_seconds(config: &NexmarkConfig, args: &NexmarkArgs) -> f64 {
+    let generator = NexmarkGenerator::new(config.clone());
+    let before = cpu_seconds();
+    let mut checksum = 0u64;
+    let processes = args.cluster.processes.max(1);
+    for n in (args.cluster.process as u64..args.events).step_by(processes) {
+        checksum = checksum.wrapping_add(std::hint::black_box(generator.event(n)).date_time());
+    }
+    std::hint::black_box(checksum);
+    cpu_seconds() - before
+}
+
 /// Runs one query and returns its report.
 pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
+    if args.sql {
+        return crate::nexmark_sql::run(args);
+    }
     anyhow::ensure!(
         queries::QUERIES.contains(&args.query.as_str()),
         "unknown or unimplemented query `{}` (implemented: {})",
@@ -155,16 +181,8 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
     if let Some(rate) = args.rate {
         config = config.with_events_per_second(rate);
     }
-    // The generator's own cost for the same events, on one thread.
-    let generator = NexmarkGenerator::new(config.clone());
-    let before = cpu_seconds();
-    let mut checksum = 0u64;
     let processes = args.cluster.processes.max(1);
-    for n in (args.cluster.process as u64..args.events).step_by(processes) {
-        checksum = checksum.wrapping_add(std::hint::black_box(generator.event(n)).date_time());
-    }
-    std::hint::black_box(checksum);
-    let generator_cpu_s = cpu_seconds() - before;
+    let generator_cpu_s = generator_cpu_seconds(&config, args);
 
     let splits = args.splits.unwrap_or(args.workers * processes).max(1);
     let job_config = JobConfig {
@@ -221,5 +239,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
         peak_rss_mb: peak_rss_mb(),
         output_rows: rows.load(Ordering::SeqCst),
         latency_ms: latency,
+        sql: false,
+        generator_passes: 1,
     })
 }

@@ -12,6 +12,7 @@ pub mod compare;
 pub mod engine;
 pub mod grammar;
 pub mod nexmark;
+pub mod nexmark_sql;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -155,10 +156,15 @@ pub fn run_dirs(
         report(&line);
     }
     for dir in &nexmark_dirs {
-        let counts = nexmark::run_dir(dir, &mut report)?;
-        summary.passed += counts.passed;
-        summary.failed += counts.failed;
-        summary.skipped += counts.skipped;
+        let mut counts = vec![nexmark::run_dir(dir, &mut report)?];
+        if nexmark_sql::has_sql(dir) {
+            counts.push(nexmark_sql::run_dir(dir, &mut report)?);
+        }
+        for counts in counts {
+            summary.passed += counts.passed;
+            summary.failed += counts.failed;
+            summary.skipped += counts.skipped;
+        }
     }
     for dir in &cep_dirs {
         let counts = cep::run_dir(dir, &mut report)?;

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use eddy::prelude::*;
 use eddy_nexmark::queries::{self, QueryOutput, QueryRow};
-use eddy_nexmark::{Auction, Bid, Event, Person};
+use eddy_nexmark::{
+    nexmark_watermarks_with_delay, Auction, Bid, Event, NexmarkConfig, NexmarkSource, Person,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -147,18 +149,43 @@ impl WatermarkGenerator<Event> for NoWatermark {
 
 /// Runs query `name` over the tables at `workers` workers; `None` if it is not implemented.
 pub fn run_query(name: &str, tables: &[Vec<Event>], workers: usize) -> Result<Option<Vec<Value>>, String> {
+    run_query_on(name, Input::Tables(tables.to_vec()), workers)
+}
+
+/// What a DataStream query reads.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// These events, one split per table, with watermarks held at 0 until the input ends.
+    Tables(Vec<Vec<Event>>),
+    /// The first `events` events of the default generator, in the 4 splits of the SQL
+    /// `nexmark` tables, with the suite's watermarks (4 s behind the largest time seen).
+    Generated {
+        /// How many events.
+        events: u64,
+    },
+}
+
+/// Runs query `name` over `input` at `workers` workers; `None` if it is not implemented.
+pub fn run_query_on(name: &str, input: Input, workers: usize) -> Result<Option<Vec<Value>>, String> {
     if !queries::QUERIES.contains(&name) {
         return Ok(None);
     }
     let rows = Arc::new(Mutex::new(Vec::new()));
     let output = Collect { rows: Arc::clone(&rows) };
-    let partitions = tables.to_vec();
     let query = name.to_owned();
     Job::new(JobConfig::with_workers(workers))
         .run(move |env| {
-            let strategy =
-                WatermarkStrategy::custom(|| Box::new(NoWatermark)).with_timestamps(Event::date_time);
-            let events = env.from_source(CollectionSource::from_partitions(partitions.clone()), strategy);
+            let events = match &input {
+                Input::Tables(partitions) => {
+                    let strategy =
+                        WatermarkStrategy::custom(|| Box::new(NoWatermark)).with_timestamps(Event::date_time);
+                    env.from_source(CollectionSource::from_partitions(partitions.clone()), strategy)
+                }
+                Input::Generated { events } => env.from_source(
+                    NexmarkSource::new(NexmarkConfig::default(), Some(*events), 4),
+                    nexmark_watermarks_with_delay(4_000),
+                ),
+            };
             queries::build(&query, events, &output)?;
             Ok(())
         })

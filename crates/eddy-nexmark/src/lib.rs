@@ -87,6 +87,7 @@ mod model;
 pub mod queries;
 mod rng;
 mod source;
+pub mod sql;
 
 pub use config::*;
 pub use generator::{NexmarkGenerator, CHANNELS};

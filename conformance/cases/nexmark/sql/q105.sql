@@ -1,0 +1,12 @@
+-- q105: RisingWave's view nexmark_q105 (risingwavelabs/risingwave:e2e_test/streaming/nexmark/views/q105.slt.part, Apache-2.0),
+-- in eddy's Flink SQL dialect. The view's body runs as a query; every change is noted.
+
+SELECT
+    a.id AS auction_id,
+    a.item_name AS auction_item_name,
+    COUNT(b.auction) AS bid_count
+FROM auction a
+JOIN bid b ON a.id = b.auction
+GROUP BY a.id, a.item_name
+ORDER BY bid_count DESC
+LIMIT 1000;
