@@ -234,7 +234,6 @@ fn checkpointed_windowed_sql_jobs_restore_exactly_once_at_another_worker_count()
         assert!(expected.len() > 20, "{query}: {expected:?}");
         // Failures at several points, so that some restore a checkpoint after results were
         // committed and some before.
-        let started = std::time::Instant::now();
         let mut restored_after_commits = false;
         for (round, fail_after) in [expected.len() / 3, expected.len() * 2 / 3].into_iter().enumerate() {
             let (output, checkpoints) = (output.join(round.to_string()), checkpoints.join(round.to_string()));
@@ -249,6 +248,5 @@ fn checkpointed_windowed_sql_jobs_restore_exactly_once_at_another_worker_count()
             );
         }
         assert!(restored_after_commits, "{query}: no failure came after a checkpoint had committed results");
-        eprintln!("{} rows in {:?}: {query}", expected.len(), started.elapsed());
     }
 }
