@@ -15,14 +15,11 @@ use super::scalar::Binder;
 use super::scope::{Scope, ScopeColumn};
 use super::{unsupported, BindError, BindResult};
 use crate::datum::{Datum, Interval, Row};
-use crate::expr::{BinaryOp, ScalarExpr};
+use crate::expr::ScalarExpr;
 use crate::plan::{Plan, TimeOp, TimeWindow};
 use crate::types::SqlType;
 
-/// The hidden window columns' names.
-const START: &str = "$window_start";
-const END: &str = "$window_end";
-const TIME: &str = "$window_time";
+use super::scalar::window_property::{END, START, TIME};
 
 fn call_name(call: &ast::Function) -> String {
     call.name.0.last().map(|part| part.to_string()).unwrap_or_default().to_ascii_uppercase()
@@ -153,42 +150,4 @@ pub(super) fn bind_group_window(
         [Expr::Identifier(Ident::new(START)), Expr::Identifier(Ident::new(END))],
     );
     Ok((plan, scope, keys))
-}
-
-/// `TUMBLE_START(...)` and its kin as the window column they read, bound with `binder`; `None`
-/// for other functions.
-pub(super) fn window_property(binder: &Binder, name: &str, source: &Expr) -> Option<BindResult<ScalarExpr>> {
-    let (family, property) = name.split_once('_')?;
-    if !matches!(family, "TUMBLE" | "HOP" | "SESSION") {
-        return None;
-    }
-    let column = match property {
-        "START" => START,
-        "END" | "ROWTIME" => END,
-        "PROCTIME" => {
-            return Some(Err(unsupported(source, format!("{name}: processing-time group windows"))))
-        }
-        _ => return None,
-    };
-    let bound = binder.bind(&Expr::Identifier(Ident::new(column))).map_err(|_| BindError::Grouping {
-        message: format!("{name}(...) needs a GROUP BY {family}(...) in its query block"),
-        location: super::location_of(source),
-    });
-    Some(bound.map(|end| {
-        if property == "ROWTIME" {
-            // The rowtime of a window's result: its end minus 1 ms.
-            let one = ScalarExpr::literal(
-                Datum::Interval(Interval { months: 0, millis: 1 }),
-                SqlType::Interval(crate::types::IntervalKind::DayTime),
-            );
-            ScalarExpr::Binary {
-                op: BinaryOp::Sub,
-                left: Box::new(end),
-                right: Box::new(one),
-                ty: SqlType::TIMESTAMP,
-            }
-        } else {
-            end
-        }
-    }))
 }

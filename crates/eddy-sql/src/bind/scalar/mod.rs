@@ -18,6 +18,7 @@ use sqlparser::ast::{
 
 pub(crate) mod aggregate;
 mod subquery;
+pub(crate) mod window_property;
 
 use super::coerce::{coerce, coerce_constant, common_type, decimal_type, fold, is_string_literal};
 use super::literals;
@@ -636,7 +637,7 @@ impl<'a> Binder<'a> {
             }
             _ => return Err(unsupported(source, format!("these arguments of {name}"))),
         };
-        if let Some(bound) = super::group_window::window_property(self, &name, source) {
+        if let Some(bound) = window_property::window_property(self, &name, source) {
             return bound;
         }
         match name.as_str() {
