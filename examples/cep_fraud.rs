@@ -29,6 +29,13 @@ struct Args {
     /// CSV file with the header `account_id,amount,ts` (default: the bundled sample).
     #[arg(long)]
     input: Option<PathBuf>,
+    /// Write the card-testing alerts (and timeouts) exactly once into this directory (JSON
+    /// lines, committed with each checkpoint) instead of printing them.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Read at most this many transactions per second (to watch, or crash, a run midway).
+    #[arg(long)]
+    max_rate: Option<u64>,
     /// Workers, processes and checkpoints.
     #[command(flatten)]
     run: eddy::cli::RunArgs,
@@ -96,29 +103,39 @@ fn describe_card(found: &Match<Transaction>) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Args { input, run } = Args::parse();
+    let Args { input, output, max_rate, run } = Args::parse();
     let input = eddy_examples::bundled::input_or(input, eddy_examples::bundled::TRANSACTIONS)?;
     Job::new(run.job_config()?).run(move |env| {
         let strategy = WatermarkStrategy::bounded_out_of_orderness(5_000)
             .with_timestamps(|t: &Transaction| t.ts)
             .with_emit_every(1);
-        let transactions = env.from_source(FileSource::<Transaction>::csv(&input), strategy);
+        let mut source = FileSource::<Transaction>::csv(&input);
+        if let Some(rate) = max_rate {
+            source = source.with_max_rate(rate);
+        }
+        let transactions = env.from_source(source, strategy);
         let alerts = transactions
             .key_by(|t: &Transaction| t.account_id.clone())
             .pattern(card_testing())
             .side_output_timed_out(TIMED_OUT)
             .select(describe_card)?;
-        alerts
-            .side_output(&TIMED_OUT)
-            .map(|t| {
-                let small = &t.partial.get("small")[0];
-                format!(
-                    "no large charge within a minute: account {} small {:.2} at {}",
-                    small.account_id, small.amount, small.ts
-                )
-            })
-            .print();
-        alerts.print();
+        let timed_out = alerts.side_output(&TIMED_OUT).map(|t| {
+            let small = &t.partial.get("small")[0];
+            format!(
+                "no large charge within a minute: account {} small {:.2} at {}",
+                small.account_id, small.amount, small.ts
+            )
+        });
+        match &output {
+            Some(dir) => {
+                alerts.union([timed_out]).sink(FileSink::json_lines(dir)).uid("alerts");
+                return Ok(());
+            }
+            None => {
+                timed_out.print();
+                alerts.print();
+            }
+        }
 
         let attempts = env.from_source(
             CollectionSource::new(logins()),

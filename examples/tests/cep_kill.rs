@@ -1,0 +1,111 @@
+//! Crash test of the CEP example as a child process: `cep_fraud --output` is killed with
+//! `kill -9` at random moments while it reads a generated transaction file, and restarted with
+//! `--restore latest` at changing worker counts until it finishes. Its committed alerts must be
+//! exactly those of a run without failures: no match lost, none duplicated.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use eddy_testkit::output::{assert_same_lines, committed};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_cep_fraud");
+
+/// 24,000 transactions of 150 accounts, one every 10 ms, up to 3 s out of order; about one in
+/// twelve below 1.00 and one in fifteen above 500.00, so small-then-large pairs within a
+/// minute (alerts) and small ones without a large one (timeouts) both occur.
+fn write_transactions(path: &Path) {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let mut text = String::from("account_id,amount,ts\n");
+    for i in 0..24_000u64 {
+        let account = next(150);
+        let amount = match next(60) {
+            0..=4 => format!("0.{:02}", 10 + next(89)),
+            5..=8 => format!("{}.00", 501 + next(2_000)),
+            _ => format!("{}.{:02}", 5 + next(300), next(100)),
+        };
+        let ts = 1_700_000_000_000 + i * 10 + next(3_000);
+        text.push_str(&format!("acct-{account},{amount},{ts}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn command(input: &Path, output: &Path, checkpoints: Option<&Path>, workers: usize) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .arg("--workers")
+        .arg(workers.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(dir) = checkpoints {
+        command
+            .arg("--checkpoint-dir")
+            .arg(dir)
+            .arg("--checkpoint-interval")
+            .arg("60ms")
+            .arg("--restore")
+            .arg("latest")
+            .arg("--max-rate")
+            .arg("12000");
+    }
+    command
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_and_duplicates_no_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("transactions.csv");
+    write_transactions(&input);
+    let (reference, output, checkpoints) =
+        (dir.path().join("ref"), dir.path().join("out"), dir.path().join("chk"));
+    let run = command(&input, &reference, None, 1).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let expected = committed(&reference);
+    assert!(expected.len() > 200, "the patterns match: {} lines", expected.len());
+    assert!(expected.keys().any(|line| line.contains("card testing")));
+    assert!(expected.keys().any(|line| line.contains("no large charge")));
+
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let workers = [2, 1, 4, 3];
+    let mut kills = 0;
+    for round in 0..4 {
+        let mut child = command(&input, &output, Some(&checkpoints), workers[round]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(200 + next() % 600));
+        match child.try_wait().unwrap() {
+            Some(status) => assert!(status.success(), "round {round} failed on its own: {status}"),
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+            }
+        }
+    }
+    assert!(kills >= 2, "the job was killed while running ({kills} kills)");
+    let mut finished = false;
+    for attempt in 0..10 {
+        let run = command(&input, &output, Some(&checkpoints), [3, 1][attempt % 2]).output().unwrap();
+        if run.status.success() {
+            finished = true;
+            break;
+        }
+        eprintln!("restart {attempt} failed: {}", String::from_utf8_lossy(&run.stderr));
+    }
+    assert!(finished, "the job did not finish after 10 restarts");
+    assert_same_lines(&committed(&output), &expected);
+}
