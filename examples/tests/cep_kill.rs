@@ -84,8 +84,8 @@ fn kill_9_at_random_moments_loses_and_duplicates_no_match() {
     };
     let workers = [2, 1, 4, 3];
     let mut kills = 0;
-    for round in 0..4 {
-        let mut child = command(&input, &output, Some(&checkpoints), workers[round]).spawn().unwrap();
+    for (round, &count) in workers.iter().enumerate() {
+        let mut child = command(&input, &output, Some(&checkpoints), count).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(200 + next() % 600));
         match child.try_wait().unwrap() {
             Some(status) => assert!(status.success(), "round {round} failed on its own: {status}"),
