@@ -222,7 +222,7 @@ fn checkpointed_windowed_sql_jobs_restore_exactly_once_at_another_worker_count()
          FROM TABLE(SESSION(TABLE bid_close PARTITION BY auction, DESCRIPTOR(dateTime), INTERVAL '30' MILLISECOND))
          GROUP BY auction, window_start, window_end",
         "SELECT a.auction, a.dateTime, b.dateTime, a.price, b.price FROM bid_close a, bid_close b
-         WHERE a.auction = b.auction AND a.price > b.price AND a.auction % 10 = 0
+         WHERE a.auction = b.auction AND a.price > b.price AND a.auction % 25 = 0
            AND a.dateTime BETWEEN b.dateTime AND b.dateTime + INTERVAL '2' MILLISECOND",
     ];
     for query in queries {

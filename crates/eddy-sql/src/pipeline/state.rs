@@ -5,12 +5,18 @@
 //! # Checkpointing
 //! Differential's arrangements are not serialisable in place, but every SQL operator is a
 //! deterministic function of its inputs, so the state in between is recomputed instead of
-//! stored: on restore, each table's input state re-enters the dataflow at time `E`, which
-//! rebuilds every arrangement as of `E` (joins, aggregates, Top-K) at any worker count. The
-//! output state is what the sink already received up to `E`; at time `E` the output operator
-//! subtracts it, so only changes after `E` leave, each exactly once (the sinks' two-phase
-//! commit does the rest). Both states are split among the new workers by the hash of a row
-//! (input) or of its upsert key (output, which is also how the output is exchanged).
+//! stored: on restore, each table's input state re-enters the dataflow at time `E - 1` (the
+//! replay time: everything at it is history, as the window operators need, see
+//! `render::ReplayTime`), which rebuilds every arrangement as of `E` (joins, aggregates, Top-K)
+//! at any worker count. The output state is what the sink already received up to `E`; at the
+//! replay time the output operator subtracts it, so only changes after `E` leave, each exactly
+//! once (the sinks' two-phase commit does the rest). Both states are split among the new
+//! workers by the hash of a row (input) or of its upsert key (output, which is also how the
+//! output is exchanged). A job without checkpoints keeps neither (nothing would read them).
+//!
+//! Both states hold every row for as long as the job runs, even where the window operators
+//! retire their own state: a long-running job's checkpoints grow with its input (a known
+//! limit; snapshotting the arrangements themselves would lift it).
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -179,6 +185,7 @@ pub(crate) fn input_state<'scope>(
     use differential_dataflow::AsCollection;
     let env = input.env();
     let mut operator = env.stateful_operator(&format!("sql-input-{}", uid_part(table)));
+    let keep_state = operator.checkpoints();
     let mut builder = OperatorBuilder::new(format!("SqlInput({table})"), env.scope());
     let mut records = builder.new_input(input.into_timely(), Pipeline);
     let (output, stream) = builder.new_output::<Vec<(Row, Time, Diff)>>();
@@ -210,11 +217,14 @@ pub(crate) fn input_state<'scope>(
             records.for_each(|capability, batch| {
                 let Some(&time) = capability.least() else { return };
                 let mut updates: Vec<(Row, Time, Diff)> = Vec::with_capacity(batch.len());
-                let held = stash.entry(time).or_default();
+                // Without checkpoints nothing ever reads the state: keep none.
+                let mut held = keep_state.then(|| stash.entry(time).or_default());
                 for record in batch.drain(..) {
                     let (row, diff) = record.value;
                     let row = narrowed(row, kept.as_deref());
-                    held.push((row.clone(), diff));
+                    if let Some(held) = held.as_mut() {
+                        held.push((row.clone(), diff));
+                    }
                     updates.push((row, time, diff));
                 }
                 output.session(&capability).give_container(&mut updates);
@@ -278,6 +288,7 @@ pub(crate) fn output_changelog<'scope>(
     name: &str,
 ) -> DataStream<'scope, RowChange> {
     let mut operator = env.stateful_operator(&format!("sql-output-{}", uid_part(name)));
+    let keep_state = operator.checkpoints();
     let route = upsert_key.clone().map_or(Route::Row, Route::Key);
     let peers = env.workers();
     let exchange_route = route.clone();
@@ -326,8 +337,10 @@ pub(crate) fn output_changelog<'scope>(
                 while let Some(entry) = stash.first_entry().filter(|entry| *entry.key() < limit) {
                     let time = *entry.key();
                     let (capability, updates) = entry.remove();
-                    for (row, diff) in &updates {
-                        state.apply(row.clone(), *diff);
+                    if keep_state {
+                        for (row, diff) in &updates {
+                            state.apply(row.clone(), *diff);
+                        }
                     }
                     let mut records: Vec<Record<RowChange>> = changes(updates, upsert_key.as_deref())
                         .into_iter()
