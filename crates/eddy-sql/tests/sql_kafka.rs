@@ -268,3 +268,61 @@ fn a_bad_message_is_named_by_topic_and_offset_or_skipped() {
     let rows = job(&mut session, "SELECT n FROM lenient").collect(JobConfig::with_workers(1)).unwrap();
     assert_eq!(sorted(rows), ["(1)", "(2)"], "the bad messages at offsets 1 and 3 are skipped");
 }
+
+/// The README's streaming SQL example: a tumbling-window aggregation over a JSON topic read at
+/// event time, written append-only and exactly once (transactions committed with checkpoints) to
+/// another JSON topic; each window's row arrives once.
+#[test]
+fn a_windowed_query_over_a_topic_writes_each_window_once_exactly_once() {
+    let (input, output) = (unique_topic("sql-clicks"), unique_topic("sql-clicks-per-10s"));
+    // 600 clicks, one every 100 ms from 2024-01-01 00:00:00, over 4 users, a little out of order.
+    let lines: String = (0..600u64)
+        .map(|n| {
+            let ms = n * 100 + (n * 37) % 300;
+            format!(
+                "{{\"user_id\": \"u{}\", \"url\": \"/p{}\", \"ts\": \"2024-01-01 00:{:02}:{:02}.{:03}\"}}\n",
+                n % 4,
+                n % 7,
+                ms / 60_000,
+                ms / 1000 % 60,
+                ms % 1000
+            )
+        })
+        .collect();
+    produce_lines(&brokers(), &input, 3, None, lines.as_bytes()).unwrap();
+    let mut expected: BTreeMap<(String, u64), u64> = BTreeMap::new();
+    for n in 0..600u64 {
+        *expected.entry((format!("u{}", n % 4), (n * 100 + (n * 37) % 300) / 10_000)).or_insert(0) += 1;
+    }
+    let mut session = session();
+    session
+        .execute(&format!(
+            "CREATE TABLE clicks (user_id STRING, url STRING, ts TIMESTAMP(3),
+                 WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+                 WITH ({}, 'scan.bounded.mode' = 'latest-offset', 'scan.watermark.emit-every' = '16');
+             CREATE TABLE clicks_per_10s (user_id STRING, window_start TIMESTAMP(3), clicks BIGINT)
+                 WITH ({});",
+            kafka(&input, "json", ""),
+            kafka(&output, "json", ", 'sink.delivery-guarantee' = 'exactly-once'"),
+        ))
+        .unwrap();
+    let insert = job(
+        &mut session,
+        "INSERT INTO clicks_per_10s
+         SELECT user_id, window_start, COUNT(*)
+         FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+         GROUP BY user_id, window_start, window_end",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = insert.pipeline.clone();
+    Job::new(checkpointed(2, dir.path())).run(move |env| pipeline.build(env).map(|_| ())).unwrap();
+    let mut rows: BTreeMap<(String, u64), u64> = BTreeMap::new();
+    for record in committed_records(&brokers(), &output).unwrap() {
+        let row: serde_json::Value = serde_json::from_slice(&record.value).unwrap();
+        let start = row["window_start"].as_str().unwrap().to_owned();
+        let seconds: u64 = start[14..16].parse::<u64>().unwrap() * 60 + start[17..19].parse::<u64>().unwrap();
+        let key = (row["user_id"].as_str().unwrap().to_owned(), seconds / 10);
+        assert!(rows.insert(key.clone(), row["clicks"].as_u64().unwrap()).is_none(), "{key:?} came twice");
+    }
+    assert_eq!(rows, expected);
+}
