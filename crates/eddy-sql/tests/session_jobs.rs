@@ -3,6 +3,9 @@
 //! aggregates that fails, is restored at another worker count, and commits exactly the
 //! failure-free result.
 
+mod jobs_common;
+
+use jobs_common::{job, session};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,21 +15,8 @@ use std::time::Duration;
 use eddy_connectors::FileSink;
 use eddy_core::checkpoint::{CheckpointConfig, RestoreFrom};
 use eddy_core::prelude::{Job, JobConfig};
-use eddy_sql::engine::DataflowEngine;
 use eddy_sql::pipeline::Output;
-use eddy_sql::session::{Outcome, Session, SqlJob};
 use eddy_testkit::output::committed_sorted;
-
-fn job(session: &mut Session, sql: &str) -> SqlJob {
-    match session.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).pop() {
-        Some(Outcome::Job(job)) => job,
-        other => panic!("{sql}: expected a job, got {other:?}"),
-    }
-}
-
-fn session() -> Session {
-    Session::with_engine(Box::new(DataflowEngine::default()))
-}
 
 #[test]
 fn files_in_and_out() {

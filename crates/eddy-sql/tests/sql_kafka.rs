@@ -9,6 +9,9 @@
 //! convention, as in eddy-kafka's tests); every test uses topics of its own.
 #![cfg(feature = "kafka")]
 
+mod jobs_common;
+
+use jobs_common::{job, session};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -19,21 +22,8 @@ use eddy_kafka::tools::produce_lines;
 use eddy_kafka::{committed_records, read_topic};
 use eddy_sql::connect::format::updates_from_debezium;
 use eddy_sql::datum::Row;
-use eddy_sql::engine::DataflowEngine;
 use eddy_sql::plan::Column;
-use eddy_sql::session::{Outcome, Session, SqlJob};
 use eddy_testkit::kafka::{brokers, unique_topic};
-
-fn session() -> Session {
-    Session::with_engine(Box::new(DataflowEngine::default()))
-}
-
-fn job(session: &mut Session, sql: &str) -> SqlJob {
-    match session.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).pop() {
-        Some(Outcome::Job(job)) => job,
-        other => panic!("{sql}: expected a job, got {other:?}"),
-    }
-}
 
 /// The `WITH` options of a Kafka table on `topic`, with `extra` options.
 fn kafka(topic: &str, format: &str, extra: &str) -> String {

@@ -2,26 +2,13 @@
 //! tables read at event time (a CSV file with out-of-order rows, a Nexmark table), the
 //! processing-time column, and the errors of bad declarations and bad rowtimes.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod jobs_common;
 
-use eddy_core::prelude::{Job, JobConfig};
-use eddy_sql::changelog::RowChange;
+use jobs_common::{changelog, job, session};
+
+use eddy_core::prelude::JobConfig;
 use eddy_sql::datum::Datum;
-use eddy_sql::engine::DataflowEngine;
-use eddy_sql::pipeline::Output;
-use eddy_sql::session::{Outcome, Session, SqlJob};
-
-fn session() -> Session {
-    Session::with_engine(Box::new(DataflowEngine::default()))
-}
-
-fn job(session: &mut Session, sql: &str) -> SqlJob {
-    match session.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).pop() {
-        Some(Outcome::Job(job)) => job,
-        other => panic!("{sql}: expected a job, got {other:?}"),
-    }
-}
+use eddy_sql::session::{Outcome, Session};
 
 fn rows(session: &mut Session, sql: &str) -> Vec<String> {
     match session.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).pop() {
@@ -62,25 +49,6 @@ fn events_table(path: &std::path::Path, name: &str, time: &str) -> String {
         path.display(),
         if time.is_empty() { "" } else { ", 'scan.watermark.emit-every' = '4'" }
     )
-}
-
-/// The query's changes as `(logical time, change) -> count`, by running it in `workers`.
-fn changelog(job: &SqlJob, workers: usize) -> BTreeMap<(u64, String), i64> {
-    let collected: Arc<Mutex<Vec<(u64, RowChange)>>> = Arc::default();
-    let mut pipeline = job.pipeline.clone();
-    pipeline.inserts[0].output = Output::Collect(Arc::clone(&collected));
-    Job::new(JobConfig::with_workers(workers)).run(move |env| pipeline.build(env).map(|_| ())).unwrap();
-    let mut changes = BTreeMap::new();
-    for (time, change) in collected.lock().unwrap().iter() {
-        let sign = if change.kind.is_addition() { 1 } else { -1 };
-        *changes.entry((*time, display(change))).or_insert(0) += sign;
-    }
-    changes.retain(|_, n| *n != 0);
-    changes
-}
-
-fn display(change: &RowChange) -> String {
-    eddy_sql::changelog::display_values(&change.row).join(",")
 }
 
 #[test]
