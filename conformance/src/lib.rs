@@ -11,6 +11,7 @@ pub mod cep;
 pub mod compare;
 pub mod engine;
 pub mod grammar;
+pub mod match_recognize;
 pub mod nexmark;
 
 use std::fmt;
@@ -145,7 +146,8 @@ pub fn run_dirs(
     options: Options,
     mut report: impl FnMut(&CaseReport),
 ) -> Result<Summary, InvalidCase> {
-    let (cep_dirs, dirs) = cep::split_dirs(dirs);
+    let (mr_dirs, dirs) = match_recognize::split_dirs(dirs);
+    let (cep_dirs, dirs) = cep::split_dirs(&dirs);
     let (nexmark_dirs, window_dirs) = nexmark::split_dirs(&dirs);
     let cases = load_cases(&window_dirs)?;
     let mut summary = Summary::default();
@@ -156,6 +158,12 @@ pub fn run_dirs(
     }
     for dir in &nexmark_dirs {
         let counts = nexmark::run_dir(dir, &mut report)?;
+        summary.passed += counts.passed;
+        summary.failed += counts.failed;
+        summary.skipped += counts.skipped;
+    }
+    for dir in &mr_dirs {
+        let counts = match_recognize::run_dir(dir, &mut report)?;
         summary.passed += counts.passed;
         summary.failed += counts.failed;
         summary.skipped += counts.skipped;
