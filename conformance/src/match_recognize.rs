@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use eddy::sql::datetime::timestamp_parts;
 use eddy::sql::datum::{Datum, Row};
-use eddy::sql::engine::DataflowEngine;
+use eddy::sql::engine::{DataflowEngine, OracleEngine};
 use eddy::sql::session::{Outcome as SqlOutcome, Session};
 use serde_json::Value;
 
@@ -216,7 +216,7 @@ pub fn run_case(case: &MrCase) -> Outcome {
         .unwrap_or_default();
     expected.sort();
     let sessions: [(&str, Session); 3] = [
-        ("reference evaluator", Session::new()),
+        ("reference evaluator", Session::with_engine(Box::new(OracleEngine))),
         ("dataflow, 1 worker", Session::with_engine(Box::new(DataflowEngine { workers: 1 }))),
         ("dataflow, 2 workers", Session::with_engine(Box::new(DataflowEngine { workers: 2 }))),
     ];
