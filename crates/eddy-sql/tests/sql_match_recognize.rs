@@ -170,3 +170,59 @@ fn a_pattern_over_a_windowed_aggregation_through_a_view() {
         assert!(got[0].contains("ACME") && got[0].contains("1970-01-01 00:00:03"), "{got:?}");
     }
 }
+
+fn sorted_rows(s: &mut Session, sql: &str, workers: usize) -> Vec<String> {
+    let job = match s.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).pop() {
+        Some(Outcome::Job(job)) => job,
+        other => panic!("{sql}: expected a job, got {other:?}"),
+    };
+    let config = eddy_core::prelude::JobConfig::with_workers(workers);
+    let mut rows: Vec<String> = job.collect(config).expect("runs").iter().map(|r| r.to_string()).collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn at_event_time_out_of_order_rows_match_as_the_sorted_batch_does() {
+    // Rows one a second, keys k0..k2, swapped in pairs (1 s out of order; the watermark is 2 s
+    // behind, so no row is late): the operator must wait for the watermark and sort.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.csv");
+    let mut lines = Vec::new();
+    for pair in 0..60u32 {
+        for second in [2 * pair + 1, 2 * pair] {
+            lines.push(format!(
+                "{second},k{},2024-01-01 00:{:02}:{:02}",
+                second % 3,
+                second / 60,
+                second % 60
+            ));
+        }
+    }
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let mut s = Session::with_engine(Box::new(DataflowEngine::default()));
+    for (name, time, every) in [
+        ("events", ", WATERMARK FOR ts AS ts - INTERVAL '2' SECOND", ", 'scan.watermark.emit-every' = '3'"),
+        ("batch", "", ""),
+    ] {
+        s.execute(&format!(
+            "CREATE TABLE {name} (id INT, k STRING, ts TIMESTAMP(3){time})
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv'{every})",
+            path.display()
+        ))
+        .unwrap();
+    }
+    let query = |table: &str| {
+        format!(
+            "SELECT * FROM {table} MATCH_RECOGNIZE (PARTITION BY k ORDER BY ts
+               MEASURES FIRST(A.id) AS a, LAST(B.id) AS b, COUNT(B.id) AS n, MATCH_ROWTIME() AS t
+               PATTERN (A B{{1,3}} C)
+               DEFINE A AS MOD(A.id, 4) = 0, B AS B.id > A.id AND MOD(B.id, 5) <> 0, C AS MOD(C.id, 2) = 0)"
+        )
+    };
+    let batch = sorted_rows(&mut s, &query("batch"), 1);
+    assert!(batch.len() > 5, "{batch:?}");
+    for workers in [1, 2] {
+        assert_eq!(sorted_rows(&mut s, &query("events"), workers), batch, "{workers} workers");
+    }
+}
