@@ -95,6 +95,11 @@ pub fn time_of(row: &Row, time: usize) -> Option<i64> {
     }
 }
 
+/// The processing order of a partition's rows: time, the further keys, the whole row.
+fn row_order(a: &Row, b: &Row, time: usize, order: &[SortKey]) -> Ordering {
+    time_of(a, time).cmp(&time_of(b, time)).then_with(|| compare_keys(a, b, order)).then_with(|| a.cmp(b))
+}
+
 /// A compiled `MATCH_RECOGNIZE`: the NFA and the spec.
 pub struct Matcher {
     nfa: Nfa<Row>,
@@ -116,10 +121,7 @@ impl Matcher {
 
     /// The order rows of a partition are processed in: time, the further keys, the whole row.
     pub fn order(&self, a: &Row, b: &Row) -> Ordering {
-        time_of(a, self.spec.time)
-            .cmp(&time_of(b, self.spec.time))
-            .then_with(|| compare_keys(a, b, &self.spec.order))
-            .then_with(|| a.cmp(b))
+        row_order(a, b, self.spec.time, &self.spec.order)
     }
 
     /// Processes the next row of a partition and returns the output rows of the matches it
@@ -198,8 +200,12 @@ fn append(
                 None => stage,
                 Some(condition) => {
                     let var = var.clone();
+                    let (time, order) = (spec.time, spec.order.clone());
                     stage.where_iterative(move |row: &Row, view: &dyn MatchView<Row>| {
+                        // In row order: a repeated group's stages list their rows stage by
+                        // stage. The row under test is the latest.
                         let mut rows: Vec<(&str, &Row)> = view.all_events();
+                        rows.sort_by(|a, b| row_order(a.1, b.1, time, &order));
                         rows.push((var.as_str(), row));
                         truth(&eval(&condition, row, &rows)).ok().flatten() == Some(true)
                     })

@@ -226,3 +226,24 @@ fn at_event_time_out_of_order_rows_match_as_the_sorted_batch_does() {
         assert_eq!(sorted_rows(&mut s, &query("events"), workers), batch, "{workers} workers");
     }
 }
+
+#[test]
+fn explain_shows_the_pattern_and_repeated_groups_run() {
+    let mut s = session(Box::new(OracleEngine));
+    let sql = "SELECT * FROM t MATCH_RECOGNIZE (PARTITION BY k ORDER BY ts
+        MEASURES FIRST(A.price) AS a, LAST(B.price) AS b, COUNT(*) AS n
+        AFTER MATCH SKIP TO NEXT ROW PATTERN ((A B){2,} C??) DEFINE A AS A.name = 'a', B AS PREV(B.name) = 'a')";
+    let plan = match s.execute(&format!("EXPLAIN {sql}")).expect("explain").pop() {
+        Some(Outcome::Explain(text)) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(plan.contains("MatchRecognize partition [#0]") && plan.contains("((A B){2,} C??)"), "{plan}");
+    s.execute(
+        "INSERT INTO t VALUES (1, 1, 'a', TIMESTAMP '2024-01-01 00:00:01'), (1, 2, 'b', TIMESTAMP '2024-01-01 00:00:02'),
+           (1, 3, 'a', TIMESTAMP '2024-01-01 00:00:03'), (1, 4, 'b', TIMESTAMP '2024-01-01 00:00:04'),
+           (1, 5, 'c', TIMESTAMP '2024-01-01 00:00:05')",
+    )
+    .expect("insert");
+    // (A B){2,} over a-b-a-b, then C?? (reluctant: no C): one match from the first a.
+    assert_eq!(query(&mut s, sql), ["(1, 1, 4, 4)"]);
+}
