@@ -247,3 +247,15 @@ fn explain_shows_the_pattern_and_repeated_groups_run() {
     // (A B){2,} over a-b-a-b, then C?? (reluctant: no C): one match from the first a.
     assert_eq!(query(&mut s, sql), ["(1, 1, 4, 4)"]);
 }
+
+#[test]
+fn an_updating_input_is_refused_by_the_dataflow() {
+    let mut s = session(Box::new(DataflowEngine::default()));
+    s.execute("CREATE VIEW totals AS SELECT k, MAX(ts) AS ts, SUM(price) AS price FROM t GROUP BY k")
+        .unwrap();
+    let e = s
+        .execute("SELECT * FROM totals MATCH_RECOGNIZE (ORDER BY ts MEASURES A.price AS p PATTERN (A) DEFINE A AS true)")
+        .expect_err("updating input")
+        .to_string();
+    assert!(e.contains("append-only input"), "{e}");
+}

@@ -23,17 +23,26 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use super::{Diff, RenderError, Rows, Time};
+use crate::changelog::ChangelogMode;
 use crate::datum::{Datum, Row};
 use crate::match_recognize::{time_of, MatchSpec, Matcher};
+use crate::plan::Plan;
 
 /// Renders a `MATCH_RECOGNIZE` over `rows`.
 pub(super) fn render<'scope>(
     rows: Rows<'scope>,
+    input: &Plan,
     spec: &MatchSpec,
     name: &str,
 ) -> Result<Rows<'scope>, RenderError> {
     // Compile once here to report a bad pattern before the job starts.
     Matcher::new(spec).map_err(RenderError::Job)?;
+    if ChangelogMode::of(input, &|_| ChangelogMode::AppendOnly) != ChangelogMode::AppendOnly {
+        return Err(RenderError::Job(format!(
+            "MATCH_RECOGNIZE needs an append-only input, and its input updates earlier rows: {}",
+            input.explain().lines().next().unwrap_or_default().trim()
+        )));
+    }
     let spec = spec.clone();
     let partition = spec.partition.clone();
     let key_of = move |row: &Row| -> Row {

@@ -290,7 +290,7 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::MatchRecognize { input, spec } => {
                 let index = self.node(input)?;
-                let rows = match_recognize::render(self.rows(index), spec, &label(plan))?;
+                let rows = match_recognize::render(self.rows(index), input, spec, &label(plan))?;
                 (rows, format!("{} <- #{index}", label(plan)))
             }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),
