@@ -11,6 +11,7 @@ pub mod cep;
 pub mod compare;
 pub mod engine;
 pub mod grammar;
+pub mod match_recognize;
 pub mod nexmark;
 pub mod nexmark_sql;
 
@@ -146,7 +147,8 @@ pub fn run_dirs(
     options: Options,
     mut report: impl FnMut(&CaseReport),
 ) -> Result<Summary, InvalidCase> {
-    let (cep_dirs, dirs) = cep::split_dirs(dirs);
+    let (mr_dirs, dirs) = match_recognize::split_dirs(dirs);
+    let (cep_dirs, dirs) = cep::split_dirs(&dirs);
     let (nexmark_dirs, window_dirs) = nexmark::split_dirs(&dirs);
     let cases = load_cases(&window_dirs)?;
     let mut summary = Summary::default();
@@ -165,6 +167,12 @@ pub fn run_dirs(
             summary.failed += counts.failed;
             summary.skipped += counts.skipped;
         }
+    }
+    for dir in &mr_dirs {
+        let counts = match_recognize::run_dir(dir, &mut report)?;
+        summary.passed += counts.passed;
+        summary.failed += counts.failed;
+        summary.skipped += counts.skipped;
     }
     for dir in &cep_dirs {
         let counts = cep::run_dir(dir, &mut report)?;

@@ -154,6 +154,8 @@ impl ChangelogMode {
             Plan::Time { op: TimeOp::AppendOnly { .. }, .. } => AppendOnly,
             Plan::Time { .. } => all_inputs(plan),
             Plan::SetOp { op: SetOp::Union, .. } => all_inputs(plan),
+            // One row per match, emitted once (the input must be append-only).
+            Plan::MatchRecognize { .. } => AppendOnly,
             Plan::Join { .. }
             | Plan::SetOp { .. }
             | Plan::Aggregate { .. }

@@ -61,6 +61,7 @@ pub mod error;
 pub mod explain;
 pub mod expr;
 pub mod functions;
+pub mod match_recognize;
 mod names;
 pub mod optimize;
 pub mod oracle;

@@ -18,6 +18,9 @@ use crate::plan::{ApplyKind, JoinKind, Plan, Query, SetOp, SortKey, TimeOp};
 /// Why a plan could not be evaluated.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum OracleError {
+    /// A `MATCH_RECOGNIZE` failed to compile or to match.
+    #[error("{0}")]
+    MatchRecognize(String),
     /// An expression failed on a row.
     #[error("{error} (in {operator} on row {row})")]
     Eval {
@@ -169,6 +172,21 @@ impl Evaluator<'_> {
                     self.eval(input)?
                 }
             },
+            Plan::MatchRecognize { input, spec } => {
+                let matcher =
+                    crate::match_recognize::Matcher::new(spec).map_err(OracleError::MatchRecognize)?;
+                let mut partitions: BTreeMap<Vec<Datum>, Vec<Row>> = BTreeMap::new();
+                for row in self.eval(input)? {
+                    let key =
+                        spec.partition.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect();
+                    partitions.entry(key).or_default().push(row);
+                }
+                let mut out = Vec::new();
+                for rows in partitions.into_values() {
+                    out.extend(matcher.run(rows).map_err(OracleError::MatchRecognize)?);
+                }
+                out
+            }
             Plan::Filter { input, predicate } => {
                 let mut out = Vec::new();
                 for row in self.eval(input)? {

@@ -206,6 +206,11 @@ fn factor(queries: &dyn Queries, factor: &TableFactor, outer: &[&Scope]) -> Bind
             let (plan, scope) = table_with_joins(queries, nested, outer)?;
             with_alias(plan, scope, alias.as_ref(), factor)
         }
+        TableFactor::MatchRecognize { table, alias, .. } => {
+            let (input, scope) = self::factor(queries, table, outer)?;
+            let (plan, scope) = super::match_recognize::bind(input, scope, factor)?;
+            with_alias(plan, scope, alias.as_ref(), factor)
+        }
         other => Err(unsupported_at(other.span(), format!("FROM item {other}"))),
     }
 }

@@ -33,6 +33,7 @@ mod from;
 mod group_window;
 mod grouping_sets;
 pub(crate) mod literals;
+mod match_recognize;
 mod query;
 mod scalar;
 mod scope;
@@ -151,6 +152,11 @@ impl Dialect for FlinkDialect {
 
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
         ch == '`' || ch == '"'
+    }
+
+    /// `FROM t MATCH_RECOGNIZE (...)` (see `match_recognize.rs`).
+    fn supports_match_recognize(&self) -> bool {
+        true
     }
 
     fn supports_filter_during_aggregation(&self) -> bool {

@@ -243,6 +243,11 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
         Plan::Time { input, op } => {
             Plan::Time { input: Box::new(dependent(*input, domain)?), op: op.remapped(|c| c + k) }
         }
+        Plan::MatchRecognize { .. } => {
+            return Err(OptimizeError::Unsupported(
+                "MATCH_RECOGNIZE over a correlated input (a subquery reading outer columns)".into(),
+            ))
+        }
         Plan::Apply { input, mut subquery, kind, name } => {
             domain.remap_nested(&mut subquery, 0);
             let kind = match kind {

@@ -34,6 +34,9 @@ pub use decorrelate::MORE_THAN_ONE_ROW;
 /// Why a plan could not be optimized; every case is a plan the binder should not have built.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum OptimizeError {
+    /// A construct the optimizer cannot handle where it is.
+    #[error("{0}")]
+    Unsupported(String),
     /// A scalar subquery without columns.
     #[error("the subquery {name} has no columns")]
     SubqueryWithoutColumns {

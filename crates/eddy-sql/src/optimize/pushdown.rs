@@ -100,6 +100,14 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
                 predicates.into_iter().partition(|p| p.columns().iter().all(|c| *c < arity));
             filter(Plan::Time { input: Box::new(push(*input, below)), op }, above)
         }
+        Plan::MatchRecognize { input, spec } => {
+            // Filters do not pass a pattern match: the rows a match sees depend on all of them.
+            let Ok(plan) = map_inputs::<std::convert::Infallible>(
+                Plan::MatchRecognize { input: Box::new(push(*input, vec![])), spec },
+                &mut |p| Ok(p),
+            );
+            filter(plan, predicates)
+        }
         Plan::Apply { .. } => {
             // Only before decorrelation; the subquery is left as it is.
             let Ok(plan) = map_inputs::<std::convert::Infallible>(plan, &mut |p| Ok(p));

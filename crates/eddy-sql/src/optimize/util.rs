@@ -193,7 +193,8 @@ pub(super) fn exprs(plan: &Plan) -> Vec<&ScalarExpr> {
         | Plan::SetOp { .. }
         | Plan::TopK { .. }
         | Plan::RowNumber { .. }
-        | Plan::Time { .. } => vec![],
+        | Plan::Time { .. }
+        | Plan::MatchRecognize { .. } => vec![],
         Plan::Filter { predicate, .. } => vec![predicate],
         Plan::Project { exprs, .. } => exprs.iter().collect(),
         Plan::Join { on, .. } => vec![on],

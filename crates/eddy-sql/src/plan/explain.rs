@@ -82,6 +82,19 @@ pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Re
         }
         Plan::Filter { predicate, .. } => writeln!(out, "{indent}Filter {predicate}")?,
         Plan::Time { op, .. } => writeln!(out, "{indent}{}", time_op(op))?,
+        Plan::MatchRecognize { spec, .. } => {
+            let partition: Vec<String> = spec.partition.iter().map(|c| format!("#{c}")).collect();
+            let measures: Vec<&str> = spec.measures.iter().map(|(name, _)| name.as_str()).collect();
+            writeln!(
+                out,
+                "{indent}MatchRecognize partition [{}] order #{} pattern {} skip {:?} measures [{}]",
+                partition.join(", "),
+                spec.time,
+                spec.pattern,
+                spec.skip,
+                measures.join(", ")
+            )?
+        }
         Plan::Project { exprs: list, names, .. } => {
             let items: Vec<String> = list
                 .iter()

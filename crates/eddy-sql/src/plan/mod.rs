@@ -25,6 +25,7 @@ use crate::expr::ScalarExpr;
 use crate::types::SqlType;
 
 mod explain;
+pub mod match_spec;
 pub mod state;
 mod time;
 
@@ -289,6 +290,16 @@ pub enum Plan {
         /// What it does.
         op: TimeOp,
     },
+    /// SQL `MATCH_RECOGNIZE` over an append-only input: each partition's rows in the order of
+    /// its time column (then the further `ORDER BY` keys) run through an eddy-cep NFA; one
+    /// row per match, the partition columns then the measures. See
+    /// [`match_spec::MatchSpec`].
+    MatchRecognize {
+        /// The input.
+        input: Box<Plan>,
+        /// The clause.
+        spec: Box<match_spec::MatchSpec>,
+    },
     /// A correlated (or uncorrelated) subquery evaluated for each input row; see
     /// [`ApplyKind`]. Output: the input's columns, then one more.
     Apply {
@@ -343,6 +354,7 @@ impl Plan {
                 columns.extend(op.appended());
                 columns
             }
+            Plan::MatchRecognize { spec, .. } => spec.columns.clone(),
             Plan::Apply { input, subquery, kind, name } => {
                 let mut columns = input.columns();
                 let ty = match kind {
@@ -368,6 +380,7 @@ impl Plan {
             Plan::SetOp { left, .. } => left.arity(),
             Plan::Apply { input, .. } | Plan::RowNumber { input, .. } => input.arity() + 1,
             Plan::Time { input, op } => input.arity() + op.appended().len(),
+            Plan::MatchRecognize { spec, .. } => spec.columns.len(),
         }
     }
 
@@ -381,7 +394,8 @@ impl Plan {
             | Plan::Distinct { input }
             | Plan::TopK { input, .. }
             | Plan::RowNumber { input, .. }
-            | Plan::Time { input, .. } => vec![input],
+            | Plan::Time { input, .. }
+            | Plan::MatchRecognize { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
@@ -397,7 +411,8 @@ impl Plan {
             | Plan::Distinct { input }
             | Plan::TopK { input, .. }
             | Plan::RowNumber { input, .. }
-            | Plan::Time { input, .. } => vec![input],
+            | Plan::Time { input, .. }
+            | Plan::MatchRecognize { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
@@ -412,7 +427,8 @@ impl Plan {
             | Plan::SetOp { .. }
             | Plan::TopK { .. }
             | Plan::RowNumber { .. }
-            | Plan::Time { .. } => {
+            | Plan::Time { .. }
+            | Plan::MatchRecognize { .. } => {
                 vec![]
             }
             Plan::Filter { predicate, .. } => vec![predicate],

@@ -33,7 +33,7 @@ pub fn stateful_operators(plan: &Plan) -> Vec<StatefulOperator> {
             | Plan::TopK { .. }
             | Plan::RowNumber { .. } => true,
             Plan::SetOp { op, all, .. } => !(*op == SetOp::Union && *all),
-            Plan::Time { op: TimeOp::Session { .. }, .. } => true,
+            Plan::Time { op: TimeOp::Session { .. }, .. } | Plan::MatchRecognize { .. } => true,
             _ => false,
         };
         if stateful {

@@ -58,6 +58,7 @@ mod accumulate;
 mod incremental;
 mod job;
 mod join;
+mod match_recognize;
 mod reduce;
 mod time;
 
@@ -299,6 +300,11 @@ impl<'scope> Renderer<'scope> {
             Plan::Time { input, op } => {
                 let index = self.node(input)?;
                 let rows = time::render(self.rows(index), op.clone(), &label(plan), self.replay.clone());
+                (rows, format!("{} <- #{index}", label(plan)))
+            }
+            Plan::MatchRecognize { input, spec } => {
+                let index = self.node(input)?;
+                let rows = match_recognize::render(self.rows(index), input, spec, &label(plan))?;
                 (rows, format!("{} <- #{index}", label(plan)))
             }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),
