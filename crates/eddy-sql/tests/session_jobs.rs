@@ -199,7 +199,7 @@ fn a_checkpointed_sql_job_restores_exactly_once_at_another_worker_count() {
     assert!(error.contains("kept only the columns"), "{error}");
 }
 
-/// Window operators (tumbling windows, sessions, an interval join) after a failure and a
+/// Event-time operators (tumbling windows, sessions, MATCH_RECOGNIZE, an interval join) after a failure and a
 /// restore at another worker count: results committed before the checkpoint neither come again
 /// nor are retracted, and the rest come once.
 #[test]
@@ -211,6 +211,12 @@ fn checkpointed_windowed_sql_jobs_restore_exactly_once_at_another_worker_count()
         "SELECT auction, window_start, window_end, COUNT(*)
          FROM TABLE(SESSION(TABLE bid_close PARTITION BY auction, DESCRIPTOR(dateTime), INTERVAL '30' MILLISECOND))
          GROUP BY auction, window_start, window_end",
+        "SELECT * FROM bid_close MATCH_RECOGNIZE (
+             PARTITION BY auction ORDER BY dateTime
+             MEASURES FIRST(A.dateTime) AS first_at, LAST(B.dateTime) AS last_at, COUNT(B.price) AS rises
+             ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
+             PATTERN (A B+ C)
+             DEFINE B AS B.price > PREV(B.price), C AS C.price <= PREV(C.price))",
         "SELECT a.auction, a.dateTime, b.dateTime, a.price, b.price FROM bid_close a, bid_close b
          WHERE a.auction = b.auction AND a.price > b.price AND a.auction % 25 = 0
            AND a.dateTime BETWEEN b.dateTime AND b.dateTime + INTERVAL '2' MILLISECOND",

@@ -10,7 +10,9 @@
 //! Flink drops late rows; rows of a table read at once (logical time 0) are never late. So
 //! every worker count and batching gives the same rows in the same order to each partition's
 //! NFA. A match's row is emitted at the logical time of the row that completed it. The input
-//! must be append-only: retractions are dropped.
+//! must be append-only: retractions are dropped. A restored job's history (its inputs replayed
+//! at the replay time, [`ReplayTime`]) is never late, so the matches found before the checkpoint
+//! come again at that time, where the output's undo cancels them, and the NFA state is rebuilt.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +24,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use super::{Diff, RenderError, Rows, Time};
+use super::{Diff, RenderError, ReplayTime, Rows, Time};
 use crate::changelog::ChangelogMode;
 use crate::datum::{Datum, Row};
 use crate::match_recognize::{time_of, MatchSpec, Matcher};
@@ -34,6 +36,7 @@ pub(super) fn render<'scope>(
     input: &Plan,
     spec: &MatchSpec,
     name: &str,
+    replay: ReplayTime,
 ) -> Result<Rows<'scope>, RenderError> {
     // Compile once here to report a bad pattern before the job starts.
     Matcher::new(spec).map_err(RenderError::Job)?;
@@ -66,7 +69,9 @@ pub(super) fn render<'scope>(
                         for (row, at, diff) in batch.drain(..) {
                             let Some(ts) = time_of(&row, time) else { continue };
                             let ts = u64::try_from(ts).unwrap_or(0);
-                            if diff <= 0 || (at > 0 && ts < at) {
+                            // A restore's history (at the replay time) is never late.
+                            let late = at > 0 && ts < at && replay.get() != Some(at);
+                            if diff <= 0 || late {
                                 continue;
                             }
                             let entry = held.entry(at).or_insert_with(|| (capability.delayed(&at, 0), 0));

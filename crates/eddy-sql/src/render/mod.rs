@@ -304,7 +304,13 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::MatchRecognize { input, spec } => {
                 let index = self.node(input)?;
-                let rows = match_recognize::render(self.rows(index), input, spec, &label(plan))?;
+                let rows = match_recognize::render(
+                    self.rows(index),
+                    input,
+                    spec,
+                    &label(plan),
+                    self.replay.clone(),
+                )?;
                 (rows, format!("{} <- #{index}", label(plan)))
             }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),
