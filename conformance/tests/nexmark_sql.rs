@@ -14,9 +14,6 @@ use eddy_conformance::{Outcome, Summary};
 const KNOWN_FAILURES: &[(&str, &str)] = &[
     // OVER aggregations (`AVG(...) OVER (PARTITION BY ... ROWS BETWEEN 10 PRECEDING ...)`).
     ("q6_group_top1", "OVER aggregations"),
-    // The uncorrelated scalar subquery `(SELECT COUNT(*) / COUNT(DISTINCT auction) FROM bid)`
-    // is evaluated on an intermediate state where both counts are still missing (0 / 0).
-    ("q102", "division by zero"),
 ];
 
 #[test]

@@ -114,25 +114,54 @@ pub fn run_bounded_with(
     Ok(BoundedOutput { rows, dead_letters: if options.dead_letter { dead_letters } else { Vec::new() } })
 }
 
-/// Fails the job on the first row error of `errors` (for a job without a dead-letter output):
-/// the job's error is [`eddy_core::Error::User`] with the [`RowError`]'s text (the error, the
-/// operator and the row). Which error comes first when several workers fail at once is a
-/// race; the job fails either way.
+/// Fails the job on a row error of `errors` (for a job without a dead-letter output): the
+/// job's error is [`eddy_core::Error::User`] with the [`RowError`]'s text (the error, the
+/// operator and the row).
+///
+/// An error fails the job only if it is still there once its logical time is complete: the
+/// errors are exchanged by their hash (so an error and its retraction meet) and accumulated
+/// time by time, and the job fails when a completed time leaves one with a positive count.
+/// An error that an operator produced and retracted within one logical time (an outer join's
+/// padded row before its partner arrived, say) was never part of any result. Which error is
+/// reported when several are is the smallest in row order, per worker.
 pub fn fail_job_on_errors<'scope>(env: &Env<'scope>, errors: RowErrors<'scope>) {
+    use differential_dataflow::Hashable;
+    use timely::dataflow::channels::pact::Exchange;
+
     let failure = env.failure();
     // An operator whose output is an (empty) eddy stream, so the job counts it as part of the
     // dataflow it waits for.
-    let checked = errors.inner.unary::<CapacityContainerBuilder<Vec<Record<()>>>, _, _, _>(
-        Pipeline,
+    let checked = errors.inner.unary_frontier::<CapacityContainerBuilder<Vec<Record<()>>>, _, _, _>(
+        Exchange::new(|(error, _, _): &(RowError, Time, Diff)| error.hashed()),
         "SqlRowErrors",
         |_, _| {
-            move |input, _output| {
+            let mut pending: BTreeMap<Time, Vec<(RowError, Diff)>> = BTreeMap::new();
+            let mut counts: BTreeMap<RowError, Diff> = BTreeMap::new();
+            let mut failed = false;
+            move |(input, frontier), _output| {
                 input.for_each(|_, batch| {
-                    if let Some((error, _, _)) = batch.iter().find(|(_, _, diff)| *diff > 0) {
-                        failure.fail(eddy_core::Error::User(error.to_string()));
+                    for (error, time, diff) in batch.drain(..) {
+                        pending.entry(time).or_default().push((error, diff));
                     }
-                    batch.clear();
                 });
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    for (error, diff) in entry.remove() {
+                        let count = counts.entry(error.clone()).or_insert(0);
+                        *count += diff;
+                        if *count == 0 {
+                            counts.remove(&error);
+                        }
+                    }
+                    if let Some((error, _)) = counts.iter().find(|(_, count)| **count > 0) {
+                        if !failed {
+                            failed = true;
+                            failure.fail(eddy_core::Error::User(error.to_string()));
+                        }
+                    }
+                }
             }
         },
     );
