@@ -13,17 +13,13 @@ use sqlparser::ast::{self, Expr, FunctionArg, FunctionArgExpr, FunctionArguments
 
 use super::scalar::Binder;
 use super::scope::{Scope, ScopeColumn};
-use super::{unsupported, BindError, BindResult};
+use super::{call_name, unsupported, BindError, BindResult};
 use crate::datum::{Datum, Interval, Row};
 use crate::expr::ScalarExpr;
 use crate::plan::{Plan, TimeOp, TimeWindow};
 use crate::types::SqlType;
 
 use super::scalar::window_property::{END, START, TIME};
-
-fn call_name(call: &ast::Function) -> String {
-    call.name.0.last().map(|part| part.to_string()).unwrap_or_default().to_ascii_uppercase()
-}
 
 fn positional_args(call: &ast::Function) -> Option<Vec<&Expr>> {
     match &call.args {

@@ -221,6 +221,11 @@ fn sort_options(item: &sqlparser::ast::OrderByExpr) -> BindResult<(bool, bool)> 
     Ok((descending, item.options.nulls_first.unwrap_or(!descending)))
 }
 
+/// A function call's name, upper-case (its last part, for `schema.f`).
+pub(crate) fn call_name(call: &sqlparser::ast::Function) -> String {
+    call.name.0.last().map(|part| part.to_string()).unwrap_or_default().to_ascii_uppercase()
+}
+
 fn unsupported(expr: &Expr, what: impl fmt::Display) -> BindError {
     BindError::Unsupported { what: what.to_string(), location: location_of(expr) }
 }

@@ -30,7 +30,7 @@ use sqlparser::tokenizer::Token;
 
 use super::scalar::Binder;
 use super::scope::{Queries, Resolution, Scope};
-use super::{unsupported, unsupported_at, BindError, BindResult};
+use super::{call_name, unsupported, unsupported_at, BindError, BindResult};
 use crate::datum::{Datum, Row};
 use crate::plan::{Plan, TimeOp, TimeWindow};
 use crate::types::SqlType;
@@ -80,11 +80,6 @@ pub(crate) fn parse_table_argument(parser: &mut Parser) -> Result<Expr, ParserEr
         over: None,
         within_group: vec![],
     }))
-}
-
-/// The upper-case name of a call.
-fn call_name(call: &ast::Function) -> String {
-    call.name.0.last().map(|part| part.to_string()).unwrap_or_default().to_ascii_uppercase()
 }
 
 /// The arguments of a call, by parameter: positional ones in order, named ones where their

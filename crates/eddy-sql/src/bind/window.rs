@@ -112,7 +112,7 @@ pub(super) fn bind_windows(
 
 /// The window specification of a `ROW_NUMBER()` call; any other window function is refused.
 fn check_row_number<'a>(expr: &Expr, call: &'a ast::Function) -> BindResult<&'a ast::WindowSpec> {
-    let name = call.name.0.last().map(|part| part.to_string()).unwrap_or_default().to_ascii_uppercase();
+    let name = crate::bind::call_name(call);
     match name.as_str() {
         "ROW_NUMBER" => {}
         "RANK" | "DENSE_RANK" | "PERCENT_RANK" | "CUME_DIST" | "NTILE" | "LAG" | "LEAD" | "FIRST_VALUE"

@@ -85,7 +85,7 @@ impl Binder<'_> {
         call: &ast::Function,
         source: &Expr,
     ) -> BindResult<ScalarExpr> {
-        let name = call.name.0.last().map(|part| part.to_string()).unwrap_or_default().to_ascii_uppercase();
+        let name = crate::bind::call_name(call);
         if !call.within_group.is_empty() {
             return Err(unsupported(source, format!("{name} WITHIN GROUP")));
         }

@@ -615,7 +615,7 @@ impl<'a> Binder<'a> {
     }
 
     fn function(&self, call: &ast::Function, source: &Expr) -> BindResult<ScalarExpr> {
-        let name = call.name.0.last().map(|part| part.to_string()).unwrap_or_default().to_ascii_uppercase();
+        let name = crate::bind::call_name(call);
         if aggregate::is_aggregate(call) {
             return self.misplaced_aggregate(&name, source);
         }
