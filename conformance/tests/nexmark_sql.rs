@@ -11,10 +11,7 @@ use eddy_conformance::{Outcome, Summary};
 /// Cases that fail for a missing SQL feature or an eddy-sql bug, with a piece of the error
 /// that says which. Every other case must pass; a case here that starts to pass fails the test
 /// too, so the list stays true.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    // OVER aggregations (`AVG(...) OVER (PARTITION BY ... ROWS BETWEEN 10 PRECEDING ...)`).
-    ("q6_group_top1", "OVER aggregations"),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 #[test]
 fn nexmark_known_answers_from_sql() {

@@ -161,6 +161,7 @@ impl ChangelogMode {
             | Plan::Aggregate { .. }
             | Plan::TopK { .. }
             | Plan::RowNumber { .. }
+            | Plan::Over { .. }
             | Plan::Apply { .. } => Updating,
         }
     }
@@ -175,7 +176,7 @@ pub fn upsert_key(plan: &Plan) -> Option<Vec<usize>> {
         Plan::Aggregate { group, .. } => Some((0..group.len()).collect()),
         Plan::Distinct { input } => Some((0..input.arity()).collect()),
         Plan::SetOp { all: false, left, .. } => Some((0..left.arity()).collect()),
-        Plan::Filter { input, .. } | Plan::TopK { input, .. } => upsert_key(input),
+        Plan::Filter { input, .. } | Plan::TopK { input, .. } | Plan::Over { input, .. } => upsert_key(input),
         // As Flink's Top-N: a partition has one row of each number.
         Plan::RowNumber { input, partition, .. } => {
             Some(partition.iter().copied().chain(std::iter::once(input.arity())).collect())

@@ -62,6 +62,11 @@ pub fn evaluate(plan: &Plan, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<
 
 /// The order of `SortKey`s: `NULL` placed as each key says, ties broken by the whole row.
 pub fn compare_rows(a: &Row, b: &Row, order: &[SortKey]) -> Ordering {
+    compare_keys(a, b, order).then_with(|| a.cmp(b))
+}
+
+/// The order of `SortKey`s alone: rows equal in every key are equal (peers).
+pub fn compare_keys(a: &Row, b: &Row, order: &[SortKey]) -> Ordering {
     for key in order {
         let (x, y) = (a.get(key.column), b.get(key.column));
         let (x, y) = (x.unwrap_or(&Datum::Null), y.unwrap_or(&Datum::Null));
@@ -94,7 +99,7 @@ pub fn compare_rows(a: &Row, b: &Row, order: &[SortKey]) -> Ordering {
             return ordering;
         }
     }
-    a.cmp(b)
+    Ordering::Equal
 }
 
 /// Values of one type by value (decimals of different scales by their value).
@@ -320,6 +325,26 @@ impl Evaluator<'_> {
                         values.push(Datum::BigInt(i64::try_from(position).unwrap_or(i64::MAX)));
                         out.push(Row::new(values));
                     }
+                }
+                out
+            }
+            Plan::Over { input, partition, order, functions } => {
+                let mut partitions: BTreeMap<Vec<Datum>, Vec<Row>> = BTreeMap::new();
+                for row in self.eval(input)? {
+                    let key = partition.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect();
+                    partitions.entry(key).or_default().push(row);
+                }
+                let mut out = Vec::new();
+                for (key, rows) in partitions {
+                    let rows: Vec<(&Row, i64)> = rows.iter().map(|row| (row, 1)).collect();
+                    let computed = crate::over::over_partition(&rows, order, functions).map_err(|error| {
+                        OracleError::Eval {
+                            error,
+                            operator: first_line(plan),
+                            row: format!("partition {key:?}"),
+                        }
+                    })?;
+                    out.extend(computed);
                 }
                 out
             }

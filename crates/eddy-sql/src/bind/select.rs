@@ -27,7 +27,6 @@ use super::window::{bind_windows, window_call};
 use super::{location_of, location_of_span, sort_options, unsupported_at, BindError, BindResult};
 use crate::expr::ScalarExpr;
 use crate::plan::{Plan, SortKey};
-use crate::types::SqlType;
 
 /// A bound `SELECT` block.
 pub(super) struct SelectOutput {
@@ -334,8 +333,8 @@ fn outputs(
     let mut names = Vec::new();
     for (position, item) in select.projection.iter().enumerate() {
         if let Some(&(_, column)) = numbers.iter().find(|(p, _)| *p == position) {
-            // A window function: the number column `bind_windows` added.
-            exprs.push(ScalarExpr::Column { index: column, ty: SqlType::BigInt });
+            // A window function: the column `bind_windows` added.
+            exprs.push(ScalarExpr::Column { index: column, ty: scope.columns[column].ty });
             names.push(match item {
                 SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
                 _ => format!("EXPR${}", names.len()),

@@ -239,6 +239,24 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
             limit,
             name,
         },
+        Plan::Over { input, partition, order, functions } => Plan::Over {
+            // Per domain row too, as `RowNumber`.
+            input: Box::new(dependent(*input, domain)?),
+            partition: (0..k).chain(partition.iter().map(|c| c + k)).collect(),
+            order: order
+                .into_iter()
+                .map(|key| crate::plan::SortKey { column: key.column + k, ..key })
+                .collect(),
+            functions: functions
+                .into_iter()
+                .map(|mut function| {
+                    for expr in function.exprs_mut() {
+                        *expr = domain.level0(expr);
+                    }
+                    function
+                })
+                .collect(),
+        },
         // Row by row: the domain columns ride along in front.
         Plan::Time { input, op } => {
             Plan::Time { input: Box::new(dependent(*input, domain)?), op: op.remapped(|c| c + k) }

@@ -179,6 +179,16 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
                 (input, (0..number).collect())
             }
         }
+        Plan::Over { input, partition, order, functions } => {
+            // Ties are broken by the whole input row, so every input column stays; when
+            // nothing reads the functions' columns the node goes.
+            let width = input.arity();
+            if required.iter().all(|c| *c < width) {
+                return prune_node(*input, required);
+            }
+            let over = Plan::Over { input: Box::new(all_of(*input)), partition, order, functions };
+            (over, (0..arity).collect())
+        }
         Plan::Time { input, op } => {
             // Row by row: the input keeps the columns read above and the one the operator
             // reads; a window's appended columns stay (they are three timestamps).

@@ -91,6 +91,14 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
                 Plan::RowNumber { input: Box::new(push(*input, below)), partition, order, limit, name };
             filter(numbered, above)
         }
+        Plan::Over { input, partition, order, functions } => {
+            // As for `RowNumber`: conjuncts on partition columns keep or drop whole partitions.
+            let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) = predicates
+                .into_iter()
+                .partition(|p| !partition.is_empty() && p.columns().iter().all(|c| partition.contains(c)));
+            let over = Plan::Over { input: Box::new(push(*input, below)), partition, order, functions };
+            filter(over, above)
+        }
         Plan::Time { input, op } => {
             // Row by row: a conjunct on the input's columns goes below (for a window table
             // function, before rows are copied into windows); expiry and finalization act

@@ -202,6 +202,7 @@ pub(super) fn exprs(plan: &Plan) -> Vec<&ScalarExpr> {
             .iter()
             .chain(aggregates.iter().flat_map(|call| call.args.iter().chain(call.filter.as_ref())))
             .collect(),
+        Plan::Over { functions, .. } => functions.iter().flat_map(|f| f.exprs()).collect(),
         Plan::Apply { kind: ApplyKind::In { exprs }, .. } => exprs.iter().collect(),
         Plan::Apply { .. } => vec![],
     }

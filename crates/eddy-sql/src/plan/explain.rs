@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write};
 
-use super::{AggregateCall, ApplyKind, Plan, SetOp, SortKey, TimeOp, TimeWindow};
+use super::{AggregateCall, ApplyKind, OverFunction, OverKind, Plan, SetOp, SortKey, TimeOp, TimeWindow};
 use crate::expr::ScalarExpr;
 
 fn exprs(list: &[ScalarExpr]) -> String {
@@ -32,6 +32,18 @@ fn aggregate(call: &AggregateCall) -> String {
         let _ = write!(text, " FILTER (WHERE {filter})");
     }
     text
+}
+
+/// A window function of an `Over` node as `EXPLAIN` prints it.
+fn over_function(function: &OverFunction) -> String {
+    match &function.kind {
+        OverKind::Rank => format!("{} := RANK()", function.name),
+        OverKind::DenseRank => format!("{} := DENSE_RANK()", function.name),
+        OverKind::Offset { offset, value, default } => {
+            format!("{} := OFFSET({value}, {offset}, {default})", function.name)
+        }
+        OverKind::Aggregate(call) => format!("{} := {} {}", function.name, aggregate(call), function.frame),
+    }
 }
 
 /// A [`TimeOp`] as `EXPLAIN` prints it.
@@ -148,6 +160,16 @@ pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Re
             }
             if let Some(limit) = limit {
                 write!(out, " limit {limit}")?;
+            }
+            writeln!(out)?
+        }
+        Plan::Over { partition, order, functions, .. } => {
+            let keys: Vec<String> = order.iter().map(sort_key).collect();
+            let functions: Vec<String> = functions.iter().map(over_function).collect();
+            write!(out, "{indent}Over [{}] order [{}]", functions.join(", "), keys.join(", "))?;
+            if !partition.is_empty() {
+                let partition: Vec<String> = partition.iter().map(|c| format!("#{c}")).collect();
+                write!(out, " partition [{}]", partition.join(", "))?;
             }
             writeln!(out)?
         }

@@ -26,9 +26,11 @@ use crate::types::SqlType;
 
 mod explain;
 pub mod match_spec;
+mod over;
 pub mod state;
 mod time;
 
+pub use over::{Frame, FrameBound, FrameUnits, OverFunction, OverKind};
 pub use time::{session_rows, TimeOp, TimeWindow};
 
 /// A column of a plan's output.
@@ -282,6 +284,22 @@ pub enum Plan {
         /// The number column's name.
         name: String,
     },
+    /// Window functions other than `ROW_NUMBER` (`RANK`, `DENSE_RANK`, `LAG`/`LEAD`, and
+    /// aggregates over a frame), all with one `PARTITION BY` and `ORDER BY`: the input's rows,
+    /// each with one column per function appended, computed over the row's partition in
+    /// `order` (ties broken by the whole row, as [`Plan::RowNumber`] does, so `ROWS` frames
+    /// are the same at any worker count). A relation in, a relation out: a change to a
+    /// partition's rows recomputes the values of its rows, so the input may be updating.
+    Over {
+        /// The input.
+        input: Box<Plan>,
+        /// Partition columns (empty: the whole input is one partition).
+        partition: Vec<usize>,
+        /// The order within a partition.
+        order: Vec<SortKey>,
+        /// The functions, one appended column each.
+        functions: Vec<OverFunction>,
+    },
     /// An event-time operator: a window table function, or the retirement and finalization
     /// that bound a windowed operator's state; see [`TimeOp`].
     Time {
@@ -354,6 +372,11 @@ impl Plan {
                 columns.extend(op.appended());
                 columns
             }
+            Plan::Over { input, functions, .. } => {
+                let mut columns = input.columns();
+                columns.extend(functions.iter().map(|f| Column::new(f.name.clone(), f.ty())));
+                columns
+            }
             Plan::MatchRecognize { spec, .. } => spec.columns.clone(),
             Plan::Apply { input, subquery, kind, name } => {
                 let mut columns = input.columns();
@@ -380,6 +403,7 @@ impl Plan {
             Plan::SetOp { left, .. } => left.arity(),
             Plan::Apply { input, .. } | Plan::RowNumber { input, .. } => input.arity() + 1,
             Plan::Time { input, op } => input.arity() + op.appended().len(),
+            Plan::Over { input, functions, .. } => input.arity() + functions.len(),
             Plan::MatchRecognize { spec, .. } => spec.columns.len(),
         }
     }
@@ -394,6 +418,7 @@ impl Plan {
             | Plan::Distinct { input }
             | Plan::TopK { input, .. }
             | Plan::RowNumber { input, .. }
+            | Plan::Over { input, .. }
             | Plan::Time { input, .. }
             | Plan::MatchRecognize { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
@@ -411,6 +436,7 @@ impl Plan {
             | Plan::Distinct { input }
             | Plan::TopK { input, .. }
             | Plan::RowNumber { input, .. }
+            | Plan::Over { input, .. }
             | Plan::Time { input, .. }
             | Plan::MatchRecognize { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
@@ -440,6 +466,7 @@ impl Plan {
                     aggregates.iter_mut().flat_map(|call| call.args.iter_mut().chain(call.filter.as_mut())),
                 )
                 .collect(),
+            Plan::Over { functions, .. } => functions.iter_mut().flat_map(OverFunction::exprs_mut).collect(),
             Plan::Apply { kind: ApplyKind::In { exprs }, .. } => exprs.iter_mut().collect(),
             Plan::Apply { .. } => vec![],
         }

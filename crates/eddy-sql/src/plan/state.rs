@@ -31,7 +31,8 @@ pub fn stateful_operators(plan: &Plan) -> Vec<StatefulOperator> {
             | Plan::Aggregate { .. }
             | Plan::Distinct { .. }
             | Plan::TopK { .. }
-            | Plan::RowNumber { .. } => true,
+            | Plan::RowNumber { .. }
+            | Plan::Over { .. } => true,
             Plan::SetOp { op, all, .. } => !(*op == SetOp::Union && *all),
             Plan::Time { op: TimeOp::Session { .. }, .. } | Plan::MatchRecognize { .. } => true,
             _ => false,

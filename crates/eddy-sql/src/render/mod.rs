@@ -297,6 +297,9 @@ impl<'scope> Renderer<'scope> {
             Plan::RowNumber { input, partition, order, limit, .. } => {
                 self.row_number(plan, input, partition, order, *limit)?
             }
+            Plan::Over { input, partition, order, functions } => {
+                self.over(plan, input, partition, order, functions)?
+            }
             Plan::Time { input, op } => {
                 let index = self.node(input)?;
                 let rows = time::render(self.rows(index), op.clone(), &label(plan), self.replay.clone());

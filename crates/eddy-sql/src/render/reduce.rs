@@ -23,7 +23,7 @@ use crate::aggregate::aggregate;
 use crate::datum::{Datum, Row};
 use crate::expr::ScalarExpr;
 use crate::oracle::compare_rows;
-use crate::plan::{AggregateCall, AggregateFunction, Plan, SetOp, SortKey};
+use crate::plan::{AggregateCall, AggregateFunction, OverFunction, Plan, SetOp, SortKey};
 
 /// A group's output: rows, or the error that replaced them.
 type Outcome = Result<Row, RowError>;
@@ -300,6 +300,35 @@ impl<'scope> Renderer<'scope> {
         }
         let (arranged, arrangement) = self.arrange(input, &column_key(input, partition))?;
         let rows = reduce_groups(arranged, "RowNumber", number);
+        let node = self.arrangements[arrangement].node;
+        Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
+    }
+
+    /// Window functions (`Plan::Over`) per partition: a changed partition's rows are
+    /// recomputed with their values (`crate::over`). A partition that fails (an overflowing
+    /// `SUM`) becomes a [`RowError`] carrying the partition key.
+    pub(super) fn over(
+        &mut self,
+        plan: &Plan,
+        input: &Plan,
+        partition: &[usize],
+        order: &[SortKey],
+        functions: &[OverFunction],
+    ) -> Result<(Rows<'scope>, String), RenderError> {
+        let (arranged, arrangement) = self.arrange(input, &column_key(input, partition))?;
+        let (order, functions) = (order.to_vec(), functions.to_vec());
+        let operator = label(plan);
+        let outcomes = reduce_groups(arranged, "Over", move |key, rows, output| {
+            match crate::over::over_partition(rows, &order, &functions) {
+                Ok(rows) => output.extend(rows.into_iter().map(|row| (Ok(row), 1))),
+                Err(error) => {
+                    let error =
+                        RowError { operator: operator.clone(), row: key.clone(), message: error.to_string() };
+                    output.push((Err(error), 1));
+                }
+            }
+        });
+        let rows = self.outcomes(outcomes);
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
     }

@@ -54,10 +54,11 @@ impl Generator<'_> {
 
     fn query(&mut self) -> Query {
         let with = if self.rng.chance(12) { self.common_table_expression() } else { String::new() };
-        let query = match self.rng.below(10) {
+        let query = match self.rng.below(11) {
             0..=3 => self.select(None, false),
             4..=6 => self.grouped(),
             7 => self.select(None, true),
+            8 => self.windowed(),
             _ => self.set_operation(),
         };
         Query { sql: format!("{with}{}", query.sql), families: query.families }
@@ -416,6 +417,120 @@ impl Generator<'_> {
             sql.push_str(&self.order_limit(families.len()));
         }
         Query { sql, families }
+    }
+
+    /// `SELECT columns, window functions FROM ... [WHERE ...]`: `RANK`, `DENSE_RANK`,
+    /// `LAG`/`LEAD` and aggregates over `ROWS`/`RANGE` frames. Where the result depends on the
+    /// order among rows equal in the `ORDER BY` keys (`ROWS` frames, `LAG`), the order is by
+    /// every column of the `FROM` row, so only identical rows tie and the answer is one
+    /// multiset in both systems.
+    fn windowed(&mut self) -> Query {
+        let (from, scope) = self.sources_clause();
+        let filter = self.where_clause(&scope);
+        let mut items = Vec::new();
+        let mut families = Vec::new();
+        for _ in 0..self.rng.range(1, 3) {
+            let column = self.rng.pick(&scope).clone();
+            items.push(column.sql);
+            families.push(column.ty.family());
+        }
+        for _ in 0..self.rng.range(1, 3) {
+            let (call, family) = self.window_function(&scope);
+            items.push(call);
+            families.push(family);
+        }
+        Query { sql: format!("SELECT {} FROM {from}{filter}", items.join(", ")), families }
+    }
+
+    /// One `f(...) OVER (...)` over `scope` and its result's family.
+    fn window_function(&mut self, scope: &Scope) -> (String, Family) {
+        let mut partition: Vec<String> = Vec::new();
+        for _ in 0..self.rng.below(3) {
+            let column = self.rng.pick(scope).sql.clone();
+            if !partition.contains(&column) {
+                partition.push(column);
+            }
+        }
+        let key = |rng: &mut Rng, column: &str| {
+            let direction = *rng.pick(&["ASC", "DESC"]);
+            let nulls = *rng.pick(&["NULLS FIRST", "NULLS LAST"]);
+            format!("{column} {direction} {nulls}")
+        };
+        let total: Vec<String> = scope.iter().map(|c| key(self.rng, &c.sql)).collect();
+        let ranged: Vec<&ScopeColumn> =
+            scope.iter().filter(|c| matches!(c.ty, Ty::Int | Ty::BigInt | Ty::Date)).collect();
+        let one = self.rng.pick(scope).sql.clone();
+        let one = key(self.rng, &one);
+        let (function, family, order, frame) = match self.rng.below(8) {
+            0 => ("RANK()".to_owned(), Family::Exact, vec![one], String::new()),
+            1 => ("DENSE_RANK()".to_owned(), Family::Exact, vec![one], String::new()),
+            2 => {
+                let family = self.output_family(scope);
+                let value = expression(self.rng, scope, family, 1);
+                let name = *self.rng.pick(&["LAG", "LEAD"]);
+                // A default only where its literal has the value's type (not a number:
+                // `LAG(int_column, 1, 2.5)` types differently in the two systems).
+                let forms = if matches!(family, Family::Exact | Family::Float) { 2 } else { 3 };
+                let call = match self.rng.below(forms) {
+                    0 => format!("{name}({value})"),
+                    1 => format!("{name}({value}, {})", self.rng.range(0, 3)),
+                    _ => format!("{name}({value}, {}, {})", self.rng.range(1, 3), literal(self.rng, family)),
+                };
+                (call, family, total, String::new())
+            }
+            choice => {
+                let (call, family) = loop {
+                    // PostgreSQL has no DISTINCT in window aggregates.
+                    let (call, family) = aggregate(self.rng, scope);
+                    if !call.contains("DISTINCT") {
+                        break (call, family);
+                    }
+                };
+                let n = self.rng.range(0, 3);
+                let m = self.rng.range(0, 3);
+                match choice {
+                    3 => (call, family, vec![], String::new()),
+                    4 => (call, family, vec![one], String::new()),
+                    5 => {
+                        let frame = match self.rng.below(4) {
+                            0 => format!(" ROWS BETWEEN {n} PRECEDING AND CURRENT ROW"),
+                            1 => format!(" ROWS BETWEEN {n} PRECEDING AND {m} FOLLOWING"),
+                            2 => format!(" ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"),
+                            _ => format!(" ROWS BETWEEN UNBOUNDED PRECEDING AND {m} PRECEDING"),
+                        };
+                        (call, family, total, frame)
+                    }
+                    _ if !ranged.is_empty() => {
+                        let column = *self.rng.pick(&ranged);
+                        let (n, m) = match column.ty {
+                            Ty::Date => (format!("INTERVAL '{n}' DAY"), format!("INTERVAL '{m}' DAY")),
+                            _ => (n.to_string(), m.to_string()),
+                        };
+                        let frame = match self.rng.below(3) {
+                            0 => format!(" RANGE BETWEEN {n} PRECEDING AND CURRENT ROW"),
+                            1 => format!(" RANGE BETWEEN {n} PRECEDING AND {m} FOLLOWING"),
+                            _ => format!(" RANGE BETWEEN CURRENT ROW AND {m} FOLLOWING"),
+                        };
+                        let order = key(self.rng, &column.sql);
+                        (call, family, vec![order], frame)
+                    }
+                    _ => (
+                        call,
+                        family,
+                        vec![one],
+                        " RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING".to_owned(),
+                    ),
+                }
+            }
+        };
+        let mut spec = Vec::new();
+        if !partition.is_empty() {
+            spec.push(format!("PARTITION BY {}", partition.join(", ")));
+        }
+        if !order.is_empty() {
+            spec.push(format!("ORDER BY {}", order.join(", ")));
+        }
+        (format!("{function} OVER ({}{frame})", spec.join(" ")), family)
     }
 
     /// `SELECT ... {UNION|EXCEPT|INTERSECT} [ALL] SELECT ...` with matching families.
