@@ -70,7 +70,6 @@ const DIFFERENT: &[(&str, &[&str], &str)] = &[
 const NOT_COMPARED: &[(&str, &str)] = &[
     ("q6", "the suite's own q6 does not compile (Flink's neither): `rownum` in its own WHERE"),
     ("q12", "processing-time windows: results depend on the wall clock"),
-    ("q13", "FOR SYSTEM_TIME AS OF (temporal and lookup joins) is not in eddy's SQL yet"),
 ];
 
 #[test]

@@ -62,9 +62,15 @@ pub fn with_events(script: &str, events: u64) -> String {
 }
 
 /// The whole script of query `name` ([`DDL`], then the query file, every table bounded to
-/// `events`), as `eddy sql -f` runs `ddl.sql` followed by `qN.sql`.
+/// `events`), as `eddy sql -f` runs `ddl.sql` followed by `qN.sql` from the repository's root;
+/// a file the script reads beside the SQL files (q13's side input) is named by its absolute
+/// path, so the script runs from any directory.
 pub fn script(name: &str, events: u64) -> Option<String> {
-    query(name).map(|text| with_events(&format!("{DDL}\n{text}"), events))
+    let here = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/");
+    query(name).map(|text| {
+        with_events(&format!("{DDL}\n{text}"), events)
+            .replace("'crates/eddy-nexmark/sql/", &format!("'{here}"))
+    })
 }
 
 #[cfg(test)]

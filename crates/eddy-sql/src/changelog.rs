@@ -143,6 +143,8 @@ impl ChangelogMode {
             Plan::Values { .. } => AppendOnly,
             Plan::Filter { .. } | Plan::Project { .. } | Plan::Distinct { .. } => all_inputs(plan),
             Plan::Join { kind: JoinKind::Inner, .. } => all_inputs(plan),
+            // The right side's changes never reach the output.
+            Plan::TemporalJoin { left, .. } => ChangelogMode::of(left, source),
             // A window's rows arrive once, when it closes; corrections after it update them.
             Plan::Time { op: TimeOp::Finalize { lateness, .. }, .. } => {
                 if *lateness == 0 {

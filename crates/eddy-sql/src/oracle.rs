@@ -13,7 +13,7 @@ use crate::aggregate::aggregate;
 use crate::datum::{Datum, Row};
 use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
-use crate::plan::{ApplyKind, JoinKind, Plan, Query, SetOp, SortKey, TimeOp};
+use crate::plan::{ApplyKind, JoinKind, Plan, Query, SetOp, SortKey, TemporalTime, TimeOp};
 
 /// Why a plan could not be evaluated.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -207,6 +207,50 @@ impl Evaluator<'_> {
                     let values =
                         exprs.iter().map(|e| self.scalar(e, &row, plan)).collect::<Result<Vec<_>>>()?;
                     out.push(Row::new(values));
+                }
+                out
+            }
+            Plan::TemporalJoin { left, right, kind, on, time } => {
+                // Without time, the right side's rows are its history: a processing-time join
+                // meets all of them, an event-time one per primary key the version latest at
+                // or before the left row's time.
+                let (left_rows, right_rows) = (self.eval(left)?, self.eval(right)?);
+                let mut out = Vec::new();
+                for l in &left_rows {
+                    let mut valid: BTreeMap<Vec<Datum>, (Datum, Vec<Row>)> = BTreeMap::new();
+                    for r in &right_rows {
+                        let TemporalTime::Event { probe, version, key } = time else {
+                            valid.entry(vec![]).or_insert((Datum::Null, vec![])).1.push(r.clone());
+                            continue;
+                        };
+                        let (at, since) = (l.get(*probe).cloned(), r.get(*version).cloned());
+                        let (Some(at @ Datum::Timestamp(_)), Some(since @ Datum::Timestamp(_))) = (at, since)
+                        else {
+                            continue;
+                        };
+                        if since > at {
+                            continue;
+                        }
+                        let pk = key.iter().map(|c| r.get(*c).cloned().unwrap_or(Datum::Null)).collect();
+                        let entry = valid.entry(pk).or_insert((since.clone(), vec![]));
+                        if since > entry.0 {
+                            *entry = (since, vec![]);
+                        }
+                        if entry.0 == r.get(*version).cloned().unwrap_or(Datum::Null) {
+                            entry.1.push(r.clone());
+                        }
+                    }
+                    let mut matched = false;
+                    for r in valid.into_values().flat_map(|(_, rows)| rows) {
+                        let pair = concat(l, &r);
+                        if self.predicate(on, &pair, plan)? {
+                            matched = true;
+                            out.push(pair);
+                        }
+                    }
+                    if *kind == JoinKind::Left && !matched {
+                        out.push(concat(l, &nulls(right.arity())));
+                    }
                 }
                 out
             }

@@ -6,7 +6,9 @@
 //! left one, for a `RIGHT JOIN` the right one, for a `FULL JOIN` `COALESCE(left, right)`,
 //! qualified by both sides' names.
 
-use sqlparser::ast::{self, JoinConstraint, JoinOperator, Spanned, TableAlias, TableFactor, TableWithJoins};
+use sqlparser::ast::{
+    self, JoinConstraint, JoinOperator, Spanned, TableAlias, TableFactor, TableVersion, TableWithJoins,
+};
 
 use super::coerce::{coerce, common_type};
 use super::scalar::{filter, Binder, Context};
@@ -52,10 +54,23 @@ fn table_with_joins(
     item: &TableWithJoins,
     outer: &[&Scope],
 ) -> BindResult<(Plan, Scope)> {
+    if let TableFactor::Table { version: Some(_), .. } = &item.relation {
+        return Err(unsupported_at(
+            item.relation.span(),
+            "FOR SYSTEM_TIME AS OF outside a join's right side (a temporal join: l JOIN r FOR SYSTEM_TIME AS OF l.t ON ...)",
+        ));
+    }
     let mut left = factor(queries, &item.relation, outer)?;
     for join in &item.joins {
         let right = factor(queries, &join.relation, outer)?;
         let span = join.relation.span();
+        let as_of = match &join.relation {
+            TableFactor::Table { version: Some(TableVersion::ForSystemTimeAsOf(time)), .. } => Some(time),
+            TableFactor::Table { version: Some(other), .. } => {
+                return Err(unsupported_at(span, format!("{other} (FOR SYSTEM_TIME AS OF is)")))
+            }
+            _ => None,
+        };
         let (kind, constraint) = match &join.join_operator {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
@@ -72,7 +87,12 @@ fn table_with_joins(
                 ))
             }
         };
-        left = join_with(queries, left, right, kind, constraint, outer, span)?;
+        left = match as_of {
+            Some(time) => {
+                super::temporal::temporal_join(queries, left, right, kind, constraint, time, outer, span)?
+            }
+            None => join_with(queries, left, right, kind, constraint, outer, span)?,
+        };
     }
     Ok(left)
 }

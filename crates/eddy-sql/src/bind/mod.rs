@@ -38,6 +38,7 @@ mod query;
 mod scalar;
 mod scope;
 mod select;
+mod temporal;
 mod tvf;
 mod window;
 
@@ -165,6 +166,11 @@ impl Dialect for FlinkDialect {
 
     /// `GROUPING SETS`, `ROLLUP` and `CUBE` in `GROUP BY`.
     fn supports_group_by_expr(&self) -> bool {
+        true
+    }
+
+    /// `JOIN t FOR SYSTEM_TIME AS OF l.time` (temporal joins, `from.rs`).
+    fn supports_table_versioning(&self) -> bool {
         true
     }
 

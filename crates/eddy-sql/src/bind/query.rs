@@ -360,6 +360,10 @@ impl QueryBinder<'_> {
 }
 
 impl Queries for QueryBinder<'_> {
+    fn table(&self, name: &str) -> Option<crate::catalog::Table> {
+        self.catalog.table_by_name(name).cloned()
+    }
+
     fn subquery(&self, query: &ast::Query, outer: &[&Scope]) -> BindResult<(Plan, Vec<String>)> {
         self.nested(query, outer)
     }

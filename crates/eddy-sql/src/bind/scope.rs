@@ -160,6 +160,9 @@ pub(crate) trait Queries {
     /// The plan of a table, view or `WITH` query named in `FROM`, and the name that
     /// qualifies its columns.
     fn relation(&self, name: &ast::ObjectName) -> super::BindResult<(Plan, String)>;
+
+    /// The catalog table a [`Plan::Get`] names (for its primary key and time attributes).
+    fn table(&self, name: &str) -> Option<crate::catalog::Table>;
 }
 
 #[cfg(test)]

@@ -305,6 +305,9 @@ pub(crate) fn call(
             Ok(Datum::double(result))
         }
         Pi => Ok(Datum::double(std::f64::consts::PI)),
+        Proctime => Err(EvalError::Internal(
+            "PROCTIME() has no value: use it only as the time of FOR SYSTEM_TIME AS OF".into(),
+        )),
         Greatest | Least => {
             let mut best = &args[0];
             for candidate in &args[1..] {

@@ -103,6 +103,10 @@ pub enum Function {
     Truncate,
     /// `PI()`.
     Pi,
+    /// `PROCTIME()`: a processing-time attribute. eddy's results never depend on the wall
+    /// clock, so it has no value: it may only be the time of `FOR SYSTEM_TIME AS OF` (a
+    /// lookup join), and evaluating it is an error.
+    Proctime,
     /// `GREATEST(x, ...)`: `NULL` if any argument is (Flink).
     Greatest,
     /// `LEAST(x, ...)`.
@@ -168,6 +172,7 @@ impl Function {
             Round => "ROUND",
             Truncate => "TRUNCATE",
             Pi => "PI",
+            Proctime => "PROCTIME",
             Greatest => "GREATEST",
             Least => "LEAST",
             Extract(_) => "EXTRACT",
@@ -185,7 +190,7 @@ impl Function {
     pub fn arity(&self) -> (usize, usize) {
         use Function::*;
         match self {
-            Pi => (0, 0),
+            Pi | Proctime => (0, 0),
             CharLength | Ascii | Upper | Lower | Initcap | Reverse | Chr | Abs | Floor | Ceil | Sign
             | Sqrt | Exp | Ln | Log10 | Log2 | Extract(_) | FloorTo(_) | CeilTo(_) | ToDate | ToTimestamp => {
                 (1, 1)
@@ -215,6 +220,7 @@ pub(crate) fn lookup(name: &str, n_args: usize) -> Option<Function> {
         "UPPER" | "UCASE" => Upper,
         "LOWER" | "LCASE" => Lower,
         "INITCAP" => Initcap,
+        "PROCTIME" => Proctime,
         "REVERSE" => Reverse,
         "SUBSTRING" | "SUBSTR" => Substring,
         "LTRIM" => TrimLeading,
@@ -429,6 +435,10 @@ pub(crate) fn resolve(function: Function, args: &[SqlType]) -> Result<Signature,
         Pi => {
             arity(0..=0)?;
             signature(vec![], Double)
+        }
+        Proctime => {
+            arity(0..=0)?;
+            signature(vec![], SqlType::TIMESTAMP)
         }
         Greatest | Least => Err("GREATEST and LEAST are bound by the binder".to_owned()),
         Extract(_) => {

@@ -261,6 +261,11 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
         Plan::Time { input, op } => {
             Plan::Time { input: Box::new(dependent(*input, domain)?), op: op.remapped(|c| c + k) }
         }
+        Plan::TemporalJoin { .. } => {
+            return Err(OptimizeError::Unsupported(
+                "a temporal join (FOR SYSTEM_TIME AS OF) in a correlated subquery".into(),
+            ))
+        }
         Plan::MatchRecognize { .. } => {
             return Err(OptimizeError::Unsupported(
                 "MATCH_RECOGNIZE over a correlated input (a subquery reading outer columns)".into(),

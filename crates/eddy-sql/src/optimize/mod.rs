@@ -30,6 +30,7 @@ mod util;
 mod windows;
 
 pub use decorrelate::MORE_THAN_ONE_ROW;
+pub(crate) use util::exprs as node_exprs;
 
 /// Why a plan could not be optimized; every case is a plan the binder should not have built.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]

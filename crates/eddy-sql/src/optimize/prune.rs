@@ -118,6 +118,28 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
             }
             (Plan::Join { left: Box::new(left), right: Box::new(right), kind, on }, kept)
         }
+        Plan::TemporalJoin { left, right, kind, on, time } => {
+            // The left side keeps the columns read above, by the condition and as the time;
+            // the right side's rows are versions and stay whole.
+            let left_arity = left.arity();
+            let mut need_left: BTreeSet<usize> =
+                required.iter().chain(&on.columns()).copied().filter(|c| *c < left_arity).collect();
+            if let crate::plan::TemporalTime::Event { probe, .. } = &time {
+                need_left.insert(*probe);
+            }
+            let (left, kept_left) = prune_node(*left, &need_left);
+            let left = restrict(left, &kept_left, &need_left);
+            let kept_left: Vec<usize> = need_left.into_iter().collect();
+            let width = kept_left.len();
+            let position = |c: usize| kept_left.binary_search(&c).unwrap_or(c);
+            let mut on = on;
+            on.remap_columns(&|c| if c < left_arity { position(c) } else { c - left_arity + width });
+            let time = time.remapped(position, |c| c);
+            let right = all_of(*right);
+            let mut kept = kept_left.clone();
+            kept.extend(left_arity..arity);
+            (Plan::TemporalJoin { left: Box::new(left), right: Box::new(right), kind, on, time }, kept)
+        }
         Plan::Aggregate { input, group, group_names, aggregates, aggregate_names } => {
             let keys = group.len();
             let chosen: Vec<usize> =

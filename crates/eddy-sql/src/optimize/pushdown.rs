@@ -108,6 +108,22 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
                 predicates.into_iter().partition(|p| p.columns().iter().all(|c| *c < arity));
             filter(Plan::Time { input: Box::new(push(*input, below)), op }, above)
         }
+        Plan::TemporalJoin { left, right, kind, on, time } => {
+            // A conjunct on left columns keeps or drops a left row whatever it meets, so it
+            // goes below; right rows are versions (dropping one changes which is the latest),
+            // so nothing goes into the right side.
+            let width = left.arity();
+            let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) =
+                predicates.into_iter().partition(|p| p.columns().iter().all(|c| *c < width));
+            let join = Plan::TemporalJoin {
+                left: Box::new(push(*left, below)),
+                right: Box::new(push(*right, vec![])),
+                kind,
+                on,
+                time,
+            };
+            filter(join, above)
+        }
         Plan::MatchRecognize { input, spec } => {
             // Filters do not pass a pattern match: the rows a match sees depend on all of them.
             let Ok(plan) = map_inputs::<std::convert::Infallible>(

@@ -185,7 +185,7 @@ pub(super) fn rejects_nulls(predicate: &ScalarExpr, columns: &dyn Fn(usize) -> b
 }
 
 /// The node's own expressions (not its inputs'), as [`Plan::exprs_mut`] but shared.
-pub(super) fn exprs(plan: &Plan) -> Vec<&ScalarExpr> {
+pub(crate) fn exprs(plan: &Plan) -> Vec<&ScalarExpr> {
     match plan {
         Plan::Get { .. }
         | Plan::Values { .. }
@@ -197,7 +197,7 @@ pub(super) fn exprs(plan: &Plan) -> Vec<&ScalarExpr> {
         | Plan::MatchRecognize { .. } => vec![],
         Plan::Filter { predicate, .. } => vec![predicate],
         Plan::Project { exprs, .. } => exprs.iter().collect(),
-        Plan::Join { on, .. } => vec![on],
+        Plan::Join { on, .. } | Plan::TemporalJoin { on, .. } => vec![on],
         Plan::Aggregate { group, aggregates, .. } => group
             .iter()
             .chain(aggregates.iter().flat_map(|call| call.args.iter().chain(call.filter.as_ref())))

@@ -2,7 +2,9 @@
 
 use std::fmt::{self, Write};
 
-use super::{AggregateCall, ApplyKind, OverFunction, OverKind, Plan, SetOp, SortKey, TimeOp, TimeWindow};
+use super::{
+    AggregateCall, ApplyKind, OverFunction, OverKind, Plan, SetOp, SortKey, TemporalTime, TimeOp, TimeWindow,
+};
 use crate::expr::ScalarExpr;
 
 fn exprs(list: &[ScalarExpr]) -> String {
@@ -162,6 +164,16 @@ pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Re
                 write!(out, " limit {limit}")?;
             }
             writeln!(out)?
+        }
+        Plan::TemporalJoin { kind, on, time, .. } => {
+            let time = match time {
+                TemporalTime::Processing => "processing time".to_owned(),
+                TemporalTime::Event { probe, version, key } => {
+                    let key: Vec<String> = key.iter().map(|c| format!("#{c}")).collect();
+                    format!("event time #{probe} as of version #{version} key [{}]", key.join(", "))
+                }
+            };
+            writeln!(out, "{indent}TemporalJoin {} on {on} ({time})", kind.name())?
         }
         Plan::Over { partition, order, functions, .. } => {
             let keys: Vec<String> = order.iter().map(sort_key).collect();

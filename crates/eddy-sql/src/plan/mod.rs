@@ -28,9 +28,11 @@ mod explain;
 pub mod match_spec;
 mod over;
 pub mod state;
+mod temporal;
 mod time;
 
 pub use over::{Frame, FrameBound, FrameUnits, OverFunction, OverKind};
+pub use temporal::TemporalTime;
 pub use time::{session_rows, TimeOp, TimeWindow};
 
 /// A column of a plan's output.
@@ -215,6 +217,24 @@ pub enum Plan {
         /// product). [`split_conjuncts`] and [`equi_keys`] take it apart.
         on: ScalarExpr,
     },
+    /// A temporal join (`JOIN r FOR SYSTEM_TIME AS OF l.t ON ...`): each left row with the
+    /// right rows valid at its time (see [`TemporalTime`]) for which `on` holds; `Left` keeps
+    /// a left row without any, padded with `NULL`s. Output: the left columns, then the right
+    /// ones. `on` must equate at least one left column with a right one (the rows are
+    /// exchanged by those keys). Changes of the right side never retract results: a left row
+    /// is joined once, when its time comes.
+    TemporalJoin {
+        /// The probing side.
+        left: Box<Plan>,
+        /// The versioned (or looked-up) side.
+        right: Box<Plan>,
+        /// `Inner` or `Left`.
+        kind: JoinKind,
+        /// The condition, over the left columns then the right ones.
+        on: ScalarExpr,
+        /// Which versions a left row meets.
+        time: TemporalTime,
+    },
     /// Grouping and aggregation: one row per group, the group's key values then the
     /// aggregates. Without keys the input is one group, and an empty input still gives one
     /// row (`COUNT(*)` is 0, the other aggregates `NULL`).
@@ -350,6 +370,11 @@ impl Plan {
                 }
                 columns
             }
+            Plan::TemporalJoin { left, right, .. } => {
+                let mut columns = left.columns();
+                columns.extend(right.columns());
+                columns
+            }
             Plan::Aggregate { group, group_names, aggregates, aggregate_names, .. } => group
                 .iter()
                 .zip(group_names)
@@ -400,6 +425,7 @@ impl Plan {
                 left.arity() + if kind.keeps_right() { right.arity() } else { 0 }
             }
             Plan::Aggregate { group, aggregates, .. } => group.len() + aggregates.len(),
+            Plan::TemporalJoin { left, right, .. } => left.arity() + right.arity(),
             Plan::SetOp { left, .. } => left.arity(),
             Plan::Apply { input, .. } | Plan::RowNumber { input, .. } => input.arity() + 1,
             Plan::Time { input, op } => input.arity() + op.appended().len(),
@@ -421,7 +447,9 @@ impl Plan {
             | Plan::Over { input, .. }
             | Plan::Time { input, .. }
             | Plan::MatchRecognize { input, .. } => vec![input],
-            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. }
+            | Plan::TemporalJoin { left, right, .. }
+            | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
     }
@@ -439,7 +467,9 @@ impl Plan {
             | Plan::Over { input, .. }
             | Plan::Time { input, .. }
             | Plan::MatchRecognize { input, .. } => vec![input],
-            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. }
+            | Plan::TemporalJoin { left, right, .. }
+            | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::Apply { input, subquery, .. } => vec![input, subquery],
         }
     }
@@ -459,7 +489,7 @@ impl Plan {
             }
             Plan::Filter { predicate, .. } => vec![predicate],
             Plan::Project { exprs, .. } => exprs.iter_mut().collect(),
-            Plan::Join { on, .. } => vec![on],
+            Plan::Join { on, .. } | Plan::TemporalJoin { on, .. } => vec![on],
             Plan::Aggregate { group, aggregates, .. } => group
                 .iter_mut()
                 .chain(

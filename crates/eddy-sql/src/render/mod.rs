@@ -60,6 +60,7 @@ mod job;
 mod join;
 mod match_recognize;
 mod reduce;
+mod temporal;
 mod time;
 
 pub use incremental::{run_incremental, IncrementalRun};
@@ -117,6 +118,9 @@ pub enum RenderError {
     /// The job failed.
     #[error("job failed: {0}")]
     Job(String),
+    /// A plan the renderer has no operator for.
+    #[error("{0}")]
+    Unsupported(String),
     /// A collection held a row a negative number of times: a bug, or retractions of rows
     /// that were never inserted.
     #[error("the result holds {row} {count} times")]
@@ -259,6 +263,20 @@ impl<'scope> Renderer<'scope> {
             self.nodes[index].uses += 1;
             return Ok(index);
         }
+        let mut proctime = false;
+        for expr in crate::optimize::node_exprs(plan) {
+            expr.visit(&mut |e| {
+                proctime |=
+                    matches!(e, ScalarExpr::Call { function: crate::functions::Function::Proctime, .. })
+            });
+        }
+        if proctime {
+            return Err(RenderError::Unsupported(format!(
+                "{}: PROCTIME() has no value in eddy (results never depend on the wall clock); use it only as the \
+                 time of FOR SYSTEM_TIME AS OF",
+                label(plan)
+            )));
+        }
         let (rows, text) = match plan {
             Plan::Get { name, .. } => {
                 let rows = self
@@ -299,6 +317,24 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::Over { input, partition, order, functions } => {
                 self.over(plan, input, partition, order, functions)?
+            }
+            Plan::TemporalJoin { left, right, kind, on, time } => {
+                if crate::plan::equi_keys(on, left.arity()).left.is_empty() {
+                    return Err(RenderError::Unsupported(
+                        "a temporal join without an equality between the two sides".into(),
+                    ));
+                }
+                let (l, r) = (self.node(left)?, self.node(right)?);
+                let rows = temporal::render(
+                    self.rows(l),
+                    self.rows(r),
+                    (left.arity(), right.arity()),
+                    *kind,
+                    on,
+                    time.clone(),
+                    &label(plan),
+                );
+                (rows, format!("{} <- #{l}, #{r}", label(plan)))
             }
             Plan::Time { input, op } => {
                 let index = self.node(input)?;

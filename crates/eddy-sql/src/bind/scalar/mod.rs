@@ -707,8 +707,8 @@ impl<'a> Binder<'a> {
                 };
                 self.call(function, &[first, second], source)
             }
-            "CURRENT_TIMESTAMP" | "CURRENT_DATE" | "CURRENT_TIME" | "NOW" | "LOCALTIMESTAMP" | "PROCTIME"
-            | "RAND" | "RAND_INTEGER" | "UUID" => Err(unsupported(
+            "CURRENT_TIMESTAMP" | "CURRENT_DATE" | "CURRENT_TIME" | "NOW" | "LOCALTIMESTAMP" | "RAND"
+            | "RAND_INTEGER" | "UUID" => Err(unsupported(
                 source,
                 format!("{name}: results must not depend on when or where a row is processed"),
             )),
