@@ -1,7 +1,8 @@
 //! A checkpointed `eddy sql -f` job (a join and an aggregate over paced Nexmark tables,
 //! written as a Debezium changelog to files) killed with SIGKILL after a checkpoint, restored
 //! with `--restore latest` at another worker count: the changelog, folded into a table, ends
-//! where a failure-free run's does.
+//! where a failure-free run's does. The same for Nexmark's own SQL files (windows, window
+//! joins, a temporal join), their blackhole sinks made files.
 #![cfg(feature = "sql")]
 
 use std::collections::BTreeMap;
@@ -50,10 +51,7 @@ fn fold(output: &Path) -> BTreeMap<String, i64> {
         *table.entry(row.to_string()).or_insert(0) += diff;
     }
     table.retain(|_, count| *count != 0);
-    assert!(
-        table.values().all(|count| *count == 1),
-        "a row added twice or removed more than added: {table:?}"
-    );
+    assert!(table.values().all(|count| *count > 0), "a row removed more often than added: {table:?}");
     table
 }
 
@@ -74,6 +72,62 @@ fn wait_for_checkpointed_output(job: &mut Child, checkpoints: &Path, output: &Pa
         }
         assert!(SystemClock.now_ms() < deadline, "no checkpoint after 30 s");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `script(output, rate)` failure-free, then again killed after a checkpoint committed
+/// output and restored at three workers; the restored changelog must fold to the failure-free
+/// one. Returns the folded table. (The rate paces Nexmark tables and sets their event times,
+/// so both runs have it.)
+fn kill_and_restore(dir: &Path, script: &dyn Fn(&Path, &str) -> String) -> BTreeMap<String, i64> {
+    let (reference, output, checkpoints) = (dir.join("reference"), dir.join("out"), dir.join("chk"));
+    let reference_script = dir.join("reference.sql");
+    std::fs::write(&reference_script, script(&reference, ", 'events.per-second' = '3000'")).unwrap();
+    let status = eddy_sql(&reference_script, &["--workers", "2"]).stderr(Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let expected = fold(&reference);
+    let job_script = dir.join("job.sql");
+    std::fs::write(&job_script, script(&output, ", 'events.per-second' = '3000'")).unwrap();
+    let flags = ["--checkpoint-dir", checkpoints.to_str().unwrap(), "--checkpoint-interval", "200ms"];
+    let mut job = eddy_sql(&job_script, &[&["--workers", "2"], &flags[..]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_checkpointed_output(&mut job, &checkpoints, &output);
+    job.kill().unwrap();
+    assert!(!job.wait().unwrap().success(), "the job was killed before it ended");
+    let restored = eddy_sql(&job_script, &[&["--workers", "3", "--restore", "latest"], &flags[..]].concat())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&restored.stderr);
+    assert!(restored.status.success(), "{stderr}");
+    assert!(stderr.contains("restoring from"), "{stderr}");
+    assert_eq!(fold(&output), expected);
+    expected
+}
+
+/// Nexmark's SQL files: hopping windows with a window join (q5), a tumbling window's maximum
+/// joined back (q7), a window join of two streams (q8), a lookup join (q13).
+#[test]
+fn killed_nexmark_sql_jobs_restore_exactly_once() {
+    for name in ["q5", "q7", "q8", "q13"] {
+        let dir = tempfile::tempdir().unwrap();
+        let script = |output: &Path, rate: &str| {
+            let sink = format!(
+                "'connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json'",
+                output.display()
+            );
+            let text = eddy_nexmark::sql::script(name, 20_000).expect("a Nexmark SQL file");
+            assert!(
+                text.contains("'connector' = 'blackhole'") && text.contains("'events.num' = '20000'"),
+                "{name}"
+            );
+            text.replace("'connector' = 'blackhole'", &sink)
+                .replace("'events.num' = '20000'", &format!("'events.num' = '20000'{rate}"))
+        };
+        let expected = kill_and_restore(dir.path(), &script);
+        assert!(!expected.is_empty(), "{name}: no output");
     }
 }
 
@@ -114,4 +168,5 @@ fn a_killed_sql_job_restores_at_another_worker_count() {
     assert!(restored.status.success(), "{stderr}");
     assert!(stderr.contains("restoring from"), "{stderr}");
     assert_eq!(fold(&output), expected);
+    assert!(expected.values().all(|count| *count == 1), "one row per category: {expected:?}");
 }
