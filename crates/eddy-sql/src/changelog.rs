@@ -78,20 +78,24 @@ pub fn changes(
     updates: impl IntoIterator<Item = (Row, i64)>,
     upsert_key: Option<&[usize]>,
 ) -> Vec<RowChange> {
-    let mut consolidated: BTreeMap<Row, i64> = BTreeMap::new();
-    for (row, diff) in updates {
-        *consolidated.entry(row).or_insert(0) += diff;
-    }
+    let mut consolidated: Vec<(Row, i64)> = updates.into_iter().collect();
+    differential_dataflow::consolidation::consolidate(&mut consolidated);
+    let Some(columns) = upsert_key else {
+        // Without a key a row is its own key: in row order, each row only removed or added.
+        let mut out = Vec::with_capacity(consolidated.len());
+        for (row, diff) in consolidated {
+            let kind = if diff < 0 { RowKind::Delete } else { RowKind::Insert };
+            for _ in 1..diff.unsigned_abs() {
+                out.push(RowChange { kind, row: row.clone() });
+            }
+            out.push(RowChange { kind, row });
+        }
+        return out;
+    };
     // Per key: the rows removed and the rows added, each as often as its count says.
     let mut by_key: BTreeMap<Vec<Datum>, (Vec<Row>, Vec<Row>)> = BTreeMap::new();
     for (row, diff) in consolidated {
-        if diff == 0 {
-            continue;
-        }
-        let key = match upsert_key {
-            Some(columns) => columns.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect(),
-            None => row.values().to_vec(),
-        };
+        let key = columns.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect();
         let entry = by_key.entry(key).or_default();
         let copies = std::iter::repeat_n(row, diff.unsigned_abs() as usize);
         if diff < 0 {
@@ -102,7 +106,7 @@ pub fn changes(
     }
     let mut out = Vec::new();
     for (_, (removed, added)) in by_key {
-        let paired = if upsert_key.is_some() { removed.len().min(added.len()) } else { 0 };
+        let paired = removed.len().min(added.len());
         for (i, row) in removed.into_iter().enumerate() {
             let kind = if i < paired { RowKind::UpdateBefore } else { RowKind::Delete };
             out.push(RowChange { kind, row });

@@ -35,9 +35,10 @@ fn two_queries_share_the_arrangements_of_their_join_inputs() {
 
 #[test]
 fn a_join_and_an_aggregate_on_the_same_key_share_one_arrangement() {
-    // MAX needs the group's rows (a SUM carries its sums in the diffs and arranges no rows).
+    // COUNT(DISTINCT) reads the group's rows (a SUM carries its sums in the diffs and arranges
+    // no rows; MIN and MAX aggregate hash buckets of the group first).
     let by_a =
-        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Max, Some(col(1)), false, None)]);
+        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Count, Some(col(1)), true, None)]);
     let joined = join(JoinKind::Inner, binary(BinaryOp::Eq, col(0), col(2)));
     let (text, arrangements) = explain(vec![by_a, joined]);
     assert_eq!(arrangements, 2, "{text}");
@@ -48,9 +49,9 @@ fn a_join_and_an_aggregate_on_the_same_key_share_one_arrangement() {
 fn different_keys_are_different_arrangements() {
     // Grouping by `a` twice (two queries) shares; DISTINCT arranges by the whole row.
     let by_a =
-        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Min, Some(col(1)), false, None)]);
+        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Count, Some(col(1)), true, None)]);
     let max_by_a =
-        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Max, Some(col(1)), false, None)]);
+        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Sum, Some(col(1)), true, None)]);
     let distinct = Plan::Distinct { input: Box::new(get("t")) };
     let (text, arrangements) = explain(vec![by_a, max_by_a, distinct]);
     assert_eq!(arrangements, 2, "{text}");
@@ -79,4 +80,14 @@ fn explain_snapshot() {
     );
     let (text, _) = explain(vec![by_a, join(JoinKind::Anti, equi)]);
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn min_and_max_aggregate_hash_buckets_of_a_group_first() {
+    let max_by_a =
+        aggregate(get("t"), vec![col(0)], vec![call(AggregateFunction::Max, Some(col(1)), false, None)]);
+    let (text, arrangements) = explain(vec![max_by_a]);
+    assert!(text.contains("in 64 hash buckets per group, then per group"), "{text}");
+    // Neither stage arranges `t` by the group key: the buckets and the partials are its own.
+    assert_eq!(arrangements, 0, "{text}");
 }

@@ -144,9 +144,9 @@ fn other_window_functions_are_refused_clearly() {
     let mut session = Session::new();
     session.execute(SETUP).unwrap();
     let cases = [
-        ("SELECT RANK() OVER (ORDER BY sales) FROM shop", "the window function RANK"),
-        ("SELECT DENSE_RANK() OVER (ORDER BY sales) FROM shop", "the window function DENSE_RANK"),
-        ("SELECT SUM(sales) OVER (PARTITION BY category) FROM shop", "OVER aggregations"),
+        ("SELECT NTILE(4) OVER (ORDER BY sales) FROM shop", "the window function NTILE"),
+        ("SELECT PERCENT_RANK() OVER (ORDER BY sales) FROM shop", "the window function PERCENT_RANK"),
+        ("SELECT SUM(sales) OVER (ORDER BY sales GROUPS 1 PRECEDING) FROM shop", "GROUPS frames"),
         ("SELECT ROW_NUMBER() OVER (ORDER BY sales) + 1 FROM shop", "a window function must be a whole"),
         ("SELECT category, ROW_NUMBER() OVER (ORDER BY category) FROM shop GROUP BY category", "groups"),
         ("SELECT COUNT(*), ROW_NUMBER() OVER () FROM shop", "groups or aggregates"),

@@ -10,6 +10,7 @@ pub mod datagen;
 pub mod format;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+mod nexmark;
 pub mod options;
 pub mod sink;
 pub mod source;

@@ -34,16 +34,14 @@ use eddy_core::prelude::{DataStream, Env};
 use eddy_nexmark::{Event, NexmarkConfig, NexmarkSource};
 use std::rc::Rc;
 
-use crate::cast::cast;
 use crate::connect::datagen;
 use crate::connect::format::{row_from_csv, row_from_json, updates_from_debezium, FormatError};
-use crate::connect::options::{Connector, Format, NexmarkTable};
+use crate::connect::nexmark::{normalized, NexmarkLayout};
+use crate::connect::options::{Connector, Format};
 use crate::connect::table::{strategy, watermarks};
 pub use crate::connect::table::{RowUpdate, TableSource};
 use crate::connect::timed::{rowtime_of, BadRecord, Convert, TimedRows, TimedSource};
 use crate::datum::{Datum, Row};
-use crate::plan::Column;
-use crate::types::SqlType;
 
 /// The splits of a `nexmark` table.
 const NEXMARK_SPLITS: usize = 4;
@@ -150,11 +148,12 @@ pub fn read<'scope>(
             if let Some(rate) = events_per_second {
                 source = source.with_max_rate(*rate);
             }
-            let kind = *kind;
+            let layout =
+                NexmarkLayout::new(&name, &columns, *kind).map_err(|e| Error::Config(e.to_string()))?;
             // Every event carries the generator's time, also those of other tables, so that
             // all events advance the watermark as in Flink's Nexmark source.
             let convert: Convert<Event> = Rc::new(move |event| {
-                let row = nexmark_row(&name, &columns, kind, event).map_err(format)?;
+                let row = layout.row(event).map_err(format)?;
                 let updates = row.map(|row| vec![(row, 1)]).unwrap_or_default();
                 Ok(TimedRows { updates, event_time: event.date_time() })
             });
@@ -199,109 +198,4 @@ pub(crate) fn with_proctime<'scope>(
         values.insert(position, Datum::Timestamp(now));
         (Row::new(values), diff)
     })
-}
-
-/// A column name as the Nexmark models spell fields: lower case without underscores, so
-/// `dateTime`, `date_time` and `DATETIME` all name `date_time`.
-fn normalized(name: &str) -> String {
-    name.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
-}
-
-/// The row of a Nexmark event for a table of `kind`, or `None` for an event of another kind.
-fn nexmark_row(
-    table: &str,
-    columns: &[Column],
-    kind: NexmarkTable,
-    event: &Event,
-) -> Result<Option<Row>, FormatError> {
-    let number = |v: u64| Datum::BigInt(v as i64);
-    let time = |v: u64| Datum::Timestamp(v as i64);
-    let text = |v: &str| Datum::String(v.to_owned());
-    let fields: Vec<(&str, Datum)> = match (kind, event) {
-        (NexmarkTable::Person, Event::Person(p)) => vec![
-            ("id", number(p.id)),
-            ("name", text(&p.name)),
-            ("emailaddress", text(&p.email_address)),
-            ("creditcard", text(&p.credit_card)),
-            ("city", text(&p.city)),
-            ("state", text(&p.state)),
-            ("datetime", time(p.date_time)),
-            ("extra", text(&p.extra)),
-        ],
-        (NexmarkTable::Auction, Event::Auction(a)) => vec![
-            ("id", number(a.id)),
-            ("itemname", text(&a.item_name)),
-            ("description", text(&a.description)),
-            ("initialbid", number(a.initial_bid)),
-            ("reserve", number(a.reserve)),
-            ("datetime", time(a.date_time)),
-            ("expires", time(a.expires)),
-            ("seller", number(a.seller)),
-            ("category", number(a.category)),
-            ("extra", text(&a.extra)),
-        ],
-        (NexmarkTable::Bid, Event::Bid(b)) => vec![
-            ("auction", number(b.auction)),
-            ("bidder", number(b.bidder)),
-            ("price", number(b.price)),
-            ("channel", text(&b.channel)),
-            ("url", text(&b.url)),
-            ("datetime", time(b.date_time)),
-            ("extra", text(&b.extra)),
-        ],
-        _ => return Ok(None),
-    };
-    let values = columns
-        .iter()
-        .map(|column| {
-            let wanted = normalized(&column.name);
-            let (_, value) =
-                fields.iter().find(|(name, _)| *name == wanted).ok_or_else(|| FormatError::Value {
-                    table: table.into(),
-                    column: column.name.clone(),
-                    ty: column.ty,
-                    reason: format!(
-                        "the Nexmark {kind:?} has no such field; it has {}",
-                        fields.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                    ),
-                })?;
-            let from = match value {
-                Datum::BigInt(_) => SqlType::BigInt,
-                Datum::Timestamp(_) => SqlType::Timestamp { precision: 3 },
-                _ => SqlType::STRING,
-            };
-            cast(value, from, column.ty).map_err(|error| FormatError::Value {
-                table: table.into(),
-                column: column.name.clone(),
-                ty: column.ty,
-                reason: error.to_string(),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(Row::new(values)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use eddy_nexmark::NexmarkGenerator;
-
-    #[test]
-    fn nexmark_rows_map_columns_by_name_in_any_spelling() {
-        let generator = NexmarkGenerator::new(NexmarkConfig::default());
-        let bid = (0..100).map(|n| generator.event(n)).find(|e| matches!(e, Event::Bid(_))).expect("a bid");
-        let columns = vec![
-            Column::new("dateTime", SqlType::Timestamp { precision: 3 }),
-            Column::new("price", SqlType::decimal(20, 2).unwrap()),
-            Column::new("AUCTION", SqlType::BigInt),
-        ];
-        let row = nexmark_row("bid", &columns, NexmarkTable::Bid, &bid).unwrap().unwrap();
-        let Event::Bid(b) = &bid else { unreachable!() };
-        assert_eq!(row.get(0), Some(&Datum::Timestamp(b.date_time as i64)));
-        assert_eq!(row.get(2), Some(&Datum::BigInt(b.auction as i64)));
-        assert_eq!(nexmark_row("person", &columns, NexmarkTable::Person, &bid), Ok(None));
-        let bad = vec![Column::new("bidder_name", SqlType::STRING)];
-        let error = nexmark_row("bid", &bad, NexmarkTable::Bid, &bid).unwrap_err();
-        assert!(error.to_string().contains("no such field"), "{error}");
-    }
 }

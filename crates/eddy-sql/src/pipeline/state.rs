@@ -157,11 +157,13 @@ fn narrowed(row: Row, kept: Option<&[usize]>) -> Row {
     if row.values().iter().enumerate().all(|(i, value)| kept.contains(&i) || *value == Datum::Null) {
         return row;
     }
-    row.values()
-        .iter()
-        .enumerate()
-        .map(|(i, value)| if kept.contains(&i) { value.clone() } else { Datum::Null })
-        .collect()
+    let mut values = row.into_values();
+    for (i, value) in values.iter_mut().enumerate() {
+        if !kept.contains(&i) {
+            *value = Datum::Null;
+        }
+    }
+    Row::new(values)
 }
 
 /// Keeps the input state of a table and passes its updates on; on restore, first emits the

@@ -49,7 +49,7 @@ use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::{Scope, Stream};
 
-use crate::datum::Row;
+use crate::datum::{Datum, Row};
 use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
 use crate::plan::Plan;
@@ -98,6 +98,22 @@ impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (in {} on row {})", self.message, self.operator, self.row)
     }
+}
+
+/// The values of `row` at `columns`, in that order: moved out of the row where a column is
+/// read for the last time, cloned before.
+fn pick_columns(row: Row, columns: &[usize]) -> Row {
+    let mut values = row.into_values();
+    let mut out = Vec::with_capacity(columns.len());
+    for (at, column) in columns.iter().enumerate() {
+        let value = if columns[at + 1..].contains(column) {
+            values.get(*column).cloned()
+        } else {
+            values.get_mut(*column).map(|value| std::mem::replace(value, Datum::Null))
+        };
+        out.push(value.unwrap_or(Datum::Null));
+    }
+    Row::new(out)
 }
 
 /// Why a plan could not be rendered or run.
@@ -297,6 +313,19 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::Project { input, exprs, .. } => {
                 let index = self.node(input)?;
+                let columns: Option<Vec<usize>> = exprs
+                    .iter()
+                    .map(|expr| match expr {
+                        ScalarExpr::Column { index, .. } => Some(*index),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(columns) = columns {
+                    // Only columns: the values move from the input row (a column read twice
+                    // is cloned for its earlier reads).
+                    let rows = self.rows(index).map(move |row| pick_columns(row, &columns));
+                    return Ok(self.push_node(plan, rows, format!("{} <- #{index}", label(plan))));
+                }
                 let exprs = exprs.clone();
                 let rows = self.fallible(index, label(plan), move |row| {
                     exprs.iter().map(|expr| expr.eval(row)).collect::<Result<Row, _>>().map(Some)
@@ -354,8 +383,13 @@ impl<'scope> Renderer<'scope> {
             }
             Plan::Apply { .. } => return Err(RenderError::NotDecorrelated),
         };
+        Ok(self.push_node(plan, rows, text))
+    }
+
+    /// Records a rendered node; returns its index.
+    fn push_node(&mut self, plan: &Plan, rows: Rows<'scope>, text: String) -> usize {
         self.nodes.push(Node { plan: plan.clone(), rows, text, uses: 1 });
-        Ok(self.nodes.len() - 1)
+        self.nodes.len() - 1
     }
 
     fn rows(&self, node: usize) -> Rows<'scope> {

@@ -79,30 +79,69 @@ impl<'scope> Renderer<'scope> {
             let rows = self.with_empty_group(outcomes, group, aggregates);
             return Ok((rows, format!("{} <- #{node} (sums carried in the diffs)", label(plan))));
         }
+        if hierarchical(aggregates) {
+            return self.hierarchical_aggregate(plan, input, group, aggregates);
+        }
         let (arranged, arrangement) = self.arrange(input, group)?;
         let calls = aggregates.to_vec();
         let operator = label(plan);
-        let outcomes = reduce_groups(arranged, "Aggregate", move |key, rows, output| {
-            let mut values = key.values().to_vec();
-            for call in &calls {
-                match aggregate(call, rows.iter().map(|(row, count)| (*row, *count))) {
-                    Ok(value) => values.push(value),
-                    Err(error) => {
-                        let error = RowError {
-                            operator: operator.clone(),
-                            row: key.clone(),
-                            message: error.to_string(),
-                        };
-                        output.push((Err(error), 1));
-                        return;
-                    }
-                }
-            }
-            output.push((Ok(Row::new(values)), 1));
-        });
+        let outcomes = reduce_groups(arranged, "Aggregate", aggregate_rows(calls, operator, group.len()));
         let rows = self.with_empty_group(outcomes, group, aggregates);
         let node = self.arrangements[arrangement].node;
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
+    }
+
+    /// An aggregation of `MIN`, `MAX` and counts (see [`hierarchical`]) in two stages, as Top-K
+    /// does: per group and hash bucket of the row (64 a group) the aggregates of the bucket's
+    /// rows, then per group the `MIN` of the buckets' minima, the `MAX` of their maxima, the
+    /// sum of their counts. A change re-reads its bucket and the group's 64 partial rows, not
+    /// the group's rows: a `MAX` over a large window stays cheap per change.
+    fn hierarchical_aggregate(
+        &mut self,
+        plan: &Plan,
+        input: &Plan,
+        group: &[ScalarExpr],
+        aggregates: &[AggregateCall],
+    ) -> Result<(Rows<'scope>, String), RenderError> {
+        let node = self.node(input)?;
+        let operator = label(plan);
+        let width = group.len();
+        let exprs = group.to_vec();
+        let keyed = self.fallible(node, format!("key of {operator}"), move |row| {
+            let mut key: Vec<Datum> = exprs.iter().map(|expr| expr.eval(row)).collect::<Result<_, _>>()?;
+            key.push(Datum::BigInt((row.hashed() % AGGREGATE_BUCKETS) as i64));
+            Ok(Some((Row::new(key), row.clone())))
+        });
+        let calls = aggregates.to_vec();
+        let partial = aggregate_rows(calls, operator.clone(), width);
+        let partials =
+            reduce_groups(keyed.arrange_by_key_named("Aggregate buckets"), "Aggregate bucket", partial);
+        let partials = self.outcomes(partials);
+        // The second stage reads the partial rows: group columns, then one column per call.
+        let merged: Vec<AggregateCall> = aggregates
+            .iter()
+            .enumerate()
+            .map(|(i, call)| AggregateCall {
+                function: match call.function {
+                    AggregateFunction::Count | AggregateFunction::CountStar => AggregateFunction::Sum,
+                    function => function,
+                },
+                args: vec![ScalarExpr::Column { index: width + i, ty: call.ty }],
+                distinct: false,
+                filter: None,
+                ty: call.ty,
+            })
+            .collect();
+        let by_group = partials
+            .map(move |row| (Row::new(row.values()[..width].to_vec()), row))
+            .arrange_by_key_named("Aggregate partials");
+        let outcomes = reduce_groups(by_group, "Aggregate", aggregate_rows(merged, operator, width));
+        let rows = self.with_empty_group(outcomes, group, aggregates);
+        let text = format!(
+            "{} <- #{node} in {AGGREGATE_BUCKETS} hash buckets per group, then per group",
+            label(plan)
+        );
+        Ok((rows, text))
     }
 
     /// The rows of an aggregation's outcomes; for a global aggregate (no group key) also the
@@ -353,6 +392,47 @@ impl<'scope> Renderer<'scope> {
         reduce_groups(bucketed.arrange_by_key_named("TopK buckets"), "TopK bucket", move |_, rows, output| {
             top_rows(rows, &order, Some(keep), 0, output)
         })
+    }
+}
+
+/// The hash buckets of a hierarchical aggregation's first stage (per group).
+const AGGREGATE_BUCKETS: u64 = 64;
+
+/// Whether an aggregation runs in two stages ([`Renderer::hierarchical_aggregate`]): some
+/// `MIN` or `MAX` and otherwise counts, none `DISTINCT` (a bucket's distinct values are not
+/// the group's). Sums and averages stay in one stage (a partial sum could overflow where the
+/// group's does not).
+fn hierarchical(calls: &[AggregateCall]) -> bool {
+    use AggregateFunction as F;
+    calls.iter().any(|call| matches!(call.function, F::Min | F::Max))
+        && calls.iter().all(|call| match call.function {
+            F::Min | F::Max => true,
+            F::Count | F::CountStar => !call.distinct,
+            F::Sum | F::Avg => false,
+        })
+}
+
+/// A reduce's logic for an aggregation whose key's first `width` values are the group's: the
+/// group values then `calls` over the rows; a failing call makes the key's outcome an error.
+fn aggregate_rows(
+    calls: Vec<AggregateCall>,
+    operator: String,
+    width: usize,
+) -> impl FnMut(&Row, &[(&Row, Diff)], &mut Vec<(Outcome, Diff)>) + 'static {
+    move |key, rows, output| {
+        let mut values = key.values()[..width].to_vec();
+        for call in &calls {
+            match aggregate(call, rows.iter().map(|(row, count)| (*row, *count))) {
+                Ok(value) => values.push(value),
+                Err(error) => {
+                    let error =
+                        RowError { operator: operator.clone(), row: key.clone(), message: error.to_string() };
+                    output.push((Err(error), 1));
+                    return;
+                }
+            }
+        }
+        output.push((Ok(Row::new(values)), 1));
     }
 }
 
