@@ -12,7 +12,7 @@
 //!   Records at times `>= E` that a sink receives meanwhile wait in memory. Nothing stops: the
 //!   operator serializes its state and moves on; the coordinator writes and fsyncs the parts.
 //! * **Complete.** When every part of `E` is durable the coordinator writes the manifest
-//!   atomically (write, fsync, rename); only then do sinks commit (rename staged files).
+//!   atomically and create-only (see [`storage`]); only then do sinks commit (rename staged files).
 //! * **Restore.** Every part is read and checked first. Keyed operators keep the keys whose
 //!   hash range they own at the new parallelism; sources seek their splits; sinks commit what
 //!   the checkpoint staged (idempotently) and delete what later, failed attempts staged.
@@ -32,6 +32,7 @@ pub mod part;
 pub(crate) mod protocol;
 pub(crate) mod restore;
 pub(crate) mod socket;
+pub mod storage;
 pub mod store;
 
 use std::path::PathBuf;
