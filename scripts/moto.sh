@@ -9,14 +9,17 @@
 #   scripts/moto.sh endpoint  print the endpoint of the running server
 #
 # EDDY_MOTO_PORT (default 15000) picks the port, EDDY_MOTO_DIR (default target/moto) where the
-# virtual environment, the log and the pid file live. Clients use any key and secret and the
-# region us-east-1, with path-style requests.
+# log and the pid file live, EDDY_MOTO_VENV (default target/moto/venv) the virtual environment.
+# Clients use any key and secret and the region us-east-1, with path-style requests.
+# With EDDY_MOTO_AUTH=1 the server checks credentials (moto's IAM authentication from the first
+# request on) and, having no users, refuses every key: the tests of the error for bad
+# credentials use such a second server (scripts/test.sh starts it on port 15001).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${EDDY_MOTO_DIR:-target/moto}
 port=${EDDY_MOTO_PORT:-15000}
 endpoint="http://127.0.0.1:$port"
-venv="$dir/venv"
+venv=${EDDY_MOTO_VENV:-target/moto/venv}
 pidfile="$dir/moto.pid"
 requirement='moto[server]==5.2.6'
 
@@ -31,7 +34,7 @@ ready() {
 install() {
     # `installed` is written last, so an interrupted install is redone from scratch.
     [[ -f "$venv/installed" && -x "$venv/bin/moto_server" ]] && return
-    mkdir -p "$dir"
+    mkdir -p "$dir" "$(dirname "$venv")"
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
@@ -41,6 +44,7 @@ install() {
 case "${1:-}" in
 start)
     install
+    mkdir -p "$dir"
     if running; then
         echo "$endpoint"
         exit 0
@@ -48,6 +52,11 @@ start)
     if ready; then
         echo "moto.sh: port $port is taken by another program (set EDDY_MOTO_PORT)" >&2
         exit 1
+    fi
+    if [[ "${EDDY_MOTO_AUTH:-0}" == 1 ]]; then
+        export INITIAL_NO_AUTH_ACTION_COUNT=0
+    else
+        unset INITIAL_NO_AUTH_ACTION_COUNT
     fi
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
     echo $! > "$pidfile"

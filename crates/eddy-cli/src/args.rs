@@ -117,8 +117,10 @@ impl ClusterArgs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct CheckpointArgs {
     /// Take checkpoints into this directory (and listen for `eddy savepoint` / `eddy stop`
-    /// on `DIR/control.sock`). In a multi-process job every process must see the same
-    /// directory (a shared file system across machines).
+    /// on `DIR/control.sock`), or into an object store: `s3://bucket/prefix` (feature `s3`;
+    /// credentials and endpoint from the `AWS_*` environment; the control socket is then in
+    /// the temporary directory). In a multi-process job every process must see the same
+    /// directory: a shared file system across machines, or S3.
     #[arg(long)]
     pub checkpoint_dir: Option<PathBuf>,
     /// Processing time between checkpoints (e.g. 500ms, 1s, 2m).
@@ -142,8 +144,10 @@ pub struct CheckpointArgs {
 }
 
 impl CheckpointArgs {
-    /// The checkpoint configuration, or `None` without `--checkpoint-dir`.
+    /// The checkpoint configuration, or `None` without `--checkpoint-dir`. Registers the
+    /// storages of this build ([`crate::register_storages`]), so `s3://` paths open.
     pub fn config(&self) -> Result<Option<CheckpointConfig>> {
+        crate::register_storages();
         let Some(dir) = &self.checkpoint_dir else {
             if self.restore.is_some() {
                 return Err(Error::Config("--restore needs --checkpoint-dir".into()));

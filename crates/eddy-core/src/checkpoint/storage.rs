@@ -21,13 +21,13 @@
 //! under it does, so [`Storage::create_dir`] may do nothing, and [`Storage::list`] returns the
 //! names one level below a prefix (files and "directories" alike).
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::error::{Error, Result};
+use crate::hash::HashMap;
 
 /// A place objects are kept in: the local file system or an object store. See the module
 /// docs for the contract.
