@@ -4,6 +4,9 @@
 # The Kafka tests need a broker: a local Tansu is installed and started (scripts/kafka.sh)
 # unless EDDY_KAFKA_BROKERS names one. The SQL differential tests need PostgreSQL: a private
 # cluster is installed and started (scripts/postgres.sh) unless EDDY_TEST_PG names a server.
+# The checkpoints-on-S3 tests need an S3 API server: moto is installed and started
+# (scripts/moto.sh) unless EDDY_TEST_S3 names one, with a second one refusing every credential
+# unless EDDY_TEST_S3_AUTH names one. EDDY_TEST_S3=skip skips those tests (loudly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +39,24 @@ if [[ -z "${EDDY_TEST_PG:-}" ]]; then
     export EDDY_TEST_PG
 fi
 echo "postgres: $EDDY_TEST_PG"
+
+echo "== S3 API servers (for checkpoints on S3)"
+if [[ -z "${EDDY_TEST_S3:-}" ]]; then
+    if ! bash scripts/moto.sh endpoint > /dev/null; then
+        cleanup+=("bash scripts/moto.sh stop")
+    fi
+    EDDY_TEST_S3=$(bash scripts/moto.sh start | tail -n 1)
+    export EDDY_TEST_S3
+fi
+if [[ -z "${EDDY_TEST_S3_AUTH:-}" && "$EDDY_TEST_S3" != skip ]]; then
+    refusing=(env EDDY_MOTO_AUTH=1 EDDY_MOTO_PORT=15001 EDDY_MOTO_DIR=target/moto-auth bash scripts/moto.sh)
+    if ! "${refusing[@]}" endpoint > /dev/null; then
+        cleanup+=("env EDDY_MOTO_DIR=target/moto-auth bash scripts/moto.sh stop")
+    fi
+    EDDY_TEST_S3_AUTH=$("${refusing[@]}" start | tail -n 1)
+    export EDDY_TEST_S3_AUTH
+fi
+echo "s3: $EDDY_TEST_S3 (refusing credentials: ${EDDY_TEST_S3_AUTH:-none})"
 
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
