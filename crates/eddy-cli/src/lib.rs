@@ -16,6 +16,8 @@
 //!   `status`); `inspect.rs` verifies and prints checkpoints (`inspect`). `eddy kafka
 //!   produce|consume` needs the `kafka` feature (on by default).
 //!
+//! * [`slurm`]: the cluster of an `srun` step (process index, count and peers from the
+//!   `SLURM_*` environment), which `ClusterArgs::config` uses when no cluster flag is given.
 //! * [`register_storages`]: makes `s3://` checkpoint paths work (feature `s3`, on by
 //!   default), called by `RunArgs::job_config` and the binary.
 //!
@@ -25,6 +27,7 @@
 //! depends on the `eddy` facade, and the library never needs Kafka.
 
 pub mod args;
+pub mod slurm;
 
 /// Registers the checkpoint storages this build has with `eddy_core::checkpoint::storage`:
 /// `s3://` with the feature `s3`. Idempotent; without a storage, an `s3://` path is refused
