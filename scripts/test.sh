@@ -7,6 +7,8 @@
 # The checkpoints-on-S3 tests need an S3 API server: moto is installed and started
 # (scripts/moto.sh) unless EDDY_TEST_S3 names one, with a second one refusing every credential
 # unless EDDY_TEST_S3_AUTH names one. EDDY_TEST_S3=skip skips those tests (loudly).
+# The Kubernetes manifests are rendered and validated offline (scripts/k8s-validate.sh).
+# The Slurm test (scripts/slurm.sh test) is not run here: it starts system daemons as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +59,13 @@ if [[ -z "${EDDY_TEST_S3_AUTH:-}" && "$EDDY_TEST_S3" != skip ]]; then
     export EDDY_TEST_S3_AUTH
 fi
 echo "s3: $EDDY_TEST_S3 (refusing credentials: ${EDDY_TEST_S3_AUTH:-none})"
+
+echo "== Kubernetes manifests (deploy/k8s, validated offline)"
+if command -v kubectl > /dev/null; then
+    bash scripts/k8s-validate.sh
+else
+    echo "*** kubectl is not installed: SKIPPING the validation of deploy/k8s ***"
+fi
 
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
