@@ -6,7 +6,7 @@
 #   scripts/moto.sh start     install if needed, start, wait until ready; the last line of
 #                             output is the endpoint (http://127.0.0.1:PORT)
 #   scripts/moto.sh stop      stop the server started here
-#   scripts/moto.sh endpoint  print the endpoint of the running server
+#   scripts/moto.sh address   print the endpoint of the running server
 #
 # EDDY_MOTO_PORT (default 15000) picks the port, EDDY_MOTO_DIR (default target/moto) where the
 # log and the pid file live, EDDY_MOTO_VENV (default target/moto/venv) the virtual environment.
@@ -23,28 +23,28 @@ venv=${EDDY_MOTO_VENV:-target/moto/venv}
 pidfile="$dir/moto.pid"
 requirement='moto[server]==5.2.6'
 
-running() {
-    [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
-}
-
-ready() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-}
+source scripts/daemon.sh
+running() { daemon_running "$pidfile"; }
+ready() { daemon_ready "$port"; }
 
 install() {
     # `installed` is written last, so an interrupted install is redone from scratch.
     [[ -f "$venv/installed" && -x "$venv/bin/moto_server" ]] && return
-    mkdir -p "$dir" "$(dirname "$venv")"
     rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
     touch "$venv/installed"
 }
 
+# One start or stop at a time: test binaries running in parallel may all ask for the server.
+mkdir -p "$dir"
+exec 9> "$dir/lock"
+flock 9
+
 case "${1:-}" in
 start)
     install
-    mkdir -p "$dir"
     if running; then
         echo "$endpoint"
         exit 0
@@ -58,41 +58,19 @@ start)
     else
         unset INITIAL_NO_AUTH_ACTION_COUNT
     fi
-    nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
+    # 9>&-: the server must not hold the lock.
+    nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 9>&- &
     echo $! > "$pidfile"
-    for _ in $(seq 1 300); do
-        if ready; then
-            echo "moto.sh: S3 server running (pid $(cat "$pidfile"), log $dir/moto.log)" >&2
-            echo "$endpoint"
-            exit 0
-        fi
-        if ! running; then
-            echo "moto.sh: the server exited; its log:" >&2
-            tail -n 20 "$dir/moto.log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    echo "moto.sh: the server did not listen on $endpoint within 30 s; log: $dir/moto.log" >&2
-    exit 1
+    daemon_wait "moto.sh: S3 server" "$pidfile" "$port" "$dir/moto.log" 300 "$endpoint"
     ;;
 stop)
-    if running; then
-        pid=$(cat "$pidfile")
-        kill "$pid"
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
+    daemon_stop "$pidfile"
     ;;
-endpoint)
+address)
     running && echo "$endpoint"
     ;;
 *)
-    echo "usage: scripts/moto.sh start|stop|endpoint" >&2
+    echo "usage: scripts/moto.sh start|stop|address" >&2
     exit 2
     ;;
 esac

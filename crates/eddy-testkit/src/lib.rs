@@ -9,6 +9,8 @@
 //! * [`oracle`]: random input for oracle tests (unique timestamps split over partitions, then
 //!   put out of order locally, sometimes far) and the logical time a source gives each record
 //!   (its split's watermark before the record), for single-threaded reference computations.
+//! * [`crash`]: `kill -9` of a child job at pseudo-random moments, and restarting it until it
+//!   finishes.
 //! * [`logs`]: the per-process logs of a supervised job.
 //! * [`kafka`]: the address of the test broker (started by `scripts/kafka.sh` unless
 //!   `EDDY_KAFKA_BROKERS` names one) and unique topic names.
@@ -19,6 +21,7 @@
 //! everywhere, never a normal dependency, and it is never published. It depends on nothing of
 //! eddy's but `eddy-core`'s clock.
 
+pub mod crash;
 pub mod kafka;
 pub mod logs;
 pub mod oracle;

@@ -88,44 +88,17 @@ pub fn command(setup: &Setup, workers: usize, checkpoints: bool, max_rate: Optio
     command
 }
 
-/// Starts the job four times (with `workers[round]` workers, restoring the latest checkpoint)
-/// and kills it (SIGKILL) after a pseudo-random 150..650 ms; at least two rounds must die
-/// while running.
+/// Starts the job once per entry of `workers` (restoring the latest checkpoint) and kills it
+/// (SIGKILL) after a pseudo-random 150..650 ms.
 pub fn kill_at_random_moments(setup: &Setup, workers: &[usize]) {
-    // A small deterministic generator of kill delays.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut kills = 0;
-    for round in 0..4 {
-        let mut child = command(setup, workers[round % workers.len()], true, Some(6_000)).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(150 + next() % 500));
-        match child.try_wait().unwrap() {
-            Some(status) => assert!(status.success(), "round {round} failed on its own: {status}"),
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-            }
-        }
-    }
-    assert!(kills >= 2, "the job was killed while running ({kills} kills)");
+    eddy_testkit::crash::kill_at_random_moments(workers, (150, 500), |count| {
+        command(setup, count, true, Some(6_000)).spawn().unwrap()
+    });
 }
 
 /// Runs with `--restore latest` (cycling through `workers`) until a run exits 0.
 pub fn finish(setup: &Setup, workers: &[usize]) {
-    for attempt in 0..10 {
-        let (status, stderr) = run(command(setup, workers[attempt % workers.len()], true, None));
-        if status.success() {
-            return;
-        }
-        eprintln!("restart {attempt} failed: {stderr}");
-    }
-    panic!("the job did not finish after 10 restarts");
+    eddy_testkit::crash::finish(workers, |count| command(setup, count, true, None).output().unwrap());
 }
 
 pub fn run(mut command: Command) -> (ExitStatus, String) {

@@ -50,8 +50,10 @@ pub use store::{CheckpointKind, CheckpointStats, Manifest, OperatorEntry, PartEn
 /// How a job checkpoints.
 #[derive(Clone, Debug)]
 pub struct CheckpointConfig {
-    /// Where checkpoints are written (`chk-<id>` directories) and where the control socket
-    /// of the running job lives.
+    /// Where checkpoints are written (`chk-<id>` directories): a local directory, which also
+    /// holds the running job's control socket and lock, or a URL of a registered storage such
+    /// as `s3://bucket/prefix` (see [`storage`]; the socket and lock are then in
+    /// [`storage::local_dir`]).
     pub dir: PathBuf,
     /// Processing time between checkpoints; `None` takes only savepoints and the final one.
     pub interval: Option<Duration>,
