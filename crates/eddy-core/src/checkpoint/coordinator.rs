@@ -17,7 +17,7 @@ use super::link::Peer;
 use super::messages::{Message, Reply};
 use super::protocol::{Action, Event, Peers, Protocol, Settings};
 use super::socket::Server;
-use super::storage::{is_remote, Location};
+use super::storage::{local_path, Location};
 use super::store::{apply_retention, list_checkpoints, mark_committing, write_manifest, write_part};
 use super::{failpoint, CheckpointConfig};
 use crate::error::{Error, Result};
@@ -237,7 +237,10 @@ impl Shell {
 /// creatable. It is created here, so that a target that cannot be written is refused with an
 /// answer to the client instead of failing the running job.
 fn check_target(dir: PathBuf) -> std::result::Result<PathBuf, String> {
-    let dir = if is_remote(&dir) { dir } else { std::path::absolute(&dir).unwrap_or(dir) };
+    let dir = match local_path(&dir) {
+        Some(local) => std::path::absolute(&local).unwrap_or(local),
+        None => dir,
+    };
     let location = Location::open(&dir).map_err(|error| format!("cannot use {}: {error}", dir.display()))?;
     match location.list() {
         Ok(names) if !names.is_empty() => return Err(format!("{} exists and is not empty", dir.display())),

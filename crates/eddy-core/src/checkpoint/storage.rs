@@ -84,7 +84,17 @@ pub fn register_scheme(scheme: &str, opener: SchemeOpener) {
 
 /// Whether `path` is a URL of a storage other than the local file system (`s3://...`).
 pub fn is_remote(path: &Path) -> bool {
-    path.to_str().and_then(split_url).is_some_and(|(scheme, _)| scheme != "file")
+    local_path(path).is_none()
+}
+
+/// The local path `path` names (itself, or the path of a `file://` URL), or `None` for a URL
+/// of another storage.
+pub fn local_path(path: &Path) -> Option<PathBuf> {
+    match path.to_str().and_then(split_url) {
+        Some(("file", local)) => Some(PathBuf::from(local)),
+        Some(_) => None,
+        None => Some(path.to_owned()),
+    }
 }
 
 /// The local directory of the job whose checkpoints are at `root`, for what only a local file
@@ -92,15 +102,11 @@ pub fn is_remote(path: &Path) -> bool {
 /// store a directory in the temporary directory named by a hash of the URL, so that
 /// `eddy savepoint --checkpoint-dir s3://...` on the machine of process 0 finds the job.
 pub fn local_dir(root: &Path) -> PathBuf {
-    match root.to_str().and_then(split_url) {
-        Some(("file", path)) => PathBuf::from(path),
-        Some(_) => {
-            let text = root.to_string_lossy();
-            let hash = xxhash_rust::xxh3::xxh3_64(text.trim_end_matches('/').as_bytes());
-            std::env::temp_dir().join(format!("eddy-{hash:016x}"))
-        }
-        None => root.to_owned(),
-    }
+    local_path(root).unwrap_or_else(|| {
+        let text = root.to_string_lossy();
+        let hash = xxhash_rust::xxh3::xxh3_64(text.trim_end_matches('/').as_bytes());
+        std::env::temp_dir().join(format!("eddy-{hash:016x}"))
+    })
 }
 
 fn split_url(text: &str) -> Option<(&str, &str)> {
@@ -381,6 +387,12 @@ mod tests {
         let location = Location::open(Path::new(&url)).unwrap();
         assert!(location.is_local() && location.to_string() == dir.path().display().to_string());
         assert!(is_remote(Path::new("s3://bucket/prefix")) && !is_remote(Path::new(&url)));
+        assert_eq!(local_path(Path::new(&url)).as_deref(), Some(dir.path()));
+        assert_eq!(local_dir(Path::new(&url)), dir.path());
+        let remote = local_dir(Path::new("s3://bucket/prefix"));
+        assert!(
+            remote.starts_with(std::env::temp_dir()) && remote != local_dir(Path::new("s3://bucket/other"))
+        );
         let error = Location::open(Path::new("nowhere://bucket/x")).unwrap_err().to_string();
         assert!(error.contains("no storage for `nowhere://`"), "{error}");
         let error = Location::open(Path::new("nowhere:///x")).unwrap_err().to_string();

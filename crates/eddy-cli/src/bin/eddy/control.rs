@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use eddy_core::checkpoint::storage::{is_remote, local_dir};
+use eddy_core::checkpoint::storage::{local_dir, local_path};
 use eddy_core::checkpoint::{send_request, ControlRequest, ControlResponse, CONTROL_SOCKET};
 use eddy_core::error::Error;
 
@@ -15,10 +15,10 @@ use crate::Failure;
 /// The savepoint target as the job will see it: the job may run in another directory. An
 /// object store URL (`s3://...`) is the same everywhere.
 pub(crate) fn absolute(path: &Path) -> Result<PathBuf, Failure> {
-    if is_remote(path) {
+    let Some(local) = local_path(path) else {
         return Ok(path.to_owned());
-    }
-    std::path::absolute(path).map_err(|error| Failure::Message(format!("{}: {error}", path.display())))
+    };
+    std::path::absolute(&local).map_err(|error| Failure::Message(format!("{}: {error}", local.display())))
 }
 
 pub(crate) fn savepoint(

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use eddy_core::checkpoint::storage::is_remote;
+use eddy_core::checkpoint::storage::local_path;
 use eddy_core::checkpoint::store::{is_complete, list_checkpoints, MANIFEST};
 use eddy_core::checkpoint::{inspect, CheckpointKind, Manifest, PartKind};
 
@@ -28,8 +28,8 @@ fn resolve_checkpoint(path: &Path) -> Result<PathBuf, Failure> {
     if is_complete(path)? {
         return Ok(path.to_owned());
     }
-    if !is_remote(path) {
-        match std::fs::metadata(path) {
+    if let Some(local) = local_path(path) {
+        match std::fs::metadata(local) {
             Err(error) => return Err(Failure::Message(format!("{}: {error}", path.display()))),
             Ok(metadata) if !metadata.is_dir() => {
                 return Err(Failure::Message(format!("{}: not a directory", path.display())))
