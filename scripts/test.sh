@@ -4,6 +4,11 @@
 # The Kafka tests need a broker: a local Tansu is installed and started (scripts/kafka.sh)
 # unless EDDY_KAFKA_BROKERS names one. The SQL differential tests need PostgreSQL: a private
 # cluster is installed and started (scripts/postgres.sh) unless EDDY_TEST_PG names a server.
+# The checkpoints-on-S3 tests need an S3 API server: moto is installed and started
+# (scripts/moto.sh) unless EDDY_TEST_S3 names one, with a second one refusing every credential
+# unless EDDY_TEST_S3_AUTH names one. EDDY_TEST_S3=skip skips those tests (loudly).
+# The Kubernetes manifests are rendered and validated offline (scripts/k8s-validate.sh).
+# The Slurm test (scripts/slurm.sh test) is not run here: it starts system daemons as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,25 +22,41 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cleanup=()
 trap 'for step in "${cleanup[@]}"; do $step || true; done' EXIT
 
-echo "== Kafka broker (for the Kafka connector's tests)"
-if [[ -z "${EDDY_KAFKA_BROKERS:-}" ]]; then
-    if ! bash scripts/kafka.sh address > /dev/null; then
-        cleanup+=("bash scripts/kafka.sh stop")
+# Sets the variable $1 to the address `$2... start` prints, unless it names a server already;
+# a server this script started is stopped when it exits.
+server() {
+    local variable=$1 value
+    shift
+    if [[ -z "${!variable:-}" ]]; then
+        if ! "$@" address > /dev/null; then
+            cleanup+=("$* stop")
+        fi
+        value=$("$@" start | tail -n 1)
+        export "$variable=$value"
     fi
-    EDDY_KAFKA_BROKERS=$(bash scripts/kafka.sh start | tail -n 1)
-    export EDDY_KAFKA_BROKERS
-fi
+}
+
+echo "== Kafka broker (for the Kafka connector's tests)"
+server EDDY_KAFKA_BROKERS bash scripts/kafka.sh
 echo "brokers: $EDDY_KAFKA_BROKERS"
 
 echo "== PostgreSQL (for the SQL differential tests)"
-if [[ -z "${EDDY_TEST_PG:-}" ]]; then
-    if ! bash scripts/postgres.sh address > /dev/null; then
-        cleanup+=("bash scripts/postgres.sh stop")
-    fi
-    EDDY_TEST_PG=$(bash scripts/postgres.sh start | tail -n 1)
-    export EDDY_TEST_PG
-fi
+server EDDY_TEST_PG bash scripts/postgres.sh
 echo "postgres: $EDDY_TEST_PG"
+
+echo "== S3 API servers (for checkpoints on S3)"
+server EDDY_TEST_S3 bash scripts/moto.sh
+if [[ "$EDDY_TEST_S3" != skip ]]; then
+    server EDDY_TEST_S3_AUTH env EDDY_MOTO_AUTH=1 EDDY_MOTO_PORT=15001 EDDY_MOTO_DIR=target/moto-auth bash scripts/moto.sh
+fi
+echo "s3: $EDDY_TEST_S3 (refusing credentials: ${EDDY_TEST_S3_AUTH:-none})"
+
+echo "== Kubernetes manifests (deploy/k8s, validated offline)"
+if command -v kubectl > /dev/null; then
+    bash scripts/k8s-validate.sh
+else
+    echo "*** kubectl is not installed: SKIPPING the validation of deploy/k8s ***"
+fi
 
 echo "== cargo test"
 cargo test --workspace --all-targets --locked

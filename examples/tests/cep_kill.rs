@@ -5,7 +5,6 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use eddy_testkit::output::{assert_same_lines, committed};
 
@@ -80,38 +79,12 @@ fn kill_9_at_random_moments_loses_and_duplicates_no_match() {
     assert!(expected.keys().any(|line| line.contains("card testing")));
     assert!(expected.keys().any(|line| line.contains("no large charge")));
 
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let workers = [2, 1, 4, 3];
-    let mut kills = 0;
-    for (round, &count) in workers.iter().enumerate() {
-        let mut child = command(&input, &output, Some(&checkpoints), count).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(200 + next() % 600));
-        match child.try_wait().unwrap() {
-            Some(status) => assert!(status.success(), "round {round} failed on its own: {status}"),
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-            }
-        }
-    }
-    assert!(kills >= 2, "the job was killed while running ({kills} kills)");
-    let mut finished = false;
-    for attempt in 0..10 {
-        let run = command(&input, &output, Some(&checkpoints), [3, 1][attempt % 2]).output().unwrap();
-        if run.status.success() {
-            finished = true;
-            break;
-        }
-        eprintln!("restart {attempt} failed: {}", String::from_utf8_lossy(&run.stderr));
-    }
-    assert!(finished, "the job did not finish after 10 restarts");
+    eddy_testkit::crash::kill_at_random_moments(&[2, 1, 4, 3], (200, 600), |count| {
+        command(&input, &output, Some(&checkpoints), count).spawn().unwrap()
+    });
+    eddy_testkit::crash::finish(&[3, 1], |count| {
+        command(&input, &output, Some(&checkpoints), count).output().unwrap()
+    });
     let actual = committed(&output);
     for line in expected.keys().filter(|line| !actual.contains_key(*line)) {
         eprintln!("lost: {line}");

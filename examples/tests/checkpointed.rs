@@ -6,71 +6,18 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{assert_exactly_once, command, committed, run, setup, Setup};
-
-/// Runs with `--restore latest` (cycling through `workers`) until a run exits 0.
-fn finish(setup: &Setup, workers: &[usize]) {
-    for attempt in 0..10 {
-        let (status, stderr) = run(command(setup, workers[attempt % workers.len()], true, None));
-        if status.success() {
-            return;
-        }
-        eprintln!("restart {attempt} failed: {stderr}");
-    }
-    panic!("the job did not finish after 10 restarts");
-}
+use common::{assert_exactly_once, command, committed, finish, kill_at_random_moments, run, setup};
 
 #[test]
 fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let setup = setup();
-    // A small deterministic generator of kill delays.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let workers = [2, 1, 4, 3];
-    let mut kills = 0;
-    for round in 0..4 {
-        let mut child = command(&setup, workers[round % workers.len()], true, Some(6_000)).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(150 + next() % 500));
-        match child.try_wait().unwrap() {
-            Some(status) => assert!(status.success(), "round {round} failed on its own: {status}"),
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-            }
-        }
-    }
-    assert!(kills >= 2, "the job was killed while running ({kills} kills)");
+    kill_at_random_moments(&setup, &[2, 1, 4, 3]);
     finish(&setup, &[3, 1]);
     assert_exactly_once(&committed(&setup.output));
 }
 
-/// Aborts at `point` (`name:N`) with `workers`, then restarts with `restart_workers`.
 fn crash_at(point: &str, workers: usize, restart_workers: &[usize]) {
-    let setup = setup();
-    let mut first = command(&setup, workers, true, Some(10_000));
-    first.env("EDDY_FAILPOINT", point);
-    let (status, stderr) = run(first);
-    assert!(!status.success(), "the failpoint {point} was hit: {stderr}");
-    assert!(stderr.contains("failpoint"), "{stderr}");
-    if point.starts_with("after-manifest") {
-        // The checkpoint is complete but its output is not committed yet: there must be
-        // pending files for the restore to commit.
-        let staged = std::fs::read_dir(&setup.output)
-            .unwrap()
-            .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".pending"))
-            .count();
-        assert!(staged > 0, "pending files after a crash between manifest and commit");
-    }
-    finish(&setup, restart_workers);
-    assert_exactly_once(&committed(&setup.output));
+    common::crash_at(&setup(), point, workers, restart_workers);
 }
 
 #[test]

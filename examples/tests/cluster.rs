@@ -74,7 +74,25 @@ fn run(config: &SupervisorConfig) -> Outcome {
 
 #[test]
 fn three_processes_survive_random_kill_9() {
-    let setup = setup();
+    survive_random_kill_9(&setup(), Vec::new());
+}
+
+/// The same with checkpoints on S3 (moto, started by `scripts/moto.sh`): every process writes
+/// its parts into the bucket, and every restart restores from it.
+#[cfg(feature = "s3")]
+#[test]
+fn three_processes_with_checkpoints_on_s3_survive_random_kill_9() {
+    let Some(endpoint) = eddy_testkit::s3::endpoint() else { return };
+    let environment = eddy_testkit::s3::environment(&endpoint);
+    // The supervisor (this process) looks for complete checkpoints before each restart.
+    eddy::objectstore::register_with(&environment).unwrap();
+    let env = environment.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+    survive_random_kill_9(&common::setup_s3(&endpoint), env);
+}
+
+/// Runs the job as 3 processes under the supervisor with `env`, killing processes at random,
+/// and checks that it recovers from checkpoints and commits exactly the failure-free output.
+fn survive_random_kill_9(setup: &Setup, env: Vec<(String, String)>) {
     let chaos = Chaos {
         kills: 3,
         // After the first checkpoints of an attempt (the watermark moves every 1024 records
@@ -84,7 +102,7 @@ fn three_processes_survive_random_kill_9() {
         seed: 0x5eed_2026,
     };
     let config =
-        SupervisorConfig { chaos: Some(chaos), ..supervised(&setup, 3, 1, job_args(&setup, 1_000, None)) };
+        SupervisorConfig { chaos: Some(chaos), env, ..supervised(setup, 3, 1, job_args(setup, 1_000, None)) };
     let outcome = run(&config);
     assert!(outcome.chaos_kills >= 2, "processes were killed while the job ran: {outcome:?}");
     assert!(outcome.failures.iter().all(|failure| failure.by_chaos), "only chaos failures: {outcome:?}");

@@ -7,6 +7,8 @@
 //! --processes N --process I        a multi-process job: N processes, this is process I
 //! --hostfile FILE                  one host:port per line, in process order
 //!                                  (default: 127.0.0.1:2101, 127.0.0.1:2102, ...)
+//!                                  (under `srun` with several tasks: from the Slurm step,
+//!                                  see `crate::slurm`)
 //! --connect-timeout D              how long to wait for every peer at start-up (default 30s)
 //! --progress-interval D            log a progress line every D (default: 5s with
 //!                                  --processes > 1, otherwise off)
@@ -93,15 +95,30 @@ impl ClusterArgs {
         if self.processes == 0 {
             return Err(Error::Config("--processes must be at least 1".into()));
         }
-        if self.processes == 1 {
+        let config = if self.processes == 1 && self.process == 0 && self.hostfile.is_none() {
+            // Under `srun` with several tasks, the step is the cluster (unless flags say otherwise).
+            match crate::slurm::cluster_from_env(|name| std::env::var(name).ok())? {
+                Some(config) => {
+                    eprintln!(
+                        "eddy: Slurm task {} of {}: peers {}",
+                        config.process,
+                        config.processes,
+                        config.addresses.join(" ")
+                    );
+                    config
+                }
+                None => return Ok(None),
+            }
+        } else if self.processes == 1 {
             if self.process != 0 {
                 return Err(Error::Config(format!("--process {} needs --processes above it", self.process)));
             }
             return Ok(None);
-        }
-        let config = match &self.hostfile {
-            Some(hostfile) => ClusterConfig::from_hostfile(hostfile, self.processes, self.process)?,
-            None => ClusterConfig::localhost(self.processes, self.process, DEFAULT_BASE_PORT)?,
+        } else {
+            match &self.hostfile {
+                Some(hostfile) => ClusterConfig::from_hostfile(hostfile, self.processes, self.process)?,
+                None => ClusterConfig::localhost(self.processes, self.process, DEFAULT_BASE_PORT)?,
+            }
         };
         // Links between the processes authenticate with the job's secret, if one is given
         // (`eddy run` and `scripts/launch.sh` generate one).
@@ -117,8 +134,10 @@ impl ClusterArgs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct CheckpointArgs {
     /// Take checkpoints into this directory (and listen for `eddy savepoint` / `eddy stop`
-    /// on `DIR/control.sock`). In a multi-process job every process must see the same
-    /// directory (a shared file system across machines).
+    /// on `DIR/control.sock`), or into an object store: `s3://bucket/prefix` (feature `s3`;
+    /// credentials and endpoint from the `AWS_*` environment; the control socket is then in
+    /// the temporary directory). In a multi-process job every process must see the same
+    /// directory: a shared file system across machines, or S3.
     #[arg(long)]
     pub checkpoint_dir: Option<PathBuf>,
     /// Processing time between checkpoints (e.g. 500ms, 1s, 2m).
@@ -142,8 +161,10 @@ pub struct CheckpointArgs {
 }
 
 impl CheckpointArgs {
-    /// The checkpoint configuration, or `None` without `--checkpoint-dir`.
+    /// The checkpoint configuration, or `None` without `--checkpoint-dir`. Registers the
+    /// storages of this build ([`crate::register_storages`]), so `s3://` paths open.
     pub fn config(&self) -> Result<Option<CheckpointConfig>> {
+        crate::register_storages();
         let Some(dir) = &self.checkpoint_dir else {
             if self.restore.is_some() {
                 return Err(Error::Config("--restore needs --checkpoint-dir".into()));

@@ -66,8 +66,14 @@ fn build(env: &mut Env<'_>, per_split: u64, rate: Option<u64>, output: &Path) ->
 }
 
 fn eddy(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    eddy_with(args, &[])
+}
+
+/// `eddy ARGS` with the environment variables `env` set.
+fn eddy_with(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, String)]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_eddy"))
         .args(args.iter().map(|arg| arg.as_ref()))
+        .envs(env.iter().map(|(key, value)| (key, value)))
         .output()
         .expect("running the eddy binary");
     eprintln!(
@@ -305,4 +311,85 @@ fn savepoint_without_a_running_job_names_the_socket() {
     assert_eq!(result.status.code(), Some(1));
     let error = stderr(&result);
     assert!(error.contains(&*socket.to_string_lossy()) && error.contains("is a job running"), "{error}");
+}
+
+/// Savepoints of a job whose checkpoints are on S3 (moto, started by `scripts/moto.sh`): into
+/// the bucket, inspected there, and restored at another worker count.
+#[cfg(feature = "s3")]
+#[test]
+fn savepoints_on_s3_are_taken_inspected_and_restored() {
+    use eddy_core::checkpoint::storage::local_dir;
+    use eddy_testkit::s3;
+    let Some(endpoint) = s3::endpoint() else { return };
+    eddy_objectstore::register_with(&s3::environment(&endpoint)).unwrap();
+    let bucket = s3::new_bucket(&endpoint, "savepoints");
+    let env = s3::environment(&endpoint);
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out");
+    let checkpoints = PathBuf::from(format!("s3://{bucket}/chk"));
+    let (savepoint, stop_savepoint) = (format!("s3://{bucket}/sp"), format!("s3://{bucket}/sp2"));
+    let config = JobConfig {
+        checkpoint: Some(CheckpointConfig {
+            interval: None,
+            ..CheckpointConfig::new(&checkpoints, Duration::from_millis(10))
+        }),
+        ..JobConfig::with_workers(2)
+    };
+    let job = std::thread::spawn({
+        let output = output.clone();
+        move || Job::new(config).run(move |env| build(env, 20_000, Some(2_000), &output))
+    });
+    let socket = local_dir(&checkpoints).join("control.sock");
+    for _ in 0..1_000 {
+        if socket.exists() || job.is_finished() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(socket.exists(), "the job listens on {}", socket.display());
+
+    let result =
+        eddy_with(&[&"savepoint", &checkpoints, &"--target", &savepoint, &"--timeout", &"30s"], &env);
+    assert!(result.status.success());
+    assert_eq!(stdout(&result).trim(), savepoint);
+    let result = eddy_with(&[&"inspect", &savepoint, &"--json"], &env);
+    assert!(result.status.success());
+    let summary: serde_json::Value = serde_json::from_str(stdout(&result).trim()).unwrap();
+    assert_eq!(summary["kind"], "savepoint");
+    assert_eq!(summary["path"], savepoint.as_str());
+    let uids: Vec<&str> =
+        summary["operators"].as_array().unwrap().iter().map(|op| op["uid"].as_str().unwrap()).collect();
+    assert_eq!(uids, ["counts", "events", "out"]);
+    let result = eddy_with(&[&"savepoint", &checkpoints, &"--target", &savepoint], &env);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(stderr(&result).contains("not empty"), "{}", stderr(&result));
+
+    let result =
+        eddy_with(&[&"stop", &"--savepoint", &stop_savepoint, &checkpoints, &"--timeout", &"30s"], &env);
+    assert!(result.status.success());
+    let summary = job.join().unwrap().unwrap();
+    assert!(summary.stopped_with_savepoint && summary.records_read < 3 * 20_000, "{summary:?}");
+
+    // Restored from the stop savepoint at 3 workers, the job reads the rest and ends with
+    // every record counted once: each key's last count is its number of records.
+    let config = JobConfig {
+        checkpoint: Some(
+            CheckpointConfig {
+                interval: None,
+                ..CheckpointConfig::new(&checkpoints, Duration::from_millis(10))
+            }
+            .restore(RestoreFrom::Path(stop_savepoint.clone().into())),
+        ),
+        ..JobConfig::with_workers(3)
+    };
+    let restored = Job::new(config).run({
+        let output = output.clone();
+        move |env| build(env, 20_000, None, &output)
+    });
+    let summary = restored.unwrap();
+    assert!(summary.records_read > 0 && summary.records_read < 3 * 20_000, "{summary:?}");
+    let lines = eddy_testkit::output::committed(&output);
+    assert_eq!(lines.values().sum::<usize>(), 3 * 20_000, "one output line per record");
+    let result = eddy_with(&[&"inspect", &checkpoints], &env);
+    assert!(result.status.success() && stdout(&result).contains("final"), "{}", stdout(&result));
 }

@@ -28,6 +28,7 @@
 //! | [`core`] | `eddy-core` | the runtime: time model, `DataStream`, keyed state, timers, windows, checkpoints, `Job` |
 //! | [`connectors`] | `eddy-connectors` | collections, generators, the collect sink, CSV and JSON-lines files |
 //! | [`cli`] | `eddy-cli` (feature `cli`, default) | `RunArgs`: the worker, cluster and checkpoint flags every job flattens into its clap parser |
+//! | [`objectstore`] | `eddy-objectstore` (feature `s3`) | checkpoints on S3: `--checkpoint-dir s3://bucket/prefix` |
 //! | [`supervisor`] | `eddy-cli` (feature `cli`) | start, watch and restart the processes of a job on this machine (`eddy run`) |
 //! | [`sql`] | `eddy-sql` (feature `sql`, default) | SQL and the Table API on differential dataflow: sessions, SQL jobs, `TableEnvironment` |
 //! | [`cep`] | `eddy-cep` (feature `cep`, default) | complex event processing: Flink CEP's Pattern API, the NFA, the CEP operator |
@@ -49,6 +50,10 @@ pub use eddy_core::error::{Error, Result};
 #[cfg(feature = "kafka")]
 pub use eddy_kafka as kafka;
 
+/// Checkpoints on S3 (feature `s3`): `eddy::cli` registers it; a program that builds its
+/// `JobConfig` itself calls `eddy::objectstore::register()`.
+#[cfg(feature = "s3")]
+pub use eddy_objectstore as objectstore;
 /// The PostgreSQL connector (feature `postgres`, opt-in).
 #[cfg(feature = "postgres")]
 pub use eddy_postgres as postgres;

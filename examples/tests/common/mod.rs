@@ -36,6 +36,8 @@ pub struct Setup {
     pub input: PathBuf,
     pub output: PathBuf,
     pub checkpoints: PathBuf,
+    /// The S3 server's endpoint when `checkpoints` is an `s3://` URL.
+    pub s3: Option<String>,
 }
 
 pub fn setup() -> Setup {
@@ -43,7 +45,17 @@ pub fn setup() -> Setup {
     let input = dir.path().join("in");
     write_input(&input);
     let (output, checkpoints) = (dir.path().join("out"), dir.path().join("chk"));
-    Setup { dir, input, output, checkpoints }
+    Setup { dir, input, output, checkpoints, s3: None }
+}
+
+/// A setup whose checkpoints go to a new bucket on the S3 server at `endpoint`.
+pub fn setup_s3(endpoint: &str) -> Setup {
+    let bucket = eddy_testkit::s3::new_bucket(endpoint, "checkpointed");
+    Setup {
+        checkpoints: PathBuf::from(format!("s3://{bucket}/job")),
+        s3: Some(endpoint.to_owned()),
+        ..setup()
+    }
 }
 
 pub fn command(setup: &Setup, workers: usize, checkpoints: bool, max_rate: Option<u64>) -> Command {
@@ -70,7 +82,23 @@ pub fn command(setup: &Setup, workers: usize, checkpoints: bool, max_rate: Optio
     if let Some(rate) = max_rate {
         command.arg("--max-rate").arg(rate.to_string());
     }
+    if let Some(endpoint) = &setup.s3 {
+        eddy_testkit::s3::configure(&mut command, endpoint);
+    }
     command
+}
+
+/// Starts the job once per entry of `workers` (restoring the latest checkpoint) and kills it
+/// (SIGKILL) after a pseudo-random 150..650 ms.
+pub fn kill_at_random_moments(setup: &Setup, workers: &[usize]) {
+    eddy_testkit::crash::kill_at_random_moments(workers, (150, 500), |count| {
+        command(setup, count, true, Some(6_000)).spawn().unwrap()
+    });
+}
+
+/// Runs with `--restore latest` (cycling through `workers`) until a run exits 0.
+pub fn finish(setup: &Setup, workers: &[usize]) {
+    eddy_testkit::crash::finish(workers, |count| command(setup, count, true, None).output().unwrap());
 }
 
 pub fn run(mut command: Command) -> (ExitStatus, String) {
@@ -113,4 +141,25 @@ pub fn expected_with(args: &[&str]) -> BTreeMap<String, usize> {
 /// `actual` is exactly the output of a run without failures.
 pub fn assert_exactly_once(actual: &BTreeMap<String, usize>) {
     assert_same_lines(actual, expected());
+}
+
+/// Aborts at `point` (`name:N`) with `workers`, then restarts with `restart_workers` until the
+/// job finishes; its committed output must be the failure-free run's.
+pub fn crash_at(setup: &Setup, point: &str, workers: usize, restart_workers: &[usize]) {
+    let mut first = command(setup, workers, true, Some(10_000));
+    first.env("EDDY_FAILPOINT", point);
+    let (status, stderr) = run(first);
+    assert!(!status.success(), "the failpoint {point} was hit: {stderr}");
+    assert!(stderr.contains("failpoint"), "{stderr}");
+    if point.starts_with("after-manifest") {
+        // The checkpoint is complete but its output is not committed yet: there must be
+        // pending files for the restore to commit.
+        let staged = std::fs::read_dir(&setup.output)
+            .unwrap()
+            .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".pending"))
+            .count();
+        assert!(staged > 0, "pending files after a crash between manifest and commit");
+    }
+    finish(setup, restart_workers);
+    assert_exactly_once(&committed(&setup.output));
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use eddy_core::checkpoint::store::{list_checkpoints, MANIFEST};
+use eddy_core::checkpoint::store::{is_complete, list_checkpoints};
 
 use super::SupervisorError;
 
@@ -63,12 +63,12 @@ pub(super) fn restart_args(args: &[String]) -> Result<Vec<String>, SupervisorErr
     let Some(dir) = flag_value(args, "--checkpoint-dir").filter(|dir| !dir.is_empty()) else {
         return Ok(args.to_vec());
     };
-    let checkpoints = list_checkpoints(Path::new(dir))?;
-    if checkpoints.iter().any(|(_, checkpoint)| checkpoint.join(MANIFEST).exists()) {
-        Ok(with_restore_latest(args))
-    } else {
-        Ok(args.to_vec())
+    for (_, checkpoint) in list_checkpoints(Path::new(dir))? {
+        if is_complete(&checkpoint)? {
+            return Ok(with_restore_latest(args));
+        }
     }
+    Ok(args.to_vec())
 }
 
 /// A duration as the job's flags take it.
@@ -81,6 +81,7 @@ mod tests {
     use std::fs;
 
     use super::*;
+    use eddy_core::checkpoint::store::MANIFEST;
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|arg| arg.to_string()).collect()

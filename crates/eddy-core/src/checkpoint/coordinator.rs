@@ -17,6 +17,7 @@ use super::link::Peer;
 use super::messages::{Message, Reply};
 use super::protocol::{Action, Event, Peers, Protocol, Settings};
 use super::socket::Server;
+use super::storage::{local_path, Location};
 use super::store::{apply_retention, list_checkpoints, mark_committing, write_manifest, write_part};
 use super::{failpoint, CheckpointConfig};
 use crate::error::{Error, Result};
@@ -78,8 +79,7 @@ impl Coordinator {
         shared: Arc<JobShared>,
         clock: Arc<dyn Clock>,
     ) -> Result<Coordinator> {
-        std::fs::create_dir_all(&config.dir)
-            .map_err(|error| Error::io(format!("creating {}", config.dir.display()), error))?;
+        Location::open(&config.dir)?.create_dir()?;
         let newest = list_checkpoints(&config.dir)?.first().map_or(0, |(id, _)| *id);
         let restored_id = control.restored.as_ref().map_or(0, |restored| restored.manifest.id);
         let server = match link.leader {
@@ -184,8 +184,6 @@ impl Shell {
     }
 
     fn perform(&mut self, action: Action<Reply>) -> Result<Option<Event<Reply>>> {
-        let io =
-            |what: &str, dir: &std::path::Path, error| Error::io(format!("{what} {}", dir.display()), error);
         match action {
             Action::CheckTarget { dir } => return Ok(Some(Event::TargetChecked(check_target(dir)))),
             Action::Freeze => return Ok(Some(Event::Frozen { claimed: self.control.freeze() })),
@@ -193,11 +191,12 @@ impl Shell {
             Action::Announce { id, time } => self.control.announce(id, time),
             Action::Retire { id } => self.control.retire(id),
             Action::Close => self.control.close(),
-            Action::CreateDir { dir } => {
-                std::fs::create_dir_all(&dir).map_err(|error| io("creating", &dir, error))?
-            }
+            Action::CreateDir { dir } => Location::open(&dir)?.create_dir()?,
             Action::RemoveDir { dir } => {
-                let _ = std::fs::remove_dir_all(&dir);
+                // Best effort: an abandoned checkpoint has no manifest, so it is never restored.
+                if let Err(error) = Location::open(&dir).and_then(|location| location.delete_all()) {
+                    eprintln!("eddy: could not delete abandoned checkpoint {}: {error}", dir.display());
+                }
             }
             Action::WritePart { dir, relative, bytes } => write_part(&dir, &relative, &bytes)?,
             Action::WriteManifest { dir, manifest } => write_manifest(&dir, &manifest)?,
@@ -238,16 +237,16 @@ impl Shell {
 /// creatable. It is created here, so that a target that cannot be written is refused with an
 /// answer to the client instead of failing the running job.
 fn check_target(dir: PathBuf) -> std::result::Result<PathBuf, String> {
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
-    match std::fs::read_dir(&dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(format!("{} exists and is not empty", dir.display()));
-            }
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+    let dir = match local_path(&dir) {
+        Some(local) => std::path::absolute(&local).unwrap_or(local),
+        None => dir,
+    };
+    let location = Location::open(&dir).map_err(|error| format!("cannot use {}: {error}", dir.display()))?;
+    match location.list() {
+        Ok(names) if !names.is_empty() => return Err(format!("{} exists and is not empty", dir.display())),
+        Ok(_) => {}
         Err(error) => return Err(format!("cannot use {}: {error}", dir.display())),
     }
-    std::fs::create_dir_all(&dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    location.create_dir().map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
     Ok(dir)
 }

@@ -5,11 +5,17 @@
 //! as long as the job runs; the operating system releases it when the process ends, however it
 //! ends, so a crash never leaves a stale lock behind. The file names the holder (process id,
 //! host and start time) for the error a second job gets.
+//!
+//! Checkpoints on an object store have no shared lock: the lock is then taken in the local
+//! directory of [`local_dir`], which keeps a second job on the same machine out, and the
+//! create-only manifests make a job on another machine fail at its first checkpoint instead of
+//! overwriting one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use super::storage::local_dir;
 use crate::error::{Error, Result};
 use crate::time::Clock;
 
@@ -25,8 +31,9 @@ pub(crate) struct DirectoryLock {
 impl DirectoryLock {
     /// Takes the lock of checkpoint directory `dir` (created if missing), or fails naming the
     /// job that holds it.
-    pub(crate) fn acquire(dir: &Path) -> Result<DirectoryLock> {
+    pub(crate) fn acquire(root: &Path) -> Result<DirectoryLock> {
         let io = |what: &str, path: &Path, error| Error::io(format!("{what} {}", path.display()), error);
+        let dir = &local_dir(root);
         std::fs::create_dir_all(dir).map_err(|error| io("creating", dir, error))?;
         let path: PathBuf = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
@@ -45,7 +52,7 @@ impl DirectoryLock {
                 return Err(Error::Config(format!(
                     "checkpoint directory {} is in use by another job ({}); stop it or use another \
                      --checkpoint-dir",
-                    dir.display(),
+                    root.display(),
                     if holder.is_empty() { "holder unknown" } else { holder }
                 )));
             }

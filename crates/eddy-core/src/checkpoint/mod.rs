@@ -12,7 +12,7 @@
 //!   Records at times `>= E` that a sink receives meanwhile wait in memory. Nothing stops: the
 //!   operator serializes its state and moves on; the coordinator writes and fsyncs the parts.
 //! * **Complete.** When every part of `E` is durable the coordinator writes the manifest
-//!   atomically (write, fsync, rename); only then do sinks commit (rename staged files).
+//!   atomically and create-only (see [`storage`]); only then do sinks commit (rename staged files).
 //! * **Restore.** Every part is read and checked first. Keyed operators keep the keys whose
 //!   hash range they own at the new parallelism; sources seek their splits; sinks commit what
 //!   the checkpoint staged (idempotently) and delete what later, failed attempts staged.
@@ -32,6 +32,7 @@ pub mod part;
 pub(crate) mod protocol;
 pub(crate) mod restore;
 pub(crate) mod socket;
+pub mod storage;
 pub mod store;
 
 use std::path::PathBuf;
@@ -49,8 +50,10 @@ pub use store::{CheckpointKind, CheckpointStats, Manifest, OperatorEntry, PartEn
 /// How a job checkpoints.
 #[derive(Clone, Debug)]
 pub struct CheckpointConfig {
-    /// Where checkpoints are written (`chk-<id>` directories) and where the control socket
-    /// of the running job lives.
+    /// Where checkpoints are written (`chk-<id>` directories): a local directory, which also
+    /// holds the running job's control socket and lock, or a URL of a registered storage such
+    /// as `s3://bucket/prefix` (see [`storage`]; the socket and lock are then in
+    /// [`storage::local_dir`]).
     pub dir: PathBuf,
     /// Processing time between checkpoints; `None` takes only savepoints and the final one.
     pub interval: Option<Duration>,

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::part::Part;
 use super::store::{
-    checksum, list_checkpoints, read_manifest, read_part, CheckpointKind, CheckpointStats, Manifest,
-    OperatorEntry, PartEntry, COMMITTING, FORMAT, FORMAT_VERSION, MANIFEST,
+    began_committing, checksum, is_complete, list_checkpoints, read_manifest, read_part, CheckpointKind,
+    CheckpointStats, Manifest, OperatorEntry, PartEntry, FORMAT, FORMAT_VERSION,
 };
 use crate::error::{Error, Result};
 use crate::hash::HashMap;
@@ -109,7 +109,7 @@ impl Restored {
     /// Finds what to restore. `Latest` takes the newest *complete* checkpoint (one with a
     /// manifest) and skips incomplete ones, which committed nothing. A complete checkpoint that
     /// cannot be loaded is skipped only if it never began to commit its output (it has no
-    /// [`COMMITTING`] marker); otherwise its output may be visible already and restoring an
+    /// [`super::store::COMMITTING`] marker); otherwise its output may be visible already and restoring an
     /// older checkpoint would commit it twice, so that is an error, as is finding no intact
     /// checkpoint among complete ones. With `allow_fallback` the user accepts duplicates:
     /// older checkpoints are tried, and with none intact the job starts fresh. A path that does
@@ -125,7 +125,7 @@ impl Restored {
         };
         let mut corrupt = Vec::new();
         for (_, path) in latest {
-            if !path.join(MANIFEST).exists() {
+            if !is_complete(&path)? {
                 eprintln!("eddy: skipping incomplete checkpoint {}", path.display());
                 continue;
             }
@@ -133,7 +133,7 @@ impl Restored {
                 Ok(restored) => return Ok(Some(restored)),
                 Err(error) => error,
             };
-            let committed = path.join(COMMITTING).exists();
+            let committed = began_committing(&path)?;
             if committed && !allow_fallback {
                 return Err(Error::Checkpoint(format!(
                     "the newest complete checkpoint, {}, cannot be restored: {error}. It committed \
@@ -185,7 +185,9 @@ impl Restored {
 mod tests {
     use super::*;
     use crate::checkpoint::part::PartKind;
-    use crate::checkpoint::store::{checkpoint_dir_name, part_entry, write_manifest, write_part};
+    use crate::checkpoint::store::{
+        checkpoint_dir_name, part_entry, write_manifest, write_part, COMMITTING, MANIFEST,
+    };
 
     /// Writes checkpoint `id` with one part; `complete` writes its manifest too.
     fn checkpoint(root: &Path, id: u64, complete: bool) -> PathBuf {

@@ -1,4 +1,5 @@
-//! The control socket of a running job: `<checkpoint-dir>/control.sock`, a Unix socket that
+//! The control socket of a running job: `<checkpoint-dir>/control.sock` (for checkpoints on an
+//! object store, in the local directory [`local_dir`] names), a Unix socket that
 //! only the job's user may use (mode 0600). A client sends one JSON line, a
 //! [`ControlRequest`] such as `{"command":"savepoint","target":"/sp/1","stop":true}` or
 //! `{"command":"status"}`, and gets one JSON line back, a [`ControlResponse`], once the request
@@ -17,6 +18,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use super::messages::{ControlRequest, ControlResponse, Message, Reply};
+use super::storage::local_dir;
 use crate::error::{Error, Result};
 
 /// The file name of the control socket in the checkpoint directory.
@@ -34,7 +36,7 @@ const MAX_CONNECTIONS: usize = 16;
 /// Sends `request` to the job running with checkpoint directory `dir` and waits for the
 /// answer (up to `timeout`).
 pub fn send_request(dir: &Path, request: &ControlRequest, timeout: Duration) -> Result<ControlResponse> {
-    let path = dir.join(CONTROL_SOCKET);
+    let path = local_dir(dir).join(CONTROL_SOCKET);
     let io = |what: &str, error| Error::io(format!("{what} {}", path.display()), error);
     let mut stream =
         UnixStream::connect(&path).map_err(|error| io("connecting to the job's control socket", error))?;
@@ -82,8 +84,11 @@ impl Server {
     /// Listens on `<dir>/control.sock` (replacing a stale socket file, not a live one) and
     /// forwards every request to the coordinator through `sender`.
     pub(crate) fn start(dir: &Path, sender: mpsc::Sender<Message>) -> Result<Server> {
-        let path = dir.join(CONTROL_SOCKET);
-        let listener = bind_private(dir, &path)?;
+        let local = local_dir(dir);
+        std::fs::create_dir_all(&local)
+            .map_err(|error| Error::io(format!("creating {}", local.display()), error))?;
+        let path = local.join(CONTROL_SOCKET);
+        let listener = bind_private(&local, &path)?;
         listener
             .set_nonblocking(true)
             .map_err(|error| Error::io(format!("listening on {}", path.display()), error))?;

@@ -1,8 +1,9 @@
-//! Checkpoints on disk: the directory layout, the manifest, checksums, finding the newest
-//! complete checkpoint, and retention.
+//! Checkpoints in storage: the layout, the manifest, checksums, finding the newest complete
+//! checkpoint, and retention. All I/O goes through [`super::storage`], so `<checkpoint-dir>`
+//! may be a local directory or an object store URL (`s3://bucket/prefix`).
 //!
 //! ```text
-//! <checkpoint-dir>/chk-0000000007/_manifest.json       written last: write, fsync, rename
+//! <checkpoint-dir>/chk-0000000007/_manifest.json       written last, atomically, create-only
 //! <checkpoint-dir>/chk-0000000007/<n>-<uid>/worker-<w>.part
 //! <checkpoint-dir>/control.sock                        the control channel of a running job
 //! <savepoint-dir>/_manifest.json, <n>-<uid>/worker-<w>.part    same layout
@@ -12,14 +13,13 @@
 //! size and XXH3-64 checksum; a checkpoint whose manifest is missing or unreadable, or whose
 //! parts do not match, is skipped with a warning, never half-loaded.
 
-use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::part::PartKind;
+use super::storage::Location;
 use crate::error::{Error, Result};
 
 /// The format name written into every manifest.
@@ -120,17 +120,6 @@ pub fn parse_checkpoint_dir_name(name: &str) -> Option<u64> {
     name.strip_prefix("chk-")?.parse().ok()
 }
 
-fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
-    Error::io(format!("{what} {}", path.display()), error)
-}
-
-/// Fsyncs a directory so a rename or new file in it is durable.
-pub(crate) fn sync_dir(path: &Path) -> Result<()> {
-    File::open(path)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|error| io_error("syncing directory", path, error))
-}
-
 /// A file-system-safe directory name for the operator with `uid`: its uid made safe, and a
 /// hash of the full uid so that uids made equal stay apart. Every process of a job derives
 /// the same name.
@@ -148,61 +137,53 @@ pub(crate) fn part_entry(relative: &str, worker: usize, bytes: &[u8], entries: u
     PartEntry { worker, file: relative.to_owned(), bytes: bytes.len() as u64, xxh3: checksum(bytes), entries }
 }
 
-/// Writes and fsyncs one part file at `relative` in the checkpoint directory.
+/// Writes one part durably at `relative` in the checkpoint `checkpoint`.
 pub(crate) fn write_part(checkpoint: &Path, relative: &str, bytes: &[u8]) -> Result<()> {
-    let path = checkpoint.join(relative);
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|error| io_error("creating", parent, error))?;
-    }
-    let mut file = File::create(&path).map_err(|error| io_error("creating", &path, error))?;
-    file.write_all(bytes).map_err(|error| io_error("writing", &path, error))?;
-    file.sync_all().map_err(|error| io_error("syncing", &path, error))
+    Location::open(checkpoint)?.join(relative).put(bytes)
 }
 
 pub(crate) fn checksum(bytes: &[u8]) -> String {
     format!("{:016x}", xxh3_64(bytes))
 }
 
-/// Marks a checkpoint as committing its output ([`COMMITTING`]): an empty file, fsynced with
-/// its directory.
+/// Marks a checkpoint as committing its output ([`COMMITTING`]): an empty object, durable.
 pub(crate) fn mark_committing(checkpoint: &Path) -> Result<()> {
-    let path = checkpoint.join(COMMITTING);
-    File::create(&path)
-        .and_then(|file| file.sync_all())
-        .map_err(|error| io_error("creating", &path, error))?;
-    sync_dir(checkpoint)
+    Location::open(checkpoint)?.join(COMMITTING).put(b"")
 }
 
-/// Writes the manifest atomically: a temporary file, fsync, rename, fsync of the directory.
+/// Writes the manifest atomically and create-only ([`Location::put_new`]): a checkpoint whose
+/// manifest exists is never overwritten, so two jobs writing one directory fail instead of
+/// mixing their checkpoints.
 pub(crate) fn write_manifest(checkpoint: &Path, manifest: &Manifest) -> Result<()> {
     let text = serde_json::to_string_pretty(manifest)
         .map_err(|error| Error::Internal(format!("encoding a manifest: {error}")))?;
-    let temporary = checkpoint.join(format!("{MANIFEST}.tmp"));
-    let mut file = File::create(&temporary).map_err(|error| io_error("creating", &temporary, error))?;
-    file.write_all(text.as_bytes()).map_err(|error| io_error("writing", &temporary, error))?;
-    file.sync_all().map_err(|error| io_error("syncing", &temporary, error))?;
-    let target = checkpoint.join(MANIFEST);
-    fs::rename(&temporary, &target).map_err(|error| io_error("renaming", &temporary, error))?;
-    sync_dir(checkpoint)
+    Location::open(checkpoint)?.join(MANIFEST).put_new(text.as_bytes())
+}
+
+/// Whether the checkpoint at `checkpoint` is complete (has a manifest).
+pub fn is_complete(checkpoint: &Path) -> Result<bool> {
+    Location::open(checkpoint)?.join(MANIFEST).exists()
+}
+
+/// Whether the checkpoint at `checkpoint` began committing output ([`COMMITTING`]).
+pub(crate) fn began_committing(checkpoint: &Path) -> Result<bool> {
+    Location::open(checkpoint)?.join(COMMITTING).exists()
 }
 
 /// Reads a manifest without checking the parts.
 pub fn read_manifest(checkpoint: &Path) -> Result<Manifest> {
-    let path = checkpoint.join(MANIFEST);
-    let text = fs::read_to_string(&path).map_err(|error| io_error("reading", &path, error))?;
+    let location = Location::open(checkpoint)?.join(MANIFEST);
+    let bytes = location.read()?;
+    let text = String::from_utf8(bytes)
+        .map_err(|error| Error::Checkpoint(format!("{location}: not a valid manifest: {error}")))?;
     let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|error| Error::Checkpoint(format!("{}: not a valid manifest: {error}", path.display())))?;
+        .map_err(|error| Error::Checkpoint(format!("{location}: not a valid manifest: {error}")))?;
     if manifest.format != FORMAT {
-        return Err(Error::Checkpoint(format!(
-            "{}: format `{}` is not {FORMAT}",
-            path.display(),
-            manifest.format
-        )));
+        return Err(Error::Checkpoint(format!("{location}: format `{}` is not {FORMAT}", manifest.format)));
     }
     if manifest.version > FORMAT_VERSION {
         return Err(Error::Checkpoint(format!(
-            "{}: format version {} is newer than this build reads ({FORMAT_VERSION})",
-            path.display(),
+            "{location}: format version {} is newer than this build reads ({FORMAT_VERSION})",
             manifest.version
         )));
     }
@@ -214,19 +195,19 @@ pub fn read_part(checkpoint: &Path, entry: &PartEntry) -> Result<Vec<u8>> {
     // The manifest is input too: a part named `/dev/zero` or `../..` must not be read.
     let relative = Path::new(&entry.file);
     let inside = relative.components().all(|component| matches!(component, std::path::Component::Normal(_)));
+    let location = Location::open(checkpoint)?;
     if !inside || entry.file.is_empty() {
         return Err(Error::Checkpoint(format!(
             "{}: `{}` is not a part inside the checkpoint",
-            checkpoint.join(MANIFEST).display(),
+            location.join(MANIFEST),
             entry.file
         )));
     }
-    let path = checkpoint.join(relative);
-    let bytes = fs::read(&path).map_err(|error| io_error("reading", &path, error))?;
+    let location = location.join(&entry.file);
+    let bytes = location.read()?;
     if bytes.len() as u64 != entry.bytes || checksum(&bytes) != entry.xxh3 {
         return Err(Error::Checkpoint(format!(
-            "{}: corrupt (expected {} bytes with checksum {}, found {} bytes with checksum {})",
-            path.display(),
+            "{location}: corrupt (expected {} bytes with checksum {}, found {} bytes with checksum {})",
             entry.bytes,
             entry.xxh3,
             bytes.len(),
@@ -238,18 +219,11 @@ pub fn read_part(checkpoint: &Path, entry: &PartEntry) -> Result<Vec<u8>> {
 
 /// The checkpoint directories under `root` (complete or not), newest first.
 pub fn list_checkpoints(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
-    let mut found = Vec::new();
-    let entries = match fs::read_dir(root) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(found),
-        Err(error) => return Err(io_error("listing", root, error)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|error| io_error("listing", root, error))?;
-        if let Some(id) = entry.file_name().to_str().and_then(parse_checkpoint_dir_name) {
-            found.push((id, entry.path()));
-        }
-    }
+    let mut found: Vec<(u64, PathBuf)> = Location::open(root)?
+        .list()?
+        .into_iter()
+        .filter_map(|name| Some((parse_checkpoint_dir_name(&name)?, root.join(name))))
+        .collect();
     found.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
     Ok(found)
 }
@@ -260,8 +234,7 @@ pub(crate) fn apply_retention(root: &Path, retain: usize, keep: Option<&Path>) -
     let mut complete = 0;
     let mut newest_complete: Option<u64> = None;
     for (id, path) in list_checkpoints(root)? {
-        let is_complete = path.join(MANIFEST).exists();
-        let delete = if is_complete {
+        let delete = if is_complete(&path)? {
             complete += 1;
             newest_complete.get_or_insert(id);
             complete > retain.max(1)
@@ -269,7 +242,7 @@ pub(crate) fn apply_retention(root: &Path, retain: usize, keep: Option<&Path>) -
             newest_complete.is_some_and(|newest| id < newest)
         };
         if delete && keep.is_none_or(|keep| keep != path) {
-            fs::remove_dir_all(&path).map_err(|error| io_error("deleting", &path, error))?;
+            Location::open(&path)?.delete_all()?;
         }
     }
     Ok(())
@@ -278,6 +251,7 @@ pub(crate) fn apply_retention(root: &Path, retain: usize, keep: Option<&Path>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn manifest(id: u64) -> Manifest {
         Manifest {
@@ -310,10 +284,15 @@ mod tests {
         write_manifest(dir.path(), &manifest(3)).unwrap();
         assert!(!dir.path().join("_manifest.json.tmp").exists());
         assert_eq!(read_manifest(dir.path()).unwrap(), manifest(3));
+        let error = write_manifest(dir.path(), &manifest(4)).unwrap_err().to_string();
+        assert!(error.contains("already exists"), "{error}");
+        assert_eq!(read_manifest(dir.path()).unwrap(), manifest(3));
+        let newer_dir = dir.path().join("newer");
+        std::fs::create_dir(&newer_dir).unwrap();
         let mut newer = manifest(4);
         newer.version = FORMAT_VERSION + 1;
-        write_manifest(dir.path(), &newer).unwrap();
-        assert!(read_manifest(dir.path()).unwrap_err().to_string().contains("newer"));
+        write_manifest(&newer_dir, &newer).unwrap();
+        assert!(read_manifest(&newer_dir).unwrap_err().to_string().contains("newer"));
     }
 
     #[test]
@@ -347,6 +326,7 @@ pub(crate) mod fuzz_tests {
     use crate::checkpoint::keyed::fuzz_tests::keyed_part;
     use proptest::prelude::*;
     use proptest::sample::Index;
+    use std::fs;
 
     /// 256 cases unless `PROPTEST_CASES` asks for more (or fewer).
     pub(crate) fn config() -> ProptestConfig {

@@ -1,18 +1,24 @@
 //! `eddy savepoint`, `eddy stop --savepoint` and `eddy status`: clients of a running job's
-//! control socket, `<checkpoint-dir>/control.sock`.
+//! control socket, `<checkpoint-dir>/control.sock` (for checkpoints on an object store, in the
+//! local directory `eddy_core::checkpoint::storage::local_dir` names).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use eddy_core::checkpoint::storage::{local_dir, local_path};
 use eddy_core::checkpoint::{send_request, ControlRequest, ControlResponse, CONTROL_SOCKET};
 use eddy_core::error::Error;
 
 use crate::Failure;
 
-/// The savepoint target as the job will see it: the job may run in another directory.
+/// The savepoint target as the job will see it: the job may run in another directory. An
+/// object store URL (`s3://...`) is the same everywhere.
 pub(crate) fn absolute(path: &Path) -> Result<PathBuf, Failure> {
-    std::path::absolute(path).map_err(|error| Failure::Message(format!("{}: {error}", path.display())))
+    let Some(local) = local_path(path) else {
+        return Ok(path.to_owned());
+    };
+    std::path::absolute(&local).map_err(|error| Failure::Message(format!("{}: {error}", local.display())))
 }
 
 pub(crate) fn savepoint(
@@ -31,7 +37,7 @@ pub(crate) fn savepoint(
 
 /// Sends a request to the job with checkpoint directory `dir`; a refusal is an error.
 fn request(dir: &Path, request: &ControlRequest, timeout: Duration) -> Result<ControlResponse, Failure> {
-    let socket = dir.join(CONTROL_SOCKET);
+    let socket = local_dir(dir).join(CONTROL_SOCKET);
     let response = send_request(dir, request, timeout).map_err(|error| match &error {
         Error::Io { cause, .. } => match cause.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {

@@ -4,7 +4,8 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use eddy_core::checkpoint::store::{list_checkpoints, MANIFEST};
+use eddy_core::checkpoint::storage::local_path;
+use eddy_core::checkpoint::store::{is_complete, list_checkpoints, MANIFEST};
 use eddy_core::checkpoint::{inspect, CheckpointKind, Manifest, PartKind};
 
 use crate::Failure;
@@ -24,15 +25,17 @@ pub(crate) fn inspect(path: &Path, uid: Option<&str>, json: bool) -> Result<(), 
 /// `path` itself when it holds a manifest; otherwise, if it is a checkpoint root, its newest
 /// complete checkpoint (announced on stderr).
 fn resolve_checkpoint(path: &Path) -> Result<PathBuf, Failure> {
-    if path.join(MANIFEST).exists() {
+    if is_complete(path)? {
         return Ok(path.to_owned());
     }
-    match std::fs::metadata(path) {
-        Err(error) => return Err(Failure::Message(format!("{}: {error}", path.display()))),
-        Ok(metadata) if !metadata.is_dir() => {
-            return Err(Failure::Message(format!("{}: not a directory", path.display())))
+    if let Some(local) = local_path(path) {
+        match std::fs::metadata(local) {
+            Err(error) => return Err(Failure::Message(format!("{}: {error}", path.display()))),
+            Ok(metadata) if !metadata.is_dir() => {
+                return Err(Failure::Message(format!("{}: not a directory", path.display())))
+            }
+            Ok(_) => {}
         }
-        Ok(_) => {}
     }
     let checkpoints = list_checkpoints(path)?;
     if checkpoints.is_empty() {
@@ -41,17 +44,17 @@ fn resolve_checkpoint(path: &Path) -> Result<PathBuf, Failure> {
             path.display()
         )));
     }
-    match checkpoints.iter().find(|(_, checkpoint)| checkpoint.join(MANIFEST).exists()) {
-        Some((_, checkpoint)) => {
+    for (_, checkpoint) in &checkpoints {
+        if is_complete(checkpoint)? {
             eprintln!("eddy: inspecting {}, the newest complete checkpoint", checkpoint.display());
-            Ok(checkpoint.clone())
+            return Ok(checkpoint.clone());
         }
-        None => Err(Failure::Message(format!(
-            "{}: none of its {} checkpoints is complete (each is missing {MANIFEST})",
-            path.display(),
-            checkpoints.len()
-        ))),
     }
+    Err(Failure::Message(format!(
+        "{}: none of its {} checkpoints is complete (each is missing {MANIFEST})",
+        path.display(),
+        checkpoints.len()
+    )))
 }
 
 fn dump(checkpoint: &Path, manifest: &Manifest, uid: &str) -> Result<(), Failure> {

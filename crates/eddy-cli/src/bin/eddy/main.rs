@@ -266,6 +266,7 @@ impl From<io::Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    eddy_cli::register_storages();
     match run(cli.command) {
         Ok(()) | Err(Failure::ClosedOutput) => ExitCode::SUCCESS,
         Err(Failure::Message(message)) => {
