@@ -21,7 +21,9 @@
 //! not depend on batching or the worker count. Updates at a restore's replay time are
 //! history, and their effective time is at least the replay time, as for every update.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use eddy_core::hash::HashMap;
 
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::{AsCollection, Hashable};
@@ -95,7 +97,7 @@ pub(super) fn render<'scope>(
         &format!("TemporalJoin({name})"),
         |_, _| {
             let mut pending: BTreeMap<Time, Pending> = BTreeMap::new();
-            let mut state: HashMap<Row, State> = HashMap::new();
+            let mut state: HashMap<Row, State> = HashMap::default();
             let null_row = Row::new(vec![Datum::Null; right_arity]);
             move |(left_input, left_frontier), (right_input, right_frontier), output| {
                 let effective = |row: &Row, at: Time, column: Option<usize>| {

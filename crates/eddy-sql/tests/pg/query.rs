@@ -495,7 +495,7 @@ impl Generator<'_> {
                         let frame = match self.rng.below(4) {
                             0 => format!(" ROWS BETWEEN {n} PRECEDING AND CURRENT ROW"),
                             1 => format!(" ROWS BETWEEN {n} PRECEDING AND {m} FOLLOWING"),
-                            2 => format!(" ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"),
+                            2 => " ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING".to_owned(),
                             _ => format!(" ROWS BETWEEN UNBOUNDED PRECEDING AND {m} PRECEDING"),
                         };
                         (call, family, total, frame)
