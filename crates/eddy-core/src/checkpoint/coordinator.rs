@@ -190,8 +190,18 @@ impl Shell {
             Action::CheckTarget { dir } => return Ok(Some(Event::TargetChecked(check_target(dir)))),
             Action::Freeze => return Ok(Some(Event::Frozen { claimed: self.control.freeze() })),
             Action::Thaw => self.control.thaw(),
-            Action::Announce { id, time } => self.control.announce(id, time),
-            Action::Retire { id } => self.control.retire(id),
+            Action::Announce { id, time } => {
+                self.control.announce(id, time);
+                if let Some(metrics) = self.shared.metrics.get() {
+                    metrics.checkpoint_started(id, time);
+                }
+            }
+            Action::Retire { id } => {
+                self.control.retire(id);
+                if let Some(metrics) = self.shared.metrics.get() {
+                    metrics.checkpoint_ended(id, false);
+                }
+            }
             Action::Close => self.control.close(),
             Action::CreateDir { dir } => {
                 std::fs::create_dir_all(&dir).map_err(|error| io("creating", &dir, error))?
@@ -200,7 +210,14 @@ impl Shell {
                 let _ = std::fs::remove_dir_all(&dir);
             }
             Action::WritePart { dir, relative, bytes } => write_part(&dir, &relative, &bytes)?,
-            Action::WriteManifest { dir, manifest } => write_manifest(&dir, &manifest)?,
+            Action::WriteManifest { dir, manifest } => {
+                write_manifest(&dir, &manifest)?;
+                if let Some(metrics) = self.shared.metrics.get() {
+                    let kind = serde_json::to_value(manifest.kind).ok();
+                    let kind = kind.as_ref().and_then(|kind| kind.as_str()).unwrap_or("checkpoint");
+                    metrics.checkpoint_written(manifest.id, kind, manifest.stats.duration_ms, manifest.stats.bytes);
+                }
+            }
             Action::MarkCommitting { dir } => mark_committing(&dir)?,
             Action::Commit { staged } => {
                 for (uid, committables) in staged {
@@ -210,7 +227,12 @@ impl Shell {
                     committer.commit(&committables)?;
                 }
             }
-            Action::Completed { id } => self.control.complete(id),
+            Action::Completed { id } => {
+                self.control.complete(id);
+                if let Some(metrics) = self.shared.metrics.get() {
+                    metrics.checkpoint_ended(id, true);
+                }
+            }
             Action::ApplyRetention => {
                 let keep = self.control.restored.as_ref().map(|restored| restored.path.clone());
                 apply_retention(&self.config.dir, self.config.retain, keep.as_deref())?;
