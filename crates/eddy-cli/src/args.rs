@@ -12,6 +12,8 @@
 //!                                  --processes > 1, otherwise off)
 //! --checkpoint-dir DIR --checkpoint-interval D --retain-checkpoints K
 //! --restore latest|PATH --allow-non-restored-state
+//! --metrics-addr HOST:PORT         serve /metrics, the REST API and the dashboard there
+//!                                  (PORT alone: loopback; default off)
 //! ```
 //!
 //! The names are reserved: a job must not define flags with the same names. `eddy run` (the
@@ -41,6 +43,11 @@ pub struct RunArgs {
     /// Checkpoint flags.
     #[command(flatten)]
     pub checkpoints: CheckpointArgs,
+    /// Serve Prometheus metrics (`/metrics`), the REST API (`/jobs`) and the web dashboard
+    /// (`/`) on this address (`HOST:PORT`; a bare `PORT` listens on loopback only). In a
+    /// multi-process job give each process its own port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
 }
 
 impl RunArgs {
@@ -55,11 +62,16 @@ impl RunArgs {
             .progress_interval
             .or_else(|| cluster.as_ref().map(|_| Duration::from_secs(5)))
             .filter(|interval| !interval.is_zero());
+        let metrics = match &self.metrics_addr {
+            Some(addr) => Some(eddy_observe::serve(addr)?.metrics),
+            None => None,
+        };
         Ok(JobConfig {
             checkpoint: self.checkpoints.config()?,
             cluster,
             progress_interval,
             stop_on_ctrl_c: true,
+            metrics,
             ..JobConfig::with_workers(self.workers)
         })
     }

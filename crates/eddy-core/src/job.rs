@@ -234,7 +234,9 @@ impl Job {
                 }
                 if let (0, Some(metrics)) = (index, shared.metrics.get()) {
                     let uids = uids.borrow();
-                    metrics.set_uids(uids.iter().map(|slot| (slot.address.borrow().clone(), slot.get())).collect());
+                    metrics.set_uids(
+                        uids.iter().map(|slot| (slot.address.borrow().clone(), slot.get())).collect(),
+                    );
                 }
                 if let Some(control) = shared.checkpoints.get() {
                     control.workers_built.fetch_add(1, Ordering::SeqCst);

@@ -29,6 +29,31 @@ pub struct Observer {
     pub metrics: Arc<JobMetrics>,
 }
 
+impl Observer {
+    /// Serves a new [`JobMetrics`] on `socket` until the process exits (port 0: any free port,
+    /// see [`Observer::addr`]).
+    pub fn start(socket: SocketAddr) -> Result<Observer> {
+        let server = tiny_http::Server::http(socket)
+            .map_err(|error| Error::Config(format!("--metrics-addr {socket}: cannot listen: {error}")))?;
+        let addr = server.server_addr().to_ip().unwrap_or(socket);
+        let metrics = JobMetrics::new(Arc::new(SystemClock));
+        let server = Arc::new(server);
+        for index in 0..THREADS {
+            let server = Arc::clone(&server);
+            let metrics = Arc::clone(&metrics);
+            std::thread::Builder::new()
+                .name(format!("eddy-observe-{index}"))
+                .spawn(move || {
+                    for request in server.incoming_requests() {
+                        rest::respond(request, &metrics);
+                    }
+                })
+                .map_err(|error| Error::io("starting the metrics server", error))?;
+        }
+        Ok(Observer { addr, metrics })
+    }
+}
+
 /// Parses `HOST:PORT`, or `PORT` / `:PORT` for the loopback interface.
 pub fn parse_addr(text: &str) -> Result<SocketAddr> {
     let text = text.trim();
@@ -58,26 +83,8 @@ pub fn serve(addr: &str) -> Result<Observer> {
             observer.addr
         )));
     }
-    let socket = parse_addr(addr)?;
-    let server = tiny_http::Server::http(socket)
-        .map_err(|error| Error::Config(format!("--metrics-addr {socket}: cannot listen: {error}")))?;
-    let bound = server.server_addr().to_ip().unwrap_or(socket);
-    let metrics = JobMetrics::new(Arc::new(SystemClock));
-    let server = Arc::new(server);
-    for index in 0..THREADS {
-        let server = Arc::clone(&server);
-        let metrics = Arc::clone(&metrics);
-        std::thread::Builder::new()
-            .name(format!("eddy-observe-{index}"))
-            .spawn(move || {
-                for request in server.incoming_requests() {
-                    rest::respond(request, &metrics);
-                }
-            })
-            .map_err(|error| Error::io("starting the metrics server", error))?;
-    }
-    eprintln!("eddy: dashboard, REST API and metrics at http://{bound}/ (metrics: /metrics)");
-    let observer = Observer { addr: bound, metrics };
+    let observer = Observer::start(parse_addr(addr)?)?;
+    eprintln!("eddy: dashboard, REST API and metrics at http://{}/ (metrics: /metrics)", observer.addr);
     *running = Some((addr.to_owned(), observer.clone()));
     Ok(observer)
 }

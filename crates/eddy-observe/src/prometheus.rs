@@ -29,7 +29,12 @@ pub fn encode(snapshot: JobSnapshot) -> String {
     text
 }
 
-fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(Labels, u64)]) -> std::fmt::Result {
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(Labels, u64)],
+) -> std::fmt::Result {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, value) in series {
         ConstCounter::new(*value).encode(metric.encode_family(labels)?)?;
@@ -37,7 +42,12 @@ fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(L
     Ok(())
 }
 
-fn counter_f64(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(Labels, f64)]) -> std::fmt::Result {
+fn counter_f64(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(Labels, f64)],
+) -> std::fmt::Result {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, value) in series {
         ConstCounter::new(*value).encode(metric.encode_family(labels)?)?;
@@ -45,7 +55,12 @@ fn counter_f64(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: 
     Ok(())
 }
 
-fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(Labels, i64)]) -> std::fmt::Result {
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(Labels, i64)],
+) -> std::fmt::Result {
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, value) in series {
         ConstGauge::new(*value).encode(metric.encode_family(labels)?)?;
@@ -81,15 +96,45 @@ impl Collector for Snapshot {
         gauge(&mut encoder, "job_running", "1 while the job runs, 0 once it ended", &one_i(running))?;
         let failed = (job.state == JobState::Failed) as u64;
         gauge(&mut encoder, "job_failed", "1 once the job ended with an error", &one_i(failed))?;
-        gauge(&mut encoder, "job_uptime_ms", "Milliseconds since the job started (until it ended)", &one_i(job.uptime_ms))?;
+        gauge(
+            &mut encoder,
+            "job_uptime_ms",
+            "Milliseconds since the job started (until it ended)",
+            &one_i(job.uptime_ms),
+        )?;
         gauge(&mut encoder, "job_workers", "Worker threads of this process", &one_i(job.workers as u64))?;
         gauge(&mut encoder, "job_processes", "Processes of the job", &one_i(job.processes as u64))?;
-        counter(&mut encoder, "job_restarts", "Restarts by the supervisor before this process", &one(job.restarts))?;
-        counter(&mut encoder, "source_records", "Records read by this process's sources", &one(job.records_read))?;
-        counter(&mut encoder, "sink_records", "Records handed to this process's sinks", &one(job.records_out))?;
-        counter(&mut encoder, "dead_letters", "Bad records sent to dead-letter outputs", &one(job.dead_letters))?;
+        counter(
+            &mut encoder,
+            "job_restarts",
+            "Restarts by the supervisor before this process",
+            &one(job.restarts),
+        )?;
+        counter(
+            &mut encoder,
+            "source_records",
+            "Records read by this process's sources",
+            &one(job.records_read),
+        )?;
+        counter(
+            &mut encoder,
+            "sink_records",
+            "Records handed to this process's sinks",
+            &one(job.records_out),
+        )?;
+        counter(
+            &mut encoder,
+            "dead_letters",
+            "Bad records sent to dead-letter outputs",
+            &one(job.dead_letters),
+        )?;
         if let Some(watermark) = job.source_watermark {
-            gauge(&mut encoder, "source_watermark_ms", "Minimum watermark of this process's sources", &one_i(watermark))?;
+            gauge(
+                &mut encoder,
+                "source_watermark_ms",
+                "Minimum watermark of this process's sources",
+                &one_i(watermark),
+            )?;
         }
         if let Some(lag) = job.watermark_lag_ms {
             gauge(&mut encoder, "watermark_lag_ms", "Wall clock minus the source watermark", &one_i(lag))?;
@@ -118,7 +163,12 @@ impl Collector for Snapshot {
         }
         counter(&mut encoder, "operator_records_in", "Records an operator received", &records_in)?;
         counter(&mut encoder, "operator_records_out", "Records an operator emitted", &records_out)?;
-        counter(&mut encoder, "operator_records_exchanged", "Records an operator sent to other workers", &exchanged)?;
+        counter(
+            &mut encoder,
+            "operator_records_exchanged",
+            "Records an operator sent to other workers",
+            &exchanged,
+        )?;
         counter_f64(&mut encoder, "operator_busy_seconds", "Time an operator spent scheduled", &busy)?;
         counter(&mut encoder, "operator_activations", "Times an operator was scheduled", &activations)?;
         let checkpoints = &job.checkpoints;
@@ -144,10 +194,20 @@ impl Collector for Snapshot {
             1.0,
         )?;
         if let Some(id) = checkpoints.last_completed_id {
-            gauge(&mut encoder, "checkpoint_last_completed_id", "The newest completed checkpoint", &one_i(id))?;
+            gauge(
+                &mut encoder,
+                "checkpoint_last_completed_id",
+                "The newest completed checkpoint",
+                &one_i(id),
+            )?;
         }
         if let Some(age) = checkpoints.last_completed_age_ms {
-            gauge(&mut encoder, "checkpoint_last_completed_age_ms", "Milliseconds since it completed", &one_i(age))?;
+            gauge(
+                &mut encoder,
+                "checkpoint_last_completed_age_ms",
+                "Milliseconds since it completed",
+                &one_i(age),
+            )?;
         }
         Ok(())
     }

@@ -77,22 +77,33 @@ pub fn route(method: &Method, path: &str, metrics: &JobMetrics) -> Answer {
         return Answer { status: 405, content_type: "application/json", body };
     }
     let path = path.split('?').next().unwrap_or(path);
-    let html = |body: &str| Answer { status: 200, content_type: "text/html; charset=utf-8", body: body.into() };
+    let html =
+        |body: &str| Answer { status: 200, content_type: "text/html; charset=utf-8", body: body.into() };
     match path {
         "/" | "/index.html" => return html(INDEX_HTML),
         "/assets/dashboard.js" => {
-            return Answer { status: 200, content_type: "text/javascript; charset=utf-8", body: DASHBOARD_JS.into() }
+            return Answer {
+                status: 200,
+                content_type: "text/javascript; charset=utf-8",
+                body: DASHBOARD_JS.into(),
+            }
         }
         "/assets/dashboard.css" => {
-            return Answer { status: 200, content_type: "text/css; charset=utf-8", body: DASHBOARD_CSS.into() }
+            return Answer {
+                status: 200,
+                content_type: "text/css; charset=utf-8",
+                body: DASHBOARD_CSS.into(),
+            }
         }
         _ => {}
     }
     let snapshot = metrics.snapshot();
     match path {
-        "/metrics" => {
-            Answer { status: 200, content_type: crate::prometheus::CONTENT_TYPE, body: crate::prometheus::encode(snapshot) }
-        }
+        "/metrics" => Answer {
+            status: 200,
+            content_type: crate::prometheus::CONTENT_TYPE,
+            body: crate::prometheus::encode(snapshot),
+        },
         "/jobs" => json_answer(&json!({ "jobs": [overview(&snapshot)] })),
         "/jobs/current" => json_answer(&overview(&snapshot)),
         "/jobs/current/graph" => json_answer(&graph(&snapshot)),

@@ -215,7 +215,12 @@ impl Shell {
                 if let Some(metrics) = self.shared.metrics.get() {
                     let kind = serde_json::to_value(manifest.kind).ok();
                     let kind = kind.as_ref().and_then(|kind| kind.as_str()).unwrap_or("checkpoint");
-                    metrics.checkpoint_written(manifest.id, kind, manifest.stats.duration_ms, manifest.stats.bytes);
+                    metrics.checkpoint_written(
+                        manifest.id,
+                        kind,
+                        manifest.stats.duration_ms,
+                        manifest.stats.bytes,
+                    );
                 }
             }
             Action::MarkCommitting { dir } => mark_committing(&dir)?,

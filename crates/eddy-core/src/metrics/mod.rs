@@ -140,7 +140,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl JobMetrics {
     /// Figures for the jobs this process runs, timed by `clock` (wall-clock milliseconds).
     pub fn new(clock: Arc<dyn Clock>) -> Arc<JobMetrics> {
-        let restarts = std::env::var("EDDY_ATTEMPT").ok().and_then(|attempt| attempt.parse().ok()).unwrap_or(0);
+        let restarts =
+            std::env::var("EDDY_ATTEMPT").ok().and_then(|attempt| attempt.parse().ok()).unwrap_or(0);
         Arc::new(JobMetrics {
             clock,
             run: Mutex::default(),

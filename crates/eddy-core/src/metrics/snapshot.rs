@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use super::{ChannelFigures, OperatorFigures, ProcessGauges, WorkerFigures, DURATION_BUCKETS_MS, SIZE_BUCKETS_BYTES};
+use super::{
+    ChannelFigures, OperatorFigures, ProcessGauges, WorkerFigures, DURATION_BUCKETS_MS, SIZE_BUCKETS_BYTES,
+};
 use crate::hash::HashMap;
 
 /// Where a job is.
@@ -253,7 +255,11 @@ pub(super) fn build(inputs: Inputs<'_>) -> JobSnapshot {
                 operators.push(OperatorSnapshot {
                     id: address(&operator.addr),
                     name: operator.name.clone(),
-                    uid: inputs.uids.iter().find(|(addr, _)| *addr == operator.addr).map(|(_, uid)| uid.clone()),
+                    uid: inputs
+                        .uids
+                        .iter()
+                        .find(|(addr, _)| *addr == operator.addr)
+                        .map(|(_, uid)| uid.clone()),
                     ..OperatorSnapshot::default()
                 });
                 operators.len() - 1
@@ -300,7 +306,10 @@ pub(super) fn build(inputs: Inputs<'_>) -> JobSnapshot {
         records_out: inputs.gauges.records_out,
         dead_letters: inputs.gauges.dead_letters,
         source_watermark: inputs.gauges.source_watermark,
-        watermark_lag_ms: inputs.gauges.source_watermark.map(|watermark| inputs.now.saturating_sub(watermark)),
+        watermark_lag_ms: inputs
+            .gauges
+            .source_watermark
+            .map(|watermark| inputs.now.saturating_sub(watermark)),
         operators,
         edges,
         checkpoints: CheckpointSnapshot {
