@@ -200,7 +200,9 @@ function render(snapshot) {
   setText("rate-out", seconds ? fmt(rateOut) + "/s" : "");
   setText("dead-letters", fmt(snapshot.dead_letters));
   setText("watermark", snapshot.source_watermark === null ? (snapshot.state === "running" ? "–" : "ended") : String(snapshot.source_watermark));
-  setText("lag", snapshot.watermark_lag_ms === null ? "" : "lag " + duration(snapshot.watermark_lag_ms));
+  // The lag means something only when event times are wall-clock times.
+  const lag = snapshot.watermark_lag_ms;
+  setText("lag", lag === null || lag > 7 * 24 * 3600 * 1000 ? "" : "lag " + duration(lag));
   setText("last-checkpoint", snapshot.checkpoints.last_completed_id === null ? "none" : String(snapshot.checkpoints.last_completed_id));
   setText("checkpoint-age", snapshot.checkpoints.last_completed_age_ms === null ? "" : duration(snapshot.checkpoints.last_completed_age_ms) + " ago");
   setText("uptime", duration(snapshot.uptime_ms));
