@@ -45,7 +45,7 @@ pub struct RunArgs {
     pub checkpoints: CheckpointArgs,
     /// Serve Prometheus metrics (`/metrics`), the REST API (`/jobs`) and the web dashboard
     /// (`/`) on this address (`HOST:PORT`; a bare `PORT` listens on loopback only). In a
-    /// multi-process job give each process its own port.
+    /// multi-process job process `I` serves on `PORT + I` (port 0: each picks a free one).
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
 }
@@ -63,7 +63,10 @@ impl RunArgs {
             .or_else(|| cluster.as_ref().map(|_| Duration::from_secs(5)))
             .filter(|interval| !interval.is_zero());
         let metrics = match &self.metrics_addr {
-            Some(addr) => Some(eddy_observe::serve(addr)?.metrics),
+            Some(addr) => {
+                let process = cluster.as_ref().map_or(0, |cluster| cluster.process);
+                Some(eddy_observe::serve(&eddy_observe::for_process(addr, process)?)?.metrics)
+            }
             None => None,
         };
         Ok(JobConfig {

@@ -68,6 +68,21 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr> {
         .ok_or_else(|| Error::Config(format!("--metrics-addr `{text}` names no address")))
 }
 
+/// The address process `process` of a multi-process job serves on: `addr`'s port plus the
+/// process index (port 0 stays 0: any free port), so one flag serves every process of a job
+/// started with the same arguments (`eddy run`).
+pub fn for_process(addr: &str, process: usize) -> Result<String> {
+    let mut socket = parse_addr(addr)?;
+    if process == 0 || socket.port() == 0 {
+        return Ok(socket.to_string());
+    }
+    let port = usize::from(socket.port()) + process;
+    let port = u16::try_from(port)
+        .map_err(|_| Error::Config(format!("--metrics-addr {addr}: port {port} of process {process} is out of range")))?;
+    socket.set_port(port);
+    Ok(socket.to_string())
+}
+
 /// Serves metrics, REST and the dashboard on `addr` (see [`parse_addr`]). A process serves at
 /// most one address: a second call with the same text returns the running server (the SQL
 /// shell builds a job configuration per statement); another address is refused.
@@ -98,6 +113,9 @@ mod tests {
         assert_eq!(parse_addr("9250").unwrap().to_string(), "127.0.0.1:9250");
         assert_eq!(parse_addr(":9250").unwrap().to_string(), "127.0.0.1:9250");
         assert_eq!(parse_addr("0.0.0.0:9250").unwrap().to_string(), "0.0.0.0:9250");
+        assert_eq!(for_process("9250", 2).unwrap(), "127.0.0.1:9252");
+        assert_eq!(for_process("0.0.0.0:0", 2).unwrap(), "0.0.0.0:0");
+        assert!(for_process("65535", 1).unwrap_err().to_string().contains("out of range"));
         let error = parse_addr("nowhere").unwrap_err().to_string();
         assert!(error.contains("--metrics-addr `nowhere`"), "{error}");
     }

@@ -67,6 +67,17 @@ pub fn job(dirs: &Dirs, workers: usize, metrics: Arc<JobMetrics>) -> Job {
 /// file) keyed and reduced to a running sum per key (uid `sums`), written to committed
 /// JSON-lines files (uid `output`).
 pub fn build(env: &mut Env<'_>, input: &Path, output: &Path, rate: Option<u64>) -> Result<()> {
+    build_with_poison(env, input, output, rate, None)
+}
+
+/// [`build`], panicking at the event whose value is `poison`.
+pub fn build_with_poison(
+    env: &mut Env<'_>,
+    input: &Path,
+    output: &Path,
+    rate: Option<u64>,
+    poison: Option<i64>,
+) -> Result<()> {
     let mut source = FileSource::<Event>::json_lines(input).with_extension("jsonl");
     if let Some(rate) = rate {
         source = source.with_max_rate(rate);
@@ -76,6 +87,10 @@ pub fn build(env: &mut Env<'_>, input: &Path, output: &Path, rate: Option<u64>) 
         .with_emit_every(64);
     env.from_source(source, strategy)
         .uid("events")
+        .map(move |event: Event| {
+            assert!(Some(event.value) != poison, "poisoned at {}", event.value);
+            event
+        })
         .key_by(|event: &Event| event.key.clone())
         .reduce(|a: &Event, b: &Event| Event {
             key: a.key.clone(),
