@@ -77,8 +77,9 @@ pub fn for_process(addr: &str, process: usize) -> Result<String> {
         return Ok(socket.to_string());
     }
     let port = usize::from(socket.port()) + process;
-    let port = u16::try_from(port)
-        .map_err(|_| Error::Config(format!("--metrics-addr {addr}: port {port} of process {process} is out of range")))?;
+    let port = u16::try_from(port).map_err(|_| {
+        Error::Config(format!("--metrics-addr {addr}: port {port} of process {process} is out of range"))
+    })?;
     socket.set_port(port);
     Ok(socket.to_string())
 }

@@ -41,11 +41,8 @@ fn the_dashboard_shows_a_running_job_in_chromium() {
         .expect("running scripts/dashboard_check.py");
     stop.stop();
     let summary = running.join().unwrap().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    let report =
+        format!("{}{}", String::from_utf8_lossy(&checked.stdout), String::from_utf8_lossy(&checked.stderr));
     assert!(checked.status.success(), "{report}");
     assert!(report.contains("dashboard ok"), "{report}");
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a blank screenshot? {report}");

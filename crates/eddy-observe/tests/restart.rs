@@ -60,6 +60,7 @@ fn a_restarted_job_shows_its_restart_and_its_checkpoints() {
     assert!(on_disk(&dirs.checkpoints, last));
     // Exactly once across the failure: one committed row per input line.
     assert_eq!(committed_rows(&dirs.output), lines);
-    let source_out = sum(&scrape, "eddy_operator_records_out_total", |labels| labels.get("uid") == Some("events"));
+    let source_out =
+        sum(&scrape, "eddy_operator_records_out_total", |labels| labels.get("uid") == Some("events"));
     assert_eq!(source_out, sum(&scrape, "eddy_source_records_total", |_| true));
 }
