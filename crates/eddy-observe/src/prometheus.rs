@@ -4,7 +4,7 @@
 
 use eddy_core::metrics::{JobSnapshot, JobState};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeCounterValue, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
@@ -29,30 +29,27 @@ pub fn encode(snapshot: JobSnapshot) -> String {
     text
 }
 
-fn counter(
+/// One metric family: a descriptor and one sample per label set.
+fn family<V: Copy, M: EncodeMetric>(
     encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    series: &[(Labels, u64)],
+    (name, help, metric_type): (&str, &str, MetricType),
+    series: &[(Labels, V)],
+    metric: impl Fn(V) -> M,
 ) -> std::fmt::Result {
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    let mut descriptor = encoder.encode_descriptor(name, help, None, metric_type)?;
     for (labels, value) in series {
-        ConstCounter::new(*value).encode(metric.encode_family(labels)?)?;
+        metric(*value).encode(descriptor.encode_family(labels)?)?;
     }
     Ok(())
 }
 
-fn counter_f64(
+fn counter<V: Copy + EncodeCounterValue>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    series: &[(Labels, f64)],
+    series: &[(Labels, V)],
 ) -> std::fmt::Result {
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, value) in series {
-        ConstCounter::new(*value).encode(metric.encode_family(labels)?)?;
-    }
-    Ok(())
+    family(encoder, (name, help, MetricType::Counter), series, ConstCounter::new)
 }
 
 fn gauge(
@@ -61,11 +58,7 @@ fn gauge(
     help: &str,
     series: &[(Labels, i64)],
 ) -> std::fmt::Result {
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, value) in series {
-        ConstGauge::new(*value).encode(metric.encode_family(labels)?)?;
-    }
-    Ok(())
+    family(encoder, (name, help, MetricType::Gauge), series, ConstGauge::new)
 }
 
 fn histogram(
@@ -169,7 +162,7 @@ impl Collector for Snapshot {
             "Records an operator sent to other workers",
             &exchanged,
         )?;
-        counter_f64(&mut encoder, "operator_busy_seconds", "Time an operator spent scheduled", &busy)?;
+        counter(&mut encoder, "operator_busy_seconds", "Time an operator spent scheduled", &busy)?;
         counter(&mut encoder, "operator_activations", "Times an operator was scheduled", &activations)?;
         let checkpoints = &job.checkpoints;
         counter(&mut encoder, "checkpoints_started", "Checkpoints announced", &one(checkpoints.started))?;

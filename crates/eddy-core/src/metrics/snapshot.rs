@@ -287,7 +287,8 @@ pub(super) fn build(inputs: Inputs<'_>) -> JobSnapshot {
     let checkpoints = &inputs.checkpoints;
     // The control plane's figure (on a follower: the newest committed), else the history's.
     let last_completed_id = inputs.gauges.last_checkpoint.or_else(|| {
-        let completed = checkpoints.history.iter().filter(|record| record.status == CheckpointStatus::Completed);
+        let completed =
+            checkpoints.history.iter().filter(|record| record.status == CheckpointStatus::Completed);
         completed.map(|record| record.id).max()
     });
     let last_completed_age_ms = last_completed_id.and_then(|id| {
