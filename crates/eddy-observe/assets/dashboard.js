@@ -188,7 +188,8 @@ function render(snapshot) {
   const state = document.getElementById("state");
   state.textContent = snapshot.state;
   state.className = "state " + snapshot.state;
-  const processes = snapshot.processes > 1 ? `process ${snapshot.process} of ${snapshot.processes}, ` : "";
+  const reporting = snapshot.process_figures.map((p) => p.process).join(", ");
+  const processes = snapshot.processes > 1 ? `process ${snapshot.process} of ${snapshot.processes} (figures of processes ${reporting}), ` : "";
   setText("summary", `${processes}${snapshot.workers} worker${snapshot.workers === 1 ? "" : "s"} per process`);
   const perOperator = rates(snapshot);
   const seconds = previous ? Math.max((snapshot.now_ms - previous.now_ms) / 1000, 0.001) : null;

@@ -50,6 +50,7 @@ pub fn overview(snapshot: &JobSnapshot) -> Value {
         "watermark_lag_ms": snapshot.watermark_lag_ms,
         "last_checkpoint": snapshot.checkpoints.last_completed_id,
         "failed": snapshot.error.is_some(),
+        "process_figures": snapshot.process_figures,
     })
 }
 

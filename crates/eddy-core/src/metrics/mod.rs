@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use snapshot::{
-    CheckpointRecord, CheckpointStatus, EdgeSnapshot, ErrorReport, JobSnapshot, JobState, OperatorSnapshot,
-    WorkerSnapshot,
+    CheckpointRecord, CheckpointSnapshot, CheckpointStatus, EdgeSnapshot, ErrorReport, JobSnapshot, JobState,
+    OperatorSnapshot, ProcessSnapshot, WorkerSnapshot,
 };
 
 use crate::time::Clock;
@@ -131,6 +131,8 @@ pub struct JobMetrics {
     runs: AtomicU64,
     /// Restarts by the supervisor before this process (its `EDDY_ATTEMPT`).
     restarts: u64,
+    /// On the leader: the followers' latest figures, by process.
+    peers: Mutex<Vec<JobSnapshot>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -150,6 +152,7 @@ impl JobMetrics {
             gauges: Mutex::new(None),
             runs: AtomicU64::new(0),
             restarts,
+            peers: Mutex::default(),
         })
     }
 
@@ -173,6 +176,7 @@ impl JobMetrics {
             ..Run::default()
         };
         lock(&self.workers).clear();
+        lock(&self.peers).clear();
         *lock(&self.checkpoints) = Checkpoints::default();
         *lock(&self.gauges) = Some(gauges);
     }
@@ -283,8 +287,25 @@ impl JobMetrics {
         }
     }
 
-    /// Every figure, aggregated over the workers, as of now.
+    /// A follower's figures reached the leader.
+    pub(crate) fn set_peer(&self, figures: JobSnapshot) {
+        let mut peers = lock(&self.peers);
+        peers.retain(|peer| peer.process != figures.process);
+        peers.push(figures);
+    }
+
+    /// Every figure, aggregated over the workers (on a multi-process job's leader, over every
+    /// process that has reported), as of now.
     pub fn snapshot(&self) -> JobSnapshot {
+        let mut snapshot = self.own_snapshot();
+        for peer in lock(&self.peers).iter() {
+            snapshot.merge(peer);
+        }
+        snapshot
+    }
+
+    /// This process's figures only (what a follower sends its leader).
+    pub fn own_snapshot(&self) -> JobSnapshot {
         let now = self.clock.now_ms();
         let workers: Vec<WorkerFigures> = lock(&self.workers).iter().map(|slot| lock(slot).clone()).collect();
         let gauges = lock(&self.gauges).as_ref().map(|gauges| gauges()).unwrap_or_default();

@@ -1,7 +1,7 @@
 //! The figures of a job as one value ([`JobSnapshot`], serialized as the REST API's JSON), and
 //! how the workers' published figures are aggregated into it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     ChannelFigures, OperatorFigures, ProcessGauges, WorkerFigures, DURATION_BUCKETS_MS, SIZE_BUCKETS_BYTES,
@@ -9,7 +9,7 @@ use super::{
 use crate::hash::HashMap;
 
 /// Where a job is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// No job has started in this process yet.
@@ -24,7 +24,7 @@ pub enum JobState {
 }
 
 /// Where a checkpoint is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckpointStatus {
     /// Announced; parts are being written.
@@ -36,7 +36,7 @@ pub enum CheckpointStatus {
 }
 
 /// One checkpoint of the history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointRecord {
     /// Its id (its directory is `chk-<id:010>`).
     pub id: u64,
@@ -57,7 +57,7 @@ pub struct CheckpointRecord {
 }
 
 /// The first error of the job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReport {
     /// The error as the job reports it.
     pub message: String,
@@ -70,7 +70,7 @@ pub struct ErrorReport {
 }
 
 /// One worker's figures for an operator.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerSnapshot {
     /// Global worker index.
     pub worker: usize,
@@ -87,7 +87,7 @@ pub struct WorkerSnapshot {
 }
 
 /// An operator, aggregated over the workers of this process.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorSnapshot {
     /// Its address in the dataflow as `a.b.c` (the same on every worker).
     pub id: String,
@@ -112,7 +112,7 @@ pub struct OperatorSnapshot {
 }
 
 /// An edge of the job graph.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdgeSnapshot {
     /// The producing operator's id.
     pub source: String,
@@ -124,13 +124,13 @@ pub struct EdgeSnapshot {
     pub target_port: usize,
     /// `exchange` once records were seen crossing workers, otherwise `local` (a pipeline, or an
     /// exchange with one worker, which moves nothing).
-    pub exchange: &'static str,
+    pub exchange: String,
     /// Records received over it, summed over the workers.
     pub records: u64,
 }
 
 /// Checkpoint counters, histograms and history.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointSnapshot {
     /// Announced.
     pub started: u64,
@@ -155,7 +155,7 @@ pub struct CheckpointSnapshot {
 }
 
 /// Everything a process knows about its job, as of `now_ms`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSnapshot {
     /// Where the job is.
     pub state: JobState,
@@ -197,6 +197,88 @@ pub struct JobSnapshot {
     pub error: Option<ErrorReport>,
     /// The job's configuration (workers, cluster, checkpoints, ...).
     pub config: serde_json::Value,
+    /// Per process whose figures are included (on the leader of a multi-process job with
+    /// checkpoints: every process that has reported; elsewhere: this one).
+    pub process_figures: Vec<ProcessSnapshot>,
+}
+
+/// One process's share of a job.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSnapshot {
+    /// Its index.
+    pub process: usize,
+    /// Where it is.
+    pub state: JobState,
+    /// Its global worker indices.
+    pub workers: Vec<usize>,
+    /// Records its sources read.
+    pub records_read: u64,
+    /// Records its sinks received.
+    pub records_out: u64,
+    /// When its figures were taken (its clock).
+    pub at_ms: u64,
+}
+
+impl JobSnapshot {
+    fn process_figures(&self) -> ProcessSnapshot {
+        let first = self.process * self.workers;
+        ProcessSnapshot {
+            process: self.process,
+            state: self.state,
+            workers: (first..first + self.workers).collect(),
+            records_read: self.records_read,
+            records_out: self.records_out,
+            at_ms: self.now_ms,
+        }
+    }
+
+    /// Adds another process's figures (a follower's, on the leader): its workers join the
+    /// operators, its counters the totals; checkpoints stay the leader's.
+    pub(super) fn merge(&mut self, peer: &JobSnapshot) {
+        self.records_read += peer.records_read;
+        self.records_out += peer.records_out;
+        self.dead_letters += peer.dead_letters;
+        self.source_watermark = match (self.source_watermark, peer.source_watermark) {
+            (Some(own), Some(other)) => Some(own.min(other)),
+            (own, other) => own.or(other),
+        };
+        self.watermark_lag_ms = self.source_watermark.map(|watermark| self.now_ms.saturating_sub(watermark));
+        for operator in &peer.operators {
+            match self.operators.iter_mut().find(|own| own.id == operator.id) {
+                Some(own) => {
+                    own.parallelism += operator.parallelism;
+                    own.records_in += operator.records_in;
+                    own.records_out += operator.records_out;
+                    own.records_exchanged += operator.records_exchanged;
+                    own.busy_ns += operator.busy_ns;
+                    own.activations += operator.activations;
+                    own.workers.extend(operator.workers.iter().cloned());
+                    own.workers.sort_by_key(|worker| worker.worker);
+                }
+                None => self.operators.push(operator.clone()),
+            }
+        }
+        for edge in &peer.edges {
+            let same = |own: &&mut EdgeSnapshot| {
+                (&own.source, own.source_port, &own.target, own.target_port)
+                    == (&edge.source, edge.source_port, &edge.target, edge.target_port)
+            };
+            match self.edges.iter_mut().find(same) {
+                Some(own) => {
+                    own.records += edge.records;
+                    if edge.exchange == "exchange" {
+                        own.exchange = edge.exchange.clone();
+                    }
+                }
+                None => self.edges.push(edge.clone()),
+            }
+        }
+        if self.error.is_none() {
+            self.error = peer.error.clone();
+        }
+        self.process_figures.push(peer.process_figures());
+        self.process_figures.sort_by_key(|figures| figures.process);
+    }
 }
 
 pub(super) struct CheckpointInputs<'a> {
@@ -242,6 +324,12 @@ fn buckets(counts: &[u64], bounds: &[u64]) -> Vec<(u64, u64)> {
 }
 
 pub(super) fn build(inputs: Inputs<'_>) -> JobSnapshot {
+    let mut snapshot = build_own(inputs);
+    snapshot.process_figures = vec![snapshot.process_figures()];
+    snapshot
+}
+
+fn build_own(inputs: Inputs<'_>) -> JobSnapshot {
     let mut operators: Vec<OperatorSnapshot> = Vec::new();
     let mut by_addr: HashMap<Vec<usize>, usize> = HashMap::default();
     let mut edges: Vec<EdgeSnapshot> = Vec::new();
@@ -331,6 +419,7 @@ pub(super) fn build(inputs: Inputs<'_>) -> JobSnapshot {
         },
         error,
         config: inputs.config,
+        process_figures: Vec::new(),
     }
 }
 
@@ -367,7 +456,7 @@ fn add_edge(
             source_port: channel.source_port,
             target: address(&channel.target),
             target_port: channel.target_port,
-            exchange: "local",
+            exchange: "local".into(),
             records: 0,
         });
         edges.len() - 1
@@ -375,6 +464,6 @@ fn add_edge(
     let edge = &mut edges[index];
     edge.records += channel.records;
     if channel.crossed {
-        edge.exchange = "exchange";
+        edge.exchange = "exchange".into();
     }
 }
