@@ -138,7 +138,7 @@ impl Shell {
         let mut rounds = 0u64;
         loop {
             rounds += 1;
-            if rounds % FIGURES_EVERY_ROUNDS == 0 {
+            if rounds.is_multiple_of(FIGURES_EVERY_ROUNDS) {
                 self.send_figures(false)?;
             }
             match receiver.recv_timeout(Duration::from_millis(10)) {
