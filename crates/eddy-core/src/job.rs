@@ -186,9 +186,10 @@ impl Job {
         };
         if let Some(metrics) = &self.config.metrics {
             let _ = self.shared.metrics.set(Arc::clone(metrics));
-            let shared = Arc::clone(&self.shared);
+            // Weak: the metrics outlive the job (`end` keeps the last values).
+            let shared = Arc::downgrade(&self.shared);
             let processes = cluster.as_ref().map_or(1, |cluster| cluster.processes);
-            let gauges = Box::new(move || gauges(&shared));
+            let gauges = Box::new(move || shared.upgrade().map(|shared| gauges(&shared)).unwrap_or_default());
             metrics.begin(process, processes, workers, describe(&self.config), gauges);
         }
         let progress = self.config.progress_interval.map(|interval| {

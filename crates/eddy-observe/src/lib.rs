@@ -7,6 +7,7 @@
 //! server runs on its own threads until the process exits, so a finished bounded job can still
 //! be looked at until then.
 
+pub mod client;
 pub mod prometheus;
 pub mod rest;
 
