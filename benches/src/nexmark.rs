@@ -54,6 +54,10 @@ pub struct NexmarkArgs {
     /// its DataStream program (see `nexmark_sql.rs`).
     #[arg(long)]
     pub sql: bool,
+    /// Collect the job's metrics (`JobConfig::metrics`, what `--metrics-addr` turns on) to
+    /// measure what they cost; nothing is served.
+    #[arg(long)]
+    pub metrics: bool,
 }
 
 /// The JSON line printed per run.
@@ -78,6 +82,8 @@ pub struct Report {
     pub latency_ms: Option<Latency>,
     /// Whether the query ran from its SQL file.
     pub sql: bool,
+    /// Whether the job collected metrics.
+    pub metrics: bool,
     /// How many times the job generates the events (one per `nexmark` table a SQL query
     /// reads; 1 for the DataStream programs); `generator_cpu_s` is the CPU of all of them.
     pub generator_passes: u64,
@@ -190,6 +196,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
         // Long runs say how far they are (stderr; the figures go to stdout). 0 turns it off.
         progress_interval: Some(args.cluster.progress_interval.unwrap_or(Duration::from_secs(10)))
             .filter(|interval| !interval.is_zero()),
+        metrics: args.metrics.then(|| eddy::core::metrics::JobMetrics::new(Arc::new(SystemClock))),
         ..JobConfig::with_workers(args.workers)
     };
     let rows = Arc::new(AtomicU64::new(0));
@@ -240,6 +247,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
         output_rows: rows.load(Ordering::SeqCst),
         latency_ms: latency,
         sql: false,
+        metrics: args.metrics,
         generator_passes: 1,
     })
 }

@@ -73,6 +73,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
         cluster: args.cluster.config()?,
         progress_interval: Some(args.cluster.progress_interval.unwrap_or(Duration::from_secs(10)))
             .filter(|interval| !interval.is_zero()),
+        metrics: args.metrics.then(|| eddy::core::metrics::JobMetrics::new(Arc::new(SystemClock))),
         ..JobConfig::with_workers(args.workers)
     };
     let rows = Arc::new(AtomicU64::new(0));
@@ -111,6 +112,7 @@ pub fn run(args: &NexmarkArgs) -> anyhow::Result<Report> {
         output_rows: rows.load(Ordering::SeqCst),
         latency_ms: None,
         sql: true,
+        metrics: args.metrics,
         generator_passes,
     })
 }

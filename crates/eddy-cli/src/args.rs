@@ -14,6 +14,8 @@
 //!                                  --processes > 1, otherwise off)
 //! --checkpoint-dir DIR --checkpoint-interval D --retain-checkpoints K
 //! --restore latest|PATH --allow-non-restored-state
+//! --metrics-addr HOST:PORT         serve /metrics, the REST API and the dashboard there
+//!                                  (PORT alone: loopback; default off)
 //! ```
 //!
 //! The names are reserved: a job must not define flags with the same names. `eddy run` (the
@@ -43,6 +45,11 @@ pub struct RunArgs {
     /// Checkpoint flags.
     #[command(flatten)]
     pub checkpoints: CheckpointArgs,
+    /// Serve Prometheus metrics (`/metrics`), the REST API (`/jobs`) and the web dashboard
+    /// (`/`) on this address (`HOST:PORT`; a bare `PORT` listens on loopback only). In a
+    /// multi-process job process `I` serves on `PORT + I` (port 0: each picks a free one).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
 }
 
 impl RunArgs {
@@ -57,11 +64,19 @@ impl RunArgs {
             .progress_interval
             .or_else(|| cluster.as_ref().map(|_| Duration::from_secs(5)))
             .filter(|interval| !interval.is_zero());
+        let metrics = match &self.metrics_addr {
+            Some(addr) => {
+                let process = cluster.as_ref().map_or(0, |cluster| cluster.process);
+                Some(eddy_observe::serve(&eddy_observe::for_process(addr, process)?)?.metrics)
+            }
+            None => None,
+        };
         Ok(JobConfig {
             checkpoint: self.checkpoints.config()?,
             cluster,
             progress_interval,
             stop_on_ctrl_c: true,
+            metrics,
             ..JobConfig::with_workers(self.workers)
         })
     }

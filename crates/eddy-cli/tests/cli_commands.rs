@@ -393,3 +393,25 @@ fn savepoints_on_s3_are_taken_inspected_and_restored() {
     let result = eddy_with(&[&"inspect", &checkpoints], &env);
     assert!(result.status.success() && stdout(&result).contains("final"), "{}", stdout(&result));
 }
+
+#[test]
+fn status_prints_the_rest_overview_of_a_job_serving_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out");
+    let observer = eddy_observe::Observer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let config = JobConfig { metrics: Some(observer.metrics.clone()), ..JobConfig::with_workers(2) };
+    Job::new(config).run(move |env| build(env, 100, None, &output)).unwrap();
+
+    let addr = observer.addr.to_string();
+    let result = eddy(&[&"status", &"--metrics-addr", &addr]);
+    assert!(result.status.success());
+    let text = stdout(&result);
+    assert!(text.contains("state: finished\n"), "{text}");
+    assert!(text.contains(&format!("records in: {}\n", SPLITS * 100)), "{text}");
+    assert!(text.contains("workers: 2\n"), "{text}");
+    for uid in ["events", "counts", "out"] {
+        assert!(text.lines().any(|line| line.split("  ").nth(3) == Some(uid)), "no operator {uid}: {text}");
+    }
+    let result = eddy(&[&"status"]);
+    assert!(!result.status.success(), "a checkpoint directory or --metrics-addr is needed");
+}

@@ -15,6 +15,7 @@ use crate::checkpoint::restore::Restored;
 use crate::checkpoint::{CheckpointConfig, Coordinator, JobControl, Link, RestoreFrom};
 use crate::cluster::ClusterConfig;
 use crate::error::{Error, Result};
+use crate::metrics::{JobMetrics, ProcessGauges};
 pub use crate::runtime::{Env, RecordOrder};
 use crate::runtime::{JobShared, UidSlot};
 use crate::time::{Clock, SystemClock};
@@ -39,6 +40,9 @@ pub struct JobConfig {
     /// Log a progress line (watermark, records in and out, last checkpoint) to stderr at this
     /// interval; `None` logs none.
     pub progress_interval: Option<Duration>,
+    /// Collect per-operator and checkpoint figures into this handle (a server such as
+    /// `eddy-observe` reads them); `None` collects nothing and costs nothing.
+    pub metrics: Option<Arc<JobMetrics>>,
 }
 
 impl Default for JobConfig {
@@ -51,6 +55,7 @@ impl Default for JobConfig {
             checkpoint: None,
             cluster: None,
             progress_interval: None,
+            metrics: None,
         }
     }
 }
@@ -179,6 +184,14 @@ impl Job {
             }
             None => None,
         };
+        if let Some(metrics) = &self.config.metrics {
+            let _ = self.shared.metrics.set(Arc::clone(metrics));
+            // Weak: the metrics outlive the job (`end` keeps the last values).
+            let shared = Arc::downgrade(&self.shared);
+            let processes = cluster.as_ref().map_or(1, |cluster| cluster.processes);
+            let gauges = Box::new(move || shared.upgrade().map(|shared| gauges(&shared)).unwrap_or_default());
+            metrics.begin(process, processes, workers, describe(&self.config), gauges);
+        }
         let progress = self.config.progress_interval.map(|interval| {
             Progress::start(
                 Arc::clone(&self.shared),
@@ -194,6 +207,10 @@ impl Job {
         let record_order = self.config.record_order;
         let run_worker = move |worker: &mut timely::worker::Worker| {
             let index = worker.index();
+            crate::runtime::set_worker_thread(index);
+            if let Some(metrics) = shared.metrics.get() {
+                crate::metrics::recorder::install(worker, metrics.worker_slot(index));
+            }
             // With `panic = "abort"` (release builds) a panic ends the process, and the
             // supervisor restarts the job. Where panics unwind (tests, debug builds), a panicking
             // worker fails the job, so that the other workers stop instead of waiting forever.
@@ -215,6 +232,12 @@ impl Job {
                 if let Err(error) = checked {
                     shared.fail(error);
                     return;
+                }
+                if let (0, Some(metrics)) = (index, shared.metrics.get()) {
+                    let uids = uids.borrow();
+                    metrics.set_uids(
+                        uids.iter().map(|slot| (slot.address.borrow().clone(), slot.get())).collect(),
+                    );
                 }
                 if let Some(control) = shared.checkpoints.get() {
                     control.workers_built.fetch_add(1, Ordering::SeqCst);
@@ -258,8 +281,14 @@ impl Job {
         if let Some(progress) = progress {
             progress.stop();
         }
-        joined?;
-        if let Some(error) = self.shared.take_error() {
+        let error = match joined {
+            Ok(()) => self.shared.take_error(),
+            Err(error) => Some(error),
+        };
+        if let Some(metrics) = &self.config.metrics {
+            metrics.end(error.as_ref().map_or(Ok(()), |error| Err(error.to_string())));
+        }
+        if let Some(error) = error {
             return Err(error);
         }
         Ok(JobSummary {
@@ -268,6 +297,45 @@ impl Job {
             stopped_with_savepoint: self.shared.halted(),
         })
     }
+}
+
+/// This process's figures that the job keeps itself, for [`JobMetrics`].
+fn gauges(shared: &JobShared) -> ProcessGauges {
+    let watermark = shared.source_watermarks.minimum();
+    let checkpoint = shared.checkpoints.get().map_or(0, |control| control.last_completed());
+    ProcessGauges {
+        records_read: shared.records_read.load(Ordering::Relaxed),
+        records_out: shared.records_out.load(Ordering::Relaxed),
+        dead_letters: shared.dead_letters.load(Ordering::Relaxed),
+        source_watermark: (watermark != u64::MAX).then_some(watermark),
+        last_checkpoint: (checkpoint != 0).then_some(checkpoint),
+    }
+}
+
+/// The configuration as the REST API shows it (no secrets: the cluster secret is left out).
+fn describe(config: &JobConfig) -> serde_json::Value {
+    let millis = |duration: Option<Duration>| duration.map(|duration| duration.as_millis() as u64);
+    serde_json::json!({
+        "workers": config.workers,
+        "record_order": format!("{:?}", config.record_order),
+        "stop_on_ctrl_c": config.stop_on_ctrl_c,
+        "progress_interval_ms": millis(config.progress_interval),
+        "cluster": config.cluster.as_ref().map(|cluster| serde_json::json!({
+            "processes": cluster.processes,
+            "process": cluster.process,
+            "addresses": cluster.addresses,
+            "connect_timeout_ms": cluster.connect_timeout.as_millis() as u64,
+            "authenticated": cluster.secret.is_some(),
+        })),
+        "checkpoint": config.checkpoint.as_ref().map(|checkpoint| serde_json::json!({
+            "dir": checkpoint.dir,
+            "interval_ms": millis(checkpoint.interval),
+            "retain": checkpoint.retain,
+            "restore": checkpoint.restore.as_ref().map(|from| format!("{from:?}")),
+            "allow_non_restored_state": checkpoint.allow_non_restored_state,
+            "allow_restore_fallback": checkpoint.allow_restore_fallback,
+        })),
+    })
 }
 
 /// Finds the checkpoint to restore from, if the job restores.

@@ -12,6 +12,7 @@
 //! | layer | modules | what lives there |
 //! |---|---|---|
 //! | foundations | [`error`], [`hash`], [`time`], [`record`], [`watermark`], [`changelog`], [`timers`], [`side_output`] | errors, the fixed-seed hasher and key routing, the injected clock, `Record`/`Data`/`Key` and the event-time range, watermark strategies, upsert changelogs, timer queues, side-output tags |
+//! | metrics | [`metrics`] | per-operator figures from timely's event log, checkpoint history, the job snapshot servers read |
 //! | state | [`state`] | keyed state tables, handles and TTL |
 //! | checkpoint formats and protocol | [`checkpoint`] (`part`, `commit`, `store`, `keyed`, `restore`, `messages`, `protocol`, `control`) | part kinds, two-phase-commit types, the on-disk layout and manifests, the keyed part format, loading a checkpoint, control messages, the protocol as a state machine without I/O, the claim rule shared with operators |
 //! | runtime handles | `runtime` (re-exported as [`job::Env`], [`job::RecordOrder`]) | what every worker and operator of a process shares (`JobShared`), the per-worker build environment, operator uids |
@@ -28,6 +29,7 @@ pub mod cluster;
 pub mod error;
 pub mod hash;
 pub mod job;
+pub mod metrics;
 pub mod operators;
 pub mod record;
 pub(crate) mod runtime;

@@ -15,7 +15,18 @@ use timely::dataflow::Scope;
 
 use crate::checkpoint::control::Control;
 use crate::error::Error;
+use crate::metrics::JobMetrics;
 use crate::time::Clock;
+
+thread_local! {
+    /// The global index of the worker running on this thread (for error reports).
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Marks this thread as worker `index`'s.
+pub(crate) fn set_worker_thread(index: usize) {
+    WORKER.with(|worker| worker.set(Some(index)));
+}
 
 /// In which order keyed operators apply the records of one logical time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +54,8 @@ pub(crate) struct JobShared {
     pub(crate) dead_letters: AtomicU64,
     /// Records handed to sinks.
     pub(crate) records_out: AtomicU64,
+    /// The job's figures, when the job serves metrics.
+    pub(crate) metrics: OnceLock<Arc<JobMetrics>>,
     /// The watermark of every source instance of this process (for progress logs).
     pub(crate) source_watermarks: AlignmentGroup,
     alignment_groups: Mutex<crate::hash::HashMap<String, Arc<AlignmentGroup>>>,
@@ -88,6 +101,7 @@ impl JobShared {
             records_read: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
+            metrics: OnceLock::new(),
             source_watermarks: AlignmentGroup::default(),
             alignment_groups: Mutex::default(),
         }
@@ -97,6 +111,9 @@ impl JobShared {
     pub(crate) fn fail(&self, error: Error) {
         let mut slot = self.error.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if slot.is_none() {
+            if let Some(metrics) = self.metrics.get() {
+                metrics.report_error(error.to_string(), WORKER.with(Cell::get));
+            }
             *slot = Some(error);
         }
         self.failed.store(true, Ordering::SeqCst);
@@ -184,6 +201,8 @@ impl Env<'_> {
 pub(crate) struct UidSlot {
     pub(crate) generated: String,
     pub(crate) user: RefCell<Option<String>>,
+    /// The timely address of the operator it names (for the metrics' job graph).
+    pub(crate) address: RefCell<Vec<usize>>,
 }
 
 impl UidSlot {
@@ -193,5 +212,10 @@ impl UidSlot {
 
     pub(crate) fn get(&self) -> String {
         self.user.borrow().clone().unwrap_or_else(|| self.generated.clone())
+    }
+
+    /// Records the address of the operator built for this uid.
+    pub(crate) fn bind(&self, address: &[usize]) {
+        *self.address.borrow_mut() = address.to_vec();
     }
 }

@@ -382,7 +382,11 @@ mod tests {
         let control = Arc::new(Control::new(sender, None, "run".into()));
         let mut operator = StatefulOperator {
             shared: Arc::new(JobShared::new()),
-            uid: Rc::new(UidSlot { generated: "empty-0".into(), user: RefCell::new(None) }),
+            uid: Rc::new(UidSlot {
+                generated: "empty-0".into(),
+                user: RefCell::new(None),
+                address: RefCell::default(),
+            }),
             participant: Some(control.participant(0)),
             worker_index: 0,
             workers: 1,

@@ -102,6 +102,7 @@ impl<'scope, T: Clone + 'static> DataStream<'scope, T> {
             run_id: participant.as_ref().map(|participant| participant.control().run_id.clone()),
         };
         let mut builder = OperatorBuilder::new(format!("Sink({})", sink.name()), scope);
+        uid.bind(&builder.operator_info().address);
         let mut driver = self.into_chain().attach(&mut builder);
         let slot = Rc::clone(&uid);
         builder.build(move |_capabilities| {

@@ -425,6 +425,7 @@ impl<'scope> Env<'scope> {
             SplitContext { worker_index: self.worker_index(), workers: self.workers(), clock: self.clock() };
         let mut builder = OperatorBuilder::new(format!("Source({})", source.name()), self.scope);
         let info = builder.operator_info();
+        uid.bind(&info.address);
         let activator = self.scope.activator_for(info.address);
         let (main_output, main_stream) = builder.new_output::<Vec<Record<T>>>();
         let (side_output, side_stream) = builder.new_output::<Vec<Record<SideRecord>>>();

@@ -126,7 +126,11 @@ impl<'scope> StreamContext<'scope> {
     /// operator built) until the user names it.
     pub(crate) fn new_uid(&self, kind: &str) -> Rc<UidSlot> {
         let mut uids = self.uids.borrow_mut();
-        let slot = Rc::new(UidSlot { generated: format!("{kind}-{}", uids.len()), user: RefCell::new(None) });
+        let slot = Rc::new(UidSlot {
+            generated: format!("{kind}-{}", uids.len()),
+            user: RefCell::new(None),
+            address: RefCell::default(),
+        });
         uids.push(Rc::clone(&slot));
         slot
     }

@@ -14,15 +14,20 @@ use std::time::Duration;
 
 use super::control::Control;
 use super::link::Peer;
-use super::messages::{Message, Reply};
+use super::messages::{Message, Reply, Wire};
 use super::protocol::{Action, Event, Peers, Protocol, Settings};
 use super::socket::Server;
 use super::storage::{local_path, Location};
 use super::store::{apply_retention, list_checkpoints, mark_committing, write_manifest, write_part};
 use super::{failpoint, CheckpointConfig};
 use crate::error::{Error, Result};
+use crate::metrics::JobState;
 use crate::runtime::JobShared;
 use crate::time::Clock;
+
+/// A follower sends its metrics to the leader every this many rounds of its loop (a round
+/// waits at most 10 ms for a message: about once a second or more often).
+const FIGURES_EVERY_ROUNDS: u64 = 100;
 
 /// How this process's coordinator is connected to the others.
 pub(crate) struct Link {
@@ -130,9 +135,16 @@ impl Coordinator {
 
 impl Shell {
     fn run(&mut self, receiver: &mpsc::Receiver<Message>) -> Result<()> {
+        let mut rounds = 0u64;
         loop {
+            rounds += 1;
+            if rounds.is_multiple_of(FIGURES_EVERY_ROUNDS) {
+                self.send_figures(false)?;
+            }
             match receiver.recv_timeout(Duration::from_millis(10)) {
                 Ok(Message::Finish { succeeded }) => {
+                    // The workers have ended and published their last figures.
+                    self.send_figures(true)?;
                     // Parts sent before the workers ended are already queued.
                     while let Ok(message) = receiver.try_recv() {
                         if !matches!(message, Message::Finish { .. }) {
@@ -155,7 +167,26 @@ impl Shell {
         }
     }
 
+    /// A follower of a job that serves metrics sends its figures to the leader (`ended`: its
+    /// workers are done, so the job has ended in this process).
+    fn send_figures(&mut self, ended: bool) -> Result<()> {
+        let (Some(leader), Some(metrics)) = (self.link.leader.as_mut(), self.shared.metrics.get()) else {
+            return Ok(());
+        };
+        let mut figures = metrics.own_snapshot();
+        if ended {
+            figures.state = if self.shared.failed() { JobState::Failed } else { JobState::Finished };
+        }
+        leader.send(&Wire::Figures { figures: Box::new(figures) })
+    }
+
     fn receive(&mut self, message: Message) -> Result<()> {
+        if let Message::Peer { message: Ok(Wire::Figures { figures }), .. } = message {
+            if let Some(metrics) = self.shared.metrics.get() {
+                metrics.set_peer(*figures);
+            }
+            return Ok(());
+        }
         let event = match message {
             Message::Part(submission) => Event::Part(submission.resolve()?),
             Message::Request(request, reply) => Event::Request(request, reply),
@@ -188,8 +219,18 @@ impl Shell {
             Action::CheckTarget { dir } => return Ok(Some(Event::TargetChecked(check_target(dir)))),
             Action::Freeze => return Ok(Some(Event::Frozen { claimed: self.control.freeze() })),
             Action::Thaw => self.control.thaw(),
-            Action::Announce { id, time } => self.control.announce(id, time),
-            Action::Retire { id } => self.control.retire(id),
+            Action::Announce { id, time } => {
+                self.control.announce(id, time);
+                if let Some(metrics) = self.shared.metrics.get() {
+                    metrics.checkpoint_started(id, time);
+                }
+            }
+            Action::Retire { id } => {
+                self.control.retire(id);
+                if let Some(metrics) = self.shared.metrics.get() {
+                    metrics.checkpoint_ended(id, false);
+                }
+            }
             Action::Close => self.control.close(),
             Action::CreateDir { dir } => Location::open(&dir)?.create_dir()?,
             Action::RemoveDir { dir } => {
@@ -199,7 +240,19 @@ impl Shell {
                 }
             }
             Action::WritePart { dir, relative, bytes } => write_part(&dir, &relative, &bytes)?,
-            Action::WriteManifest { dir, manifest } => write_manifest(&dir, &manifest)?,
+            Action::WriteManifest { dir, manifest } => {
+                write_manifest(&dir, &manifest)?;
+                if let Some(metrics) = self.shared.metrics.get() {
+                    let kind = serde_json::to_value(manifest.kind).ok();
+                    let kind = kind.as_ref().and_then(|kind| kind.as_str()).unwrap_or("checkpoint");
+                    metrics.checkpoint_written(
+                        manifest.id,
+                        kind,
+                        manifest.stats.duration_ms,
+                        manifest.stats.bytes,
+                    );
+                }
+            }
             Action::MarkCommitting { dir } => mark_committing(&dir)?,
             Action::Commit { staged } => {
                 for (uid, committables) in staged {
@@ -209,7 +262,12 @@ impl Shell {
                     committer.commit(&committables)?;
                 }
             }
-            Action::Completed { id } => self.control.complete(id),
+            Action::Completed { id } => {
+                self.control.complete(id);
+                if let Some(metrics) = self.shared.metrics.get() {
+                    metrics.checkpoint_ended(id, true);
+                }
+            }
             Action::ApplyRetention => {
                 let keep = self.control.restored.as_ref().map(|restored| restored.path.clone());
                 apply_retention(&self.config.dir, self.config.retain, keep.as_deref())?;

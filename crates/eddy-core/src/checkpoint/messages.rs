@@ -139,4 +139,7 @@ pub(crate) enum Wire {
     Finished { succeeded: bool },
     /// Write the final checkpoint `id` into `dir`.
     Final { id: u64, dir: PathBuf },
+    /// Follower to leader, about once a second when the job serves metrics: this process's
+    /// figures, so that the leader serves the whole job. Not part of the checkpoint protocol.
+    Figures { figures: Box<crate::metrics::JobSnapshot> },
 }

@@ -675,6 +675,7 @@ pub(crate) fn keyed_operator<'scope, K: Key, A: Data, B: Data, O: Clone + 'stati
     let peers = scope.peers();
     let worker_index = scope.index();
     let mut builder = OperatorBuilder::new(name.to_owned(), scope);
+    uid.bind(&builder.operator_info().address);
     let activator = scope.activator_for(builder.operator_info().address);
 
     let route_first = Rc::clone(&first.1);

@@ -77,3 +77,11 @@ pub(crate) fn status(dir: &Path, timeout: Duration) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// Prints the REST overview of the job serving metrics on `addr`.
+pub(crate) fn status_rest(addr: &str, timeout: Duration) -> Result<(), Failure> {
+    let get = |path| eddy_observe::client::get_json(addr, path, timeout).map_err(|error| error.to_string());
+    let (overview, operators) = (get("/jobs/current")?, get("/jobs/current/operators")?);
+    write!(io::stdout().lock(), "{}", eddy_observe::client::status_text(&overview, &operators))?;
+    Ok(())
+}

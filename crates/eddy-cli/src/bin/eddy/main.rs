@@ -91,8 +91,14 @@ enum Command {
     },
     /// Print the last checkpoint a running job completed.
     Status {
-        /// The job's checkpoint directory (its `--checkpoint-dir`, which holds `control.sock`).
-        checkpoint_dir: PathBuf,
+        /// The job's checkpoint directory (its `--checkpoint-dir`, which holds `control.sock`):
+        /// prints the last completed checkpoint.
+        #[arg(required_unless_present = "metrics_addr")]
+        checkpoint_dir: Option<PathBuf>,
+        /// Instead, the job's `--metrics-addr` (HOST:PORT, or PORT on loopback): prints its
+        /// REST overview (state, processes, records, watermark, checkpoint, operators).
+        #[arg(long, value_name = "HOST:PORT", conflicts_with = "checkpoint_dir")]
+        metrics_addr: Option<String>,
         /// How long to wait for the answer (like 500ms, 30s, 2m).
         #[arg(long, default_value = "10s", value_parser = timeout)]
         timeout: Duration,
@@ -311,7 +317,11 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Stop { savepoint: target, checkpoint_dir, timeout } => {
             control::savepoint(&checkpoint_dir, Some(control::absolute(&target)?), true, timeout)
         }
-        Command::Status { checkpoint_dir, timeout } => control::status(&checkpoint_dir, timeout),
+        Command::Status { checkpoint_dir, metrics_addr, timeout } => match (checkpoint_dir, metrics_addr) {
+            (_, Some(addr)) => control::status_rest(&addr, timeout),
+            (Some(dir), None) => control::status(&dir, timeout),
+            (None, None) => Err(Failure::Message("give a checkpoint directory or --metrics-addr".into())),
+        },
         Command::Inspect { path, uid, json } => inspect::inspect(&path, uid.as_deref(), json),
         Command::Run {
             processes,

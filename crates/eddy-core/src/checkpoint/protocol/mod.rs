@@ -698,7 +698,7 @@ impl<R> Protocol<R> {
                 self.open(id, u64::MAX, CheckpointKind::Final, dir, now);
                 self.try_complete(now)
             }
-            Wire::Hello { .. } => Ok(()),
+            Wire::Hello { .. } | Wire::Figures { .. } => Ok(()),
         }
     }
 
