@@ -7,7 +7,7 @@
 mod jobs_common;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +29,7 @@ fn peak_arranged_records(job: &SqlJob) -> (i64, usize) {
         .run(move |env| {
             // Per arrangement operator, its records: a batch adds its length, a completed merge
             // replaces its two inputs with its output, a dropped batch removes its length.
-            let sizes: Rc<RefCell<HashMap<usize, i64>>> = Rc::default();
+            let sizes: Rc<RefCell<BTreeMap<usize, i64>>> = Rc::default();
             let peak = Arc::clone(&shared);
             let worker = env.scope().worker();
             if let Some(mut register) = worker.log_register() {
