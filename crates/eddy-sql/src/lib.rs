@@ -65,6 +65,7 @@ pub mod match_recognize;
 mod names;
 pub mod optimize;
 pub mod oracle;
+mod order;
 pub mod over;
 pub mod pipeline;
 pub mod plan;

@@ -13,7 +13,9 @@ use crate::aggregate::aggregate;
 use crate::datum::{Datum, Row};
 use crate::error::EvalError;
 use crate::expr::{truth, ScalarExpr};
-use crate::plan::{ApplyKind, JoinKind, Plan, Query, SetOp, SortKey, TemporalTime, TimeOp};
+use crate::order::value_cmp;
+pub use crate::order::{compare_keys, compare_rows};
+use crate::plan::{ApplyKind, JoinKind, Plan, Query, SetOp, TemporalTime, TimeOp};
 
 /// Why a plan could not be evaluated.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -58,56 +60,6 @@ pub fn evaluate_query(query: &Query, tables: &BTreeMap<String, Vec<Row>>) -> Res
 /// Evaluates a plan on the given tables (each a multiset of rows).
 pub fn evaluate(plan: &Plan, tables: &BTreeMap<String, Vec<Row>>) -> Result<Vec<Row>> {
     Evaluator { tables, outer: Vec::new() }.eval(plan)
-}
-
-/// The order of `SortKey`s: `NULL` placed as each key says, ties broken by the whole row.
-pub fn compare_rows(a: &Row, b: &Row, order: &[SortKey]) -> Ordering {
-    compare_keys(a, b, order).then_with(|| a.cmp(b))
-}
-
-/// The order of `SortKey`s alone: rows equal in every key are equal (peers).
-pub fn compare_keys(a: &Row, b: &Row, order: &[SortKey]) -> Ordering {
-    for key in order {
-        let (x, y) = (a.get(key.column), b.get(key.column));
-        let (x, y) = (x.unwrap_or(&Datum::Null), y.unwrap_or(&Datum::Null));
-        let ordering = match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => {
-                if key.nulls_first {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (false, true) => {
-                if key.nulls_first {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                }
-            }
-            (false, false) => {
-                let ordering = value_cmp(x, y);
-                if key.descending {
-                    ordering.reverse()
-                } else {
-                    ordering
-                }
-            }
-        };
-        if ordering != Ordering::Equal {
-            return ordering;
-        }
-    }
-    Ordering::Equal
-}
-
-/// Values of one type by value (decimals of different scales by their value).
-fn value_cmp(x: &Datum, y: &Datum) -> Ordering {
-    match (x, y) {
-        (Datum::Decimal(a), Datum::Decimal(b)) => a.cmp_value(b),
-        _ => x.cmp(y),
-    }
 }
 
 struct Evaluator<'a> {

@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 use crate::aggregate::aggregate;
 use crate::datum::{Datum, Row};
 use crate::error::{EvalError, EvalResult};
-use crate::oracle::{compare_keys, compare_rows};
+use crate::order::{compare_keys, compare_rows};
 use crate::plan::{Frame, FrameBound, FrameUnits, OverFunction, OverKind, SortKey};
 
 /// The rows of one partition (distinct rows with positive multiplicities), each copy with

@@ -1,6 +1,6 @@
 use super::*;
 use crate::expr::BinaryOp;
-use crate::plan::{AggregateCall, AggregateFunction, Column};
+use crate::plan::{AggregateCall, AggregateFunction, Column, SortKey};
 use crate::types::SqlType;
 
 fn int(v: i32) -> Datum {
