@@ -134,39 +134,9 @@ fn killed_nexmark_sql_jobs_restore_exactly_once() {
 #[test]
 fn a_killed_sql_job_restores_at_another_worker_count() {
     let dir = tempfile::tempdir().unwrap();
-    let (reference, output, checkpoints) =
-        (dir.path().join("reference"), dir.path().join("out"), dir.path().join("chk"));
-
-    // The failure-free run, unpaced.
-    let reference_script = dir.path().join("reference.sql");
-    std::fs::write(&reference_script, script(&reference, "")).unwrap();
-    let status = eddy_sql(&reference_script, &["--workers", "2"]).stderr(Stdio::null()).status().unwrap();
-    assert!(status.success());
-    let expected = fold(&reference);
+    // Nexmark's event time follows the rate (3000 events a second) and its watermark lags 4 s
+    // behind, so results appear from about 4 s on, and the input ends at about 6.7 s.
+    let expected = kill_and_restore(dir.path(), &script);
     assert!(expected.len() >= 5, "{expected:?}");
-
-    // The paced run, killed once a checkpoint has committed output. Nexmark's event time
-    // follows the rate (3000 events a second) and its watermark lags 4 s behind, so results
-    // appear from about 4 s on, and the input ends at about 6.7 s.
-    let job_script = dir.path().join("job.sql");
-    std::fs::write(&job_script, script(&output, ", 'events.per-second' = '3000'")).unwrap();
-    let flags = ["--checkpoint-dir", checkpoints.to_str().unwrap(), "--checkpoint-interval", "200ms"];
-    let mut job = eddy_sql(&job_script, &[&["--workers", "2"], &flags[..]].concat())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_checkpointed_output(&mut job, &checkpoints, &output);
-    job.kill().unwrap();
-    assert!(!job.wait().unwrap().success(), "the job was killed before it ended");
-
-    // Restored at three workers, to the end of the input.
-    let restored = eddy_sql(&job_script, &[&["--workers", "3", "--restore", "latest"], &flags[..]].concat())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&restored.stderr);
-    assert!(restored.status.success(), "{stderr}");
-    assert!(stderr.contains("restoring from"), "{stderr}");
-    assert_eq!(fold(&output), expected);
     assert!(expected.values().all(|count| *count == 1), "one row per category: {expected:?}");
 }

@@ -220,33 +220,24 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
         },
         Plan::TopK { input, group, order, limit, offset } => Plan::TopK {
             input: Box::new(dependent(*input, domain)?),
-            group: (0..k).chain(group.iter().map(|c| c + k)).collect(),
-            order: order
-                .into_iter()
-                .map(|key| crate::plan::SortKey { column: key.column + k, ..key })
-                .collect(),
+            group: domain_partition(&group, k),
+            order: shifted(order, k),
             limit,
             offset,
         },
         Plan::RowNumber { input, partition, order, limit, name } => Plan::RowNumber {
             // Numbered per domain row too: the domain columns join the partition.
             input: Box::new(dependent(*input, domain)?),
-            partition: (0..k).chain(partition.iter().map(|c| c + k)).collect(),
-            order: order
-                .into_iter()
-                .map(|key| crate::plan::SortKey { column: key.column + k, ..key })
-                .collect(),
+            partition: domain_partition(&partition, k),
+            order: shifted(order, k),
             limit,
             name,
         },
         Plan::Over { input, partition, order, functions } => Plan::Over {
             // Per domain row too, as `RowNumber`.
             input: Box::new(dependent(*input, domain)?),
-            partition: (0..k).chain(partition.iter().map(|c| c + k)).collect(),
-            order: order
-                .into_iter()
-                .map(|key| crate::plan::SortKey { column: key.column + k, ..key })
-                .collect(),
+            partition: domain_partition(&partition, k),
+            order: shifted(order, k),
             functions: functions
                 .into_iter()
                 .map(|mut function| {
@@ -483,4 +474,15 @@ pub(super) fn dependent_on(
         })
         .collect();
     Ok((dependent, conjunction(on), domain.arity()))
+}
+
+/// A partition per domain row too: the `k` domain columns, then the node's partition columns
+/// (shifted past them).
+fn domain_partition(partition: &[usize], k: usize) -> Vec<usize> {
+    (0..k).chain(partition.iter().map(|c| c + k)).collect()
+}
+
+/// An order over columns shifted past `k` domain columns.
+fn shifted(order: Vec<crate::plan::SortKey>, k: usize) -> Vec<crate::plan::SortKey> {
+    order.into_iter().map(|key| crate::plan::SortKey { column: key.column + k, ..key }).collect()
 }
