@@ -67,7 +67,7 @@ fn cep_pipelines_run_and_find_matches() {
 /// `crates/eddy-nexmark/sql/README.md` lists) and reports the DataStream path's figures.
 #[test]
 fn nexmark_sql_runs_the_sql_files_on_a_tiny_input() {
-    let unsupported = [("q6", "unknown column `rownum`"), ("q13", "SYSTEM_TIME")];
+    let unsupported = [("q6", "unknown column `rownum`")];
     for (query, _) in eddy_nexmark::sql::QUERIES {
         let output = Command::new(BENCH)
             .args(["nexmark", "--sql", "--query", query, "--events", "3000", "--workers", "2"])
