@@ -106,6 +106,8 @@ fn an_append_only_sink_refuses_an_updating_query() {
     job(&mut session, "INSERT INTO out SELECT auction, price FROM bid WHERE price > 100");
 }
 
+/// The tables. `bid_close` is paced (its event times follow the rate too): its run lasts about
+/// a second, so checkpoints commit window results while it runs, whatever the machine's speed.
 const SCHEMA: &str = "
     CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3))
         WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '30000');
@@ -114,19 +116,30 @@ const SCHEMA: &str = "
     CREATE TABLE bid_close (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3),
             WATERMARK FOR dateTime AS dateTime - INTERVAL '0.05' SECOND)
         WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '8000',
-              'scan.watermark.emit-every' = '64');";
+              'scan.watermark.emit-every' = '64', 'events.per-second' = '8000');";
 
 const QUERY: &str = "SELECT a.category, COUNT(*), MAX(b.price), COUNT(DISTINCT b.bidder)
     FROM bid b JOIN auction a ON b.auction = a.id GROUP BY a.category";
 
-/// Runs the query with its changelog written (as `+I[..]` lines) to `output`; the job fails
-/// after `fail_after` changes.
+/// When a run fails.
+#[derive(Clone, Copy)]
+enum Fail {
+    Never,
+    /// After this many changes.
+    After(u64),
+    /// After this many changes, at the first change once some output has been committed (so
+    /// that the restore starts from a checkpoint that committed results, however fast the job).
+    AfterCommitted(u64),
+}
+
+/// Runs the query with its changelog written (as `+I[..]` lines) to `output`, failing as `fail`
+/// says.
 fn run(
     query: &str,
     workers: usize,
     checkpoints: Option<(&Path, Option<RestoreFrom>)>,
     output: &Path,
-    fail_after: u64,
+    fail: Fail,
 ) -> eddy_core::Result<()> {
     let mut session = session();
     session.execute(SCHEMA).unwrap();
@@ -139,19 +152,34 @@ fn run(
         checkpoint.restore = restore;
         config.checkpoint = Some(checkpoint);
     }
+    let (fail_after, once_committed) = match fail {
+        Fail::Never => (u64::MAX, false),
+        Fail::After(n) => (n, false),
+        Fail::AfterCommitted(n) => (n, true),
+    };
     let countdown = Arc::new(AtomicU64::new(fail_after));
     let output = output.to_owned();
     Job::new(config).run(move |env| {
         let countdown = Arc::clone(&countdown);
+        let committed = output.clone();
         let streams = pipeline.build(env)?;
         streams
             .into_iter()
             .next()
             .expect("the query's changes")
             .inspect(move |_, _| {
-                if countdown.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if fail_after == u64::MAX {
+                    return;
+                }
+                if countdown.load(Ordering::SeqCst) > 1 {
+                    countdown.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+                if !once_committed || !committed_sorted(&committed).is_empty() {
                     panic!("injected failure");
                 }
+                // Waiting for a checkpoint to commit: slow down, so the job does not end first.
+                std::thread::sleep(Duration::from_millis(1));
             })
             .map(|change| change.to_string())
             .sink(FileSink::<String>::json_lines(&output))
@@ -179,23 +207,28 @@ fn a_checkpointed_sql_job_restores_exactly_once_at_another_worker_count() {
     let dir = tempfile::tempdir().unwrap();
     let (reference, output, checkpoints) =
         (dir.path().join("ref"), dir.path().join("out"), dir.path().join("chk"));
-    run(QUERY, 2, None, &reference, u64::MAX).unwrap();
+    run(QUERY, 2, None, &reference, Fail::Never).unwrap();
     let expected = fold(&committed_sorted(&reference));
     assert!(expected.len() > 3, "{expected:?}");
 
-    let result = run(QUERY, 2, Some((&checkpoints, None)), &output, 40);
+    let result = run(QUERY, 2, Some((&checkpoints, None)), &output, Fail::After(40));
     assert!(result.is_err(), "the injected failure fails the job");
-    run(QUERY, 3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, u64::MAX).unwrap();
+    run(QUERY, 3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, Fail::Never).unwrap();
     assert_eq!(fold(&committed_sorted(&output)), expected);
 
     // The input states keep only the columns the query reads (not `bid.dateTime`): a query
     // that reads it cannot restore from them, and says so.
     let wider = "SELECT a.category, COUNT(*), MAX(b.dateTime) FROM bid b JOIN auction a ON b.auction = a.id \
                  GROUP BY a.category";
-    let error =
-        run(wider, 2, Some((&checkpoints, Some(RestoreFrom::Latest))), &dir.path().join("wider"), u64::MAX)
-            .unwrap_err()
-            .to_string();
+    let error = run(
+        wider,
+        2,
+        Some((&checkpoints, Some(RestoreFrom::Latest))),
+        &dir.path().join("wider"),
+        Fail::Never,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(error.contains("kept only the columns"), "{error}");
 }
 
@@ -225,23 +258,20 @@ fn checkpointed_windowed_sql_jobs_restore_exactly_once_at_another_worker_count()
         let dir = tempfile::tempdir().unwrap();
         let (reference, output, checkpoints) =
             (dir.path().join("ref"), dir.path().join("out"), dir.path().join("chk"));
-        run(query, 2, None, &reference, u64::MAX).unwrap();
+        run(query, 2, None, &reference, Fail::Never).unwrap();
         let expected = fold(&committed_sorted(&reference));
         assert!(expected.len() > 20, "{query}: {expected:?}");
-        // Failures at several points, so that some restore a checkpoint after results were
-        // committed and some before.
+        // Failures at two points: the first wherever it falls (before or after results were
+        // committed), the second once some were.
         let mut restored_after_commits = false;
-        for (round, fail_after) in [expected.len() / 3, expected.len() * 2 / 3].into_iter().enumerate() {
+        let third = expected.len() as u64 / 3;
+        for (round, fail) in [Fail::After(third), Fail::AfterCommitted(2 * third)].into_iter().enumerate() {
             let (output, checkpoints) = (output.join(round.to_string()), checkpoints.join(round.to_string()));
-            let result = run(query, 2, Some((&checkpoints, None)), &output, fail_after as u64);
+            let result = run(query, 2, Some((&checkpoints, None)), &output, fail);
             assert!(result.is_err(), "the injected failure fails the job");
             restored_after_commits |= !committed_sorted(&output).is_empty();
-            run(query, 3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, u64::MAX).unwrap();
-            assert_eq!(
-                fold(&committed_sorted(&output)),
-                expected,
-                "{query}: failure after {fail_after} changes"
-            );
+            run(query, 3, Some((&checkpoints, Some(RestoreFrom::Latest))), &output, Fail::Never).unwrap();
+            assert_eq!(fold(&committed_sorted(&output)), expected, "{query}: failure of round {round}");
         }
         assert!(restored_after_commits, "{query}: no failure came after a checkpoint had committed results");
     }
