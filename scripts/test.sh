@@ -59,7 +59,7 @@ else
 fi
 
 echo "== cargo test"
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --locked --no-fail-fast
 
 echo "== doc tests"
 cargo test --workspace --doc --locked
