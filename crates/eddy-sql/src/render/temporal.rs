@@ -140,9 +140,13 @@ pub(super) fn render<'scope>(
                     let Pending { capability, mut left, mut right } = entry.remove();
                     right.sort();
                     left.sort();
-                    let mut touched: Vec<Row> =
-                        right.iter().chain(&left).map(|(key, ..)| key.clone()).collect();
-                    touched.dedup();
+                    // Event time: the keys whose versions to retire after this time, each once.
+                    let mut touched: Vec<Row> = Vec::new();
+                    if version.is_some() {
+                        touched = right.iter().chain(&left).map(|(key, ..)| key.clone()).collect();
+                        touched.sort();
+                        touched.dedup();
+                    }
                     apply_right(&mut state, right, version, t);
                     let mut out = Vec::new();
                     for (key, row, diff) in left {
@@ -168,10 +172,8 @@ pub(super) fn render<'scope>(
                             out.push((padded, t, diff));
                         }
                     }
-                    if version.is_some() {
-                        for key in touched {
-                            retire(&mut state, &key, as_ms(t));
-                        }
+                    for key in touched {
+                        retire(&mut state, &key, as_ms(t));
                     }
                     if !out.is_empty() {
                         output.session(&capability).give_iterator(out.into_iter());
