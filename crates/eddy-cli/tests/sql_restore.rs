@@ -75,11 +75,22 @@ fn wait_for_checkpointed_output(job: &mut Child, checkpoints: &Path, output: &Pa
     }
 }
 
-/// Runs `script(output, rate)` failure-free, then again killed after a checkpoint committed
-/// output and restored at three workers; the restored changelog must fold to the failure-free
-/// one. Returns the folded table. (The rate paces Nexmark tables and sets their event times,
-/// so both runs have it.)
-fn kill_and_restore(dir: &Path, script: &dyn Fn(&Path, &str) -> String) -> BTreeMap<String, i64> {
+/// How the first run of [`kill_and_restore`] fails.
+enum Failure {
+    /// SIGKILL once a checkpoint has committed output (the job must still be running then).
+    KillAfterOutput,
+    /// The process aborts itself right after committing its N-th checkpoint
+    /// (`EDDY_FAILPOINT=after-commit:N`), whether or not output has been committed by then:
+    /// a job whose windows all close at the end of its input commits output only then, too
+    /// late for a kill from outside to land reliably.
+    AbortAfterCommit(u32),
+}
+
+/// Runs `script(output, rate)` failure-free, then again failing as `failure` says and restored
+/// at three workers; the restored changelog must fold to the failure-free one. Returns the
+/// folded table. (The rate paces Nexmark tables and sets their event times, so both runs have
+/// it.)
+fn kill_and_restore(dir: &Path, script: &dyn Fn(&Path, &str) -> String, failure: Failure) -> BTreeMap<String, i64> {
     let (reference, output, checkpoints) = (dir.join("reference"), dir.join("out"), dir.join("chk"));
     let reference_script = dir.join("reference.sql");
     std::fs::write(&reference_script, script(&reference, ", 'events.per-second' = '3000'")).unwrap();
@@ -89,14 +100,20 @@ fn kill_and_restore(dir: &Path, script: &dyn Fn(&Path, &str) -> String) -> BTree
     let job_script = dir.join("job.sql");
     std::fs::write(&job_script, script(&output, ", 'events.per-second' = '3000'")).unwrap();
     let flags = ["--checkpoint-dir", checkpoints.to_str().unwrap(), "--checkpoint-interval", "200ms"];
-    let mut job = eddy_sql(&job_script, &[&["--workers", "2"], &flags[..]].concat())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_checkpointed_output(&mut job, &checkpoints, &output);
-    job.kill().unwrap();
-    assert!(!job.wait().unwrap().success(), "the job was killed before it ended");
+    let mut job = eddy_sql(&job_script, &[&["--workers", "2"], &flags[..]].concat());
+    job.stdout(Stdio::null()).stderr(Stdio::null());
+    match failure {
+        Failure::KillAfterOutput => {
+            let mut job = job.spawn().unwrap();
+            wait_for_checkpointed_output(&mut job, &checkpoints, &output);
+            job.kill().unwrap();
+            assert!(!job.wait().unwrap().success(), "the job was killed before it ended");
+        }
+        Failure::AbortAfterCommit(nth) => {
+            let status = job.env("EDDY_FAILPOINT", format!("after-commit:{nth}")).status().unwrap();
+            assert!(!status.success(), "the job ended before its checkpoint {nth} was committed");
+        }
+    }
     let restored = eddy_sql(&job_script, &[&["--workers", "3", "--restore", "latest"], &flags[..]].concat())
         .output()
         .unwrap();
@@ -126,7 +143,8 @@ fn killed_nexmark_sql_jobs_restore_exactly_once() {
             text.replace("'connector' = 'blackhole'", &sink)
                 .replace("'events.num' = '20000'", &format!("'events.num' = '20000'{rate}"))
         };
-        let expected = kill_and_restore(dir.path(), &script);
+        // Checkpoints every 200 ms of a run that lasts about 6.7 s: the fifth falls mid-run.
+        let expected = kill_and_restore(dir.path(), &script, Failure::AbortAfterCommit(5));
         assert!(!expected.is_empty(), "{name}: no output");
     }
 }
@@ -136,7 +154,7 @@ fn a_killed_sql_job_restores_at_another_worker_count() {
     let dir = tempfile::tempdir().unwrap();
     // Nexmark's event time follows the rate (3000 events a second) and its watermark lags 4 s
     // behind, so results appear from about 4 s on, and the input ends at about 6.7 s.
-    let expected = kill_and_restore(dir.path(), &script);
+    let expected = kill_and_restore(dir.path(), &script, Failure::KillAfterOutput);
     assert!(expected.len() >= 5, "{expected:?}");
     assert!(expected.values().all(|count| *count == 1), "one row per category: {expected:?}");
 }
