@@ -90,7 +90,11 @@ enum Failure {
 /// at three workers; the restored changelog must fold to the failure-free one. Returns the
 /// folded table. (The rate paces Nexmark tables and sets their event times, so both runs have
 /// it.)
-fn kill_and_restore(dir: &Path, script: &dyn Fn(&Path, &str) -> String, failure: Failure) -> BTreeMap<String, i64> {
+fn kill_and_restore(
+    dir: &Path,
+    script: &dyn Fn(&Path, &str) -> String,
+    failure: Failure,
+) -> BTreeMap<String, i64> {
     let (reference, output, checkpoints) = (dir.join("reference"), dir.join("out"), dir.join("chk"));
     let reference_script = dir.join("reference.sql");
     std::fs::write(&reference_script, script(&reference, ", 'events.per-second' = '3000'")).unwrap();
