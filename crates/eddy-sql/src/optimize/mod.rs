@@ -9,7 +9,10 @@
 //!    filter rejects into inner ones;
 //! 4. join ordering (`join_order`): trees of inner joins rebuilt left-deep so that each
 //!    relation joins on an equality, with cross products only where the query has one;
-//! 5. push-down and simplification again, then projection pruning (`prune`).
+//! 5. push-down and simplification again, then projection pruning (`prune`);
+//! 6. window operators (`windows`): aggregations, Top-N, joins over window columns expire
+//!    their input as windows close;
+//! 7. distinct aggregates split in two stages (`distinct`).
 //!
 //! Every rewrite keeps the result as a multiset: a rewrite that cannot be shown correct for
 //! a shape is skipped. (Errors may differ: a filter moved below a projection can spare the
@@ -21,6 +24,7 @@ use crate::plan::{Plan, Query};
 
 mod decorrelate;
 mod dependent;
+mod distinct;
 mod in_subquery;
 mod join_order;
 mod prune;
@@ -97,7 +101,8 @@ pub fn optimize_with(plan: Plan, options: OptimizeOptions) -> OptimizeResult<Pla
     let plan = simplify::simplify(plan);
     let plan = prune::prune(plan);
     let plan = simplify::simplify(plan);
-    Ok(windows::windows(plan, options.allowed_lateness_ms))
+    let plan = windows::windows(plan, options.allowed_lateness_ms);
+    Ok(distinct::split_distinct(plan))
 }
 
 /// [`optimize`] on a query's plan; the presentation order is kept.

@@ -19,8 +19,19 @@ pub struct StatefulOperator {
     pub bounded: bool,
 }
 
+/// Whether every row of `plan` is retracted once the watermark passes some time: an
+/// [`TimeOp::Expire`], or an operator all of whose inputs' rows do (an aggregation's groups
+/// vanish with their rows, so do its results). A `Finalize` or `AppendOnly` output keeps its
+/// rows; an aggregation without a group key has a row even over nothing, but that one row is
+/// all it keeps.
 fn expires(plan: &Plan) -> bool {
-    matches!(plan, Plan::Time { op: TimeOp::Expire { .. }, .. })
+    match plan {
+        Plan::Time { op: TimeOp::Expire { .. }, .. } => true,
+        Plan::Time { op: TimeOp::Window { .. }, input } => expires(input),
+        Plan::Time { .. } | Plan::Get { .. } | Plan::MatchRecognize { .. } => false,
+        Plan::Values { .. } => true,
+        _ => plan.inputs().iter().all(|input| expires(input)),
+    }
 }
 
 /// The stateful operators of `plan`, outermost first.
