@@ -324,7 +324,7 @@ impl Evaluator<'_> {
                 }
                 out
             }
-            Plan::Over { input, partition, order, functions } => {
+            Plan::Over { input, partition, order, functions, .. } => {
                 let mut partitions: BTreeMap<Vec<Datum>, Vec<Row>> = BTreeMap::new();
                 for row in self.eval(input)? {
                     let key = partition.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect();

@@ -36,12 +36,25 @@ pub fn over_partition(
         sorted.extend(std::iter::repeat_n(row, usize::try_from(count).unwrap_or(usize::MAX)));
     }
     sorted.sort_by(|a, b| compare_rows(a, b, order));
-    let peers = Peers::new(&sorted, order);
+    over_sorted(&sorted, 0, order, functions)
+}
+
+/// The rows `sorted[from..]` of a partition already in the node's order (ties by the whole
+/// row), each with the values of `functions` appended; the rows before `from` are the earlier
+/// rows their frames may read. A streaming `OVER` calls it with the rows it kept and the rows
+/// whose values are due.
+pub fn over_sorted(
+    sorted: &[&Row],
+    from: usize,
+    order: &[SortKey],
+    functions: &[OverFunction],
+) -> EvalResult<Vec<Row>> {
+    let peers = Peers::new(sorted, order);
     let mut columns: Vec<Vec<Datum>> = Vec::with_capacity(functions.len());
     for function in functions {
-        columns.push(function_values(&sorted, &peers, order, function)?);
+        columns.push(function_values(sorted, from, &peers, order, function)?);
     }
-    Ok(sorted
+    Ok(sorted[from..]
         .iter()
         .enumerate()
         .map(|(i, row)| {
@@ -78,8 +91,10 @@ impl Peers {
     }
 }
 
+/// The values of `function` for `sorted[from..]`.
 fn function_values(
     sorted: &[&Row],
+    from: usize,
     peers: &Peers,
     order: &[SortKey],
     function: &OverFunction,
@@ -87,9 +102,9 @@ fn function_values(
     let n = sorted.len();
     let rank = |i: usize| Datum::BigInt(i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1));
     match &function.kind {
-        OverKind::Rank => Ok((0..n).map(|i| rank(peers.first[i])).collect()),
-        OverKind::DenseRank => Ok((0..n).map(|i| rank(peers.group[i])).collect()),
-        OverKind::Offset { offset, value, default } => (0..n)
+        OverKind::Rank => Ok((from..n).map(|i| rank(peers.first[i])).collect()),
+        OverKind::DenseRank => Ok((from..n).map(|i| rank(peers.group[i])).collect()),
+        OverKind::Offset { offset, value, default } => (from..n)
             .map(|i| {
                 let at = i64::try_from(i).unwrap_or(i64::MAX).checked_sub(*offset);
                 match at.and_then(|at| usize::try_from(at).ok()).filter(|&at| at < n) {
@@ -103,9 +118,9 @@ fn function_values(
                 FrameUnits::Range if has_offset(&function.frame) => Some(range_keys(sorted, order)?),
                 _ => None,
             };
-            let mut out = Vec::with_capacity(n);
+            let mut out = Vec::with_capacity(n - from);
             let mut last: Option<((usize, usize), Datum)> = None;
-            for i in 0..n {
+            for i in from..n {
                 let (start, end) = frame_of(i, n, &function.frame, peers, keys.as_ref(), order);
                 // Peers in a RANGE frame share their frame: computed once.
                 if let Some((bounds, value)) = &last {

@@ -485,3 +485,66 @@ fn grouping_sets_over_windows_are_window_aggregations() {
         format!("{:?}", s.execute("EXPLAIN SELECT k, COUNT(*) FROM events GROUP BY CUBE (k)").unwrap());
     assert!(plan.contains("UNBOUNDED: kept for as long as the job runs | Aggregate"), "{plan}");
 }
+
+/// A streaming `OVER` (ordered by the rowtime of an append-only table, frames reaching a
+/// bounded distance back): the window functions the batch query computes, each row once,
+/// final, at its rowtime, at any worker count.
+#[test]
+fn a_streaming_over_equals_the_batch_answer_and_emits_each_row_once_at_its_rowtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    let events = random_tables(&mut s, dir.path(), 300, 11);
+    let query = "SELECT id, k, ts, COUNT(*) OVER w AS n, SUM(id) OVER w AS total,
+                        MAX(id) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS top,
+                        AVG(id) FILTER (WHERE id % 2 = 0) OVER (PARTITION BY k ORDER BY ts ROWS 2 PRECEDING) AS even,
+                        LAG(id, 2, -1) OVER (PARTITION BY k ORDER BY ts) AS back
+                 FROM {}
+                 WINDOW w AS (PARTITION BY k ORDER BY ts RANGE BETWEEN INTERVAL '5' SECOND PRECEDING AND CURRENT ROW)";
+    let plan = format!("{:?}", s.execute(&format!("EXPLAIN {}", query.replace("{}", "events"))).unwrap());
+    assert!(plan.contains("StreamingOver"), "{plan}");
+    assert!(plan.contains("bounded: retired as the watermark passes | StreamingOver"), "{plan}");
+    let batch_plan = format!("{:?}", s.execute(&format!("EXPLAIN {}", query.replace("{}", "batch"))).unwrap());
+    assert!(!batch_plan.contains("StreamingOver"), "a table without a watermark is relational: {batch_plan}");
+    let streaming = job(&mut s, &query.replace("{}", "events"));
+    let expected = sorted_rows(&job(&mut s, &query.replace("{}", "batch")), 1);
+    assert_eq!(expected.len(), events.len());
+    for workers in [1, 2, 4] {
+        assert_eq!(sorted_rows(&streaming, workers), expected, "{workers} workers");
+    }
+    // Append-only, each row at its rowtime (ms since 1970 is the logical time).
+    let changes = changelog(&streaming, 2);
+    assert!(changes.values().all(|n| *n > 0), "{changes:?}");
+    assert_eq!(changes.values().sum::<i64>(), events.len() as i64);
+    for (time, row) in changes.keys() {
+        let ts = row.split(',').nth(2).unwrap();
+        assert_eq!(timestamp(time - START), ts, "{row} at {time}");
+    }
+}
+
+#[test]
+fn a_streaming_over_drops_late_rows_as_flink_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    // In order, one row a second (the watermark is the rowtime), then a row 20 s late.
+    let mut lines: Vec<String> = (0..40).map(|i| format!("{i},k{},{}", i % 2, timestamp(i * 1000))).collect();
+    let on_time = lines.join("\n") + "\n";
+    lines.push(format!("100,k0,{}", timestamp(10_500)));
+    for (name, contents, time) in [
+        ("events", lines.join("\n") + "\n", ", WATERMARK FOR ts AS ts"),
+        ("batch", on_time, ""),
+    ] {
+        let every = if time.is_empty() { "" } else { ", 'scan.watermark.emit-every' = '1'" };
+        let path = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&path, contents).unwrap();
+        s.execute(&format!(
+            "CREATE TABLE {name} (id INT, k STRING, ts TIMESTAMP(3){time})
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv'{every})",
+            path.display()
+        ))
+        .unwrap();
+    }
+    let query = "SELECT id, SUM(id) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM {}";
+    let expected = sorted_rows(&job(&mut s, &query.replace("{}", "batch")), 1);
+    assert_eq!(expected.len(), 40);
+    assert_eq!(sorted_rows(&job(&mut s, &query.replace("{}", "events")), 2), expected);
+}

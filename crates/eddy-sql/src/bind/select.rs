@@ -59,8 +59,8 @@ fn check_supported(select: &ast::Select) -> BindResult<()> {
     if select.into.is_some() {
         return unsupported_clause("SELECT INTO");
     }
-    if select.qualify.is_some() || !select.named_window.is_empty() {
-        return unsupported_clause("window clauses");
+    if select.qualify.is_some() {
+        return unsupported_clause("QUALIFY");
     }
     if !select.lateral_views.is_empty()
         || select.prewhere.is_some()

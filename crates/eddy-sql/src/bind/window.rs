@@ -51,7 +51,7 @@ struct Pending {
 fn flush(plan: Plan, pending: &mut Option<Pending>) -> Plan {
     match pending.take() {
         Some(Pending { partition, order, functions }) => {
-            Plan::Over { input: Box::new(plan), partition, order, functions }
+            Plan::Over { input: Box::new(plan), partition, order, functions, streaming: false }
         }
         None => plan,
     }

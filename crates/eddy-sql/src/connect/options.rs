@@ -233,6 +233,16 @@ impl Connector {
         }
     }
 
+    /// Whether reading the table only ever adds rows: a generator, or files and topics of a
+    /// format without retractions. (An in-memory table changes with `UPDATE` and `DELETE`.)
+    pub fn is_append_only(&self) -> bool {
+        match self {
+            Connector::Datagen(_) | Connector::Nexmark { .. } => true,
+            Connector::Filesystem { format, .. } | Connector::Kafka { format, .. } => !format.is_changelog(),
+            Connector::Memory | Connector::Print { .. } | Connector::Blackhole => false,
+        }
+    }
+
     /// Whether the table can be read (print and blackhole are sinks only).
     pub fn can_read(&self) -> bool {
         !matches!(self, Connector::Print { .. } | Connector::Blackhole)

@@ -233,7 +233,8 @@ fn dependent(plan: Plan, domain: &Domain) -> OptimizeResult<Plan> {
             limit,
             name,
         },
-        Plan::Over { input, partition, order, functions } => Plan::Over {
+        Plan::Over { input, partition, order, functions, streaming } => Plan::Over {
+            streaming,
             // Per domain row too, as `RowNumber`.
             input: Box::new(dependent(*input, domain)?),
             partition: domain_partition(&partition, k),

@@ -12,7 +12,8 @@
 //! 5. push-down and simplification again, then projection pruning (`prune`);
 //! 6. window operators (`windows`): aggregations, Top-N, joins over window columns expire
 //!    their input as windows close;
-//! 7. distinct aggregates split in two stages (`distinct`).
+//! 7. `OVER` ordered by an append-only table's rowtime made streaming (`rowtime_over`);
+//! 8. distinct aggregates split in two stages (`distinct`).
 //!
 //! Every rewrite keeps the result as a multiset: a rewrite that cannot be shown correct for
 //! a shape is skipped. (Errors may differ: a filter moved below a projection can spare the
@@ -29,6 +30,7 @@ mod in_subquery;
 mod join_order;
 mod prune;
 mod pushdown;
+mod rowtime_over;
 mod simplify;
 mod util;
 mod windows;
@@ -78,11 +80,14 @@ pub enum OptimizeError {
 pub type OptimizeResult<T> = Result<T, OptimizeError>;
 
 /// What the session tells the optimizer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OptimizeOptions {
     /// How long after a window closes late rows still correct its results, in ms (`SET
     /// 'table.exec.emit.allow-lateness'`); 0 drops them, as Flink's window operators do.
     pub allowed_lateness_ms: u64,
+    /// The append-only tables read at event time, each with its rowtime column: an `OVER`
+    /// ordered by one of them becomes a streaming `OVER` (see `Plan::Over`'s `streaming`).
+    pub rowtimes: Vec<(String, usize)>,
 }
 
 /// Optimizes a plan: decorrelation, then the rewrites in the module docs. The result has
@@ -102,6 +107,7 @@ pub fn optimize_with(plan: Plan, options: OptimizeOptions) -> OptimizeResult<Pla
     let plan = prune::prune(plan);
     let plan = simplify::simplify(plan);
     let plan = windows::windows(plan, options.allowed_lateness_ms);
+    let plan = rowtime_over::rowtime_over(plan, &options.rowtimes);
     Ok(distinct::split_distinct(plan))
 }
 

@@ -201,14 +201,14 @@ fn prune_node(plan: Plan, required: &BTreeSet<usize>) -> (Plan, Vec<usize>) {
                 (input, (0..number).collect())
             }
         }
-        Plan::Over { input, partition, order, functions } => {
+        Plan::Over { input, partition, order, functions, streaming } => {
             // Ties are broken by the whole input row, so every input column stays; when
             // nothing reads the functions' columns the node goes.
             let width = input.arity();
             if required.iter().all(|c| *c < width) {
                 return prune_node(*input, required);
             }
-            let over = Plan::Over { input: Box::new(all_of(*input)), partition, order, functions };
+            let over = Plan::Over { input: Box::new(all_of(*input)), partition, order, functions, streaming };
             (over, (0..arity).collect())
         }
         Plan::Time { input, op } => {

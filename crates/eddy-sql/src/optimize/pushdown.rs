@@ -91,12 +91,13 @@ fn push(plan: Plan, predicates: Vec<ScalarExpr>) -> Plan {
                 Plan::RowNumber { input: Box::new(push(*input, below)), partition, order, limit, name };
             filter(numbered, above)
         }
-        Plan::Over { input, partition, order, functions } => {
+        Plan::Over { input, partition, order, functions, streaming } => {
             // As for `RowNumber`: conjuncts on partition columns keep or drop whole partitions.
             let (below, above): (Vec<ScalarExpr>, Vec<ScalarExpr>) = predicates
                 .into_iter()
                 .partition(|p| !partition.is_empty() && p.columns().iter().all(|c| partition.contains(c)));
-            let over = Plan::Over { input: Box::new(push(*input, below)), partition, order, functions };
+            let over =
+                Plan::Over { input: Box::new(push(*input, below)), partition, order, functions, streaming };
             filter(over, above)
         }
         Plan::Time { input, op } => {

@@ -175,10 +175,11 @@ pub(super) fn write_plan(out: &mut String, plan: &Plan, depth: usize) -> fmt::Re
             };
             writeln!(out, "{indent}TemporalJoin {} on {on} ({time})", kind.name())?
         }
-        Plan::Over { partition, order, functions, .. } => {
+        Plan::Over { partition, order, functions, streaming, .. } => {
             let keys: Vec<String> = order.iter().map(sort_key).collect();
             let functions: Vec<String> = functions.iter().map(over_function).collect();
-            write!(out, "{indent}Over [{}] order [{}]", functions.join(", "), keys.join(", "))?;
+            let kind = if *streaming { "StreamingOver" } else { "Over" };
+            write!(out, "{indent}{kind} [{}] order [{}]", functions.join(", "), keys.join(", "))?;
             if !partition.is_empty() {
                 let partition: Vec<String> = partition.iter().map(|c| format!("#{c}")).collect();
                 write!(out, " partition [{}]", partition.join(", "))?;

@@ -31,7 +31,7 @@ pub mod state;
 mod temporal;
 mod time;
 
-pub use over::{Frame, FrameBound, FrameUnits, OverFunction, OverKind};
+pub use over::{streaming_reach, Frame, FrameBound, FrameUnits, OverFunction, OverKind};
 pub use temporal::TemporalTime;
 pub use time::{session_rows, TimeOp, TimeWindow};
 
@@ -319,6 +319,14 @@ pub enum Plan {
         order: Vec<SortKey>,
         /// The functions, one appended column each.
         functions: Vec<OverFunction>,
+        /// A streaming `OVER` (Flink's): the input is append-only and `order` is its rowtime
+        /// alone, every frame ends at the current row and starts a bounded distance before it,
+        /// so each row's values are final once the watermark passes its rowtime; they come out
+        /// then, at the rowtime, and the node keeps only the rows later frames can still
+        /// reach. Rows later than the watermark are dropped, as in Flink. Set by the
+        /// optimizer (`optimize::rowtime_over`); the result is the relational one over the
+        /// rows that were not late.
+        streaming: bool,
     },
     /// An event-time operator: a window table function, or the retirement and finalization
     /// that bound a windowed operator's state; see [`TimeOp`].

@@ -122,6 +122,26 @@ pub enum FrameBound {
     UnboundedFollowing,
 }
 
+/// How far back a streaming node's frames reach: the most rows (`ROWS` frames and `LAG`) and
+/// the longest distance in the rowtime (`RANGE` frames, ms), so that the rows to keep are the
+/// last `rows` of a partition and those within `range` of the next rowtime.
+pub fn streaming_reach(functions: &[OverFunction]) -> (usize, i64) {
+    let (mut rows, mut range) = (0usize, 0i64);
+    for function in functions {
+        match (&function.kind, function.frame.units, function.frame.start) {
+            (OverKind::Offset { offset, .. }, _, _) => {
+                rows = rows.max(usize::try_from(*offset).unwrap_or(usize::MAX))
+            }
+            (_, FrameUnits::Rows, FrameBound::Preceding(n)) => {
+                rows = rows.max(usize::try_from(n).unwrap_or(usize::MAX))
+            }
+            (_, FrameUnits::Range, FrameBound::Preceding(n)) => range = range.max(n),
+            _ => {}
+        }
+    }
+    (rows, range)
+}
+
 impl fmt::Display for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let units = match self.units {

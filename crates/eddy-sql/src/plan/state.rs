@@ -2,8 +2,9 @@
 //! `== State ==` section and the warning a job over unbounded input prints.
 //!
 //! An operator's state is bounded when its rows expire ([`TimeOp::Expire`] under each of its
-//! inputs: window operators and interval joins) or when it is a session window (which forgets
-//! a session when it closes). Joins, aggregations, `DISTINCT`, set operations other than
+//! inputs: window operators and interval joins, or operators over their results), when it is a
+//! session window (which forgets a session when it closes) or a streaming `OVER` (which keeps
+//! what its frames reach). Joins, aggregations, `DISTINCT`, set operations other than
 //! `UNION ALL`, Top-K and `ROW_NUMBER` over rows that do not expire keep every input row's
 //! contribution for as long as the job runs (there is no state TTL yet). Over a bounded
 //! input that is fine; over an unbounded one (Kafka, an unbounded generator) it grows.
@@ -49,8 +50,9 @@ pub fn stateful_operators(plan: &Plan) -> Vec<StatefulOperator> {
             _ => false,
         };
         if stateful {
-            let bounded =
-                matches!(plan, Plan::Time { .. }) || plan.inputs().iter().all(|input| expires(input));
+            // A streaming OVER keeps the rows its frames reach (see `Plan::Over`).
+            let bounded = matches!(plan, Plan::Time { .. } | Plan::Over { streaming: true, .. })
+                || plan.inputs().iter().all(|input| expires(input));
             let operator = plan.explain().lines().next().unwrap_or_default().trim().to_owned();
             out.push(StatefulOperator { operator, bounded });
         }

@@ -60,6 +60,7 @@ mod job;
 mod join;
 mod match_recognize;
 mod reduce;
+mod stream_over;
 mod temporal;
 mod time;
 
@@ -344,8 +345,19 @@ impl<'scope> Renderer<'scope> {
             Plan::RowNumber { input, partition, order, limit, .. } => {
                 self.row_number(plan, input, partition, order, *limit)?
             }
-            Plan::Over { input, partition, order, functions } => {
+            Plan::Over { input, partition, order, functions, streaming: false } => {
                 self.over(plan, input, partition, order, functions)?
+            }
+            Plan::Over { input, partition, order, functions, streaming: true } => {
+                let index = self.node(input)?;
+                let node = stream_over::StreamingOver {
+                    partition: partition.clone(),
+                    order: order.clone(),
+                    functions: functions.clone(),
+                    operator: label(plan),
+                };
+                let outcomes = stream_over::render(self.rows(index), node, self.replay.clone());
+                (self.outcomes(outcomes), format!("{} <- #{index}", label(plan)))
             }
             Plan::TemporalJoin { left, right, kind, on, time } => {
                 if crate::plan::equi_keys(on, left.arity()).left.is_empty() {

@@ -54,7 +54,7 @@ where
 
 impl<'scope> Renderer<'scope> {
     /// Splits outcomes into rows and errors.
-    fn outcomes(&mut self, outcomes: VecCollection<'scope, Time, Outcome, Diff>) -> Rows<'scope> {
+    pub(super) fn outcomes(&mut self, outcomes: VecCollection<'scope, Time, Outcome, Diff>) -> Rows<'scope> {
         let (ok, errors): (
             Stream<'scope, Time, Vec<(Row, Time, Diff)>>,
             Stream<'scope, Time, Vec<(RowError, Time, Diff)>>,

@@ -177,6 +177,12 @@ impl Session {
                 ))
             })?;
         }
+        for table in self.catalog.tables() {
+            let append_only = table.connector().is_ok_and(|connector| connector.is_append_only());
+            if let (true, Some(rowtime)) = (append_only, &table.time.rowtime) {
+                options.rowtimes.push((table.name.clone(), rowtime.column));
+            }
+        }
         Ok(options)
     }
 

@@ -1,0 +1,180 @@
+//! Streaming `OVER` (`Plan::Over` with `streaming`): Flink's rowtime `OVER` aggregation on
+//! an append-only input ordered by its rowtime, one operator with the input exchanged by the
+//! partition key.
+//!
+//! Each row waits, with a capability at its rowtime, until the input frontier has passed that
+//! rowtime: then every row of the partition up to it is in (a row arriving after the frontier
+//! passed its rowtime is late and dropped, as Flink drops it). The rows due at one rowtime are
+//! put after the partition's kept rows, in the node's order (ties by the whole row), their
+//! values computed by [`crate::over::over_sorted`] (the relational implementation, over the
+//! rows their frames can reach) and emitted at the rowtime, once, final. The partition then
+//! keeps only its last rows that a `ROWS` frame or `LAG` can still reach and the rows within
+//! the longest `RANGE` frame of the next rowtime ([`crate::plan::streaming_reach`]), so its
+//! state is bounded by the frames.
+//!
+//! Updates at a restore's replay time are history: never late; those whose rowtime has
+//! passed are due at the replay time itself (their results were emitted before the checkpoint
+//! and come out again for the output state to cancel, as every operator's do).
+
+use std::collections::BTreeMap;
+
+use differential_dataflow::{AsCollection, Hashable, VecCollection};
+use eddy_core::hash::HashMap;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::operator::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use super::{Diff, ReplayTime, RowError, Rows, Time};
+use crate::datum::{Datum, Row};
+use crate::order::compare_rows;
+use crate::over::over_sorted;
+use crate::plan::{streaming_reach, OverFunction, SortKey};
+
+/// A row's value or the error that replaced it.
+type Outcome = Result<Row, RowError>;
+
+/// The rowtime a row's order column holds, in ms (`None` for `NULL`).
+fn rowtime(row: &Row, column: usize) -> Option<i64> {
+    match row.get(column) {
+        Some(Datum::Timestamp(ms)) => Some(*ms),
+        _ => None,
+    }
+}
+
+fn as_time(ms: i64) -> Time {
+    u64::try_from(ms).unwrap_or(0)
+}
+
+fn as_ms(time: Time) -> i64 {
+    i64::try_from(time).unwrap_or(i64::MAX)
+}
+
+/// The node's description, for the operator that runs it.
+pub(super) struct StreamingOver {
+    pub partition: Vec<usize>,
+    pub order: Vec<SortKey>,
+    pub functions: Vec<OverFunction>,
+    /// The node as `EXPLAIN` labels it, for errors.
+    pub operator: String,
+}
+
+fn key_of(row: &Row, partition: &[usize]) -> Row {
+    Row::new(partition.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect())
+}
+
+/// Renders a streaming `OVER` over `rows`.
+pub(super) fn render<'scope>(
+    rows: Rows<'scope>,
+    node: StreamingOver,
+    replay: ReplayTime,
+) -> VecCollection<'scope, Time, Outcome, Diff> {
+    let StreamingOver { partition, order, functions, operator } = node;
+    let column = order.first().map_or(0, |key| key.column);
+    let (keep_rows, keep_range) = streaming_reach(&functions);
+    let route = partition.clone();
+    let outcomes: Stream<'scope, Time, Vec<(Outcome, Time, Diff)>> = rows.inner.unary_frontier(
+        Exchange::new(move |(row, _, _): &(Row, Time, Diff)| key_of(row, &route).hashed()),
+        &format!("StreamingOver({operator})"),
+        |_, _| {
+            // Per due time: a capability there and the rows due.
+            let mut pending: BTreeMap<Time, (Capability<Time>, Vec<(Row, Diff)>)> = BTreeMap::new();
+            // Per partition: the rows later frames can reach, in order.
+            let mut kept: HashMap<Row, Vec<Row>> = HashMap::default();
+            move |(input, frontier), output| {
+                input.for_each(|capability, batch| {
+                    let mut refused = Vec::new();
+                    for (row, time, diff) in batch.drain(..) {
+                        let Some(ms) = rowtime(&row, column) else { continue };
+                        if diff < 0 {
+                            let message = "a row was retracted, but a streaming OVER reads an append-only \
+                                           input"
+                                .to_owned();
+                            refused.push((
+                                Err(RowError { operator: operator.clone(), row, message }),
+                                time,
+                                1,
+                            ));
+                            continue;
+                        }
+                        let history = replay.get() == Some(time);
+                        let due = if as_time(ms) >= time {
+                            as_time(ms)
+                        } else if history {
+                            time
+                        } else {
+                            continue; // Late: the frontier passed its rowtime before it came.
+                        };
+                        let entry =
+                            pending.entry(due).or_insert_with(|| (capability.delayed(&due, 0), Vec::new()));
+                        entry.1.push((row, diff));
+                    }
+                    if !refused.is_empty() {
+                        output.session(&capability).give_iterator(refused.into_iter());
+                    }
+                });
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let due = *entry.key();
+                    let (capability, rows) = entry.remove();
+                    let mut partitions: BTreeMap<Row, Vec<Row>> = BTreeMap::new();
+                    for (row, count) in rows {
+                        let copies = partitions.entry(key_of(&row, &partition)).or_default();
+                        copies.extend(std::iter::repeat_n(row, usize::try_from(count).unwrap_or(0)));
+                    }
+                    let mut session = output.session(&capability);
+                    for (key, mut new) in partitions {
+                        new.sort_by(|a, b| compare_rows(a, b, &order));
+                        let mut rows = kept.remove(&key).unwrap_or_default();
+                        let from = rows.len();
+                        rows.append(&mut new);
+                        let sorted: Vec<&Row> = rows.iter().collect();
+                        match over_sorted(&sorted, from, &order, &functions) {
+                            Ok(values) => {
+                                session.give_iterator(values.into_iter().map(|row| (Ok(row), due, 1)))
+                            }
+                            Err(error) => {
+                                let error = RowError {
+                                    operator: operator.clone(),
+                                    row: key.clone(),
+                                    message: error.to_string(),
+                                };
+                                session.give((Err(error), due, 1));
+                            }
+                        }
+                        // Later rows are due after `due`: keep what their frames reach.
+                        let reach_from = as_ms(due).saturating_add(1).saturating_sub(keep_range);
+                        let last = rows.len().saturating_sub(keep_rows);
+                        let mut index = 0;
+                        rows.retain(|row| {
+                            let keep =
+                                index >= last || rowtime(row, column).is_some_and(|ms| ms >= reach_from);
+                            index += 1;
+                            keep
+                        });
+                        if !rows.is_empty() {
+                            kept.insert(key, rows);
+                        }
+                    }
+                }
+            }
+        },
+    );
+    outcomes.as_collection()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rowtimes_are_logical_times() {
+        let row = Row::new(vec![Datum::Timestamp(1_500), Datum::Null]);
+        assert_eq!(rowtime(&row, 0), Some(1_500));
+        assert_eq!(rowtime(&row, 1), None);
+        assert_eq!(as_time(-5), 0);
+        assert_eq!(as_ms(Time::MAX), i64::MAX);
+    }
+}
