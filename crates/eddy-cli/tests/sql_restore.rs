@@ -162,3 +162,30 @@ fn a_killed_sql_job_restores_at_another_worker_count() {
     assert!(expected.len() >= 5, "{expected:?}");
     assert!(expected.values().all(|count| *count == 1), "one row per category: {expected:?}");
 }
+
+/// A streaming `OVER` (bids ordered by their rowtime, a frame of the last rows per auction):
+/// killed after committing output, restored at another worker count, the output is the
+/// failure-free run's. The restored job recomputes the rows of its history from the replayed
+/// input and keeps only what the frames reach.
+#[test]
+fn a_killed_streaming_over_job_restores_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = |output: &Path, rate: &str| {
+        format!(
+            "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3),
+                               WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND)
+                 WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '20000'{rate});
+             CREATE TABLE recent (auction BIGINT, bidder BIGINT, price BIGINT, recent_max BIGINT, bids BIGINT)
+                 WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'debezium-json');
+             INSERT INTO recent
+             SELECT auction, bidder, price,
+                    MAX(price) OVER (PARTITION BY auction ORDER BY `dateTime` ROWS BETWEEN 5 PRECEDING AND CURRENT ROW),
+                    COUNT(*) OVER (PARTITION BY auction ORDER BY `dateTime`
+                                   RANGE BETWEEN INTERVAL '2' SECOND PRECEDING AND CURRENT ROW)
+             FROM bid;",
+            output.display()
+        )
+    };
+    let expected = kill_and_restore(dir.path(), &script, Failure::KillAfterOutput);
+    assert!(expected.len() > 1000, "{}", expected.len());
+}

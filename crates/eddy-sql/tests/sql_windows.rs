@@ -503,7 +503,8 @@ fn a_streaming_over_equals_the_batch_answer_and_emits_each_row_once_at_its_rowti
     let plan = format!("{:?}", s.execute(&format!("EXPLAIN {}", query.replace("{}", "events"))).unwrap());
     assert!(plan.contains("StreamingOver"), "{plan}");
     assert!(plan.contains("bounded: retired as the watermark passes | StreamingOver"), "{plan}");
-    let batch_plan = format!("{:?}", s.execute(&format!("EXPLAIN {}", query.replace("{}", "batch"))).unwrap());
+    let batch_plan =
+        format!("{:?}", s.execute(&format!("EXPLAIN {}", query.replace("{}", "batch"))).unwrap());
     assert!(!batch_plan.contains("StreamingOver"), "a table without a watermark is relational: {batch_plan}");
     let streaming = job(&mut s, &query.replace("{}", "events"));
     let expected = sorted_rows(&job(&mut s, &query.replace("{}", "batch")), 1);
@@ -529,10 +530,9 @@ fn a_streaming_over_drops_late_rows_as_flink_does() {
     let mut lines: Vec<String> = (0..40).map(|i| format!("{i},k{},{}", i % 2, timestamp(i * 1000))).collect();
     let on_time = lines.join("\n") + "\n";
     lines.push(format!("100,k0,{}", timestamp(10_500)));
-    for (name, contents, time) in [
-        ("events", lines.join("\n") + "\n", ", WATERMARK FOR ts AS ts"),
-        ("batch", on_time, ""),
-    ] {
+    for (name, contents, time) in
+        [("events", lines.join("\n") + "\n", ", WATERMARK FOR ts AS ts"), ("batch", on_time, "")]
+    {
         let every = if time.is_empty() { "" } else { ", 'scan.watermark.emit-every' = '1'" };
         let path = dir.path().join(format!("{name}.csv"));
         std::fs::write(&path, contents).unwrap();
