@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | what lives there |
 //! |---|---|---|
-//! | foundations | [`error`], [`hash`], [`time`], [`record`], [`watermark`], [`changelog`], [`timers`], [`side_output`] | errors, the fixed-seed hasher and key routing, the injected clock, `Record`/`Data`/`Key` and the event-time range, watermark strategies, upsert changelogs, timer queues, side-output tags |
+//! | foundations | [`error`], [`hash`], [`time`], [`record`], [`watermark`], [`changelog`], [`timers`], [`side_output`], [`versioned`] | errors, the fixed-seed hasher and key routing, the injected clock, `Record`/`Data`/`Key` and the event-time range, watermark strategies, upsert changelogs, timer queues, side-output tags, per-key version histories |
 //! | metrics | [`metrics`] | per-operator figures from timely's event log, checkpoint history, the job snapshot servers read |
 //! | state | [`state`] | keyed state tables, handles and TTL |
 //! | checkpoint formats and protocol | [`checkpoint`] (`part`, `commit`, `store`, `keyed`, `restore`, `messages`, `protocol`, `control`) | part kinds, two-phase-commit types, the on-disk layout and manifests, the keyed part format, loading a checkpoint, control messages, the protocol as a state machine without I/O, the claim rule shared with operators |
@@ -42,6 +42,7 @@ pub mod stream;
 pub mod testing;
 pub mod time;
 pub mod timers;
+pub mod versioned;
 pub mod watermark;
 pub mod window;
 
@@ -60,6 +61,7 @@ pub mod prelude {
     };
     pub use crate::operators::keyed::KeyedStream;
     pub use crate::operators::process::{Context, Key, KeyedCoProcessFunction, KeyedProcessFunction};
+    pub use crate::operators::temporal::TemporalJoin;
     pub use crate::record::Data;
     pub use crate::side_output::OutputTag;
     pub use crate::sink::{Committable, Committer, DataStreamSink, Sink, SinkContext, SinkWriter};

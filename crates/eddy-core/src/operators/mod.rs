@@ -7,4 +7,5 @@ pub mod join;
 pub mod keyed;
 pub mod lookup;
 pub mod process;
+pub mod temporal;
 pub mod topn;
