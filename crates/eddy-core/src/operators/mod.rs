@@ -4,6 +4,7 @@ pub mod basic;
 pub mod co_process;
 pub mod dedup;
 pub mod join;
+pub mod iterate;
 pub mod keyed;
 pub mod lookup;
 pub mod process;
