@@ -10,9 +10,11 @@
 //! reach once the watermark has passed it.
 //!
 //! # State
-//! After `retire(w)` a key keeps the latest version at or before `w` (the one valid at `w`,
-//! unless it is a deletion, which is dropped) and every later one. A lookup as of a time
-//! before the retired point sees only what is kept: a late record may find no version.
+//! After `retire(w)` a key keeps the latest version at or before `w` (the one valid at `w`)
+//! and every later one. A retired deletion is kept as a tombstone, so that a version arriving
+//! late with an older time stays hidden behind it: every lookup at or after `w` answers as the
+//! full history would, whatever arrives later. A lookup as of a time before the retired point
+//! sees only what is kept.
 
 use std::collections::BTreeMap;
 
@@ -55,14 +57,11 @@ impl<V> Versions<V> {
     }
 
     /// Drops the versions no lookup at `watermark` or later can see: every version before the
-    /// latest one at or before `watermark`, and that one too if it is a deletion.
+    /// latest one at or before `watermark` (that one stays, a deletion as a tombstone).
     pub fn retire(&mut self, watermark: u64) {
         let Some((&valid, _)) = self.versions.range(..=watermark).next_back() else { return };
         let kept = self.versions.split_off(&valid);
         self.versions = kept;
-        if let Some(entry) = self.versions.first_entry().filter(|entry| entry.get().is_none()) {
-            entry.remove();
-        }
     }
 
     /// Whether no version is kept (the key's state can be dropped).
@@ -123,17 +122,18 @@ mod tests {
     }
 
     #[test]
-    fn a_retired_deletion_empties_the_key() {
+    fn a_retired_deletion_hides_late_older_versions() {
         let mut versions = Versions::new();
         versions.insert(10, 'x');
         versions.delete(20);
-        versions.retire(20);
-        assert!(versions.is_empty());
-        versions.insert(30, 'y');
-        versions.delete(40);
-        versions.insert(50, 'z');
-        versions.retire(45);
-        assert_eq!(versions.iter().collect::<Vec<_>>(), vec![(50, Some(&'z'))]);
+        versions.retire(25);
+        assert_eq!(versions.iter().collect::<Vec<_>>(), vec![(20, None)], "the tombstone stays");
+        versions.insert(15, 'l');
+        assert_eq!(versions.as_of(25), None, "a late version older than the deletion stays hidden");
+        versions.insert(22, 'y');
+        assert_eq!(versions.as_of(25), Some(&'y'), "a late version after it is valid");
+        versions.retire(30);
+        assert_eq!(versions.iter().collect::<Vec<_>>(), vec![(22, Some(&'y'))]);
     }
 
     /// Against a log of every version: after any retirement at or below the lookup time, a
@@ -149,7 +149,8 @@ mod tests {
             let (mut versions, mut log) = (Versions::new(), Vec::new());
             let mut watermark = 0;
             for _ in 0..30 {
-                let time = watermark + next() % 20;
+                // Some versions are late: up to 10 ms below the watermark.
+                let time = (watermark + next() % 30).saturating_sub(10);
                 let value = (next() % 4 != 0).then(|| next() % 100);
                 match value {
                     Some(value) => versions.insert(time, value),

@@ -60,7 +60,8 @@ impl<'scope, L: Data> DataStream<'scope, L> {
     /// # State
     /// Per key, the buffered records until their time passes and the versions; once the
     /// watermark passes `w`, only the version valid at `w` and later ones are kept
-    /// ([`Versions::retire`]), and a key whose last version is a deletion is dropped.
+    /// ([`Versions::retire`]); a deleted key keeps its deletion's time as a tombstone, so that a
+    /// late version older than the deletion stays hidden.
     ///
     /// # Checkpointing
     /// Keyed state of the keyed engine: restored at any worker count.
