@@ -55,6 +55,7 @@ pub mod prelude {
     pub use crate::operators::basic::Route;
     pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
     pub use crate::operators::dedup::{CountDistinct, CountDistinctBy};
+    pub use crate::operators::iterate::{IterateOptions, LoopContext, LoopFunction};
     pub use crate::operators::join::{
         IntervalJoin, IntervalJoined, JoinContext, JoinWhere, JoinedStreams, KeyedJoinedStreams,
         ProcessJoinFunction, WindowJoin,

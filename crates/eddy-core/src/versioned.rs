@@ -161,8 +161,11 @@ mod tests {
                 watermark += next() % 5;
                 versions.retire(watermark);
                 for probe in watermark..watermark + 30 {
-                    let expected =
-                        log.iter().filter(|(t, _)| *t <= probe).max_by_key(|(t, _)| *t).and_then(|(_, v)| v.as_ref());
+                    let expected = log
+                        .iter()
+                        .filter(|(t, _)| *t <= probe)
+                        .max_by_key(|(t, _)| *t)
+                        .and_then(|(_, v)| v.as_ref());
                     assert_eq!(versions.as_of(probe), expected);
                 }
             }

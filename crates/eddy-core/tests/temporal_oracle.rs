@@ -99,7 +99,11 @@ fn inputs(seed: u64) -> Case {
     Case { probes, versions, model }
 }
 
-fn with_times<T: Clone>(splits: &[Vec<T>], ts: impl Fn(&T) -> u64, (delay, every): (u64, u64)) -> Vec<(T, u64)> {
+fn with_times<T: Clone>(
+    splits: &[Vec<T>],
+    ts: impl Fn(&T) -> u64,
+    (delay, every): (u64, u64),
+) -> Vec<(T, u64)> {
     let mut all = Vec::new();
     for split in splits {
         let times = oracle::logical_times(split.iter().map(&ts), delay, every);
@@ -156,7 +160,10 @@ fn run(case: &Case, workers: usize, inner: bool) -> Results {
             let joined = if inner {
                 join.inner(|p: &Probe, value: &u32| Out::Joined { probe: p.id, value: Some(*value) })
             } else {
-                join.left_outer(|p: &Probe, value: Option<&u32>| Out::Joined { probe: p.id, value: value.copied() })
+                join.left_outer(|p: &Probe, value: Option<&u32>| Out::Joined {
+                    probe: p.id,
+                    value: value.copied(),
+                })
             };
             let late = joined.side_output(&LATE).map(|p| Out::Late(p.id));
             joined.union([late]).sink(sink.clone());
@@ -198,7 +205,13 @@ struct Failure {
 
 const SPLITS: usize = 3;
 
-fn build_checkpointed(env: &mut Env<'_>, per_split: u64, rate: Option<u64>, output: &Path, failure: &Arc<Failure>) {
+fn build_checkpointed(
+    env: &mut Env<'_>,
+    per_split: u64,
+    rate: Option<u64>,
+    output: &Path,
+    failure: &Arc<Failure>,
+) {
     let limit = |source: GeneratorSource<_>| match rate {
         Some(rate) => source.with_rate(rate),
         None => source,
@@ -206,13 +219,17 @@ fn build_checkpointed(env: &mut Env<'_>, per_split: u64, rate: Option<u64>, outp
     let strategy = || WatermarkStrategy::bounded_out_of_orderness(10).with_emit_every(8);
     // Probe `n` of split `s`: key (n + s) % 7 at about 3n ms, a little out of order.
     let probes = limit(
-        GeneratorSource::new(SPLITS, |split, n| (((n + split as u64) % 7) as u32, n * 3 + (n * 7 + split as u64) % 12, n))
-            .with_count(per_split),
+        GeneratorSource::new(SPLITS, |split, n| {
+            (((n + split as u64) % 7) as u32, n * 3 + (n * 7 + split as u64) % 12, n)
+        })
+        .with_count(per_split),
     );
     // Version `n` of split `s`: key (3n + s) % 7 valid from about 2n ms; every 11th a deletion.
     let versions = limit(
-        GeneratorSource::new(SPLITS, |split, n| (((n * 3 + split as u64) % 7) as u32, n * 2 + split as u64, n))
-            .with_count(per_split),
+        GeneratorSource::new(SPLITS, |split, n| {
+            (((n * 3 + split as u64) % 7) as u32, n * 2 + split as u64, n)
+        })
+        .with_count(per_split),
     );
     let failure = Arc::clone(failure);
     let probes = env

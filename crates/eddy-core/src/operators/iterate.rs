@@ -19,7 +19,8 @@
 //!   bounded input ends. A loop still sending after [`IterateOptions::max_rounds`] rounds of
 //!   one logical time fails the job with a clear error instead of running forever.
 //! * **Determinism.** The records and messages of one (logical time, round) are applied once
-//!   both inputs' frontiers have passed it, sorted by (key hash, event time, tag), so state,
+//!   both inputs' frontiers have passed it in (logical time, round) order, sorted by (key
+//!   hash, event time, tag), so state,
 //!   messages and outputs per logical time do not depend on the worker count or on arrival
 //!   order. A key's outputs leave in round order.
 //! * **The loop body is one keyed operator.** Other operators (windows, joins) cannot sit
@@ -43,7 +44,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::{Capability, ConnectLoop, Enter, Feedback, Leave};
-use timely::order::{PartialOrder, Product};
+use timely::order::Product;
 
 use crate::error::{Error, Result};
 use crate::hash::{key_hash, mix, worker_for_hash, HashMap};
@@ -253,6 +254,7 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
         let scope = env.scope();
         let peers = env.workers();
         let mut operator = env.stateful_operator("iterate");
+        let uid = operator.uid_slot();
         let key_of = Rc::clone(&self.key);
         let route = Rc::clone(&self.key);
         let input = self.stream.into_timely();
@@ -287,15 +289,19 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
                     }
                     input.for_each(|capability, batch| {
                         let Some(time) = capability.stamp().iter().next().cloned() else { return };
-                        pending(&mut stash, &time, || (capability.delayed(&time, 0), capability.delayed(&time, 1)))
-                            .inputs
-                            .append(batch);
+                        pending(&mut stash, &time, || {
+                            (capability.delayed(&time, 0), capability.delayed(&time, 1))
+                        })
+                        .inputs
+                        .append(batch);
                     });
                     messages_in.for_each(|capability, batch| {
                         let Some(time) = capability.stamp().iter().next().cloned() else { return };
-                        pending(&mut stash, &time, || (capability.delayed(&time, 0), capability.delayed(&time, 1)))
-                            .messages
-                            .append(batch);
+                        pending(&mut stash, &time, || {
+                            (capability.delayed(&time, 0), capability.delayed(&time, 1))
+                        })
+                        .messages
+                        .append(batch);
                     });
                     if operator.stopping() {
                         stash.clear();
@@ -306,15 +312,22 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
                         .iter()
                         .filter_map(|frontier| frontier.frontier().iter().map(|t| t.outer).min())
                         .min();
-                    let complete = |time: &LoopTime| {
-                        frontiers.iter().all(|frontier| !frontier.frontier().iter().any(|f| f.less_equal(time)))
+                    // A round is applied once no input may still bring anything at or before
+                    // it in (logical time, round) order: the state carries across logical
+                    // times, so every round of `t` comes before anything of a later time,
+                    // although timely's product order lets `(t + 1, 0)` complete first.
+                    let complete = |(time, round): (u64, u64)| {
+                        frontiers.iter().all(|frontier| {
+                            frontier.frontier().iter().all(|f| (f.outer, f.inner) > (time, round))
+                        })
                     };
-                    let (mut messages_out, mut results_out) = (messages_out.activate(), results_out.activate());
+                    let (mut messages_out, mut results_out) =
+                        (messages_out.activate(), results_out.activate());
                     loop {
                         let hold = operator.hold_from().unwrap_or(u64::MAX);
                         let ready: Vec<(u64, u64)> = stash
                             .keys()
-                            .filter(|&&(time, round)| time < hold && complete(&Product::new(time, round)))
+                            .filter(|&&(time, round)| time < hold && complete((time, round)))
                             .copied()
                             .collect();
                         for at in ready {
@@ -367,7 +380,8 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
             });
             results.leave(scope)
         });
-        DataStream::from_timely(&env, output)
+        // The output names the loop's state: `.uid(..)` on it names the part in checkpoints.
+        DataStream::from_timely(&env, output).with_uid(uid)
     }
 }
 
@@ -408,7 +422,9 @@ fn apply<K: Key, I, M, O, F: LoopFunction<K, I, M, O>>(
     }
     let mut keyed: Vec<(u64, u64, u64, K, M)> = messages
         .drain(..)
-        .map(|record| (key_hash(&record.value.0), record.timestamp, record.tag, record.value.0, record.value.1))
+        .map(|record| {
+            (key_hash(&record.value.0), record.timestamp, record.tag, record.value.0, record.value.1)
+        })
         .collect();
     keyed.sort_by_key(|(hash, timestamp, tag, ..)| (*hash, *timestamp, *tag));
     for (_, timestamp, tag, key, message) in keyed {

@@ -3,8 +3,9 @@
 pub mod basic;
 pub mod co_process;
 pub mod dedup;
-pub mod join;
+pub mod graph;
 pub mod iterate;
+pub mod join;
 pub mod keyed;
 pub mod lookup;
 pub mod process;
