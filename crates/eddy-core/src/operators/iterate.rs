@@ -221,7 +221,7 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
     ///
     /// impl LoopFunction<u64, u64, u32, (u64, bool)> for Retry {
     ///     type State = ();
-    ///     fn on_input(&mut self, job: u64, ctx: &mut LoopContext<'_, u64, (), u32, (u64, bool)>) {
+    ///     fn on_input(&mut self, _job: u64, ctx: &mut LoopContext<'_, u64, (), u32, (u64, bool)>) {
     ///         self.on_message(1, ctx);
     ///     }
     ///     fn on_message(&mut self, attempt: u32, ctx: &mut LoopContext<'_, u64, (), u32, (u64, bool)>) {
