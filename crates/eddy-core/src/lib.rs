@@ -18,7 +18,7 @@
 //! | runtime handles | `runtime` (re-exported as [`job::Env`], [`job::RecordOrder`]) | what every worker and operator of a process shares (`JobShared`), the per-worker build environment, operator uids |
 //! | checkpoint I/O | [`checkpoint`] (`coordinator`, `socket`, `link`, `lock`, `inspect`), [`cluster`] | the coordinator thread (the protocol's I/O shell), the control socket, the link between processes, the directory lock, `eddy inspect`'s reader, connection set-up |
 //! | streams | [`stream`], [`source`], [`sink`], [`sdk`] | `DataStream` and fused chains, the source operator and `Source`/`SplitReader`, the sink operator and `Sink`/`SinkWriter`, the operator SDK for crates above this one |
-//! | operators | [`operators`] (`process` is the keyed engine under `keyed`, `co_process`, `join`, `topn`, `dedup`, `lookup`; `basic`), [`window`] | every operator family |
+//! | operators | [`operators`] (`process` is the keyed engine under `keyed`, `co_process`, `join`, `temporal`, `topn`, `dedup`, `lookup`; `iterate` runs feedback loops in a nested timely scope, `graph` builds on it; `basic`), [`window`] | every operator family |
 //! | jobs | [`job`], [`testing`] | `Job::run`, workers and processes; the single-worker operator harness |
 
 pub use error::{Error, Result};
