@@ -69,6 +69,12 @@ impl<V> Versions<V> {
         self.versions.is_empty()
     }
 
+    /// Whether all that is kept is one deletion: no lookup at or after it finds a value, and
+    /// an operator that accepts no late versions may drop the key.
+    pub fn is_tombstone(&self) -> bool {
+        self.versions.len() == 1 && self.versions.values().all(Option::is_none)
+    }
+
     /// How many versions (deletions included) are kept.
     pub fn len(&self) -> usize {
         self.versions.len()
@@ -128,12 +134,14 @@ mod tests {
         versions.delete(20);
         versions.retire(25);
         assert_eq!(versions.iter().collect::<Vec<_>>(), vec![(20, None)], "the tombstone stays");
+        assert!(versions.is_tombstone() && !versions.is_empty());
         versions.insert(15, 'l');
         assert_eq!(versions.as_of(25), None, "a late version older than the deletion stays hidden");
         versions.insert(22, 'y');
         assert_eq!(versions.as_of(25), Some(&'y'), "a late version after it is valid");
         versions.retire(30);
         assert_eq!(versions.iter().collect::<Vec<_>>(), vec![(22, Some(&'y'))]);
+        assert!(!versions.is_tombstone());
     }
 
     /// Against a log of every version: after any retirement at or below the lookup time, a
