@@ -258,10 +258,10 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
         let key_of = Rc::clone(&self.key);
         let route = Rc::clone(&self.key);
         let input = self.stream.into_timely();
-        let failure = env.failure();
         let output = scope.iterative::<u64, _, _>(|inner| {
             let (handle, feedback) = inner.feedback::<Vec<Record<(K, M)>>>(Product::new(0, 1));
             let mut builder = OperatorBuilder::new("Iterate".to_owned(), inner);
+            uid.bind(&builder.operator_info().address);
             let mut input = builder.new_input(
                 input.enter(inner),
                 Exchange::new(move |record: &Record<I>| {
@@ -287,6 +287,8 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
                     if let Err(error) = operator.restore(&mut state) {
                         operator.fail(error);
                     }
+                    // Messages come from eddy's operators and this loop, each sent under one
+                    // capability: their stamp is one time.
                     input.for_each(|capability, batch| {
                         let Some(time) = capability.stamp().iter().next().cloned() else { return };
                         pending(&mut stash, &time, || {
@@ -335,7 +337,7 @@ impl<'scope, K: Key, I: Data> KeyedStream<'scope, K, I> {
                                 stash.remove(&at).expect("a ready time is stashed");
                             let time = Product::new(at.0, at.1);
                             if at.1 > options.max_rounds && !messages.is_empty() {
-                                failure.fail(Error::User(format!(
+                                operator.fail(Error::User(format!(
                                     "`{}`: the loop did not converge: logical time {} still sends \
                                      messages after {} rounds (IterateOptions::max_rounds)",
                                     operator.uid(),
