@@ -224,14 +224,16 @@ fn build_checkpointed(env: &mut Env<'_>, rate: Option<u64>, output: &Path, failu
             .with_emit_every(4),
     )
     .uid("edges")
+    .map(|(u, v, _)| (u, v))
+    .connected_components()
+    .uid("components")
+    // Fails after so many label changes, so the loop has made progress (and checkpoints have
+    // completed) however far ahead the source has read.
     .inspect(move |_, _| {
         if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
             panic!("injected failure");
         }
     })
-    .map(|(u, v, _)| (u, v))
-    .connected_components()
-    .uid("components")
     .map(|change| format!("{change:?}"))
     .sink(FileSink::json_lines(output))
     .uid("out");
@@ -251,7 +253,8 @@ fn a_loop_checkpoints_and_restores_at_another_worker_count() {
         .unwrap();
     let expected = committed_sorted(&reference_output);
     assert!(expected.len() > 500, "{} label changes", expected.len());
-    for (attempt_workers, fail_after) in [([1, 3], 700), ([4, 2], 1_300)] {
+    let total = expected.len() as u64;
+    for (attempt_workers, fail_after) in [([1, 3], total / 2), ([4, 2], total * 4 / 5)] {
         let run_dir = tempfile::tempdir().unwrap();
         let (checkpoints, output) = (run_dir.path().join("chk"), run_dir.path().join("out"));
         for (attempt, workers) in attempt_workers.into_iter().enumerate() {
@@ -264,10 +267,18 @@ fn a_loop_checkpoints_and_restores_at_another_worker_count() {
             let config = JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(workers) };
             let out = output.clone();
             let result = Job::new(config).run(move |env| {
-                build_checkpointed(env, Some(5_000), &out, &failure);
+                build_checkpointed(env, Some(3_000), &out, &failure);
                 Ok(())
             });
             assert_eq!(result.is_ok(), attempt == 1, "attempt {attempt} at {workers} workers: {result:?}");
+            if attempt == 0 {
+                // The restore starts from a checkpoint, not from scratch: one completed and
+                // committed part of the output before the failure.
+                let checkpoints = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap();
+                assert!(!checkpoints.is_empty(), "a checkpoint completed before the failure");
+                let committed = committed_sorted(&output).len();
+                assert!(0 < committed && committed < expected.len(), "{committed} lines committed");
+            }
         }
         let manifest = eddy_core::checkpoint::store::list_checkpoints(&checkpoints)
             .unwrap()

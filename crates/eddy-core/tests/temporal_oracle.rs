@@ -232,14 +232,7 @@ fn build_checkpointed(
         .with_count(per_split),
     );
     let failure = Arc::clone(failure);
-    let probes = env
-        .from_source(probes, strategy().with_timestamps(|p: &(u32, u64, u64)| p.1))
-        .uid("probes")
-        .inspect(move |_, _| {
-            if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
-                panic!("injected failure");
-            }
-        });
+    let probes = env.from_source(probes, strategy().with_timestamps(|p: &(u32, u64, u64)| p.1)).uid("probes");
     let versions = env
         .from_source(versions, strategy().with_timestamps(|v: &(u32, u64, u64)| v.1))
         .uid("versions")
@@ -248,6 +241,13 @@ fn build_checkpointed(
         .temporal_join(versions, |p| p.0)
         .left_outer(|p, version| format!("probe {} {} {} -> {version:?}", p.0, p.1, p.2))
         .uid("temporal")
+        // Fails after so many results, so the join has made progress (and checkpoints have
+        // completed) however far ahead the sources have read.
+        .inspect(move |_, _| {
+            if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
+                panic!("injected failure");
+            }
+        })
         .sink(FileSink::json_lines(output))
         .uid("out");
 }
@@ -268,7 +268,8 @@ fn temporal_join_state_restores_at_another_worker_count() {
     let expected = committed_sorted(&reference_output);
     assert_eq!(expected.len(), SPLITS * per_split as usize, "one result per probe");
     assert!(expected.iter().filter(|line| line.contains("Some")).count() > 1000, "probes meet versions");
-    for (attempt_workers, fail_after) in [([2, 4], 1_000), ([4, 1], 1_700)] {
+    let total = expected.len() as u64;
+    for (attempt_workers, fail_after) in [([2, 4], total / 2), ([4, 1], total * 4 / 5)] {
         let run_dir = tempfile::tempdir().unwrap();
         let (checkpoints, output) = (run_dir.path().join("chk"), run_dir.path().join("out"));
         for (attempt, workers) in attempt_workers.into_iter().enumerate() {
@@ -281,10 +282,18 @@ fn temporal_join_state_restores_at_another_worker_count() {
             let config = JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(workers) };
             let out = output.clone();
             let result = Job::new(config).run(move |env| {
-                build_checkpointed(env, per_split, Some(10_000), &out, &failure);
+                build_checkpointed(env, per_split, Some(3_000), &out, &failure);
                 Ok(())
             });
             assert_eq!(result.is_ok(), attempt == 1, "attempt {attempt} at {workers} workers: {result:?}");
+            if attempt == 0 {
+                // The restore starts from a checkpoint, not from scratch: one completed and
+                // committed part of the output before the failure.
+                let checkpoints = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap();
+                assert!(!checkpoints.is_empty(), "a checkpoint completed before the failure");
+                let committed = committed_sorted(&output).len();
+                assert!(0 < committed && committed < expected.len(), "{committed} lines committed");
+            }
         }
         let manifest = eddy_core::checkpoint::store::list_checkpoints(&checkpoints)
             .unwrap()
