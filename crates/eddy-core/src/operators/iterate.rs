@@ -35,6 +35,10 @@
 //! and the loop's own messages) has passed all rounds before `E`, then snapshots. Messages in
 //! flight are never part of a checkpoint, since no round of a time before `E` is pending then.
 //! A restore, at any worker count, hands each worker the keys of its hash range.
+//!
+//! The price: a checkpoint completes only once the loop has caught up with its time, so a loop
+//! that lags behind its sources (every round costs one progress exchange between workers)
+//! delays checkpoints by its lag, as a slow keyed operator delays them by its backlog.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
