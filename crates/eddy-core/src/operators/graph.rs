@@ -2,6 +2,8 @@
 //! components over a stream of edges, the classic use of iterations (Flink Gelly's
 //! `ConnectedComponents`, differential dataflow's label propagation).
 //!
+//! [`KeyedStream::iterate`]: crate::operators::keyed::KeyedStream::iterate
+//!
 //! Vertices are keys of the loop; an edge `(u, v)` is an input record of both `u` and `v`;
 //! each vertex keeps its label (the least vertex it is known to be connected to) and its
 //! neighbours, and a vertex whose label drops sends the new label to its neighbours in the
