@@ -11,14 +11,14 @@
 //!
 //! | layer | modules | what lives there |
 //! |---|---|---|
-//! | foundations | [`error`], [`hash`], [`time`], [`record`], [`watermark`], [`changelog`], [`timers`], [`side_output`] | errors, the fixed-seed hasher and key routing, the injected clock, `Record`/`Data`/`Key` and the event-time range, watermark strategies, upsert changelogs, timer queues, side-output tags |
+//! | foundations | [`error`], [`hash`], [`time`], [`record`], [`watermark`], [`changelog`], [`timers`], [`side_output`], [`versioned`] | errors, the fixed-seed hasher and key routing, the injected clock, `Record`/`Data`/`Key` and the event-time range, watermark strategies, upsert changelogs, timer queues, side-output tags, per-key version histories |
 //! | metrics | [`metrics`] | per-operator figures from timely's event log, checkpoint history, the job snapshot servers read |
 //! | state | [`state`] | keyed state tables, handles and TTL |
 //! | checkpoint formats and protocol | [`checkpoint`] (`part`, `commit`, `store`, `keyed`, `restore`, `messages`, `protocol`, `control`) | part kinds, two-phase-commit types, the on-disk layout and manifests, the keyed part format, loading a checkpoint, control messages, the protocol as a state machine without I/O, the claim rule shared with operators |
 //! | runtime handles | `runtime` (re-exported as [`job::Env`], [`job::RecordOrder`]) | what every worker and operator of a process shares (`JobShared`), the per-worker build environment, operator uids |
 //! | checkpoint I/O | [`checkpoint`] (`coordinator`, `socket`, `link`, `lock`, `inspect`), [`cluster`] | the coordinator thread (the protocol's I/O shell), the control socket, the link between processes, the directory lock, `eddy inspect`'s reader, connection set-up |
 //! | streams | [`stream`], [`source`], [`sink`], [`sdk`] | `DataStream` and fused chains, the source operator and `Source`/`SplitReader`, the sink operator and `Sink`/`SinkWriter`, the operator SDK for crates above this one |
-//! | operators | [`operators`] (`process` is the keyed engine under `keyed`, `co_process`, `join`, `topn`, `dedup`, `lookup`; `basic`), [`window`] | every operator family |
+//! | operators | [`operators`] (`process` is the keyed engine under `keyed`, `co_process`, `join`, `temporal`, `topn`, `dedup`, `lookup`; `iterate` runs feedback loops in a nested timely scope, `graph` builds on it; `basic`), [`window`] | every operator family |
 //! | jobs | [`job`], [`testing`] | `Job::run`, workers and processes; the single-worker operator harness |
 
 pub use error::{Error, Result};
@@ -42,6 +42,7 @@ pub mod stream;
 pub mod testing;
 pub mod time;
 pub mod timers;
+pub mod versioned;
 pub mod watermark;
 pub mod window;
 
@@ -54,12 +55,14 @@ pub mod prelude {
     pub use crate::operators::basic::Route;
     pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
     pub use crate::operators::dedup::{CountDistinct, CountDistinctBy};
+    pub use crate::operators::iterate::{IterateOptions, LoopContext, LoopFunction};
     pub use crate::operators::join::{
         IntervalJoin, IntervalJoined, JoinContext, JoinWhere, JoinedStreams, KeyedJoinedStreams,
         ProcessJoinFunction, WindowJoin,
     };
     pub use crate::operators::keyed::KeyedStream;
     pub use crate::operators::process::{Context, Key, KeyedCoProcessFunction, KeyedProcessFunction};
+    pub use crate::operators::temporal::TemporalJoin;
     pub use crate::record::Data;
     pub use crate::side_output::OutputTag;
     pub use crate::sink::{Committable, Committer, DataStreamSink, Sink, SinkContext, SinkWriter};

@@ -3,8 +3,11 @@
 pub mod basic;
 pub mod co_process;
 pub mod dedup;
+pub mod graph;
+pub mod iterate;
 pub mod join;
 pub mod keyed;
 pub mod lookup;
 pub mod process;
+pub mod temporal;
 pub mod topn;
