@@ -105,15 +105,22 @@ fn build(env: &mut Env<'_>, args: &Args) -> Result<()> {
     if let Some(rate) = args.max_rate {
         source = source.with_rate(rate);
     }
-    let strategy =
-        WatermarkStrategy::bounded_out_of_orderness(100).with_timestamps(|order: &Order| order.ts).with_emit_every(64);
+    let strategy = WatermarkStrategy::bounded_out_of_orderness(100)
+        .with_timestamps(|order: &Order| order.ts)
+        .with_emit_every(64);
     let orders = env.from_source(source, strategy).uid("orders");
     let service: Arc<str> = Arc::from(args.service.as_str());
     let lookup = move |order: Order| {
         let service = Arc::clone(&service);
         async move {
             let name = http_get(&service, &format!("/customer/{}", order.customer)).await?;
-            Ok(Enriched { order: order.order, customer: order.customer, name, amount: order.amount, ts: order.ts })
+            Ok(Enriched {
+                order: order.order,
+                customer: order.customer,
+                name,
+                amount: order.amount,
+                ts: order.ts,
+            })
         }
     };
     let options = AsyncOptions::new(Duration::from_millis(args.timeout_ms), args.capacity)
@@ -125,7 +132,9 @@ fn build(env: &mut Env<'_>, args: &Args) -> Result<()> {
         ))
         .on_timeout(OnFailure::Fail)
         .on_error(OnFailure::Fail);
-    AsyncDataStream::unordered_wait(orders, lookup, options).sink(FileSink::json_lines(&args.output)).uid("output");
+    AsyncDataStream::unordered_wait(orders, lookup, options)
+        .sink(FileSink::json_lines(&args.output))
+        .uid("output");
     Ok(())
 }
 

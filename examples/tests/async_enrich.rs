@@ -76,7 +76,13 @@ fn answer(request: tiny_http::Request, state: &Behaviour) {
     let _ = request.respond(response);
 }
 
-fn command(service: &Service, output: &Path, checkpoints: Option<&Path>, workers: usize, rate: u64) -> Command {
+fn command(
+    service: &Service,
+    output: &Path,
+    checkpoints: Option<&Path>,
+    workers: usize,
+    rate: u64,
+) -> Command {
     let mut command = Command::new(BINARY);
     command
         .args(["--service", &service.address, "--timeout-ms", "100", "--workers", &workers.to_string()])
@@ -88,10 +94,12 @@ fn command(service: &Service, output: &Path, checkpoints: Option<&Path>, workers
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     if let Some(checkpoints) = checkpoints {
-        command
-            .arg("--checkpoint-dir")
-            .arg(checkpoints)
-            .args(["--checkpoint-interval", "50ms", "--restore", "latest"]);
+        command.arg("--checkpoint-dir").arg(checkpoints).args([
+            "--checkpoint-interval",
+            "50ms",
+            "--restore",
+            "latest",
+        ]);
     }
     command
 }

@@ -38,6 +38,9 @@ pub(crate) enum Mode {
     Unordered,
 }
 
+/// What a request task sends back: the request's result, or the panic of the function.
+type Answer<O> = Result<Result<O, AsyncFailure>, String>;
+
 /// One record the operator has received and not yet answered.
 struct Entry<I, O> {
     time: u64,
@@ -75,10 +78,12 @@ struct AsyncWait<I, O, F> {
     next: u64,
     entries: BTreeMap<u64, Entry<I, O>>,
     queued: VecDeque<u64>,
+    /// Completed requests not yet emitted, in completion order (unordered mode's output order).
+    completed: Vec<u64>,
     in_flight: usize,
     held: Held,
-    results: Receiver<(u64, Result<O, AsyncFailure>)>,
-    sender: std::sync::mpsc::Sender<(u64, Result<O, AsyncFailure>)>,
+    results: Receiver<(u64, Answer<O>)>,
+    sender: std::sync::mpsc::Sender<(u64, Answer<O>)>,
     activator: SyncActivator,
     failure: JobFailure,
     operator_id: u64,
@@ -104,8 +109,12 @@ where
             let sender = self.sender.clone();
             let activator = self.activator.clone();
             self.in_flight += 1;
+            let request = runtime
+                .spawn(async move { with_retries(&retry, timeout, move || function(value.clone())).await });
             runtime.spawn(async move {
-                let result = with_retries(&retry, timeout, move || function(value.clone())).await;
+                // A panicking function fails the job (as a panicking operator would) instead
+                // of leaving its record unanswered forever.
+                let result = request.await.map_err(|error| format!("the async function panicked: {error}"));
                 // The operator may be gone (the job failed): nobody waits for the result.
                 if sender.send((sequence, result)).is_ok() {
                     let _ = activator.activate();
@@ -116,10 +125,18 @@ where
 
     /// Takes completed requests' results.
     fn collect(&mut self) {
-        while let Ok((sequence, result)) = self.results.try_recv() {
+        while let Ok((sequence, answer)) = self.results.try_recv() {
             self.in_flight -= 1;
+            let result = match answer {
+                Ok(result) => result,
+                Err(panic) => {
+                    self.failure.fail(Error::User(panic));
+                    continue;
+                }
+            };
             if let Some(entry) = self.entries.get_mut(&sequence) {
                 entry.result = Some(result);
+                self.completed.push(sequence);
             }
         }
     }
@@ -134,13 +151,11 @@ where
                 .take_while(|(_, entry)| entry.result.is_some())
                 .map(|(&sequence, _)| sequence)
                 .collect(),
-            Mode::Unordered => self
-                .entries
-                .iter()
-                .filter(|(_, entry)| entry.result.is_some())
-                .map(|(&sequence, _)| sequence)
-                .collect(),
+            Mode::Unordered => std::mem::take(&mut self.completed),
         };
+        if self.mode == Mode::Ordered {
+            self.completed.clear();
+        }
         let mut out: BTreeMap<u64, Vec<Record<O>>> = BTreeMap::new();
         let mut answered = Vec::with_capacity(sequences.len());
         for sequence in sequences {
@@ -212,6 +227,7 @@ where
         next: 0,
         entries: BTreeMap::new(),
         queued: VecDeque::new(),
+        completed: Vec::new(),
         in_flight: 0,
         held: Held::default(),
         results,
@@ -246,6 +262,7 @@ where
                 // Results still in flight arrive at a closed operator and are dropped.
                 operator.entries.clear();
                 operator.queued.clear();
+                operator.completed.clear();
                 operator.held.times.clear();
                 return;
             }

@@ -3,7 +3,8 @@
 //! process, instead of one runtime per operator instance.
 //!
 //! Futures run on its threads; results go back to the timely worker through a channel and a
-//! `SyncActivator`. Its threads are few (the requests are I/O-bound): two, or
+//! `SyncActivator`. Timers and the I/O driver (tokio's `net` types) are enabled. Its threads
+//! are few (the requests are I/O-bound): two, or
 //! `EDDY_ASYNC_THREADS` when set.
 
 use std::sync::{Arc, OnceLock};
@@ -31,7 +32,7 @@ pub fn job_runtime() -> Arc<Runtime> {
             Builder::new_multi_thread()
                 .worker_threads(threads)
                 .thread_name("eddy-async")
-                .enable_time()
+                .enable_all()
                 .build()
                 .expect("the async runtime starts"),
         )

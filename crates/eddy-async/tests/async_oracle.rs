@@ -174,7 +174,8 @@ fn ordered_wait_keeps_the_input_order() {
     let mut partitions = random_input(7, 1, 200);
     partitions[0].sort_by_key(|event| event.ts);
     let (_, order) = run(&partitions, 1, true);
-    let expected: Vec<u64> = partitions[0].iter().map(|event| event.id).filter(|id| !id.is_multiple_of(23)).collect();
+    let expected: Vec<u64> =
+        partitions[0].iter().map(|event| event.id).filter(|id| !id.is_multiple_of(23)).collect();
     assert_eq!(order, expected);
 }
 
@@ -198,4 +199,61 @@ fn a_request_that_fails_for_good_fails_the_job_by_default() {
     });
     let error = result.expect_err("the job fails").to_string();
     assert!(error.contains("service unavailable"), "{error}");
+}
+
+#[test]
+fn capacity_bounds_the_requests_in_flight_per_worker() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (sink, handle) = CollectSink::new();
+    let (in_flight, peak) = (Arc::clone(&now), Arc::clone(&most));
+    Job::new(JobConfig::with_workers(2))
+        .run(move |env| {
+            let events = env.from_source(
+                CollectionSource::from_partitions(vec![
+                    (0..40u64).map(|id| Event { id, ts: id }).collect(),
+                    (40..80u64).map(|id| Event { id, ts: id }).collect(),
+                ]),
+                WatermarkStrategy::monotonous_timestamps().with_timestamps(|event: &Event| event.ts),
+            );
+            let (in_flight, peak) = (Arc::clone(&in_flight), Arc::clone(&peak));
+            let call = move |event: Event| {
+                let (in_flight, peak) = (Arc::clone(&in_flight), Arc::clone(&peak));
+                async move {
+                    let current = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(current, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    Ok::<u64, BoxError>(event.id)
+                }
+            };
+            AsyncDataStream::unordered_wait(events, call, AsyncOptions::new(Duration::from_secs(5), 3))
+                .sink(sink.clone());
+            Ok(())
+        })
+        .unwrap();
+    let mut ids: Vec<u64> = handle.values();
+    ids.sort();
+    assert_eq!(ids, (0..80).collect::<Vec<_>>());
+    let peak = most.load(Ordering::SeqCst);
+    assert!((1..=6).contains(&peak), "at most 3 requests per worker, 2 workers: peak {peak}");
+}
+
+#[test]
+fn a_panicking_function_fails_the_job() {
+    let (sink, _handle) = CollectSink::new();
+    let result = Job::new(JobConfig::with_workers(1)).run(move |env| {
+        let events = env.from_source(
+            CollectionSource::new((0..10u64).map(|id| Event { id, ts: id })),
+            WatermarkStrategy::monotonous_timestamps().with_timestamps(|event: &Event| event.ts),
+        );
+        let panicking = |event: Event| async move {
+            assert_ne!(event.id, 4, "the function panics on record 4");
+            Ok::<u64, BoxError>(event.id)
+        };
+        AsyncDataStream::ordered_wait(events, panicking, AsyncOptions::new(TIMEOUT, 4)).sink(sink.clone());
+        Ok(())
+    });
+    let error = result.expect_err("the job fails").to_string();
+    assert!(error.contains("panicked"), "{error}");
 }
