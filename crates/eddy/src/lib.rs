@@ -81,6 +81,16 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 pub struct TutorialDoctests;
 
+/// The broadcast state page's code, compiled as doctests.
+#[doc = include_str!("../../../docs/broadcast_state.md")]
+#[cfg(doctest)]
+pub struct BroadcastStateDoctests;
+
+/// The async I/O page's code, compiled as doctests (feature `async-io`).
+#[doc = include_str!("../../../docs/async_io.md")]
+#[cfg(all(doctest, feature = "async-io"))]
+pub struct AsyncIoDoctests;
+
 /// The names most programs need: the runtime's prelude plus the built-in connectors.
 pub mod prelude {
     pub use eddy_connectors::{
