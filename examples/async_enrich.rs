@@ -125,7 +125,7 @@ fn build(env: &mut Env<'_>, args: &Args) -> Result<()> {
     };
     let options = AsyncOptions::new(Duration::from_millis(args.timeout_ms), args.capacity)
         .retry(AsyncRetryStrategy::exponential_backoff(
-            8,
+            12,
             Duration::from_millis(10),
             Duration::from_millis(500),
             2.0,

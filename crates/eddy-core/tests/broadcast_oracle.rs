@@ -340,7 +340,7 @@ fn build_checkpointed(
         .broadcast(MapStateDescriptor::<u32, u64>::new("thresholds"));
     let failure = Arc::clone(failure);
     env.from_source(
-        GeneratorSource::new(2, data_event).with_count(per_split).with_rate(20_000),
+        GeneratorSource::new(2, data_event).with_count(per_split).with_rate(10_000),
         strategy(|event: &Event| event.ts),
     )
     .uid("events")
