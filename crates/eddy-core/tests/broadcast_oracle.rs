@@ -91,12 +91,12 @@ impl KeyedBroadcastProcessFunction<u32, Event, Rule, u32, u64, Out> for Alerts {
     }
 }
 
-/// Random data (`splits` partitions) and one partition of rules, all out of order.
-fn random_input(seed: u64, splits: usize, per_split: usize) -> (Vec<Vec<Event>>, Vec<Rule>) {
+/// Random data (`splits` partitions) and two partitions of rules, all out of order.
+fn random_input(seed: u64, splits: usize, per_split: usize) -> (Vec<Vec<Event>>, Vec<Vec<Rule>>) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut partitions = Vec::new();
-    let mut stamps = oracle::unique_timestamps(&mut rng, splits + 1, per_split, 3);
-    let rule_stamps = stamps.pop().expect("one more split for rules");
+    let mut stamps = oracle::unique_timestamps(&mut rng, splits + 2, per_split, 3);
+    let rule_stamps = stamps.split_off(splits);
     for mut mine in stamps {
         oracle::disorder(&mut rng, &mut mine, Disorder::default());
         partitions.push(
@@ -106,16 +106,20 @@ fn random_input(seed: u64, splits: usize, per_split: usize) -> (Vec<Vec<Event>>,
         );
     }
     // Rules: far fewer, spread over the whole input, one in five deletes its class's rule.
-    let mut rules: Vec<Rule> = rule_stamps
-        .into_iter()
-        .step_by(8)
-        .map(|ts| Rule {
-            class: rng.gen_range(0..CLASSES),
-            threshold: if rng.gen_range(0..5) == 0 { 0 } else { rng.gen_range(1..100) },
-            ts,
-        })
-        .collect();
-    oracle::disorder(&mut rng, &mut rules, Disorder::default());
+    let mut rules = Vec::new();
+    for stamps in rule_stamps {
+        let mut mine: Vec<Rule> = stamps
+            .into_iter()
+            .step_by(16)
+            .map(|ts| Rule {
+                class: rng.gen_range(0..CLASSES),
+                threshold: if rng.gen_range(0..5) == 0 { 0 } else { rng.gen_range(1..100) },
+                ts,
+            })
+            .collect();
+        oracle::disorder(&mut rng, &mut mine, Disorder::default());
+        rules.push(mine);
+    }
     (partitions, rules)
 }
 
@@ -124,10 +128,12 @@ fn times<T>(records: &[T], ts: impl Fn(&T) -> u64) -> Vec<u64> {
 }
 
 /// The single-threaded reference of the documented order; outputs by logical time.
-fn reference(partitions: &[Vec<Event>], rules: &[Rule]) -> BTreeMap<u64, Vec<Out>> {
+fn reference(partitions: &[Vec<Event>], rules: &[Vec<Rule>]) -> BTreeMap<u64, Vec<Out>> {
     let mut by_time: BTreeMap<u64, (Vec<Rule>, Vec<Event>)> = BTreeMap::new();
-    for (rule, time) in rules.iter().zip(times(rules, |rule| rule.ts)) {
-        by_time.entry(time).or_default().0.push(rule.clone());
+    for rules in rules {
+        for (rule, time) in rules.iter().zip(times(rules, |rule| rule.ts)) {
+            by_time.entry(time).or_default().0.push(rule.clone());
+        }
     }
     for partition in partitions {
         for (event, time) in partition.iter().zip(times(partition, |event| event.ts)) {
@@ -181,14 +187,14 @@ fn strategy<T: 'static>(ts: fn(&T) -> u64) -> WatermarkStrategy<T> {
     WatermarkStrategy::bounded_out_of_orderness(DELAY).with_timestamps(ts).with_emit_every(EMIT_EVERY)
 }
 
-fn run(partitions: &[Vec<Event>], rules: &[Rule], workers: usize) -> BTreeMap<u64, Vec<Out>> {
+fn run(partitions: &[Vec<Event>], rules: &[Vec<Rule>], workers: usize) -> BTreeMap<u64, Vec<Out>> {
     let (sink, handle) = CollectSink::new();
     let (partitions, rules) = (partitions.to_vec(), rules.to_vec());
     Job::new(JobConfig::with_workers(workers))
         .run(move |env| {
             let rules = env
                 .from_source(
-                    CollectionSource::from_partitions(vec![rules.clone()]),
+                    CollectionSource::from_partitions(rules.clone()),
                     strategy(|rule: &Rule| rule.ts),
                 )
                 .broadcast(MapStateDescriptor::<u32, u64>::new("thresholds"));
@@ -258,8 +264,10 @@ impl BroadcastProcessFunction<Event, Rule, u32, u64, (u32, u64, Option<u64>)> fo
 fn non_keyed_broadcast_matches_reference_at_any_worker_count() {
     let (partitions, rules) = random_input(42, 4, 120);
     let mut by_time: BTreeMap<u64, (Vec<Rule>, Vec<Event>)> = BTreeMap::new();
-    for (rule, time) in rules.iter().zip(times(&rules, |rule| rule.ts)) {
-        by_time.entry(time).or_default().0.push(rule.clone());
+    for rules in &rules {
+        for (rule, time) in rules.iter().zip(times(rules, |rule| rule.ts)) {
+            by_time.entry(time).or_default().0.push(rule.clone());
+        }
     }
     for partition in &partitions {
         for (event, time) in partition.iter().zip(times(partition, |event| event.ts)) {
@@ -288,7 +296,7 @@ fn non_keyed_broadcast_matches_reference_at_any_worker_count() {
             .run(move |env| {
                 let rules = env
                     .from_source(
-                        CollectionSource::from_partitions(vec![side.clone()]),
+                        CollectionSource::from_partitions(side.clone()),
                         strategy(|rule: &Rule| rule.ts),
                     )
                     .broadcast(MapStateDescriptor::<u32, u64>::new("rules"));
