@@ -53,6 +53,11 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::job::{Env, Job, JobConfig, JobSummary, RecordOrder, StopHandle};
     pub use crate::operators::basic::Route;
+    pub use crate::operators::broadcast::{
+        BroadcastConnectedStream, BroadcastContext, BroadcastProcessFunction, BroadcastState,
+        BroadcastStream, KeyedBroadcastConnectedStream, KeyedBroadcastContext, KeyedBroadcastProcessFunction,
+        KeyedReadOnlyContext, KeyedStateView, MapStateDescriptor, ReadOnlyContext,
+    };
     pub use crate::operators::co_process::{ConnectedStreams, KeyedConnectedStreams};
     pub use crate::operators::dedup::{CountDistinct, CountDistinctBy};
     pub use crate::operators::iterate::{IterateOptions, LoopContext, LoopFunction};

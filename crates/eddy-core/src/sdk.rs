@@ -88,6 +88,12 @@ impl JobFailure {
     pub fn fail(&self, error: Error) {
         self.shared.fail(error);
     }
+
+    /// Whether the job is failing or halting: an operator should then drop what it holds
+    /// (stash, capabilities), as timely would otherwise wait for it.
+    pub fn stopping(&self) -> bool {
+        self.shared.failed() || self.shared.halted()
+    }
 }
 
 /// What a [`CheckpointedState`] hands over for one checkpoint.

@@ -31,6 +31,7 @@
 //! | [`objectstore`] | `eddy-objectstore` (feature `s3`) | checkpoints on S3: `--checkpoint-dir s3://bucket/prefix` |
 //! | [`supervisor`] | `eddy-cli` (feature `cli`) | start, watch and restart the processes of a job on this machine (`eddy run`) |
 //! | [`sql`] | `eddy-sql` (feature `sql`, default) | SQL and the Table API on differential dataflow: sessions, SQL jobs, `TableEnvironment` |
+//! | `async_io` | `eddy-async` (feature `async-io`, opt-in) | async I/O: `AsyncDataStream::ordered_wait`/`unordered_wait` on a job-owned tokio runtime |
 //! | [`cep`] | `eddy-cep` (feature `cep`, default) | complex event processing: Flink CEP's Pattern API, the NFA, the CEP operator |
 //! | `kafka` | `eddy-kafka` (feature `kafka`, opt-in) | Kafka source and exactly-once sink; builds librdkafka |
 //! | `postgres` | `eddy-postgres` (feature `postgres`, opt-in) | PostgreSQL CDC source, exactly-once upsert sink, Debezium JSON |
@@ -40,6 +41,9 @@
 //!
 //! Architecture invariant: this crate holds no logic, only re-exports and the prelude.
 
+/// Async I/O, Flink's `AsyncDataStream` (feature `async-io`, opt-in: it brings tokio).
+#[cfg(feature = "async-io")]
+pub use eddy_async as async_io;
 /// Complex event processing (feature `cep`, on by default).
 #[cfg(feature = "cep")]
 pub use eddy_cep as cep;
@@ -76,6 +80,16 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../../../docs/tutorial.md")]
 #[cfg(doctest)]
 pub struct TutorialDoctests;
+
+/// The broadcast state page's code, compiled as doctests.
+#[doc = include_str!("../../../docs/broadcast_state.md")]
+#[cfg(doctest)]
+pub struct BroadcastStateDoctests;
+
+/// The async I/O page's code, compiled as doctests (feature `async-io`).
+#[doc = include_str!("../../../docs/async_io.md")]
+#[cfg(all(doctest, feature = "async-io"))]
+pub struct AsyncIoDoctests;
 
 /// The names most programs need: the runtime's prelude plus the built-in connectors.
 pub mod prelude {

@@ -1,6 +1,7 @@
 //! Operators on `DataStream`s, one family per file, as inherent methods.
 
 pub mod basic;
+pub mod broadcast;
 pub mod co_process;
 pub mod dedup;
 pub mod graph;

@@ -177,6 +177,8 @@ pub(crate) trait AnyTable<K>: Any {
     fn copy_rows(&self) -> Box<dyn RowsCopy<K>>;
     /// Puts back a row encoded by `snapshot`.
     fn restore(&mut self, key: K, bytes: &[u8], what: &str) -> Result<()>;
+    /// Appends the keys with state in this table to `out`.
+    fn keys_into(&self, out: &mut Vec<K>);
 }
 
 /// A table of one piece of state for all keys of one operator instance.
@@ -260,6 +262,10 @@ where
         self.rows.insert(key, decode(bytes, what)?);
         Ok(())
     }
+
+    fn keys_into(&self, out: &mut Vec<K>) {
+        out.extend(self.rows.keys().cloned());
+    }
 }
 
 /// All keyed state of one operator instance.
@@ -322,6 +328,17 @@ impl<K: Hash + Eq + Clone + Send + 'static> StateStore<K> {
         };
         self.tables[index].restore(key, bytes, &format!("keyed state `{name}`"))?;
         Ok(true)
+    }
+
+    /// Every key with state in any table, once each, in no particular order.
+    pub(crate) fn keys(&self) -> Vec<K> {
+        let mut keys = Vec::new();
+        for table in &self.tables {
+            table.keys_into(&mut keys);
+        }
+        let mut seen: HashMap<K, ()> = HashMap::default();
+        keys.retain(|key| seen.insert(key.clone(), ()).is_none());
+        keys
     }
 
     /// The names of the registered state and how many keys each holds.
