@@ -25,6 +25,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
+use super::time::{as_ms, as_time, timestamp_of};
 use super::{Diff, ReplayTime, RowError, Rows, Time};
 use crate::datum::{Datum, Row};
 use crate::order::compare_rows;
@@ -33,22 +34,6 @@ use crate::plan::{streaming_reach, OverFunction, SortKey};
 
 /// A row's value or the error that replaced it.
 type Outcome = Result<Row, RowError>;
-
-/// The rowtime a row's order column holds, in ms (`None` for `NULL`).
-fn rowtime(row: &Row, column: usize) -> Option<i64> {
-    match row.get(column) {
-        Some(Datum::Timestamp(ms)) => Some(*ms),
-        _ => None,
-    }
-}
-
-fn as_time(ms: i64) -> Time {
-    u64::try_from(ms).unwrap_or(0)
-}
-
-fn as_ms(time: Time) -> i64 {
-    i64::try_from(time).unwrap_or(i64::MAX)
-}
 
 /// The node's description, for the operator that runs it.
 pub(super) struct StreamingOver {
@@ -85,7 +70,7 @@ pub(super) fn render<'scope>(
                 input.for_each(|capability, batch| {
                     let mut refused = Vec::new();
                     for (row, time, diff) in batch.drain(..) {
-                        let Some(ms) = rowtime(&row, column) else { continue };
+                        let Some(ms) = timestamp_of(&row, column) else { continue };
                         if diff < 0 {
                             let message = "a row was retracted, but a streaming OVER reads an append-only \
                                            input"
@@ -150,7 +135,7 @@ pub(super) fn render<'scope>(
                         let mut index = 0;
                         rows.retain(|row| {
                             let keep =
-                                index >= last || rowtime(row, column).is_some_and(|ms| ms >= reach_from);
+                                index >= last || timestamp_of(row, column).is_some_and(|ms| ms >= reach_from);
                             index += 1;
                             keep
                         });
@@ -163,18 +148,4 @@ pub(super) fn render<'scope>(
         },
     );
     outcomes.as_collection()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rowtimes_are_logical_times() {
-        let row = Row::new(vec![Datum::Timestamp(1_500), Datum::Null]);
-        assert_eq!(rowtime(&row, 0), Some(1_500));
-        assert_eq!(rowtime(&row, 1), None);
-        assert_eq!(as_time(-5), 0);
-        assert_eq!(as_ms(Time::MAX), i64::MAX);
-    }
 }

@@ -32,6 +32,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
+use super::time::{as_ms, as_time, timestamp_of};
 use super::{Diff, Rows, Time};
 use crate::datum::{Datum, Row};
 use crate::expr::{truth, ScalarExpr};
@@ -50,22 +51,6 @@ enum State {
     Current(Vec<(Row, Diff)>),
     /// Event time: versions by rowtime; an empty version is a deletion.
     Versions(BTreeMap<i64, Vec<(Row, Diff)>>),
-}
-
-/// The time a `TIMESTAMP` column holds as a logical time (`None` for `NULL`).
-fn time_of(row: &Row, column: usize) -> Option<i64> {
-    match row.get(column) {
-        Some(Datum::Timestamp(ms)) => Some(*ms),
-        _ => None,
-    }
-}
-
-fn as_time(ms: i64) -> Time {
-    u64::try_from(ms).unwrap_or(0)
-}
-
-fn as_ms(time: Time) -> i64 {
-    i64::try_from(time).unwrap_or(i64::MAX)
 }
 
 /// Renders a temporal join of `left` and `right` (`left_arity` and `right_arity` columns).
@@ -101,7 +86,7 @@ pub(super) fn render<'scope>(
             let null_row = Row::new(vec![Datum::Null; right_arity]);
             move |(left_input, left_frontier), (right_input, right_frontier), output| {
                 let effective = |row: &Row, at: Time, column: Option<usize>| {
-                    column.and_then(|c| time_of(row, c)).map_or(at, |ms| at.max(as_time(ms)))
+                    column.and_then(|c| timestamp_of(row, c)).map_or(at, |ms| at.max(as_time(ms)))
                 };
                 let (probe, version) = match &time {
                     TemporalTime::Processing => (None, None),
@@ -152,7 +137,7 @@ pub(super) fn render<'scope>(
                     for (key, row, diff) in left {
                         let mut matched = false;
                         if !key.values().is_empty() {
-                            let at = probe.and_then(|c| time_of(&row, c));
+                            let at = probe.and_then(|c| timestamp_of(&row, c));
                             for (partner, count) in partners(state.get(&key), at) {
                                 let pair =
                                     Row::new(row.values().iter().chain(partner.values()).cloned().collect());
@@ -214,7 +199,7 @@ fn apply_right(
                 consolidate(&mut updates);
                 let mut inserted: BTreeMap<i64, Vec<(Row, Diff)>> = BTreeMap::new();
                 for (row, diff) in updates.iter().filter(|(_, diff)| *diff > 0) {
-                    if let Some(since) = time_of(row, column) {
+                    if let Some(since) = timestamp_of(row, column) {
                         inserted.entry(since).or_default().push((row.clone(), *diff));
                     }
                 }

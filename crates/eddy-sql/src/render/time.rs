@@ -32,6 +32,24 @@ use super::{Diff, ReplayTime, Rows, Time};
 use crate::datum::{Datum, Row};
 use crate::plan::{TimeOp, TimeWindow};
 
+/// The milliseconds a row's `TIMESTAMP` column holds (`None` for `NULL`).
+pub(super) fn timestamp_of(row: &Row, column: usize) -> Option<i64> {
+    match row.get(column) {
+        Some(Datum::Timestamp(ms)) => Some(*ms),
+        _ => None,
+    }
+}
+
+/// Milliseconds as a logical time (before 1970: 0).
+pub(super) fn as_time(ms: i64) -> Time {
+    u64::try_from(ms).unwrap_or(0)
+}
+
+/// A logical time as milliseconds.
+pub(super) fn as_ms(time: Time) -> i64 {
+    i64::try_from(time).unwrap_or(i64::MAX)
+}
+
 /// The logical time a row's column `end` names, plus `delay`; `None` when it is `NULL`.
 /// An end at or before 1970 is 1: rows of a table read at one time (time 0) are never late,
 /// whatever their timestamps, and their windows close when the input ends.
@@ -153,8 +171,6 @@ fn sessions<'scope>(
     };
     let route = key_of.clone();
     let gap = i64::try_from(gap).unwrap_or(i64::MAX);
-    let as_time = |ms: i64| u64::try_from(ms).unwrap_or(0);
-    let as_ms = |time: Time| i64::try_from(time).unwrap_or(i64::MAX);
     let updates: Stream<'scope, Time, Vec<(Row, Time, Diff)>> =
         rows.inner.unary_frontier::<CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _, _>(
             Exchange::new(move |(row, _, _): &(Row, Time, Diff)| route(row).hashed()),
@@ -301,6 +317,15 @@ fn finalize<'scope>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_convert_to_logical_times_and_back() {
+        let row = Row::new(vec![Datum::Timestamp(1_500), Datum::Null]);
+        assert_eq!(timestamp_of(&row, 0), Some(1_500));
+        assert_eq!(timestamp_of(&row, 1), None);
+        assert_eq!((as_time(1_500), as_time(-5)), (1_500, 0));
+        assert_eq!(as_ms(Time::MAX), i64::MAX);
+    }
 
     #[test]
     fn ends_are_logical_times() {
