@@ -11,7 +11,8 @@
 //! output, so changes of the right side do not retract results.
 //!
 //! * **Processing time**: the right side's state is its current rows per key.
-//! * **Event time**: per key the versions by rowtime. Insertions of a key at `T` become
+//! * **Event time**: per key the versions by rowtime (eddy-core's [`Versions`], the lookup
+//!   core the DataStream temporal join uses too). Insertions of a key at `T` become
 //!   versions at their rowtimes (replacing one there); a key's retractions without an
 //!   insertion at the same `T` delete it from `T` on; other retractions (an upsert's old
 //!   version) are history and are ignored. A left row meets the latest version at or before
@@ -32,8 +33,10 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use super::time::{as_ms, as_time, timestamp_of};
+use super::time::{as_time, timestamp_of};
 use super::{Diff, Rows, Time};
+use eddy_core::versioned::Versions;
+
 use crate::datum::{Datum, Row};
 use crate::expr::{truth, ScalarExpr};
 use crate::plan::{conjunction, equi_keys, JoinKind, TemporalTime};
@@ -49,8 +52,9 @@ struct Pending {
 enum State {
     /// Processing time: the current rows.
     Current(Vec<(Row, Diff)>),
-    /// Event time: versions by rowtime; an empty version is a deletion.
-    Versions(BTreeMap<i64, Vec<(Row, Diff)>>),
+    /// Event time: versions by rowtime (eddy-core's lookup core, shared with the DataStream
+    /// temporal join).
+    Versions(Versions<Vec<(Row, Diff)>>),
 }
 
 /// Renders a temporal join of `left` and `right` (`left_arity` and `right_arity` columns).
@@ -158,7 +162,7 @@ pub(super) fn render<'scope>(
                         }
                     }
                     for key in touched {
-                        retire(&mut state, &key, as_ms(t));
+                        retire(&mut state, &key, t);
                     }
                     if !out.is_empty() {
                         output.session(&capability).give_iterator(out.into_iter());
@@ -194,7 +198,7 @@ fn apply_right(
                 }
             }
             Some(column) => {
-                let entry = state.entry(key).or_insert_with(|| State::Versions(BTreeMap::new()));
+                let entry = state.entry(key).or_insert_with(|| State::Versions(Versions::new()));
                 let State::Versions(versions) = entry else { continue };
                 consolidate(&mut updates);
                 let mut inserted: BTreeMap<i64, Vec<(Row, Diff)>> = BTreeMap::new();
@@ -206,10 +210,12 @@ fn apply_right(
                 if inserted.is_empty() {
                     if updates.iter().any(|(_, diff)| *diff < 0) {
                         // Deleted from `t` on.
-                        versions.insert(as_ms(t), vec![]);
+                        versions.delete(t);
                     }
                 } else {
-                    versions.extend(inserted);
+                    for (since, rows) in inserted {
+                        versions.insert(as_time(since), rows);
+                    }
                 }
             }
         }
@@ -224,7 +230,8 @@ fn partners(state: Option<&State>, at: Option<i64>) -> Vec<(Row, Diff)> {
         Some(State::Current(rows)) => rows.clone(),
         Some(State::Versions(versions)) => match at {
             None => vec![],
-            Some(at) => versions.range(..=at).next_back().map(|(_, rows)| rows.clone()).unwrap_or_default(),
+            // Before 1970 (a negative time) no version is valid yet.
+            Some(at) => u64::try_from(at).ok().and_then(|at| versions.as_of(at)).cloned().unwrap_or_default(),
         },
     }
 }
@@ -232,12 +239,10 @@ fn partners(state: Option<&State>, at: Option<i64>) -> Vec<(Row, Diff)> {
 /// Drops the versions of `key` that no left row at or after `t` meets: those before its
 /// latest version at or before `t`; and the key, when that version is a deletion with nothing
 /// after it. (Run for the keys an effective time touched, so the cost follows the updates.)
-fn retire(state: &mut HashMap<Row, State>, key: &Row, t: i64) {
+fn retire(state: &mut HashMap<Row, State>, key: &Row, t: Time) {
     let Some(State::Versions(versions)) = state.get_mut(key) else { return };
-    if let Some((&latest, _)) = versions.range(..=t).next_back() {
-        *versions = versions.split_off(&latest);
-    }
-    if versions.len() == 1 && versions.values().next().is_some_and(Vec::is_empty) {
+    versions.retire(t);
+    if versions.is_tombstone() {
         state.remove(key);
     }
 }
