@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_connectors::{CollectSink, CollectionSource, FileSink, GeneratorSource};
 use eddy_core::hash::key_hash;
 use eddy_core::prelude::*;
+use eddy_testkit::failure::{fail_and_restore, InjectedFailure};
 use eddy_testkit::oracle::{self, Disorder};
 use eddy_testkit::output::{assert_same_lines, committed};
 use rand::rngs::SmallRng;
@@ -330,40 +330,31 @@ fn rule_event(_split: usize, n: u64) -> Rule {
     Rule { class: (n % CLASSES as u64) as u32, threshold: 40 + n * 5, ts: n }
 }
 
-/// Fails the job (a panicking worker) after `after` data records.
-struct Failure {
-    after: u64,
-    seen: AtomicU64,
-}
-
 fn build_checkpointed(
     env: &mut Env<'_>,
     per_split: u64,
     output: &Path,
-    failure: &Arc<Failure>,
+    failure: &Arc<InjectedFailure>,
 ) -> Result<()> {
     let rules = env
         .from_source(GeneratorSource::new(1, rule_event).with_count(6), strategy(|rule: &Rule| rule.ts))
         .uid("rules")
         .broadcast(MapStateDescriptor::<u32, u64>::new("thresholds"));
-    let failure = Arc::clone(failure);
-    env.from_source(
-        GeneratorSource::new(2, data_event).with_count(per_split).with_rate(10_000),
-        strategy(|event: &Event| event.ts),
-    )
-    .uid("events")
-    .inspect(move |_, _| {
-        if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
-            panic!("injected failure");
-        }
-    })
-    .key_by(|event| event.key)
-    .connect(rules)
-    .process(Alerts::default())
-    .uid("alerts")
-    .map(|out| format!("{out:?}"))
-    .sink(FileSink::json_lines(output))
-    .uid("out");
+    let events = env
+        .from_source(
+            GeneratorSource::new(2, data_event).with_count(per_split).with_rate(10_000),
+            strategy(|event: &Event| event.ts),
+        )
+        .uid("events");
+    // Fails the job (a panicking worker) after so many data records.
+    InjectedFailure::inject(failure, events)
+        .key_by(|event| event.key)
+        .connect(rules)
+        .process(Alerts::default())
+        .uid("alerts")
+        .map(|out| format!("{out:?}"))
+        .sink(FileSink::json_lines(output))
+        .uid("out");
     Ok(())
 }
 
@@ -373,7 +364,7 @@ fn restore_at_another_parallelism_keeps_the_rules() {
     let dir = tempfile::tempdir().unwrap();
     let reference_output = dir.path().join("reference");
     let out = reference_output.clone();
-    let never = Arc::new(Failure { after: u64::MAX, seen: AtomicU64::new(0) });
+    let never = InjectedFailure::never();
     Job::new(JobConfig::with_workers(1))
         .run(move |env| build_checkpointed(env, per_split, &out, &never))
         .unwrap();
@@ -383,30 +374,30 @@ fn restore_at_another_parallelism_keeps_the_rules() {
     for (attempts, fail_after) in [([2usize, 3], 3_000u64), ([4, 1], 2_000)] {
         let (checkpoints, output) =
             (dir.path().join(format!("chk-{fail_after}")), dir.path().join(format!("out-{fail_after}")));
-        for (attempt, &workers) in attempts.iter().enumerate() {
-            let after = if attempt == 0 { fail_after } else { u64::MAX };
-            let failure = Arc::new(Failure { after, seen: AtomicU64::new(0) });
-            let mut checkpoint = CheckpointConfig::new(&checkpoints, Duration::from_millis(15));
-            if attempt > 0 {
-                checkpoint = checkpoint.restore(RestoreFrom::Latest);
-            }
-            let out = output.clone();
-            let result =
-                Job::new(JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(workers) })
-                    .run(move |env| build_checkpointed(env, per_split, &out, &failure));
-            assert_eq!(result.is_ok(), attempt == 1, "attempt {attempt} at {workers} workers: {result:?}");
-            if attempt == 0 {
-                // A checkpoint completed after the rules were applied: the restored run reads
-                // no rule again (the rule source's position is restored), so only the
-                // restored broadcast state can give the alerts their thresholds.
-                let partial = committed(&output);
-                assert!(
-                    partial.keys().any(|line| line.contains("RuleSet")),
-                    "rules committed before the failure"
-                );
-                assert!(partial.len() < expected.len(), "failed before the end");
-            }
-        }
+        let out = output.clone();
+        let build = move |env: &mut Env<'_>, failure: &Arc<InjectedFailure>| {
+            build_checkpointed(env, per_split, &out, failure)
+        };
+        fail_and_restore(
+            &checkpoints,
+            Duration::from_millis(15),
+            &attempts,
+            &[fail_after],
+            build,
+            |attempt| {
+                if attempt == 0 {
+                    // A checkpoint completed after the rules were applied: the restored run reads
+                    // no rule again (the rule source's position is restored), so only the
+                    // restored broadcast state can give the alerts their thresholds.
+                    let partial = committed(&output);
+                    assert!(
+                        partial.keys().any(|line| line.contains("RuleSet")),
+                        "rules committed before the failure"
+                    );
+                    assert!(partial.len() < expected.len(), "failed before the end");
+                }
+            },
+        );
         assert_same_lines(&committed(&output), &expected);
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use eddy_connectors::{FileSink, GeneratorSource};
 use eddy_core::prelude::*;
+use eddy_testkit::failure::{checkpointed, fail_and_restore, InjectedFailure};
 use eddy_testkit::output::committed;
 use serde::{Deserialize, Serialize};
 
@@ -68,14 +69,8 @@ fn event(split: usize, n: u64) -> Event {
     Event { key: split as u64 * KEYS + n % KEYS, seq: n / KEYS, ts: n * 3 + (split as u64 % 3) }
 }
 
-/// Fails the job (a panicking worker) after `after` records.
-struct Failure {
-    after: u64,
-    seen: AtomicU64,
-}
-
-fn never() -> Arc<Failure> {
-    Arc::new(Failure { after: u64::MAX, seen: AtomicU64::new(0) })
+fn never() -> Arc<InjectedFailure> {
+    InjectedFailure::never()
 }
 
 fn build(
@@ -83,7 +78,7 @@ fn build(
     per_split: u64,
     rate: Option<u64>,
     output: &Path,
-    failure: &Arc<Failure>,
+    failure: &Arc<InjectedFailure>,
 ) -> Result<()> {
     let mut source = GeneratorSource::new(SPLITS, event).with_count(per_split);
     if let Some(rate) = rate {
@@ -99,11 +94,7 @@ fn build(
         .uid("events")
         .inspect({
             let failure = Arc::clone(failure);
-            move |_, _| {
-                if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
-                    panic!("injected failure");
-                }
-            }
+            move |_, _| failure.count()
         });
     let checked = events.clone().key_by(|e: &Event| e.key).process(SequenceCheck::default()).uid("check");
     let windows = events
@@ -149,11 +140,7 @@ fn reference(per_split: u64) -> BTreeMap<String, usize> {
 }
 
 fn config(workers: usize, checkpoints: &Path, restore: bool) -> JobConfig {
-    let mut checkpoint = CheckpointConfig::new(checkpoints, Duration::from_millis(15));
-    if restore {
-        checkpoint = checkpoint.restore(RestoreFrom::Latest);
-    }
-    JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(workers) }
+    checkpointed(workers, checkpoints, Duration::from_millis(15), restore)
 }
 
 fn assert_exactly(expected: &BTreeMap<String, usize>, actual: &BTreeMap<String, usize>) {
@@ -184,15 +171,11 @@ fn failures_and_restores_commit_exactly_the_failure_free_output() {
     for (attempts, failures) in scenarios {
         let dir = tempfile::tempdir().unwrap();
         let (checkpoints, output) = (dir.path().join("chk"), dir.path().join("out"));
-        for (attempt, &workers) in attempts.iter().enumerate() {
-            let after = failures.get(attempt).copied().unwrap_or(u64::MAX);
-            let failure = Arc::new(Failure { after, seen: AtomicU64::new(0) });
-            let out = output.clone();
-            let result = Job::new(config(workers, &checkpoints, attempt > 0))
-                .run(move |env| build(env, per_split, Some(40_000), &out, &failure));
-            let last = attempt + 1 == attempts.len();
-            assert_eq!(result.is_ok(), last, "attempt {attempt} at {workers} workers: {result:?}");
-        }
+        let out = output.clone();
+        let run = move |env: &mut Env<'_>, failure: &Arc<InjectedFailure>| {
+            build(env, per_split, Some(40_000), &out, failure)
+        };
+        fail_and_restore(&checkpoints, Duration::from_millis(15), attempts, failures, run, |_| {});
         eprintln!("checking scenario {attempts:?} {failures:?} in {}", dir.path().display());
         assert_exactly(&expected, &committed(&output));
     }

@@ -9,12 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_connectors::{CollectSink, CollectionSource, FileSink, GeneratorSource};
 use eddy_core::prelude::*;
+use eddy_testkit::failure::{fail_and_restore, InjectedFailure};
 use eddy_testkit::oracle::{self, Disorder};
 use eddy_testkit::output::committed_sorted;
 use rand::rngs::SmallRng;
@@ -201,12 +201,7 @@ fn a_retry_loop_runs_rounds_at_the_same_logical_time_and_stops_at_the_round_limi
     assert!(error.contains("did not converge") && error.contains("max_rounds"), "{error}");
 }
 
-struct Failure {
-    after: u64,
-    seen: AtomicU64,
-}
-
-fn build_checkpointed(env: &mut Env<'_>, rate: Option<u64>, output: &Path, failure: &Arc<Failure>) {
+fn build_checkpointed(env: &mut Env<'_>, rate: Option<u64>, output: &Path, failure: &Arc<InjectedFailure>) {
     // Edge `n` of split `s` joins vertex (7n + s) % 500 to a near one: components grow, merge.
     let mut source = GeneratorSource::new(3, |split, n| {
         let u = (n * 7 + split as u64) % 500;
@@ -216,27 +211,23 @@ fn build_checkpointed(env: &mut Env<'_>, rate: Option<u64>, output: &Path, failu
     if let Some(rate) = rate {
         source = source.with_rate(rate);
     }
-    let failure = Arc::clone(failure);
-    env.from_source(
-        source,
-        WatermarkStrategy::monotonous_timestamps()
-            .with_timestamps(|edge: &(u64, u64, u64)| edge.2)
-            .with_emit_every(4),
-    )
-    .uid("edges")
-    .map(|(u, v, _)| (u, v))
-    .connected_components()
-    .uid("components")
+    let components = env
+        .from_source(
+            source,
+            WatermarkStrategy::monotonous_timestamps()
+                .with_timestamps(|edge: &(u64, u64, u64)| edge.2)
+                .with_emit_every(4),
+        )
+        .uid("edges")
+        .map(|(u, v, _)| (u, v))
+        .connected_components()
+        .uid("components");
     // Fails after so many label changes, so the loop has made progress (and checkpoints have
     // completed) however far ahead the source has read.
-    .inspect(move |_, _| {
-        if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
-            panic!("injected failure");
-        }
-    })
-    .map(|change| format!("{change:?}"))
-    .sink(FileSink::json_lines(output))
-    .uid("out");
+    InjectedFailure::inject(failure, components)
+        .map(|change| format!("{change:?}"))
+        .sink(FileSink::json_lines(output))
+        .uid("out");
 }
 
 #[test]
@@ -244,7 +235,7 @@ fn a_loop_checkpoints_and_restores_at_another_worker_count() {
     let dir = tempfile::tempdir().unwrap();
     let reference_output = dir.path().join("reference");
     let out = reference_output.clone();
-    let never = Arc::new(Failure { after: u64::MAX, seen: AtomicU64::new(0) });
+    let never = InjectedFailure::never();
     Job::new(JobConfig::with_workers(2))
         .run(move |env| {
             build_checkpointed(env, None, &out, &never);
@@ -257,29 +248,28 @@ fn a_loop_checkpoints_and_restores_at_another_worker_count() {
     for (attempt_workers, fail_after) in [([1, 3], total / 2), ([4, 2], total * 4 / 5)] {
         let run_dir = tempfile::tempdir().unwrap();
         let (checkpoints, output) = (run_dir.path().join("chk"), run_dir.path().join("out"));
-        for (attempt, workers) in attempt_workers.into_iter().enumerate() {
-            let after = if attempt == 0 { fail_after } else { u64::MAX };
-            let failure = Arc::new(Failure { after, seen: AtomicU64::new(0) });
-            let mut checkpoint = CheckpointConfig::new(&checkpoints, Duration::from_millis(15));
-            if attempt > 0 {
-                checkpoint = checkpoint.restore(RestoreFrom::Latest);
-            }
-            let config = JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(workers) };
-            let out = output.clone();
-            let result = Job::new(config).run(move |env| {
-                build_checkpointed(env, Some(3_000), &out, &failure);
-                Ok(())
-            });
-            assert_eq!(result.is_ok(), attempt == 1, "attempt {attempt} at {workers} workers: {result:?}");
-            if attempt == 0 {
-                // The restore starts from a checkpoint, not from scratch: one completed and
-                // committed part of the output before the failure.
-                let checkpoints = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap();
-                assert!(!checkpoints.is_empty(), "a checkpoint completed before the failure");
-                let committed = committed_sorted(&output).len();
-                assert!(0 < committed && committed < expected.len(), "{committed} lines committed");
-            }
-        }
+        let out = output.clone();
+        let build = move |env: &mut Env<'_>, failure: &Arc<InjectedFailure>| {
+            build_checkpointed(env, Some(3_000), &out, failure);
+            Ok(())
+        };
+        fail_and_restore(
+            &checkpoints,
+            Duration::from_millis(15),
+            &attempt_workers,
+            &[fail_after],
+            build,
+            |attempt| {
+                if attempt == 0 {
+                    // The restore starts from a checkpoint, not from scratch: one completed and
+                    // committed part of the output before the failure.
+                    let checkpoints = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap();
+                    assert!(!checkpoints.is_empty(), "a checkpoint completed before the failure");
+                    let committed = committed_sorted(&output).len();
+                    assert!(0 < committed && committed < expected.len(), "{committed} lines committed");
+                }
+            },
+        );
         let manifest = eddy_core::checkpoint::store::list_checkpoints(&checkpoints)
             .unwrap()
             .into_iter()

@@ -7,12 +7,12 @@
 //! another worker count, and must commit exactly the output of a run without failures.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_connectors::{CollectSink, CollectionSource, FileSink, GeneratorSource};
 use eddy_core::prelude::*;
+use eddy_testkit::failure::{fail_and_restore, InjectedFailure};
 use eddy_testkit::oracle::{self, Disorder};
 use eddy_testkit::output::committed_sorted;
 use rand::rngs::SmallRng;
@@ -378,11 +378,6 @@ fn right_event(split: usize, n: u64) -> Ev {
 }
 
 /// Fails the job (a panicking worker) after `after` records.
-struct Failure {
-    after: u64,
-    seen: AtomicU64,
-}
-
 struct Describe;
 
 impl ProcessJoinFunction<Ev, Ev, String> for Describe {
@@ -391,21 +386,12 @@ impl ProcessJoinFunction<Ev, Ev, String> for Describe {
     }
 }
 
-fn failing<'s>(stream: DataStream<'s, Ev>, failure: &Arc<Failure>) -> DataStream<'s, Ev> {
-    let failure = Arc::clone(failure);
-    stream.inspect(move |_, _| {
-        if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
-            panic!("injected failure");
-        }
-    })
-}
-
 fn build_checkpointed(
     env: &mut Env<'_>,
     per_split: u64,
     rate: Option<u64>,
     output: &Path,
-    failure: &Arc<Failure>,
+    failure: &Arc<InjectedFailure>,
 ) {
     let source = |generate: fn(usize, u64) -> Ev| {
         let source = GeneratorSource::new(SPLITS, generate).with_count(per_split);
@@ -416,8 +402,9 @@ fn build_checkpointed(
     };
     let strategy =
         || WatermarkStrategy::bounded_out_of_orderness(20).with_timestamps(|e: &Ev| e.ts).with_emit_every(8);
-    let left = failing(env.from_source(source(left_event), strategy()).uid("left"), failure);
-    let right = failing(env.from_source(source(right_event), strategy()).uid("right"), failure);
+    let left = InjectedFailure::inject(failure, env.from_source(source(left_event), strategy()).uid("left"));
+    let right =
+        InjectedFailure::inject(failure, env.from_source(source(right_event), strategy()).uid("right"));
     let interval = left
         .clone()
         .key_by(|e: &Ev| e.key)
@@ -449,7 +436,7 @@ fn joins_restore_from_a_checkpoint_mid_run() {
     let dir = tempfile::tempdir().unwrap();
     let reference_output = dir.path().join("reference");
     let out = reference_output.clone();
-    let never = Arc::new(Failure { after: u64::MAX, seen: AtomicU64::new(0) });
+    let never = InjectedFailure::never();
     Job::new(JobConfig::with_workers(1))
         .run(move |env| {
             build_checkpointed(env, per_split, None, &out, &never);
@@ -463,21 +450,19 @@ fn joins_restore_from_a_checkpoint_mid_run() {
     for (attempt_workers, fail_after) in [([2, 1], 1_500), ([1, 2], 2_500)] {
         let run_dir = tempfile::tempdir().unwrap();
         let (checkpoints, output) = (run_dir.path().join("chk"), run_dir.path().join("out"));
-        for (attempt, workers) in attempt_workers.into_iter().enumerate() {
-            let after = if attempt == 0 { fail_after } else { u64::MAX };
-            let failure = Arc::new(Failure { after, seen: AtomicU64::new(0) });
-            let mut checkpoint = CheckpointConfig::new(&checkpoints, Duration::from_millis(15));
-            if attempt > 0 {
-                checkpoint = checkpoint.restore(RestoreFrom::Latest);
-            }
-            let config = JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(workers) };
-            let out = output.clone();
-            let result = Job::new(config).run(move |env| {
-                build_checkpointed(env, per_split, Some(10_000), &out, &failure);
-                Ok(())
-            });
-            assert_eq!(result.is_ok(), attempt == 1, "attempt {attempt} at {workers} workers: {result:?}");
-        }
+        let out = output.clone();
+        let build = move |env: &mut Env<'_>, failure: &Arc<InjectedFailure>| {
+            build_checkpointed(env, per_split, Some(10_000), &out, failure);
+            Ok(())
+        };
+        fail_and_restore(
+            &checkpoints,
+            Duration::from_millis(15),
+            &attempt_workers,
+            &[fail_after],
+            build,
+            |_| {},
+        );
         let restored = std::fs::read_dir(&checkpoints).unwrap().count();
         assert!(restored > 1, "checkpoints were taken");
         assert_eq!(committed_sorted(&output), expected, "{attempt_workers:?}, failing after {fail_after}");

@@ -8,12 +8,12 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_connectors::{CollectSink, CollectionSource, FileSink, GeneratorSource};
 use eddy_core::prelude::*;
+use eddy_testkit::failure::{fail_and_restore, InjectedFailure};
 use eddy_testkit::oracle::{self, Disorder};
 use eddy_testkit::output::committed_sorted;
 use rand::rngs::SmallRng;
@@ -198,11 +198,6 @@ fn temporal_join_matches_a_direct_lookup_at_every_worker_count() {
     }
 }
 
-struct Failure {
-    after: u64,
-    seen: AtomicU64,
-}
-
 const SPLITS: usize = 3;
 
 fn build_checkpointed(
@@ -210,7 +205,7 @@ fn build_checkpointed(
     per_split: u64,
     rate: Option<u64>,
     output: &Path,
-    failure: &Arc<Failure>,
+    failure: &Arc<InjectedFailure>,
 ) {
     let limit = |source: GeneratorSource<_>| match rate {
         Some(rate) => source.with_rate(rate),
@@ -231,25 +226,18 @@ fn build_checkpointed(
         })
         .with_count(per_split),
     );
-    let failure = Arc::clone(failure);
     let probes = env.from_source(probes, strategy().with_timestamps(|p: &(u32, u64, u64)| p.1)).uid("probes");
     let versions = env
         .from_source(versions, strategy().with_timestamps(|v: &(u32, u64, u64)| v.1))
         .uid("versions")
         .map(|(key, _, n)| if n % 11 == 10 { Change::Delete(key) } else { Change::Upsert(key, n) });
-    probes
+    let joined = probes
         .temporal_join(versions, |p| p.0)
         .left_outer(|p, version| format!("probe {} {} {} -> {version:?}", p.0, p.1, p.2))
-        .uid("temporal")
-        // Fails after so many results, so the join has made progress (and checkpoints have
-        // completed) however far ahead the sources have read.
-        .inspect(move |_, _| {
-            if failure.seen.fetch_add(1, Ordering::SeqCst) == failure.after {
-                panic!("injected failure");
-            }
-        })
-        .sink(FileSink::json_lines(output))
-        .uid("out");
+        .uid("temporal");
+    // Fails after so many results, so the join has made progress (and checkpoints have
+    // completed) however far ahead the sources have read.
+    InjectedFailure::inject(failure, joined).sink(FileSink::json_lines(output)).uid("out");
 }
 
 #[test]
@@ -258,7 +246,7 @@ fn temporal_join_state_restores_at_another_worker_count() {
     let dir = tempfile::tempdir().unwrap();
     let reference_output = dir.path().join("reference");
     let out = reference_output.clone();
-    let never = Arc::new(Failure { after: u64::MAX, seen: AtomicU64::new(0) });
+    let never = InjectedFailure::never();
     Job::new(JobConfig::with_workers(1))
         .run(move |env| {
             build_checkpointed(env, per_split, None, &out, &never);
@@ -272,29 +260,28 @@ fn temporal_join_state_restores_at_another_worker_count() {
     for (attempt_workers, fail_after) in [([2, 4], total / 2), ([4, 1], total * 4 / 5)] {
         let run_dir = tempfile::tempdir().unwrap();
         let (checkpoints, output) = (run_dir.path().join("chk"), run_dir.path().join("out"));
-        for (attempt, workers) in attempt_workers.into_iter().enumerate() {
-            let after = if attempt == 0 { fail_after } else { u64::MAX };
-            let failure = Arc::new(Failure { after, seen: AtomicU64::new(0) });
-            let mut checkpoint = CheckpointConfig::new(&checkpoints, Duration::from_millis(15));
-            if attempt > 0 {
-                checkpoint = checkpoint.restore(RestoreFrom::Latest);
-            }
-            let config = JobConfig { checkpoint: Some(checkpoint), ..JobConfig::with_workers(workers) };
-            let out = output.clone();
-            let result = Job::new(config).run(move |env| {
-                build_checkpointed(env, per_split, Some(3_000), &out, &failure);
-                Ok(())
-            });
-            assert_eq!(result.is_ok(), attempt == 1, "attempt {attempt} at {workers} workers: {result:?}");
-            if attempt == 0 {
-                // The restore starts from a checkpoint, not from scratch: one completed and
-                // committed part of the output before the failure.
-                let checkpoints = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap();
-                assert!(!checkpoints.is_empty(), "a checkpoint completed before the failure");
-                let committed = committed_sorted(&output).len();
-                assert!(0 < committed && committed < expected.len(), "{committed} lines committed");
-            }
-        }
+        let out = output.clone();
+        let build = move |env: &mut Env<'_>, failure: &Arc<InjectedFailure>| {
+            build_checkpointed(env, per_split, Some(3_000), &out, failure);
+            Ok(())
+        };
+        fail_and_restore(
+            &checkpoints,
+            Duration::from_millis(15),
+            &attempt_workers,
+            &[fail_after],
+            build,
+            |attempt| {
+                if attempt == 0 {
+                    // The restore starts from a checkpoint, not from scratch: one completed and
+                    // committed part of the output before the failure.
+                    let checkpoints = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap();
+                    assert!(!checkpoints.is_empty(), "a checkpoint completed before the failure");
+                    let committed = committed_sorted(&output).len();
+                    assert!(0 < committed && committed < expected.len(), "{committed} lines committed");
+                }
+            },
+        );
         let manifest = eddy_core::checkpoint::store::list_checkpoints(&checkpoints)
             .unwrap()
             .into_iter()

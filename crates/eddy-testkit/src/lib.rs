@@ -11,6 +11,8 @@
 //!   (its split's watermark before the record), for single-threaded reference computations.
 //! * [`crash`]: `kill -9` of a child job at pseudo-random moments, and restarting it until it
 //!   finishes.
+//! * [`failure`]: a panic injected after so many records into an in-process job, and the
+//!   fail-then-restore loop of restore tests.
 //! * [`logs`]: the per-process logs of a supervised job.
 //! * [`kafka`]: the address of the test broker (started by `scripts/kafka.sh` unless
 //!   `EDDY_KAFKA_BROKERS` names one) and unique topic names.
@@ -19,9 +21,10 @@
 //!
 //! Architecture invariant: this crate is dev-only: it is a `[dev-dependencies]` entry
 //! everywhere, never a normal dependency, and it is never published. It depends on nothing of
-//! eddy's but `eddy-core`'s clock.
+//! eddy's but `eddy-core` (its clock, and jobs for [`failure`]).
 
 pub mod crash;
+pub mod failure;
 pub mod kafka;
 pub mod logs;
 pub mod oracle;
