@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use eddy_connectors::{CollectSink, CollectionSource, FileSink, GeneratorSource};
 use eddy_core::prelude::*;
-use eddy_testkit::failure::{fail_and_restore, InjectedFailure};
+use eddy_testkit::failure::{
+    assert_failed_mid_run, checkpointed_operators, fail_and_restore, InjectedFailure,
+};
 use eddy_testkit::oracle::{self, Disorder};
 use eddy_testkit::output::committed_sorted;
 use rand::rngs::SmallRng;
@@ -261,22 +263,15 @@ fn a_loop_checkpoints_and_restores_at_another_worker_count() {
             build,
             |attempt| {
                 if attempt == 0 {
-                    // The restore starts from a checkpoint, not from scratch: one completed and
-                    // committed part of the output before the failure.
-                    let checkpoints = eddy_core::checkpoint::store::list_checkpoints(&checkpoints).unwrap();
-                    assert!(!checkpoints.is_empty(), "a checkpoint completed before the failure");
-                    let committed = committed_sorted(&output).len();
-                    assert!(0 < committed && committed < expected.len(), "{committed} lines committed");
+                    assert_failed_mid_run(&checkpoints, &output, expected.len());
                 }
             },
         );
-        let manifest = eddy_core::checkpoint::store::list_checkpoints(&checkpoints)
-            .unwrap()
-            .into_iter()
-            .find_map(|(_, path)| eddy_core::checkpoint::store::read_manifest(&path).ok())
-            .expect("a checkpoint completed while the loop ran");
-        let components = manifest.operators.iter().find(|operator| operator.uid == "components");
-        assert_eq!(components.map(|operator| operator.kind.as_str()), Some("iterate"), "the loop's state");
+        let operators = checkpointed_operators(&checkpoints);
+        assert!(
+            operators.contains(&("components".into(), "iterate".into())),
+            "the loop's state: {operators:?}"
+        );
         assert_eq!(committed_sorted(&output), expected, "{attempt_workers:?}, failing after {fail_after}");
     }
 }

@@ -84,3 +84,27 @@ pub fn fail_and_restore<B>(
         after_attempt(attempt);
     }
 }
+
+/// Asserts that a failed attempt left what makes its restore start mid-run rather than from
+/// scratch: a completed checkpoint in `checkpoints`, and some but not all of the `total` lines
+/// of the output committed in `output`.
+pub fn assert_failed_mid_run(checkpoints: &Path, output: &Path, total: usize) {
+    let completed = eddy_core::checkpoint::store::list_checkpoints(checkpoints).unwrap();
+    assert!(!completed.is_empty(), "a checkpoint completed before the failure");
+    let committed = crate::output::committed_sorted(output).len();
+    assert!(0 < committed && committed < total, "{committed} of {total} lines committed");
+}
+
+/// The operators of a completed checkpoint in `checkpoints`, as (uid, part kind).
+pub fn checkpointed_operators(checkpoints: &Path) -> Vec<(String, String)> {
+    let manifest = eddy_core::checkpoint::store::list_checkpoints(checkpoints)
+        .unwrap()
+        .into_iter()
+        .find_map(|(_, path)| eddy_core::checkpoint::store::read_manifest(&path).ok())
+        .expect("a completed checkpoint");
+    manifest
+        .operators
+        .iter()
+        .map(|operator| (operator.uid.clone(), operator.kind.as_str().to_owned()))
+        .collect()
+}
