@@ -29,7 +29,7 @@
 //! a window aggregation's `Expire` input is shared by the branches (the renderer renders
 //! equal plans once), so every stage's state still empties as windows close.
 
-use super::util::{binary, column, map_inputs, project};
+use super::util::{binary, column, columns_in_order, map_inputs, project};
 use crate::datum::Datum;
 use crate::expr::{BinaryOp, ScalarExpr};
 use crate::plan::{AggregateCall, AggregateFunction, Plan, SetOp};
@@ -134,11 +134,8 @@ fn split(
                 None => ScalarExpr::literal(Datum::Null, call.ty),
             }
         }));
-        let identity = exprs
-            .iter()
-            .enumerate()
-            .all(|(i, expr)| matches!(expr, ScalarExpr::Column { index, .. } if *index == i));
-        if identity {
+        // Every call of the node, in order: the branch is the node's columns already.
+        if columns_in_order(&exprs) {
             branch.plan
         } else {
             project(branch.plan, exprs, names.clone())

@@ -4,8 +4,8 @@
 //! `Project`s merged, and projections that change nothing removed.
 
 use super::util::{
-    boolean, column_refs, empty, fold, is_empty, is_false_or_null, is_true, map_inputs, names, project,
-    substitute,
+    boolean, column_refs, columns_in_order, empty, fold, is_empty, is_false_or_null, is_true, map_inputs,
+    names, project, substitute,
 };
 use crate::expr::ScalarExpr;
 use crate::plan::{conjunction, split_conjuncts, JoinKind, Plan, SetOp};
@@ -44,12 +44,8 @@ fn simplify_node(plan: Plan) -> Plan {
             if is_empty(&input) {
                 return empty(columns);
             }
-            let identity = exprs.len() == input.arity()
-                && exprs
-                    .iter()
-                    .enumerate()
-                    .all(|(i, e)| matches!(e, ScalarExpr::Column { index, .. } if *index == i))
-                && names(&input) == out_names;
+            let identity =
+                exprs.len() == input.arity() && columns_in_order(&exprs) && names(&input) == out_names;
             if identity {
                 return *input;
             }

@@ -18,6 +18,12 @@ pub(super) fn column_refs(columns: &[Column], offset: usize) -> Vec<ScalarExpr> 
     columns.iter().enumerate().map(|(i, c)| column(offset + i, c.ty)).collect()
 }
 
+/// Whether `exprs` are the columns `0, 1, 2, ...` in order (a projection of them keeps every
+/// row as it is, when they are all its input's columns).
+pub(super) fn columns_in_order(exprs: &[ScalarExpr]) -> bool {
+    exprs.iter().enumerate().all(|(i, e)| matches!(e, ScalarExpr::Column { index, .. } if *index == i))
+}
+
 /// A `BOOLEAN` literal; `None` is `NULL`.
 pub(super) fn boolean(value: Option<bool>) -> ScalarExpr {
     ScalarExpr::literal(value.map_or(Datum::Null, Datum::Boolean), SqlType::Boolean)

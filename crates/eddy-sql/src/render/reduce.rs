@@ -26,7 +26,7 @@ use crate::oracle::compare_rows;
 use crate::plan::{AggregateCall, AggregateFunction, OverFunction, Plan, SetOp, SortKey};
 
 /// A group's output: rows, or the error that replaced them.
-type Outcome = Result<Row, RowError>;
+pub(super) type Outcome = Result<Row, RowError>;
 
 /// Reduces every group of `arranged` with `logic`, which maps the group key and its rows (with
 /// positive multiplicities) to output values with multiplicities.
@@ -91,12 +91,11 @@ impl<'scope> Renderer<'scope> {
         Ok((rows, format!("{} <- #{node} via Arrangement#{arrangement}", label(plan))))
     }
 
-    /// An aggregation of `MIN`, `MAX` and counts (see [`hierarchical`]) in stages, as Top-K
-    /// does: per group and hash bucket of the row ([`AGGREGATE_BUCKETS`]) the aggregates of
-    /// the bucket's rows; then, for each further stage, per group and bucket number modulo its
-    /// count, the `MIN` of those buckets' minima, the `MAX` of their maxima, the sum of their
-    /// counts; then the same per group. A change re-reads its bucket and the partial rows of
-    /// its stages, not the group's rows: a `MAX` over a long window stays cheap per change.
+    /// An aggregation of `MIN`, `MAX` and counts (see [`hierarchical`]) in two stages, as Top-K
+    /// does: per group and hash bucket of the row (64 a group) the aggregates of the bucket's
+    /// rows, then per group the `MIN` of the buckets' minima, the `MAX` of their maxima, the
+    /// sum of their counts. A change re-reads its bucket and the group's 64 partial rows, not
+    /// the group's rows: a `MAX` over a large window stays cheap per change.
     fn hierarchical_aggregate(
         &mut self,
         plan: &Plan,
@@ -108,17 +107,17 @@ impl<'scope> Renderer<'scope> {
         let operator = label(plan);
         let width = group.len();
         let exprs = group.to_vec();
-        let first = AGGREGATE_BUCKETS[0];
         let keyed = self.fallible(node, format!("key of {operator}"), move |row| {
             let mut key: Vec<Datum> = exprs.iter().map(|expr| expr.eval(row)).collect::<Result<_, _>>()?;
-            key.push(Datum::BigInt((row.hashed() % first) as i64));
+            key.push(Datum::BigInt((row.hashed() % AGGREGATE_BUCKETS) as i64));
             Ok(Some((Row::new(key), row.clone())))
         });
-        // Partial rows: the group's columns, the bucket, then one column per call.
-        let partial = aggregate_rows(aggregates.to_vec(), operator.clone(), width + 1);
+        let calls = aggregates.to_vec();
+        let partial = aggregate_rows(calls, operator.clone(), width);
         let partials =
             reduce_groups(keyed.arrange_by_key_named("Aggregate buckets"), "Aggregate bucket", partial);
-        let mut partials = self.outcomes(partials);
+        let partials = self.outcomes(partials);
+        // The second stage reads the partial rows: group columns, then one column per call.
         let merged: Vec<AggregateCall> = aggregates
             .iter()
             .enumerate()
@@ -127,35 +126,20 @@ impl<'scope> Renderer<'scope> {
                     AggregateFunction::Count | AggregateFunction::CountStar => AggregateFunction::Sum,
                     function => function,
                 },
-                args: vec![ScalarExpr::Column { index: width + 1 + i, ty: call.ty }],
+                args: vec![ScalarExpr::Column { index: width + i, ty: call.ty }],
                 distinct: false,
                 filter: None,
                 ty: call.ty,
             })
             .collect();
-        for &buckets in &AGGREGATE_BUCKETS[1..] {
-            let by_bucket = partials
-                .map(move |row| {
-                    let mut key = row.values()[..=width].to_vec();
-                    if let Datum::BigInt(bucket) = &mut key[width] {
-                        *bucket %= buckets as i64;
-                    }
-                    (Row::new(key), row)
-                })
-                .arrange_by_key_named("Aggregate buckets");
-            let merge = aggregate_rows(merged.clone(), operator.clone(), width + 1);
-            partials = self.outcomes(reduce_groups(by_bucket, "Aggregate bucket", merge));
-        }
         let by_group = partials
             .map(move |row| (Row::new(row.values()[..width].to_vec()), row))
             .arrange_by_key_named("Aggregate partials");
         let outcomes = reduce_groups(by_group, "Aggregate", aggregate_rows(merged, operator, width));
         let rows = self.with_empty_group(outcomes, group, aggregates);
-        let buckets: Vec<String> = AGGREGATE_BUCKETS.iter().map(u64::to_string).collect();
         let text = format!(
-            "{} <- #{node} in {} hash buckets per group, then per group",
-            label(plan),
-            buckets.join(", then ")
+            "{} <- #{node} in {AGGREGATE_BUCKETS} hash buckets per group, then per group",
+            label(plan)
         );
         Ok((rows, text))
     }
@@ -411,11 +395,10 @@ impl<'scope> Renderer<'scope> {
     }
 }
 
-/// The hash buckets of a hierarchical aggregation's stages (per group): rows go into the
-/// first stage's buckets, each later stage merges the partial rows of the buckets equal modulo
-/// its number (each divides the one before). One stage of 64: measured on Nexmark q7 and q16,
-/// `[4096, 64]` cost more in arrangements (memory and merging) than the smaller re-reads saved.
-const AGGREGATE_BUCKETS: [u64; 1] = [64];
+/// The hash buckets of a hierarchical aggregation's first stage (per group). A third stage
+/// (4096 buckets, then 64, then the group) was measured on Nexmark q7 and q16 and cost more in
+/// arrangements (memory and merging) than its smaller re-reads saved.
+const AGGREGATE_BUCKETS: u64 = 64;
 
 /// Whether an aggregation runs in two stages ([`Renderer::hierarchical_aggregate`]): some
 /// `MIN` or `MAX` and otherwise counts, none `DISTINCT` (a bucket's distinct values are not
@@ -461,10 +444,12 @@ fn partitioned<'scope>(
     partition: &[usize],
 ) -> VecCollection<'scope, Time, (Row, Row), Diff> {
     let partition = partition.to_vec();
-    rows.map(move |row| {
-        let key: Row = partition.iter().map(|&c| row.get(c).cloned().unwrap_or(Datum::Null)).collect();
-        (key, row)
-    })
+    rows.map(move |row| (partition_key(&row, &partition), row))
+}
+
+/// The values of a row's `partition` columns.
+pub(super) fn partition_key(row: &Row, partition: &[usize]) -> Row {
+    partition.iter().map(|&c| row.get(c).cloned().unwrap_or(Datum::Null)).collect()
 }
 
 /// The hash buckets of a Top-K's first stage (per partition).

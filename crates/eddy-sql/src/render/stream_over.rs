@@ -25,15 +25,13 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
+use super::reduce::{partition_key, Outcome};
 use super::time::{as_ms, as_time, timestamp_of};
 use super::{Diff, ReplayTime, RowError, Rows, Time};
-use crate::datum::{Datum, Row};
+use crate::datum::Row;
 use crate::order::compare_rows;
 use crate::over::over_sorted;
 use crate::plan::{streaming_reach, OverFunction, SortKey};
-
-/// A row's value or the error that replaced it.
-type Outcome = Result<Row, RowError>;
 
 /// The node's description, for the operator that runs it.
 pub(super) struct StreamingOver {
@@ -42,10 +40,6 @@ pub(super) struct StreamingOver {
     pub functions: Vec<OverFunction>,
     /// The node as `EXPLAIN` labels it, for errors.
     pub operator: String,
-}
-
-fn key_of(row: &Row, partition: &[usize]) -> Row {
-    Row::new(partition.iter().map(|c| row.get(*c).cloned().unwrap_or(Datum::Null)).collect())
 }
 
 /// Renders a streaming `OVER` over `rows`.
@@ -59,7 +53,7 @@ pub(super) fn render<'scope>(
     let (keep_rows, keep_range) = streaming_reach(&functions);
     let route = partition.clone();
     let outcomes: Stream<'scope, Time, Vec<(Outcome, Time, Diff)>> = rows.inner.unary_frontier(
-        Exchange::new(move |(row, _, _): &(Row, Time, Diff)| key_of(row, &route).hashed()),
+        Exchange::new(move |(row, _, _): &(Row, Time, Diff)| partition_key(row, &route).hashed()),
         &format!("StreamingOver({operator})"),
         |_, _| {
             // Per due time: a capability there and the rows due.
@@ -106,7 +100,7 @@ pub(super) fn render<'scope>(
                     let (capability, rows) = entry.remove();
                     let mut partitions: BTreeMap<Row, Vec<Row>> = BTreeMap::new();
                     for (row, count) in rows {
-                        let copies = partitions.entry(key_of(&row, &partition)).or_default();
+                        let copies = partitions.entry(partition_key(&row, &partition)).or_default();
                         copies.extend(std::iter::repeat_n(row, usize::try_from(count).unwrap_or(0)));
                     }
                     let mut session = output.session(&capability);
@@ -129,16 +123,14 @@ pub(super) fn render<'scope>(
                                 session.give((Err(error), due, 1));
                             }
                         }
-                        // Later rows are due after `due`: keep what their frames reach.
+                        // Later rows are due after `due`: keep what their frames reach, the
+                        // last `keep_rows` rows and those within `keep_range` (the rows are in
+                        // rowtime order, so both are suffixes).
                         let reach_from = as_ms(due).saturating_add(1).saturating_sub(keep_range);
-                        let last = rows.len().saturating_sub(keep_rows);
-                        let mut index = 0;
-                        rows.retain(|row| {
-                            let keep =
-                                index >= last || timestamp_of(row, column).is_some_and(|ms| ms >= reach_from);
-                            index += 1;
-                            keep
+                        let in_range = rows.partition_point(|row| {
+                            timestamp_of(row, column).is_none_or(|ms| ms < reach_from)
                         });
+                        rows.drain(..in_range.min(rows.len().saturating_sub(keep_rows)));
                         if !rows.is_empty() {
                             kept.insert(key, rows);
                         }
